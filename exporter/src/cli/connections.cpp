@@ -1,0 +1,241 @@
+#include "cli/connections.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <numeric>
+
+#include "cli/flags.h"
+#include "log.h"
+#include "metrics/sanitize.h"
+#include "policy/cidr.h"
+
+namespace connwatch {
+namespace {
+
+// The order a responder reads in: listeners, then connections, then the rest; within each,
+// by protocol and local port.
+std::vector<size_t> DisplayOrder(const Snapshot& snapshot, const ConnectionsView& view) {
+  std::vector<size_t> order;
+  for (size_t i = 0; i < snapshot.sockets.size(); ++i) {
+    if (view.listening_only && snapshot.classes[i].role != SocketRole::kListener) continue;
+    order.push_back(i);
+  }
+  auto key = [&](size_t i) {
+    const Socket& s = snapshot.sockets[i];
+    return std::tuple(static_cast<int>(snapshot.classes[i].role), static_cast<int>(s.transport),
+                      s.local_port, UnmapV4(s.local), s.remote_port, UnmapV4(s.remote));
+  };
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return key(a) < key(b); });
+  return order;
+}
+
+// Printable ASCII stays; everything else is shown as \xNN so a name cannot forge rows.
+std::string Printable(std::string_view text) {
+  std::string out;
+  for (unsigned char c : text) {
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out += static_cast<char>(c);
+    } else {
+      char hex[8];
+      snprintf(hex, sizeof(hex), "\\x%02x", c);
+      out += hex;
+    }
+  }
+  return out;
+}
+
+std::string Endpoint(const IpAddress& address, uint16_t port, Family family) {
+  std::string host = FormatIpAddress(address);
+  if (family == Family::kIpv6) host = "[" + host + "]";
+  return host + ":" + (port == 0 ? std::string("*") : std::to_string(port));
+}
+
+std::string JsonString(std::string_view raw) {
+  std::string text = SanitizeUtf8(raw);
+  std::string out = "\"";
+  for (unsigned char c : text) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      default:
+        if (c < 0x20) {
+          char hex[8];
+          snprintf(hex, sizeof(hex), "\\u%04x", c);
+          out += hex;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  return out + "\"";
+}
+
+std::string FormatNumber(double value) {
+  char buffer[32];
+  snprintf(buffer, sizeof(buffer), "%.3f", value);
+  return buffer;
+}
+
+}  // namespace
+
+std::string FormatConnectionsTable(const Snapshot& snapshot, const ConnectionsView& view) {
+  std::vector<std::vector<std::string>> rows = {
+      {"PROTO", "STATE", "LOCAL", "REMOTE", "DIR", "ZONE", "PID/PROCESS", "USER"}};
+  for (size_t i : DisplayOrder(snapshot, view)) {
+    const Socket& socket = snapshot.sockets[i];
+    const SocketClass& socket_class = snapshot.classes[i];
+    std::string owners, users;
+    for (pid_t pid : snapshot.OwnersOf(socket)) {
+      auto it = snapshot.processes.find(pid);
+      if (it == snapshot.processes.end()) continue;
+      if (!owners.empty()) owners += ",";
+      owners += std::to_string(pid) + "/" + Printable(it->second.name);
+      if (users.find(it->second.user) == std::string::npos) {
+        if (!users.empty()) users += ",";
+        users += Printable(it->second.user);
+      }
+    }
+    std::string protocol = std::string(TransportName(socket.transport)) +
+                           (socket.family == Family::kIpv6 ? "6" : "");
+    rows.push_back({protocol, StateName(socket.transport, socket.state),
+                    Endpoint(socket.local, socket.local_port, socket.family),
+                    socket.remote_port == 0 && socket_class.role != SocketRole::kConnection
+                        ? std::string("*")
+                        : Endpoint(socket.remote, socket.remote_port, socket.family),
+                    socket_class.role == SocketRole::kListener
+                        ? std::string("listen")
+                        : (socket_class.direction == Direction::kNone
+                               ? std::string("-")
+                               : DirectionName(socket_class.direction)),
+                    socket_class.remote_zone ? *socket_class.remote_zone : std::string("-"),
+                    owners.empty() ? std::string("-") : owners,
+                    users.empty() ? std::to_string(socket.uid) : users});
+  }
+  std::vector<size_t> widths(rows[0].size(), 0);
+  for (const auto& row : rows) {
+    for (size_t c = 0; c < row.size(); ++c) widths[c] = std::max(widths[c], row[c].size());
+  }
+  std::string out;
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t c = 0; c < row.size(); ++c) {
+      line += row[c];
+      if (c + 1 < row.size()) line += std::string(widths[c] - row[c].size() + 2, ' ');
+    }
+    out += line + "\n";
+  }
+  return out;
+}
+
+std::string FormatConnectionsJson(const Snapshot& snapshot, const ConnectionsView& view) {
+  std::string out = "[";
+  bool first = true;
+  for (size_t i : DisplayOrder(snapshot, view)) {
+    const Socket& socket = snapshot.sockets[i];
+    const SocketClass& socket_class = snapshot.classes[i];
+    out += first ? "\n  {" : ",\n  {";
+    first = false;
+    out += "\"protocol\": " + JsonString(TransportName(socket.transport));
+    out += ", \"family\": " + JsonString(FamilyName(socket.family));
+    out += ", \"state\": " + JsonString(StateName(socket.transport, socket.state));
+    out += ", \"local_address\": " + JsonString(FormatIpAddress(socket.local));
+    out += ", \"local_port\": " + std::to_string(socket.local_port);
+    out += ", \"remote_address\": " + JsonString(FormatIpAddress(socket.remote));
+    out += ", \"remote_port\": " + std::to_string(socket.remote_port);
+    out += ", \"role\": " + JsonString(RoleName(socket_class.role));
+    out += ", \"direction\": " + JsonString(DirectionName(socket_class.direction));
+    out += ", \"remote_zone\": " +
+           JsonString(socket_class.remote_zone ? *socket_class.remote_zone : std::string());
+    out += ", \"inode\": " + std::to_string(socket.inode);
+    out += ", \"uid\": " + std::to_string(socket.uid);
+    out += ", \"cookie\": " + std::to_string(socket.cookie);
+    out += ", \"owners\": [";
+    bool first_owner = true;
+    for (pid_t pid : snapshot.OwnersOf(socket)) {
+      auto it = snapshot.processes.find(pid);
+      if (it == snapshot.processes.end()) continue;
+      const Process& process = it->second;
+      out += first_owner ? "{" : ", {";
+      first_owner = false;
+      out += "\"pid\": " + std::to_string(pid);
+      out += ", \"name\": " + JsonString(process.name);
+      out += ", \"comm\": " + JsonString(process.comm);
+      out += ", \"exe\": " + JsonString(process.exe);
+      out += ", \"exe_deleted\": " + std::string(process.exe_deleted ? "true" : "false");
+      out += ", \"uid\": " + std::to_string(process.uid);
+      out += ", \"user\": " + JsonString(process.user);
+      out += ", \"start_time_seconds\": " + FormatNumber(process.start_time_seconds);
+      out += ", \"cmdline\": " + JsonString(process.cmdline) + "}";
+    }
+    out += "]}";
+  }
+  out += first ? "]\n" : "\n]\n";
+  return out;
+}
+
+int RunConnections(const std::vector<std::string>& args) {
+  std::string format = "table", procfs = "/proc", source = "auto", log_level = "warn";
+  bool listening = false, help = false;
+  std::vector<FlagSpec> specs = {
+      {"listening", "Only listening sockets.", nullptr, &listening},
+      {"format", "Output format: table or json.", &format, nullptr},
+      {"path.procfs", "procfs mountpoint.", &procfs, nullptr},
+      {"collector.source", "Socket source: auto, netlink or procfs.", &source, nullptr},
+      {"log.level", "Only log messages with the given severity or above.", &log_level, nullptr},
+      {"help", "Show this help.", nullptr, &help},
+  };
+  std::vector<std::string> positional;
+  std::string error;
+  SnapshotOptions options;
+  LogLevel level;
+  if (!ParseFlags(args, specs, positional, error)) {
+  } else if (!positional.empty()) {
+    error = "unexpected argument: " + positional[0];
+  } else if (format != "table" && format != "json") {
+    error = "--format must be table or json, not " + format;
+  } else if (!ParseSourceMode(source, options.source_mode)) {
+    error = "--collector.source must be auto, netlink or procfs";
+  } else if (!ParseLogLevel(log_level, level)) {
+    error = "--log.level must be debug, info, warn or error";
+  }
+  if (help) {
+    printf("usage: connwatch connections [flags]\n\n%s", FlagUsage(specs).c_str());
+    return 0;
+  }
+  if (!error.empty()) {
+    fprintf(stderr, "connwatch connections: %s\n(see connwatch connections --help)\n",
+            error.c_str());
+    return 2;
+  }
+  SetLogLevel(level);
+  options.procfs = procfs;
+  ZoneClassifier zones;
+  Snapshot snapshot = TakeSnapshot(options, zones);
+  ConnectionsView view{listening};
+  std::string text = format == "json" ? FormatConnectionsJson(snapshot, view)
+                                      : FormatConnectionsTable(snapshot, view);
+  fwrite(text.data(), 1, text.size(), stdout);
+  for (const CollectorResult& result : snapshot.collectors) {
+    if (!result.success) {
+      fprintf(stderr, "connwatch connections: collector %s failed: %s\n", result.name.c_str(),
+              result.error.c_str());
+    }
+  }
+  return 0;
+}
+
+}  // namespace connwatch

@@ -1,0 +1,191 @@
+#include "http/server.h"
+
+#include <civetweb.h>
+
+#include <cstring>
+#include <exception>
+
+#include "log.h"
+#include "version.h"
+
+namespace connwatch {
+namespace {
+
+constexpr const char* kMetricsContentType = "text/plain; version=0.0.4; charset=utf-8";
+
+std::string HtmlEscape(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+int Respond(mg_connection* connection, int status, const char* status_text,
+            std::string_view content_type, std::string_view body, bool head,
+            std::string_view extra_headers = "") {
+  mg_printf(connection,
+            "HTTP/1.1 %d %s\r\nContent-Type: %.*s\r\nContent-Length: %zu\r\n%.*s"
+            "Cache-Control: no-cache\r\n\r\n",
+            status, status_text, static_cast<int>(content_type.size()), content_type.data(),
+            body.size(), static_cast<int>(extra_headers.size()), extra_headers.data());
+  if (!head && !body.empty()) mg_write(connection, body.data(), body.size());
+  return status;
+}
+
+bool AcceptsGzip(mg_connection* connection) {
+  const char* accept = mg_get_header(connection, "Accept-Encoding");
+  return accept != nullptr && std::strstr(accept, "gzip") != nullptr;
+}
+
+}  // namespace
+
+bool ToCivetPort(std::string_view listen_address, std::string& civet_port, std::string& error) {
+  size_t colon = listen_address.rfind(':');
+  if (colon == std::string_view::npos) {
+    error = "listen address must be HOST:PORT or :PORT";
+    return false;
+  }
+  std::string_view host = listen_address.substr(0, colon);
+  std::string_view port = listen_address.substr(colon + 1);
+  if (port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string_view::npos || std::stoi(std::string(port)) > 65535) {
+    error = "invalid port in listen address";
+    return false;
+  }
+  if (host.find(':') != std::string_view::npos || host.starts_with("[")) {
+    error = "IPv6 listen addresses are not supported: Debian's civetweb is built without IPv6";
+    return false;
+  }
+  if (host.empty()) {
+    civet_port = std::string(port);
+  } else if (host == "localhost") {
+    civet_port = "127.0.0.1:" + std::string(port);
+  } else if (host.find_first_not_of("0123456789.") == std::string_view::npos) {
+    civet_port = std::string(host) + ":" + std::string(port);
+  } else {
+    error = "listen host must be an IPv4 address, localhost, or empty";
+    return false;
+  }
+  return true;
+}
+
+HttpServer::HttpServer(ServerOptions options, ExpositionSource source)
+    : options_(std::move(options)), source_(std::move(source)) {
+  std::string path = HtmlEscape(options_.telemetry_path);
+  landing_page_ =
+      "<!DOCTYPE html>\n<html><head><title>connwatch</title></head><body>\n"
+      "<h1>connwatch</h1>\n<p>Connection analysis for incident response: listeners, socket "
+      "owners, connection paths.</p>\n<p>Version " +
+      std::string(kVersion) + " (revision " + kRevision +
+      ")</p>\n<ul><li><a href=\"" + path + "\">Metrics</a></li></ul>\n</body></html>\n";
+}
+
+HttpServer::~HttpServer() { Stop(); }
+
+bool HttpServer::Start(std::string& error) {
+  std::string civet_port;
+  if (!ToCivetPort(options_.listen_address, civet_port, error)) return false;
+  std::string threads = std::to_string(options_.threads);
+  const char* civet_options[] = {"listening_ports",
+                                 civet_port.c_str(),
+                                 "num_threads",
+                                 threads.c_str(),
+                                 "request_timeout_ms",
+                                 "10000",
+                                 "enable_keep_alive",
+                                 "yes",
+                                 nullptr};
+  mg_callbacks callbacks{};
+  // Silence civetweb's own stderr logging; errors surface through mg_start's result.
+  callbacks.log_message = [](const mg_connection*, const char*) { return 1; };
+  context_ = mg_start(&callbacks, nullptr, civet_options);
+  if (context_ == nullptr) {
+    error = "cannot listen on " + options_.listen_address + " (address in use or invalid)";
+    return false;
+  }
+  mg_set_request_handler(context_, "/", &HttpServer::HandleRequest, this);
+  mg_server_port ports[4];
+  int count = mg_get_server_ports(context_, 4, ports);
+  std::string host = civet_port.find(':') == std::string::npos
+                         ? "0.0.0.0"
+                         : civet_port.substr(0, civet_port.rfind(':'));
+  bound_address_ = host + ":" + (count > 0 ? std::to_string(ports[0].port) : "?");
+  return true;
+}
+
+void HttpServer::Stop() {
+  if (context_ != nullptr) {
+    mg_stop(context_);
+    context_ = nullptr;
+  }
+}
+
+int HttpServer::HandleRequest(mg_connection* connection, void* self) {
+  // civetweb has no try/catch: an exception escaping here would abort the process.
+  try {
+    return static_cast<HttpServer*>(self)->Handle(connection);
+  } catch (const std::exception& error) {
+    Log(LogLevel::kError, "request failed", {{"err", error.what()}});
+  } catch (...) {
+    Log(LogLevel::kError, "request failed", {{"err", "unknown exception"}});
+  }
+  return Respond(connection, 500, "Internal Server Error", "text/plain", "internal error\n",
+                 false);
+}
+
+int HttpServer::Handle(mg_connection* connection) {
+  const mg_request_info* request = mg_get_request_info(connection);
+  std::string_view method = request->request_method ? request->request_method : "";
+  std::string_view uri = request->local_uri ? request->local_uri : "";
+  bool is_metrics = uri == options_.telemetry_path;
+  bool is_landing = uri == "/";
+  if (!is_metrics && !is_landing) {
+    return Respond(connection, 404, "Not Found", "text/plain", "404 page not found\n",
+                   method == "HEAD");
+  }
+  if (method != "GET" && method != "HEAD") {
+    return Respond(connection, 405, "Method Not Allowed", "text/plain",
+                   "405 method not allowed\n", false, "Allow: GET, HEAD\r\n");
+  }
+  bool head = method == "HEAD";
+  return is_metrics ? ServeMetrics(connection, head) : ServeLanding(connection, head);
+}
+
+int HttpServer::ServeMetrics(mg_connection* connection, bool head) {
+  std::shared_ptr<const Exposition> exposition = source_();
+  if (!exposition) {
+    return Respond(connection, 503, "Service Unavailable", "text/plain", "no sample yet\n",
+                   head);
+  }
+  if (AcceptsGzip(connection)) {
+    const std::string& body = exposition->gzipped();
+    if (!body.empty()) {
+      return Respond(connection, 200, "OK", kMetricsContentType, body, head,
+                     "Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n");
+    }
+  }
+  return Respond(connection, 200, "OK", kMetricsContentType, exposition->text(), head,
+                 "Vary: Accept-Encoding\r\n");
+}
+
+int HttpServer::ServeLanding(mg_connection* connection, bool head) {
+  return Respond(connection, 200, "OK", "text/html; charset=utf-8", landing_page_, head);
+}
+
+}  // namespace connwatch

@@ -1,0 +1,56 @@
+// The HTTP endpoint, on civetweb's C API directly rather than prometheus-cpp's Exposer:
+// exact path matching, 405 for methods other than GET/HEAD, no exposer_* metrics, gzip,
+// and no exception can reach civetweb (see ../shared/NOTES.md).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "sampler/sampler.h"
+
+struct mg_context;
+struct mg_connection;
+
+namespace connwatch {
+
+struct ServerOptions {
+  std::string listen_address = ":10107";
+  std::string telemetry_path = "/metrics";
+  int threads = 16;
+};
+
+// ":10107" -> "10107" (every IPv4 address), "127.0.0.1:0" -> itself, "localhost:p" ->
+// "127.0.0.1:p". IPv6 literals are rejected: Debian's civetweb is built without IPv6.
+bool ToCivetPort(std::string_view listen_address, std::string& civet_port, std::string& error);
+
+class HttpServer {
+ public:
+  using ExpositionSource = std::function<std::shared_ptr<const Exposition>()>;
+
+  HttpServer(ServerOptions options, ExpositionSource source);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds and starts serving. False with `error` set when the address cannot be used.
+  bool Start(std::string& error);
+  void Stop();
+  // "host:port" actually bound (port 0 resolved), valid after Start.
+  const std::string& bound_address() const { return bound_address_; }
+
+ private:
+  static int HandleRequest(mg_connection* connection, void* self);
+  int Handle(mg_connection* connection);
+  int ServeMetrics(mg_connection* connection, bool head);
+  int ServeLanding(mg_connection* connection, bool head);
+
+  const ServerOptions options_;
+  const ExpositionSource source_;
+  std::string landing_page_;
+  mg_context* context_ = nullptr;
+  std::string bound_address_;
+};
+
+}  // namespace connwatch

@@ -1,0 +1,93 @@
+#include "log.h"
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <mutex>
+
+namespace connwatch {
+namespace {
+
+std::atomic<LogLevel> g_level{LogLevel::kInfo};
+std::mutex g_write_mutex;
+
+const char* LevelName(LogLevel level) {
+  switch (level) {
+    case LogLevel::kDebug:
+      return "debug";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kWarn:
+      return "warn";
+    case LogLevel::kError:
+      return "error";
+  }
+  return "info";
+}
+
+std::string Timestamp() {
+  auto now = std::chrono::system_clock::now();
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  time_t seconds = static_cast<time_t>(ms / 1000);
+  struct tm tm_utc;
+  gmtime_r(&seconds, &tm_utc);
+  char buffer[64];
+  snprintf(buffer, sizeof(buffer), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm_utc.tm_year + 1900,
+           tm_utc.tm_mon + 1, tm_utc.tm_mday, tm_utc.tm_hour, tm_utc.tm_min, tm_utc.tm_sec,
+           static_cast<int>(ms % 1000));
+  return buffer;
+}
+
+}  // namespace
+
+bool ParseLogLevel(std::string_view text, LogLevel& level) {
+  for (LogLevel candidate : {LogLevel::kDebug, LogLevel::kInfo, LogLevel::kWarn, LogLevel::kError}) {
+    if (text == LevelName(candidate)) {
+      level = candidate;
+      return true;
+    }
+  }
+  return false;
+}
+
+void SetLogLevel(LogLevel level) { g_level = level; }
+
+std::string LogfmtValue(std::string_view value) {
+  bool needs_quotes = value.empty();
+  std::string escaped;
+  for (unsigned char c : value) {
+    if (c == '"' || c == '\\') {
+      escaped += '\\';
+      escaped += static_cast<char>(c);
+      needs_quotes = true;
+    } else if (c < 0x20 || c >= 0x7f) {
+      char hex[8];
+      snprintf(hex, sizeof(hex), "\\x%02x", c);
+      escaped += hex;
+      needs_quotes = true;
+    } else {
+      if (c == ' ' || c == '=') needs_quotes = true;
+      escaped += static_cast<char>(c);
+    }
+  }
+  return needs_quotes ? "\"" + escaped + "\"" : escaped;
+}
+
+void Log(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields) {
+  if (level < g_level.load()) return;
+  std::string line = "ts=" + Timestamp() + " level=" + LevelName(level) +
+                     " msg=" + "\"" + std::string(msg) + "\"";
+  for (const auto& [key, value] : fields) {
+    line += ' ';
+    line += key;
+    line += '=';
+    line += LogfmtValue(value);
+  }
+  line += '\n';
+  std::lock_guard<std::mutex> lock(g_write_mutex);
+  fputs(line.c_str(), stderr);
+  fflush(stderr);
+}
+
+}  // namespace connwatch

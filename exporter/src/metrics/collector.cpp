@@ -1,0 +1,202 @@
+#include "metrics/collector.h"
+
+#include <prometheus/text_serializer.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <sstream>
+#include <utility>
+
+#include "metrics/metric_names.h"
+#include "metrics/sanitize.h"
+#include "policy/cidr.h"
+#include "version.h"
+
+namespace connwatch {
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+using LabelValues = std::vector<std::string>;
+
+// Collects the series of one family keyed by label values (sanitized, so two raw names
+// that sanitize alike merge into one series), then emits at most `max_series` of them.
+class FamilyBuilder {
+ public:
+  FamilyBuilder(const metric::Info& info, MetricType type, std::vector<std::string> label_names)
+      : info_(info), type_(type), label_names_(std::move(label_names)) {}
+
+  void Add(const LabelValues& values, double amount) {
+    LabelValues clean;
+    clean.reserve(values.size());
+    for (const std::string& value : values) clean.push_back(SanitizeUtf8(value));
+    series_[std::move(clean)] += amount;
+  }
+  void Set(const LabelValues& values, double value) {
+    LabelValues clean;
+    for (const std::string& value : values) clean.push_back(SanitizeUtf8(value));
+    series_[std::move(clean)] = value;
+  }
+
+  // Keeps the largest values (the busiest processes matter most to a responder), ties
+  // broken by labels so the choice is stable from sample to sample.
+  MetricFamily Build(size_t max_series, CumulativeCounters& counters) const {
+    std::vector<std::pair<const LabelValues*, double>> ordered;
+    ordered.reserve(series_.size());
+    for (const auto& [labels, value] : series_) ordered.emplace_back(&labels, value);
+    if (ordered.size() > max_series) {
+      std::stable_sort(ordered.begin(), ordered.end(),
+                       [](const auto& a, const auto& b) { return a.second > b.second; });
+      counters.series_dropped[info_.name] += ordered.size() - max_series;
+      ordered.resize(max_series);
+      std::sort(ordered.begin(), ordered.end(),
+                [](const auto& a, const auto& b) { return *a.first < *b.first; });
+    }
+    MetricFamily family{info_.name, info_.help, type_, {}};
+    family.metric.reserve(ordered.size());
+    for (const auto& [labels, value] : ordered) {
+      ClientMetric metric;
+      for (size_t i = 0; i < label_names_.size(); ++i) {
+        metric.label.push_back({label_names_[i], (*labels)[i]});
+      }
+      if (type_ == MetricType::Counter) {
+        metric.counter.value = value;
+      } else {
+        metric.gauge.value = value;
+      }
+      family.metric.push_back(std::move(metric));
+    }
+    return family;
+  }
+
+ private:
+  const metric::Info& info_;
+  MetricType type_;
+  std::vector<std::string> label_names_;
+  std::map<LabelValues, double> series_;
+};
+
+MetricFamily Single(const metric::Info& info, MetricType type, double value) {
+  ClientMetric metric;
+  if (type == MetricType::Counter) {
+    metric.counter.value = value;
+  } else {
+    metric.gauge.value = value;
+  }
+  return MetricFamily{info.name, info.help, type, {metric}};
+}
+
+std::vector<std::string> NamesOrUnowned(std::vector<std::string> names) {
+  if (names.empty()) names.emplace_back();  // unowned: process=""
+  return names;
+}
+
+}  // namespace
+
+void CumulativeCounters::AddSnapshot(const Snapshot& snapshot) {
+  ++samples;
+  const OwnerScanStats& owners = snapshot.owner_stats;
+  const ProcessReadStats& processes = snapshot.process_stats;
+  scan_errors["permission_denied"] += owners.permission_denied + processes.permission_denied;
+  scan_errors["vanished"] += owners.vanished + processes.vanished;
+  scan_errors["other"] += owners.other_errors;
+  parse_errors["sock_diag"] += snapshot.sock_diag_stats.malformed_messages;
+  parse_errors["proc_net"] += snapshot.proc_net_stats.malformed_lines;
+}
+
+std::vector<MetricFamily> BuildFamilies(const Snapshot& snapshot, double sample_duration_seconds,
+                                        const MetricsOptions& options,
+                                        CumulativeCounters& counters) {
+  FamilyBuilder sockets(metric::kSockets, MetricType::Gauge, {"protocol", "family", "state"});
+  FamilyBuilder listeners(metric::kListenerInfo, MetricType::Gauge,
+                          {"protocol", "address", "port", "process"});
+  FamilyBuilder connections(metric::kProcessConnections, MetricType::Gauge,
+                            {"process", "direction", "remote_zone"});
+  FamilyBuilder unowned(metric::kUnownedSockets, MetricType::Gauge, {"protocol"});
+  unowned.Set({"tcp"}, 0);
+  unowned.Set({"udp"}, 0);
+
+  for (size_t i = 0; i < snapshot.sockets.size(); ++i) {
+    const Socket& socket = snapshot.sockets[i];
+    const SocketClass& socket_class = snapshot.classes[i];
+    const char* protocol = TransportName(socket.transport);
+    sockets.Add({protocol, FamilyName(socket.family), StateName(socket.transport, socket.state)},
+                1);
+    std::vector<std::string> names = snapshot.OwnerNames(socket);
+    // Sockets without an inode (TIME_WAIT, request sockets, orphans) belong to no process
+    // by nature; only sockets that should have an owner count as unowned.
+    if (names.empty() && socket.inode != 0) unowned.Add({protocol}, 1);
+    if (socket_class.role == SocketRole::kListener) {
+      std::string address = FormatIpAddress(socket.local);
+      std::string port = std::to_string(socket.local_port);
+      for (const std::string& name : NamesOrUnowned(names)) {
+        listeners.Set({protocol, address, port, name}, 1);
+      }
+    } else if (socket_class.role == SocketRole::kConnection) {
+      for (const std::string& name : NamesOrUnowned(names)) {
+        connections.Add({name, DirectionName(socket_class.direction), *socket_class.remote_zone},
+                        1);
+      }
+    }
+  }
+
+  FamilyBuilder collector_success(metric::kCollectorSuccess, MetricType::Gauge, {"collector"});
+  FamilyBuilder collector_duration(metric::kCollectorDuration, MetricType::Gauge, {"collector"});
+  for (const CollectorResult& result : snapshot.collectors) {
+    collector_success.Set({result.name}, result.success ? 1 : 0);
+    collector_duration.Set({result.name}, result.duration_seconds);
+  }
+  FamilyBuilder source(metric::kSocketSource, MetricType::Gauge, {"source", "fallback"});
+  source.Set({SocketSourceName(snapshot.source), snapshot.fell_back ? "1" : "0"}, 1);
+
+  // Only families whose label values come from the host (names, addresses, ports) can
+  // grow without bound; those are capped. connwatch_sockets is bounded by its enums, but
+  // capping it too costs nothing and keeps the rule "every family is capped" simple.
+  std::vector<MetricFamily> families;
+  for (const FamilyBuilder* builder : {&sockets, &listeners, &connections}) {
+    families.push_back(builder->Build(options.max_series, counters));
+  }
+
+  // Built after the capped families so this sample's drops are included.
+  FamilyBuilder dropped(metric::kSeriesDropped, MetricType::Counter, {"metric"});
+  for (const char* name : {metric::kListenerInfo.name, metric::kProcessConnections.name,
+                           metric::kSockets.name}) {
+    dropped.Set({name}, 0);
+  }
+  for (const auto& [name, count] : counters.series_dropped) {
+    dropped.Set({name}, static_cast<double>(count));
+  }
+  FamilyBuilder scan_errors(metric::kScanErrors, MetricType::Counter, {"kind"});
+  for (const auto& [kind, count] : counters.scan_errors) {
+    scan_errors.Set({kind}, static_cast<double>(count));
+  }
+  FamilyBuilder parse_errors(metric::kParseErrors, MetricType::Counter, {"source"});
+  for (const auto& [name, count] : counters.parse_errors) {
+    parse_errors.Set({name}, static_cast<double>(count));
+  }
+  FamilyBuilder build_info(metric::kBuildInfo, MetricType::Gauge, {"version", "revision"});
+  build_info.Set({kVersion, kRevision}, 1);
+  // These families are small and bounded by enums or collector names: never capped, so
+  // the counter of what the caps dropped is itself never dropped.
+  constexpr size_t kUncapped = SIZE_MAX;
+  for (const FamilyBuilder* builder : {&unowned, &collector_success, &collector_duration,
+                                       &source, &dropped, &scan_errors, &parse_errors,
+                                       &build_info}) {
+    families.push_back(builder->Build(kUncapped, counters));
+  }
+  families.push_back(
+      Single(metric::kLastSampleTimestamp, MetricType::Gauge, snapshot.timestamp_seconds));
+  families.push_back(Single(metric::kSampleDuration, MetricType::Gauge, sample_duration_seconds));
+  families.push_back(
+      Single(metric::kSamples, MetricType::Counter, static_cast<double>(counters.samples)));
+  return families;
+}
+
+std::string SerializeFamilies(const std::vector<MetricFamily>& families) {
+  std::ostringstream out;
+  prometheus::TextSerializer().Serialize(out, families);
+  return out.str();
+}
+
+}  // namespace connwatch

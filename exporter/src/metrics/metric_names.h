@@ -1,0 +1,53 @@
+// Every metric name and help text connwatch exposes. Names are a contract with rules/,
+// dashboards/ and users' queries: change them only with all of those.
+#pragma once
+
+namespace connwatch::metric {
+
+struct Info {
+  const char* name;
+  const char* help;  // single line, no backslash: it is written verbatim
+};
+
+inline constexpr Info kSockets{"connwatch_sockets",
+                               "Sockets by transport protocol, address family and state."};
+inline constexpr Info kListenerInfo{
+    "connwatch_listener_info",
+    "One series per listening socket and owning process name; process is empty when no "
+    "owner was found."};
+inline constexpr Info kProcessConnections{
+    "connwatch_process_connections",
+    "Established connections by owning process, direction and zone of the peer."};
+inline constexpr Info kUnownedSockets{
+    "connwatch_unowned_sockets",
+    "Sockets with an inode whose owning process was not found (exited, or not readable "
+    "without CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH)."};
+inline constexpr Info kCollectorSuccess{"connwatch_collector_success",
+                                        "Whether the collector succeeded in the last sample."};
+inline constexpr Info kCollectorDuration{"connwatch_collector_duration_seconds",
+                                         "How long the collector took in the last sample."};
+inline constexpr Info kLastSampleTimestamp{
+    "connwatch_last_sample_timestamp_seconds",
+    "Unix time at which the sample served by this scrape was started."};
+inline constexpr Info kSampleDuration{"connwatch_sample_duration_seconds",
+                                      "How long the last sample took in all."};
+inline constexpr Info kSamples{"connwatch_samples_total", "Samples taken since start."};
+inline constexpr Info kSeriesDropped{
+    "connwatch_series_dropped_total",
+    "Series not emitted because their family reached --metrics.max-series, summed over "
+    "samples."};
+inline constexpr Info kSocketSource{
+    "connwatch_socket_source_info",
+    "The socket source of the last sample (netlink or procfs); fallback=1 when auto mode "
+    "fell back to /proc/net because sock_diag failed."};
+inline constexpr Info kScanErrors{
+    "connwatch_scan_errors_total",
+    "Problems met while reading the process table, by kind, summed over samples; "
+    "vanished processes are normal churn."};
+inline constexpr Info kParseErrors{
+    "connwatch_parse_errors_total",
+    "Malformed lines or messages skipped, by source, summed over samples."};
+inline constexpr Info kBuildInfo{"connwatch_build_info",
+                                 "A metric with a constant 1 labeled by version and revision."};
+
+}  // namespace connwatch::metric

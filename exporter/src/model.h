@@ -1,0 +1,76 @@
+// The data model shared by every source, the classifier, the metrics and the CLI.
+// Sources fill Socket and Process; the snapshot builder joins them.
+#pragma once
+
+#include <sys/types.h>
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace connwatch {
+
+enum class Transport : uint8_t { kTcp, kUdp };
+enum class Family : uint8_t { kIpv4, kIpv6 };
+
+// Kernel socket states (include/net/tcp_states.h). UDP sockets use kEstablished when
+// connected and kClose when not, in sock_diag and /proc/net/udp alike.
+enum class SocketState : uint8_t {
+  kUnknown = 0,
+  kEstablished = 1,
+  kSynSent = 2,
+  kSynRecv = 3,
+  kFinWait1 = 4,
+  kFinWait2 = 5,
+  kTimeWait = 6,
+  kClose = 7,
+  kCloseWait = 8,
+  kLastAck = 9,
+  kListen = 10,
+  kClosing = 11,
+  kNewSynRecv = 12,
+};
+inline constexpr int kMaxSocketState = 12;
+
+// An IP address in network byte order. IPv4 uses bytes[0..3]; the rest stay zero.
+struct IpAddress {
+  Family family = Family::kIpv4;
+  std::array<uint8_t, 16> bytes{};
+
+  bool operator==(const IpAddress&) const = default;
+  auto operator<=>(const IpAddress&) const = default;
+};
+
+struct Socket {
+  Transport transport = Transport::kTcp;
+  Family family = Family::kIpv4;
+  SocketState state = SocketState::kUnknown;
+  IpAddress local;
+  uint16_t local_port = 0;
+  IpAddress remote;
+  uint16_t remote_port = 0;
+  // 0 for sockets no file refers to: TIME_WAIT, request sockets, orphans.
+  uint64_t inode = 0;
+  uint32_t uid = 0;
+  // sock_diag's socket cookie, unique per boot; 0 when the source has none (/proc/net).
+  uint64_t cookie = 0;
+
+  bool operator==(const Socket&) const = default;
+};
+
+struct Process {
+  pid_t pid = 0;
+  // Basename of the executable; comm when the exe link is unreadable (kernel threads,
+  // other users' processes without CAP_SYS_PTRACE). Attacker-controlled bytes.
+  std::string name;
+  std::string comm;
+  std::string exe;  // readlink of /proc/<pid>/exe, "" when unreadable
+  bool exe_deleted = false;  // the link ended in " (deleted)" (stripped from exe)
+  uint32_t uid = 0;          // real uid from /proc/<pid>/status
+  std::string user;          // uid resolved through the passwd database, else the number
+  double start_time_seconds = 0;  // Unix time the process started (stat field 22 + btime)
+  std::string cmdline;            // NULs as spaces, truncated
+};
+
+}  // namespace connwatch

@@ -1,0 +1,74 @@
+// The background sampler: one snapshot every interval, rendered once into the exposition
+// text that every scrape until the next sample serves. Scrapes never trigger or wait for a
+// sample; they copy a shared_ptr under a mutex held for nanoseconds.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "metrics/collector.h"
+#include "policy/zones.h"
+#include "sources/snapshot.h"
+
+namespace connwatch {
+
+// What a scrape serves: the text of one sample, and its gzip form made on first demand.
+class Exposition {
+ public:
+  explicit Exposition(std::string text) : text_(std::move(text)) {}
+  const std::string& text() const { return text_; }
+  // Thread-safe; computed once.
+  const std::string& gzipped() const;
+
+ private:
+  std::string text_;
+  mutable std::once_flag gzip_once_;
+  mutable std::string gzipped_;
+};
+
+struct SamplerOptions {
+  std::chrono::milliseconds interval{10000};
+  SnapshotOptions snapshot;
+  MetricsOptions metrics;
+};
+
+class Sampler {
+ public:
+  Sampler(SamplerOptions options, ZoneClassifier zones);
+  ~Sampler();
+  Sampler(const Sampler&) = delete;
+  Sampler& operator=(const Sampler&) = delete;
+
+  // Takes one sample now, in the calling thread (used before the server starts, so the
+  // first scrape already has data).
+  void SampleOnce();
+  // Starts the background thread; samples every interval until Stop().
+  void Start();
+  void Stop();
+
+  std::shared_ptr<const Exposition> Latest() const;
+
+ private:
+  void Run();
+
+  const SamplerOptions options_;
+  const ZoneClassifier zones_;
+  CumulativeCounters counters_;  // only touched by the sampling thread
+
+  mutable std::mutex latest_mutex_;
+  std::shared_ptr<const Exposition> latest_;
+
+  std::mutex stop_mutex_;
+  std::condition_variable stop_cv_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+// gzip (RFC 1952) of `data`, via zlib.
+std::string GzipCompress(const std::string& data);
+
+}  // namespace connwatch

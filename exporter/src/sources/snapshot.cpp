@@ -1,0 +1,148 @@
+#include "sources/snapshot.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "log.h"
+
+namespace connwatch {
+namespace {
+
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+double UnixNow() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+bool CollectFromSockDiag(Snapshot& snapshot) {
+  auto start = std::chrono::steady_clock::now();
+  CollectorResult result;
+  result.name = kCollectorSockDiag;
+  result.success = DumpSockDiag(snapshot.sockets, snapshot.sock_diag_stats, result.error);
+  result.duration_seconds = SecondsSince(start);
+  if (!result.success) snapshot.sockets.clear();
+  snapshot.collectors.push_back(result);
+  return result.success;
+}
+
+bool CollectFromProcNet(Snapshot& snapshot, const std::string& procfs) {
+  auto start = std::chrono::steady_clock::now();
+  CollectorResult result;
+  result.name = kCollectorProcNet;
+  result.success =
+      ReadProcNetSockets(procfs, snapshot.sockets, snapshot.proc_net_stats, result.error);
+  result.duration_seconds = SecondsSince(start);
+  snapshot.collectors.push_back(result);
+  return result.success;
+}
+
+void CollectSockets(Snapshot& snapshot, const SnapshotOptions& options) {
+  if (options.source_mode != SourceMode::kProcfs) {
+    if (CollectFromSockDiag(snapshot)) {
+      snapshot.source = SocketSource::kNetlink;
+      return;
+    }
+    Log(LogLevel::kWarn, "sock_diag dump failed",
+        {{"err", snapshot.collectors.back().error},
+         {"fallback", options.source_mode == SourceMode::kAuto ? "proc_net" : "none"}});
+    if (options.source_mode == SourceMode::kNetlink) return;
+    snapshot.fell_back = true;
+  }
+  if (CollectFromProcNet(snapshot, options.procfs)) {
+    snapshot.source = SocketSource::kProcfs;
+  } else {
+    Log(LogLevel::kWarn, "reading /proc/net failed", {{"err", snapshot.collectors.back().error}});
+  }
+}
+
+void CollectOwners(Snapshot& snapshot, const SnapshotOptions& options) {
+  auto start = std::chrono::steady_clock::now();
+  snapshot.owners = ScanSocketOwners(options.procfs, snapshot.owner_stats);
+  // The walk only fails as a whole when the procfs root itself cannot be listed.
+  bool success = snapshot.owner_stats.processes_scanned > 0;
+  snapshot.collectors.push_back(
+      {kCollectorOwners, success, SecondsSince(start), success ? "" : "no process readable"});
+}
+
+void CollectProcesses(Snapshot& snapshot, const SnapshotOptions& options) {
+  auto start = std::chrono::steady_clock::now();
+  auto boot_time = ReadBootTime(options.procfs);
+  for (const Socket& socket : snapshot.sockets) {
+    for (pid_t pid : snapshot.OwnersOf(socket)) {
+      if (snapshot.processes.count(pid) != 0) continue;
+      // A process that exits now keeps its pid in `owners` but gets no entry here; if it
+      // was the only owner, the socket counts as unowned.
+      if (auto process = ReadProcess(options.procfs, pid, boot_time.value_or(0),
+                                     snapshot.process_stats)) {
+        snapshot.processes.emplace(pid, std::move(*process));
+      }
+    }
+  }
+  snapshot.collectors.push_back({kCollectorProcesses, boot_time.has_value(), SecondsSince(start),
+                                 boot_time ? "" : "btime unreadable in stat"});
+}
+
+}  // namespace
+
+bool ParseSourceMode(std::string_view text, SourceMode& mode) {
+  if (text == "auto") {
+    mode = SourceMode::kAuto;
+  } else if (text == "netlink") {
+    mode = SourceMode::kNetlink;
+  } else if (text == "procfs") {
+    mode = SourceMode::kProcfs;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+const char* SocketSourceName(SocketSource source) {
+  switch (source) {
+    case SocketSource::kNetlink:
+      return "netlink";
+    case SocketSource::kProcfs:
+      return "procfs";
+    case SocketSource::kNone:
+      break;
+  }
+  return "none";
+}
+
+const std::vector<pid_t>& Snapshot::OwnersOf(const Socket& socket) const {
+  static const std::vector<pid_t> kNone;
+  if (socket.inode == 0) return kNone;
+  auto it = owners.find(socket.inode);
+  return it == owners.end() ? kNone : it->second;
+}
+
+std::vector<std::string> Snapshot::OwnerNames(const Socket& socket) const {
+  std::vector<std::string> names;
+  for (pid_t pid : OwnersOf(socket)) {
+    // A process that exited before it could be read is no name at all: skipped.
+    auto it = processes.find(pid);
+    if (it != processes.end()) names.push_back(it->second.name);
+  }
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  return names;
+}
+
+Snapshot TakeSnapshot(const SnapshotOptions& options, const ZoneClassifier& zones) {
+  Snapshot snapshot;
+  snapshot.timestamp_seconds = UnixNow();
+  CollectSockets(snapshot, options);
+  // Owners are walked after the socket dump: a socket opened in between has an owner but
+  // no socket entry (ignored), one closed in between keeps its entry but may lose its
+  // owner (reported unowned for one sample).
+  CollectOwners(snapshot, options);
+  CollectProcesses(snapshot, options);
+  ClassifyOptions classify_options{ReadEphemeralPorts(options.procfs), options.udp_service_ports};
+  snapshot.classes = ClassifySockets(snapshot.sockets, classify_options, zones);
+  return snapshot;
+}
+
+}  // namespace connwatch

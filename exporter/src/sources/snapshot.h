@@ -1,0 +1,71 @@
+// One snapshot of the host: every socket, what it is, who owns it. The only code that
+// calls the sources; the sampler and the `connections` command both use it.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "classify.h"
+#include "model.h"
+#include "policy/zones.h"
+#include "sources/proc_fd.h"
+#include "sources/proc_net.h"
+#include "sources/proc_process.h"
+#include "sources/sock_diag.h"
+
+namespace connwatch {
+
+enum class SourceMode { kAuto, kNetlink, kProcfs };
+enum class SocketSource { kNone, kNetlink, kProcfs };
+
+bool ParseSourceMode(std::string_view text, SourceMode& mode);
+const char* SocketSourceName(SocketSource source);
+
+// Collector names, as in connwatch_collector_success{collector=...}.
+inline constexpr const char* kCollectorSockDiag = "sock_diag";
+inline constexpr const char* kCollectorProcNet = "proc_net";
+inline constexpr const char* kCollectorOwners = "proc_fd";
+inline constexpr const char* kCollectorProcesses = "proc_process";
+
+struct CollectorResult {
+  std::string name;
+  bool success = false;
+  double duration_seconds = 0;
+  std::string error;  // why it failed, for the log
+};
+
+struct SnapshotOptions {
+  std::string procfs = "/proc";
+  SourceMode source_mode = SourceMode::kAuto;
+  PortSet udp_service_ports;
+};
+
+struct Snapshot {
+  double timestamp_seconds = 0;  // Unix time the sample started
+  SocketSource source = SocketSource::kNone;
+  bool fell_back = false;  // auto mode used /proc/net because sock_diag failed
+
+  std::vector<Socket> sockets;
+  std::vector<SocketClass> classes;  // parallel to sockets
+  SocketOwners owners;
+  std::unordered_map<pid_t, Process> processes;  // the owners of any socket
+
+  std::vector<CollectorResult> collectors;
+  SockDiagStats sock_diag_stats;
+  ProcNetStats proc_net_stats;
+  OwnerScanStats owner_stats;
+  ProcessReadStats process_stats;
+
+  // The owners of a socket; empty when none was found (or it has no inode).
+  const std::vector<pid_t>& OwnersOf(const Socket& socket) const;
+  // Distinct names of a socket's owners, sorted; empty when unowned.
+  std::vector<std::string> OwnerNames(const Socket& socket) const;
+};
+
+// Takes one snapshot. The ZoneClassifier must outlive the snapshot (zones are referenced).
+Snapshot TakeSnapshot(const SnapshotOptions& options, const ZoneClassifier& zones);
+
+}  // namespace connwatch

@@ -1,0 +1,299 @@
+#include "sources/sock_diag.h"
+
+#include <arpa/inet.h>
+#include <libmnl/libmnl.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <system_error>
+
+namespace connwatch {
+namespace {
+
+// The kernel caps a dump skb at 32 KiB (netlink_dump(), max_recvmsg_len); twice that
+// leaves margin for kernels that change the cap, and a short buffer is still detected
+// (MSG_TRUNC -> ENOSPC from mnl_socket_recvfrom) rather than silently losing sockets.
+constexpr size_t kRecvBufferBytes = 64u << 10;
+// NLM_F_DUMP_INTR means the table changed under the dump; on a busy host a second or
+// third attempt usually sees a quiet moment, and a scrape must not loop forever.
+constexpr int kMaxDumpRetries = 3;
+// A dump always ends with NLMSG_DONE; the timeout only keeps a scrape from hanging if
+// that ever fails to arrive.
+constexpr time_t kRecvTimeoutSeconds = 10;
+
+std::string ErrnoText(int err) { return std::error_code(err, std::generic_category()).message(); }
+
+// Kernel state numbers (include/net/tcp_states.h). Request sockets live in the kernel as
+// TCP_NEW_SYN_RECV (12), which /proc/net/tcp prints as 03 (and current kernels also
+// report as TCP_SYN_RECV over sock_diag); fold 12 into 3 so both sources agree.
+SocketState StateFromKernel(uint8_t value) {
+  if (value == static_cast<uint8_t>(SocketState::kNewSynRecv)) return SocketState::kSynRecv;
+  if (value == 0 || value > kMaxSocketState) return SocketState::kUnknown;
+  return static_cast<SocketState>(value);
+}
+
+// inet_diag_msg carries addresses as __be32[4], i.e. already in network byte order in
+// memory; IPv4 uses only the first word. Ports are __be16 and converted to host order.
+bool ParseDiagMsg(std::span<const uint8_t> payload, Transport transport, Socket& socket) {
+  inet_diag_msg msg;
+  if (payload.size() < sizeof(msg)) return false;
+  // memcpy: the payload of a captured or synthetic buffer need not be aligned.
+  std::memcpy(&msg, payload.data(), sizeof(msg));
+  socket = Socket{};
+  socket.transport = transport;
+  size_t address_bytes = 0;
+  switch (msg.idiag_family) {
+    case AF_INET:
+      socket.family = Family::kIpv4;
+      address_bytes = 4;
+      break;
+    case AF_INET6:
+      socket.family = Family::kIpv6;
+      address_bytes = 16;
+      break;
+    default:
+      return false;
+  }
+  socket.local.family = socket.family;
+  socket.remote.family = socket.family;
+  std::memcpy(socket.local.bytes.data(), msg.id.idiag_src, address_bytes);
+  std::memcpy(socket.remote.bytes.data(), msg.id.idiag_dst, address_bytes);
+  socket.local_port = ntohs(msg.id.idiag_sport);
+  socket.remote_port = ntohs(msg.id.idiag_dport);
+  socket.state = StateFromKernel(msg.idiag_state);
+  // idiag_inode is 32 bits; sockfs inode numbers come from get_next_ino(), also 32 bits,
+  // so nothing is lost against the %lu in /proc/net/tcp.
+  socket.inode = msg.idiag_inode;
+  socket.uid = msg.idiag_uid;
+  // sock_diag_save_cookie() stores the low word first.
+  socket.cookie = static_cast<uint64_t>(msg.id.idiag_cookie[0]) |
+                  static_cast<uint64_t>(msg.id.idiag_cookie[1]) << 32;
+  return true;
+}
+
+// Every message of a reply must answer our request: our sequence number, our port id.
+// Walks headers only; ParseSockDiagReply judges the rest.
+bool RepliesMatch(std::span<const uint8_t> buffer, uint32_t seq, uint32_t portid) {
+  size_t offset = 0;
+  while (buffer.size() - offset >= sizeof(nlmsghdr)) {
+    nlmsghdr header;
+    std::memcpy(&header, buffer.data() + offset, sizeof(header));
+    if (header.nlmsg_seq != seq || header.nlmsg_pid != portid) return false;
+    if (header.nlmsg_len < sizeof(nlmsghdr)) break;
+    offset += NLMSG_ALIGN(static_cast<size_t>(header.nlmsg_len));
+    if (offset > buffer.size()) break;
+  }
+  return true;
+}
+
+struct MnlSocketCloser {
+  void operator()(mnl_socket* socket) const { mnl_socket_close(socket); }
+};
+using MnlSocketPtr = std::unique_ptr<mnl_socket, MnlSocketCloser>;
+
+enum class AttemptResult { kOk, kInterrupted, kFailed };
+
+// One dump request on a fresh socket. A fresh socket per attempt means an interrupted
+// dump never has to be drained (the kernel refuses a new dump with EBUSY while one runs)
+// and no reply of an earlier attempt can be mistaken for this one.
+AttemptResult DumpOnce(Family family, Transport transport, std::vector<Socket>& out,
+                       SockDiagStats& stats, std::string& error,
+                       std::vector<std::vector<uint8_t>>* raw_buffers) {
+  MnlSocketPtr nl(mnl_socket_open2(NETLINK_SOCK_DIAG, SOCK_CLOEXEC));
+  if (!nl) {
+    error = "netlink socket: " + ErrnoText(errno);
+    return AttemptResult::kFailed;
+  }
+  if (mnl_socket_bind(nl.get(), 0, MNL_SOCKET_AUTOPID) < 0) {
+    error = "netlink bind: " + ErrnoText(errno);
+    return AttemptResult::kFailed;
+  }
+  timeval timeout{kRecvTimeoutSeconds, 0};
+  if (setsockopt(mnl_socket_get_fd(nl.get()), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout)) <
+      0) {
+    error = "netlink SO_RCVTIMEO: " + ErrnoText(errno);
+    return AttemptResult::kFailed;
+  }
+  uint32_t portid = mnl_socket_get_portid(nl.get());
+  static std::atomic<uint32_t> next_seq{1};
+  uint32_t seq = next_seq.fetch_add(1);
+
+  alignas(nlmsghdr) uint8_t request[NLMSG_SPACE(sizeof(inet_diag_req_v2))] = {};
+  nlmsghdr* nlh = mnl_nlmsg_put_header(request);
+  nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
+  nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  nlh->nlmsg_seq = seq;
+  auto* req =
+      static_cast<inet_diag_req_v2*>(mnl_nlmsg_put_extra_header(nlh, sizeof(inet_diag_req_v2)));
+  req->sdiag_family = family == Family::kIpv4 ? AF_INET : AF_INET6;
+  req->sdiag_protocol = transport == Transport::kTcp ? IPPROTO_TCP : IPPROTO_UDP;
+  // Every state, TIME_WAIT and request sockets included (the bit for TCP_SYN_RECV also
+  // selects TCP_NEW_SYN_RECV in inet_diag_dump_icsk()).
+  req->idiag_states = ~0u;
+  if (mnl_socket_sendto(nl.get(), nlh, nlh->nlmsg_len) < 0) {
+    error = "netlink send: " + ErrnoText(errno);
+    return AttemptResult::kFailed;
+  }
+
+  std::vector<uint8_t> buffer(kRecvBufferBytes);
+  for (;;) {
+    ssize_t n = mnl_socket_recvfrom(nl.get(), buffer.data(), buffer.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      error = "netlink recv: " + ErrnoText(errno);
+      return AttemptResult::kFailed;
+    }
+    if (n == 0) {
+      error = "netlink recv: connection closed before NLMSG_DONE";
+      return AttemptResult::kFailed;
+    }
+    std::span<const uint8_t> reply(buffer.data(), static_cast<size_t>(n));
+    if (!RepliesMatch(reply, seq, portid)) {
+      error = "netlink reply with an unexpected sequence number or port id";
+      return AttemptResult::kFailed;
+    }
+    if (raw_buffers != nullptr) raw_buffers->emplace_back(reply.begin(), reply.end());
+    int err = 0;
+    switch (ParseSockDiagReply(reply, transport, out, stats, err)) {
+      case DumpStatus::kMore:
+        break;
+      case DumpStatus::kDone:
+        return AttemptResult::kOk;
+      case DumpStatus::kInterrupted:
+        return AttemptResult::kInterrupted;
+      case DumpStatus::kError:
+        error = "sock_diag: " + ErrnoText(err);
+        return AttemptResult::kFailed;
+    }
+  }
+}
+
+const char* TableName(Family family, Transport transport) {
+  if (transport == Transport::kTcp) return family == Family::kIpv4 ? "tcp4" : "tcp6";
+  return family == Family::kIpv4 ? "udp4" : "udp6";
+}
+
+}  // namespace
+
+DumpStatus ParseSockDiagReply(std::span<const uint8_t> buffer, Transport transport,
+                              std::vector<Socket>& out, SockDiagStats& stats, int& error) {
+  bool interrupted = false;
+  size_t offset = 0;
+  while (offset < buffer.size()) {
+    // Headers are copied out, not cast: captured or synthetic buffers need not be aligned.
+    nlmsghdr header;
+    if (buffer.size() - offset < sizeof(header)) {
+      ++stats.malformed_messages;  // trailing bytes too short for a header
+      break;
+    }
+    std::memcpy(&header, buffer.data() + offset, sizeof(header));
+    if (header.nlmsg_len < NLMSG_HDRLEN || header.nlmsg_len > buffer.size() - offset) {
+      // The length cannot be trusted, so neither can anything after it in this buffer.
+      ++stats.malformed_messages;
+      break;
+    }
+    std::span<const uint8_t> payload =
+        buffer.subspan(offset + NLMSG_HDRLEN, header.nlmsg_len - NLMSG_HDRLEN);
+    offset += std::min(NLMSG_ALIGN(static_cast<size_t>(header.nlmsg_len)), buffer.size() - offset);
+    if ((header.nlmsg_flags & NLM_F_DUMP_INTR) != 0) interrupted = true;
+
+    switch (header.nlmsg_type) {
+      case NLMSG_NOOP:
+        continue;
+      case NLMSG_DONE: {
+        // Since Linux 4.x an error inside the dump callback arrives as a negative errno
+        // in NLMSG_DONE's payload instead of an NLMSG_ERROR.
+        int32_t done_errno = 0;
+        if (payload.size() >= sizeof(done_errno)) {
+          std::memcpy(&done_errno, payload.data(), sizeof(done_errno));
+        }
+        if (done_errno < 0) {
+          error = -done_errno;
+          return DumpStatus::kError;
+        }
+        // NLMSG_DONE carries NLM_F_DUMP_INTR too when the dump was inconsistent.
+        return interrupted ? DumpStatus::kInterrupted : DumpStatus::kDone;
+      }
+      case NLMSG_ERROR: {
+        // struct nlmsgerr starts with a negative errno; the echoed request after it is
+        // not needed.
+        int32_t err = 0;
+        if (payload.size() < sizeof(err)) {
+          // We cannot tell what went wrong, only that the dump ended.
+          ++stats.malformed_messages;
+          error = EBADMSG;
+          return DumpStatus::kError;
+        }
+        std::memcpy(&err, payload.data(), sizeof(err));
+        // error 0 is an acknowledgement: the request is complete.
+        if (err == 0) return interrupted ? DumpStatus::kInterrupted : DumpStatus::kDone;
+        error = err < 0 ? -err : err;
+        return DumpStatus::kError;
+      }
+      case NLMSG_OVERRUN:
+        error = ENOBUFS;
+        return DumpStatus::kError;
+      case SOCK_DIAG_BY_FAMILY: {
+        Socket socket;
+        if (ParseDiagMsg(payload, transport, socket)) {
+          out.push_back(socket);
+        } else {
+          ++stats.malformed_messages;
+        }
+        continue;
+      }
+      default:
+        ++stats.malformed_messages;
+        continue;
+    }
+  }
+  return interrupted ? DumpStatus::kInterrupted : DumpStatus::kMore;
+}
+
+bool DumpSockDiagTable(Family family, Transport transport, std::vector<Socket>& out,
+                       SockDiagStats& stats, std::string& error,
+                       std::vector<std::vector<uint8_t>>* raw_buffers) {
+  for (int attempt = 0; attempt <= kMaxDumpRetries; ++attempt) {
+    if (attempt > 0) ++stats.dump_retries;
+    std::vector<Socket> sockets;
+    std::vector<std::vector<uint8_t>> buffers;
+    std::string attempt_error;
+    switch (DumpOnce(family, transport, sockets, stats, attempt_error,
+                     raw_buffers != nullptr ? &buffers : nullptr)) {
+      case AttemptResult::kOk:
+        out.insert(out.end(), sockets.begin(), sockets.end());
+        if (raw_buffers != nullptr) *raw_buffers = std::move(buffers);
+        return true;
+      case AttemptResult::kInterrupted:
+        continue;
+      case AttemptResult::kFailed:
+        error = std::string(TableName(family, transport)) + " dump: " + attempt_error;
+        return false;
+    }
+  }
+  error = std::string(TableName(family, transport)) + " dump: interrupted " +
+          std::to_string(kMaxDumpRetries + 1) + " times (NLM_F_DUMP_INTR)";
+  return false;
+}
+
+bool DumpSockDiag(std::vector<Socket>& out, SockDiagStats& stats, std::string& error) {
+  std::vector<Socket> sockets;
+  for (Transport transport : {Transport::kTcp, Transport::kUdp}) {
+    for (Family family : {Family::kIpv4, Family::kIpv6}) {
+      if (!DumpSockDiagTable(family, transport, sockets, stats, error)) return false;
+    }
+  }
+  out.insert(out.end(), sockets.begin(), sockets.end());
+  return true;
+}
+
+}  // namespace connwatch

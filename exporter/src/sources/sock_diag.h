@@ -1,0 +1,44 @@
+// NETLINK_SOCK_DIAG (inet_diag, linux/inet_diag.h): the primary socket source. One dump
+// request per family and protocol; replies are parsed by pure functions so tests can feed
+// synthetic or captured messages.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "model.h"
+
+namespace connwatch {
+
+enum class DumpStatus {
+  kMore,         // buffer parsed, the dump continues
+  kDone,         // NLMSG_DONE seen
+  kError,        // NLMSG_ERROR with a non-zero errno (in `error`), or a malformed message
+  kInterrupted,  // NLM_F_DUMP_INTR: the socket table changed during the dump; retry
+};
+
+struct SockDiagStats {
+  uint64_t malformed_messages = 0;
+  uint64_t dump_retries = 0;  // dumps restarted after NLM_F_DUMP_INTR
+};
+
+// Pure parser over one recv() buffer of netlink messages answering an inet_diag dump for
+// `transport`. Appends sockets; sets `error` (an errno) on kError.
+DumpStatus ParseSockDiagReply(std::span<const uint8_t> buffer, Transport transport,
+                              std::vector<Socket>& out, SockDiagStats& stats, int& error);
+
+// Dumps TCP (all states) and UDP for IPv4 and IPv6 from the caller's network namespace.
+// Returns false with `error` set when netlink is unusable or a dump fails after retries.
+bool DumpSockDiag(std::vector<Socket>& out, SockDiagStats& stats, std::string& error);
+
+// One of DumpSockDiag's four dumps (one request on a fresh netlink socket, restarted on
+// NLM_F_DUMP_INTR). When `raw_buffers` is set it receives the recv() buffers of the attempt
+// that succeeded, as received: tests/fixtures/capture_sock_diag.cpp records them.
+bool DumpSockDiagTable(Family family, Transport transport, std::vector<Socket>& out,
+                       SockDiagStats& stats, std::string& error,
+                       std::vector<std::vector<uint8_t>>* raw_buffers = nullptr);
+
+}  // namespace connwatch

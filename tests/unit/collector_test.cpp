@@ -1,0 +1,172 @@
+#include "metrics/collector.h"
+
+#include <gtest/gtest.h>
+
+#include "support/test_sockets.h"
+
+namespace connwatch {
+namespace {
+
+using testing::SnapshotBuilder;
+using testing::Tcp;
+using testing::Udp;
+
+const prometheus::MetricFamily& Family(const std::vector<prometheus::MetricFamily>& families,
+                                       const std::string& name) {
+  for (const auto& family : families) {
+    if (family.name == name) return family;
+  }
+  static prometheus::MetricFamily missing;
+  ADD_FAILURE() << "no family " << name;
+  return missing;
+}
+
+std::string Label(const prometheus::ClientMetric& metric, const std::string& name) {
+  for (const auto& label : metric.label) {
+    if (label.name == name) return label.value;
+  }
+  return "<absent>";
+}
+
+double Value(const prometheus::MetricFamily& family,
+             const std::map<std::string, std::string>& labels) {
+  for (const auto& metric : family.metric) {
+    bool match = true;
+    for (const auto& [name, value] : labels) match = match && Label(metric, name) == value;
+    if (match) {
+      return family.type == prometheus::MetricType::Counter ? metric.counter.value
+                                                            : metric.gauge.value;
+    }
+  }
+  return -1;
+}
+
+TEST(CollectorTest, InventoryFamilies) {
+  SnapshotBuilder builder;
+  builder.Add(Tcp(SocketState::kListen, "0.0.0.0", 22, "0.0.0.0", 0, 100))
+      .Add(Tcp(SocketState::kEstablished, "10.0.0.5", 22, "10.0.0.9", 50000, 101))
+      .Add(Tcp(SocketState::kEstablished, "10.0.0.5", 22, "198.51.100.1", 50001, 102))
+      .Add(Tcp(SocketState::kEstablished, "10.0.0.5", 40000, "198.51.100.1", 443, 103))
+      .Add(Tcp(SocketState::kTimeWait, "10.0.0.5", 40001, "198.51.100.1", 443, 0))
+      .Add(Udp("::", 53, "::", 0, 104))
+      .Add(Tcp(SocketState::kEstablished, "10.0.0.5", 40002, "198.51.100.1", 80, 105))
+      .Own(100, 1, "sshd")
+      .Own(100, 2, "sshd")  // fork after listen: two owners, one name
+      .Own(101, 2, "sshd")
+      .Own(102, 2, "sshd")
+      .Own(103, 3, "curl")
+      .Own(104, 4, "dnsmasq");
+  // Inode 105 has no owner: unowned. The TIME_WAIT socket has no inode: not unowned.
+  CumulativeCounters counters;
+  auto families = BuildFamilies(builder.Build(), 0.5, {}, counters);
+
+  const auto& sockets = Family(families, "connwatch_sockets");
+  EXPECT_EQ(Value(sockets, {{"protocol", "tcp"}, {"family", "ipv4"}, {"state", "established"}}),
+            4);
+  EXPECT_EQ(Value(sockets, {{"protocol", "tcp"}, {"state", "time_wait"}}), 1);
+  EXPECT_EQ(Value(sockets, {{"protocol", "udp"}, {"family", "ipv6"}, {"state", "unconnected"}}),
+            1);
+
+  const auto& listeners = Family(families, "connwatch_listener_info");
+  ASSERT_EQ(listeners.metric.size(), 2u);
+  EXPECT_EQ(Value(listeners, {{"protocol", "tcp"}, {"address", "0.0.0.0"}, {"port", "22"},
+                              {"process", "sshd"}}),
+            1);
+  EXPECT_EQ(Value(listeners, {{"protocol", "udp"}, {"address", "::"}, {"port", "53"},
+                              {"process", "dnsmasq"}}),
+            1);
+
+  const auto& connections = Family(families, "connwatch_process_connections");
+  EXPECT_EQ(Value(connections,
+                  {{"process", "sshd"}, {"direction", "inbound"}, {"remote_zone", "internal"}}),
+            1);
+  EXPECT_EQ(Value(connections,
+                  {{"process", "sshd"}, {"direction", "inbound"}, {"remote_zone", "external"}}),
+            1);
+  EXPECT_EQ(Value(connections,
+                  {{"process", "curl"}, {"direction", "outbound"}, {"remote_zone", "external"}}),
+            1);
+  EXPECT_EQ(Value(connections,
+                  {{"process", ""}, {"direction", "outbound"}, {"remote_zone", "external"}}),
+            1);
+  EXPECT_EQ(connections.metric.size(), 4u);
+
+  const auto& unowned = Family(families, "connwatch_unowned_sockets");
+  EXPECT_EQ(Value(unowned, {{"protocol", "tcp"}}), 1);
+  EXPECT_EQ(Value(unowned, {{"protocol", "udp"}}), 0);
+
+  EXPECT_EQ(Value(Family(families, "connwatch_collector_success"), {{"collector", "sock_diag"}}),
+            1);
+  EXPECT_EQ(Value(Family(families, "connwatch_last_sample_timestamp_seconds"), {}), 1700000000);
+  EXPECT_EQ(Value(Family(families, "connwatch_series_dropped_total"),
+                  {{"metric", "connwatch_listener_info"}}),
+            0);
+  EXPECT_EQ(Family(families, "connwatch_build_info").metric.size(), 1u);
+  EXPECT_EQ(Value(Family(families, "connwatch_socket_source_info"),
+                  {{"source", "netlink"}, {"fallback", "0"}}),
+            1);
+}
+
+TEST(CollectorTest, CapsEveryFamilyAndCountsWhatItDrops) {
+  SnapshotBuilder builder;
+  for (int i = 0; i < 10; ++i) {
+    uint64_t inode = 1000 + i;
+    builder.Add(Tcp(SocketState::kListen, "127.0.0.1", 20000 + i, "0.0.0.0", 0, inode))
+        .Own(inode, 100 + i, "proc-" + std::to_string(i));
+  }
+  // proc-0 also holds three connections, so it is the one series of that family kept.
+  for (int i = 0; i < 3; ++i) {
+    builder.Add(Tcp(SocketState::kEstablished, "127.0.0.1", 20000, "127.0.0.1", 40000 + i,
+                    2000 + i))
+        .Own(2000 + i, 100, "proc-0");
+  }
+  builder.Add(Tcp(SocketState::kEstablished, "127.0.0.1", 40100, "127.0.0.1", 20001, 3000))
+      .Own(3000, 101, "proc-1");
+  Snapshot& snapshot = builder.Build();
+  CumulativeCounters counters;
+  MetricsOptions options{4};
+  auto families = BuildFamilies(snapshot, 0, options, counters);
+  for (const auto& family : families) {
+    EXPECT_LE(family.metric.size(), 4u) << family.name;
+  }
+  const auto& dropped = Family(families, "connwatch_series_dropped_total");
+  EXPECT_EQ(Value(dropped, {{"metric", "connwatch_listener_info"}}), 6);
+  EXPECT_EQ(Value(dropped, {{"metric", "connwatch_process_connections"}}), 0);
+
+  options.max_series = 1;
+  families = BuildFamilies(snapshot, 0, options, counters);
+  const auto& connections = Family(families, "connwatch_process_connections");
+  ASSERT_EQ(connections.metric.size(), 1u);
+  EXPECT_EQ(Label(connections.metric[0], "process"), "proc-0") << "the largest series is kept";
+  EXPECT_EQ(connections.metric[0].gauge.value, 3);
+  const auto& dropped_again = Family(families, "connwatch_series_dropped_total");
+  EXPECT_EQ(Value(dropped_again, {{"metric", "connwatch_listener_info"}}), 6 + 9)
+      << "the counter accumulates over samples";
+  EXPECT_EQ(Value(dropped_again, {{"metric", "connwatch_process_connections"}}), 1)
+      << "proc-1's one outbound connection";
+}
+
+TEST(CollectorTest, HostileNamesBecomeValidLabelsAndMerge) {
+  SnapshotBuilder builder;
+  builder.Add(Tcp(SocketState::kEstablished, "127.0.0.1", 40000, "127.0.0.1", 1, 1))
+      .Add(Tcp(SocketState::kEstablished, "127.0.0.1", 40001, "127.0.0.1", 1, 2))
+      .Add(Tcp(SocketState::kListen, "127.0.0.1", 5000, "0.0.0.0", 0, 3))
+      .Own(1, 10, "\xff")
+      .Own(2, 11, "\xfe")
+      .Own(3, 12, "new\nline \"q\" back\\slash");
+  CumulativeCounters counters;
+  auto families = BuildFamilies(builder.Build(), 0, {}, counters);
+  const auto& connections = Family(families, "connwatch_process_connections");
+  ASSERT_EQ(connections.metric.size(), 1u) << "both names sanitize to U+FFFD";
+  EXPECT_EQ(Label(connections.metric[0], "process"), "\xEF\xBF\xBD");
+  EXPECT_EQ(connections.metric[0].gauge.value, 2);
+
+  std::string text = SerializeFamilies(families);
+  EXPECT_NE(text.find("process=\"new\\nline \\\"q\\\" back\\\\slash\""), std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("\xff"), std::string::npos);
+  EXPECT_NE(text.find("# TYPE connwatch_series_dropped_total counter"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace connwatch
