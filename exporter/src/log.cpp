@@ -42,7 +42,8 @@ std::string Timestamp() {
 }  // namespace
 
 bool ParseLogLevel(std::string_view text, LogLevel& level) {
-  for (LogLevel candidate : {LogLevel::kDebug, LogLevel::kInfo, LogLevel::kWarn, LogLevel::kError}) {
+  for (LogLevel candidate :
+       {LogLevel::kDebug, LogLevel::kInfo, LogLevel::kWarn, LogLevel::kError}) {
     if (text == LevelName(candidate)) {
       level = candidate;
       return true;
@@ -76,8 +77,8 @@ std::string LogfmtValue(std::string_view value) {
 
 void Log(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields) {
   if (level < g_level.load()) return;
-  std::string line = "ts=" + Timestamp() + " level=" + LevelName(level) +
-                     " msg=" + "\"" + std::string(msg) + "\"";
+  std::string line =
+      "ts=" + Timestamp() + " level=" + LevelName(level) + " msg=" + "\"" + std::string(msg) + "\"";
   for (const auto& [key, value] : fields) {
     line += ' ';
     line += key;

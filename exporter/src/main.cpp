@@ -34,11 +34,15 @@ int Serve(const std::vector<std::string>& args) {
        &interval, nullptr},
       {"metrics.max-series", "Most series per metric family; the rest is counted as dropped.",
        &max_series, nullptr},
-      {"collector.source", "Socket source: auto (netlink, falling back to /proc/net), netlink "
-       "or procfs.", &source, nullptr},
+      {"collector.source",
+       "Socket source: auto (netlink, falling back to /proc/net), netlink "
+       "or procfs.",
+       &source, nullptr},
       {"path.procfs", "procfs mountpoint.", &procfs, nullptr},
-      {"log.level", "Only log messages with the given severity or above: debug, info, warn, "
-       "error.", &log_level, nullptr},
+      {"log.level",
+       "Only log messages with the given severity or above: debug, info, warn, "
+       "error.",
+       &log_level, nullptr},
       {"version", "Print the version and exit.", nullptr, &version},
       {"help", "Show this help.", nullptr, &help},
   };
@@ -51,8 +55,7 @@ int Serve(const std::vector<std::string>& args) {
   if (!ParseFlags(args, specs, positional, error)) {
   } else if (!positional.empty()) {
     error = "unexpected argument: " + positional[0];
-  } else if (!(parsed_interval = ParseDuration(interval)) ||
-             parsed_interval->count() < 100) {
+  } else if (!(parsed_interval = ParseDuration(interval)) || parsed_interval->count() < 100) {
     error = "--collect.interval must be a duration of at least 100ms (e.g. 10s)";
   } else if (max_series.empty() ||
              max_series.find_first_not_of("0123456789") != std::string::npos ||
@@ -93,8 +96,11 @@ int Serve(const std::vector<std::string>& args) {
   signal(SIGPIPE, SIG_IGN);
 
   Log(LogLevel::kInfo, "starting connwatch",
-      {{"version", kVersion}, {"revision", kRevision}, {"interval", interval},
-       {"source", source}, {"procfs", procfs}});
+      {{"version", kVersion},
+       {"revision", kRevision},
+       {"interval", interval},
+       {"source", source},
+       {"procfs", procfs}});
   Sampler sampler(sampler_options, ZoneClassifier());
   sampler.SampleOnce();
   HttpServer server(server_options, [&sampler] { return sampler.Latest(); });

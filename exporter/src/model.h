@@ -65,10 +65,10 @@ struct Process {
   // other users' processes without CAP_SYS_PTRACE). Attacker-controlled bytes.
   std::string name;
   std::string comm;
-  std::string exe;  // readlink of /proc/<pid>/exe, "" when unreadable
-  bool exe_deleted = false;  // the link ended in " (deleted)" (stripped from exe)
-  uint32_t uid = 0;          // real uid from /proc/<pid>/status
-  std::string user;          // uid resolved through the passwd database, else the number
+  std::string exe;                // readlink of /proc/<pid>/exe, "" when unreadable
+  bool exe_deleted = false;       // the link ended in " (deleted)" (stripped from exe)
+  uint32_t uid = 0;               // real uid from /proc/<pid>/status
+  std::string user;               // uid resolved through the passwd database, else the number
   double start_time_seconds = 0;  // Unix time the process started (stat field 22 + btime)
   std::string cmdline;            // NULs as spaces, truncated
 };

@@ -26,8 +26,7 @@ int main(int argc, char** argv) {
   connwatch::SnapshotOptions options;
   if (!connwatch::ParseFlags({argv + 1, argv + argc}, specs, positional, error) ||
       !connwatch::ParseSourceMode(source, options.source_mode)) {
-    fprintf(stderr, "connwatch_bench: %s\n%s", error.c_str(),
-            connwatch::FlagUsage(specs).c_str());
+    fprintf(stderr, "connwatch_bench: %s\n%s", error.c_str(), connwatch::FlagUsage(specs).c_str());
     return 2;
   }
   options.procfs = procfs;

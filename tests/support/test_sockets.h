@@ -31,8 +31,8 @@ inline Socket Tcp(SocketState state, const char* local, uint16_t local_port, con
   return MakeSocket(Transport::kTcp, state, local, local_port, remote, remote_port, inode);
 }
 
-inline Socket Udp(const char* local, uint16_t local_port, const char* remote,
-                  uint16_t remote_port, uint64_t inode = 0) {
+inline Socket Udp(const char* local, uint16_t local_port, const char* remote, uint16_t remote_port,
+                  uint64_t inode = 0) {
   return MakeSocket(Transport::kUdp,
                     remote_port == 0 ? SocketState::kClose : SocketState::kEstablished, local,
                     local_port, remote, remote_port, inode);

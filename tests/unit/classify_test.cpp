@@ -35,12 +35,11 @@ TEST(ClassifyTest, TcpRolesFollowState) {
 
 TEST(ClassifyTest, InboundWhenLocalPortIsListenedOnSameOrWildcardAddress) {
   auto classes = Classify({
-      Tcp(kListen, "0.0.0.0", 22, "0.0.0.0", 0),
-      Tcp(kListen, "127.0.0.1", 8080, "0.0.0.0", 0),
-      Tcp(kEstablished, "192.168.1.5", 22, "192.168.1.9", 50000),   // wildcard listener
-      Tcp(kEstablished, "127.0.0.1", 8080, "127.0.0.1", 50001),     // same address
-      Tcp(kEstablished, "192.168.1.5", 8080, "192.168.1.9", 50002), // other address
-      Tcp(kEstablished, "192.168.1.5", 50003, "1.1.1.1", 22),       // client to remote :22
+      Tcp(kListen, "0.0.0.0", 22, "0.0.0.0", 0), Tcp(kListen, "127.0.0.1", 8080, "0.0.0.0", 0),
+      Tcp(kEstablished, "192.168.1.5", 22, "192.168.1.9", 50000),    // wildcard listener
+      Tcp(kEstablished, "127.0.0.1", 8080, "127.0.0.1", 50001),      // same address
+      Tcp(kEstablished, "192.168.1.5", 8080, "192.168.1.9", 50002),  // other address
+      Tcp(kEstablished, "192.168.1.5", 50003, "1.1.1.1", 22),        // client to remote :22
   });
   EXPECT_EQ(classes[2].direction, Direction::kInbound);
   EXPECT_EQ(*classes[2].remote_zone, "internal");
@@ -78,13 +77,13 @@ TEST(ClassifyTest, UdpListenerRule) {
   options.udp_service_ports.set(50000);
   auto classes = Classify(
       {
-          Udp("0.0.0.0", 53, "0.0.0.0", 0),          // service port below the range
-          Udp("0.0.0.0", 61000, "0.0.0.0", 0),       // above the range
-          Udp("0.0.0.0", 45000, "0.0.0.0", 0),       // ephemeral: a client socket
-          Udp("0.0.0.0", 40000, "0.0.0.0", 0),       // reserved port
-          Udp("0.0.0.0", 50000, "0.0.0.0", 0),       // declared service port
-          Udp("0.0.0.0", 0, "0.0.0.0", 0),           // never bound
-          Udp("10.0.0.5", 45001, "10.0.0.53", 53),   // connected: a connection
+          Udp("0.0.0.0", 53, "0.0.0.0", 0),         // service port below the range
+          Udp("0.0.0.0", 61000, "0.0.0.0", 0),      // above the range
+          Udp("0.0.0.0", 45000, "0.0.0.0", 0),      // ephemeral: a client socket
+          Udp("0.0.0.0", 40000, "0.0.0.0", 0),      // reserved port
+          Udp("0.0.0.0", 50000, "0.0.0.0", 0),      // declared service port
+          Udp("0.0.0.0", 0, "0.0.0.0", 0),          // never bound
+          Udp("10.0.0.5", 45001, "10.0.0.53", 53),  // connected: a connection
       },
       options);
   EXPECT_EQ(classes[0].role, SocketRole::kListener);
@@ -99,8 +98,8 @@ TEST(ClassifyTest, UdpListenerRule) {
 }
 
 TEST(ClassifyTest, ConnectedUdpToListenedPortIsInbound) {
-  auto classes = Classify({Udp("0.0.0.0", 443, "0.0.0.0", 0),
-                           Udp("10.0.0.5", 443, "198.51.100.4", 50000)});
+  auto classes =
+      Classify({Udp("0.0.0.0", 443, "0.0.0.0", 0), Udp("10.0.0.5", 443, "198.51.100.4", 50000)});
   EXPECT_EQ(classes[1].role, SocketRole::kConnection);
   EXPECT_EQ(classes[1].direction, Direction::kInbound);
 }

@@ -61,19 +61,18 @@ TEST(CollectorTest, InventoryFamilies) {
   auto families = BuildFamilies(builder.Build(), 0.5, {}, counters);
 
   const auto& sockets = Family(families, "connwatch_sockets");
-  EXPECT_EQ(Value(sockets, {{"protocol", "tcp"}, {"family", "ipv4"}, {"state", "established"}}),
-            4);
+  EXPECT_EQ(Value(sockets, {{"protocol", "tcp"}, {"family", "ipv4"}, {"state", "established"}}), 4);
   EXPECT_EQ(Value(sockets, {{"protocol", "tcp"}, {"state", "time_wait"}}), 1);
-  EXPECT_EQ(Value(sockets, {{"protocol", "udp"}, {"family", "ipv6"}, {"state", "unconnected"}}),
-            1);
+  EXPECT_EQ(Value(sockets, {{"protocol", "udp"}, {"family", "ipv6"}, {"state", "unconnected"}}), 1);
 
   const auto& listeners = Family(families, "connwatch_listener_info");
   ASSERT_EQ(listeners.metric.size(), 2u);
-  EXPECT_EQ(Value(listeners, {{"protocol", "tcp"}, {"address", "0.0.0.0"}, {"port", "22"},
-                              {"process", "sshd"}}),
-            1);
-  EXPECT_EQ(Value(listeners, {{"protocol", "udp"}, {"address", "::"}, {"port", "53"},
-                              {"process", "dnsmasq"}}),
+  EXPECT_EQ(
+      Value(listeners,
+            {{"protocol", "tcp"}, {"address", "0.0.0.0"}, {"port", "22"}, {"process", "sshd"}}),
+      1);
+  EXPECT_EQ(Value(listeners,
+                  {{"protocol", "udp"}, {"address", "::"}, {"port", "53"}, {"process", "dnsmasq"}}),
             1);
 
   const auto& connections = Family(families, "connwatch_process_connections");
@@ -86,9 +85,9 @@ TEST(CollectorTest, InventoryFamilies) {
   EXPECT_EQ(Value(connections,
                   {{"process", "curl"}, {"direction", "outbound"}, {"remote_zone", "external"}}),
             1);
-  EXPECT_EQ(Value(connections,
-                  {{"process", ""}, {"direction", "outbound"}, {"remote_zone", "external"}}),
-            1);
+  EXPECT_EQ(
+      Value(connections, {{"process", ""}, {"direction", "outbound"}, {"remote_zone", "external"}}),
+      1);
   EXPECT_EQ(connections.metric.size(), 4u);
 
   const auto& unowned = Family(families, "connwatch_unowned_sockets");
@@ -116,8 +115,8 @@ TEST(CollectorTest, CapsEveryFamilyAndCountsWhatItDrops) {
   }
   // proc-0 also holds three connections, so it is the one series of that family kept.
   for (int i = 0; i < 3; ++i) {
-    builder.Add(Tcp(SocketState::kEstablished, "127.0.0.1", 20000, "127.0.0.1", 40000 + i,
-                    2000 + i))
+    builder
+        .Add(Tcp(SocketState::kEstablished, "127.0.0.1", 20000, "127.0.0.1", 40000 + i, 2000 + i))
         .Own(2000 + i, 100, "proc-0");
   }
   builder.Add(Tcp(SocketState::kEstablished, "127.0.0.1", 40100, "127.0.0.1", 20001, 3000))
@@ -162,8 +161,7 @@ TEST(CollectorTest, HostileNamesBecomeValidLabelsAndMerge) {
   EXPECT_EQ(connections.metric[0].gauge.value, 2);
 
   std::string text = SerializeFamilies(families);
-  EXPECT_NE(text.find("process=\"new\\nline \\\"q\\\" back\\\\slash\""), std::string::npos)
-      << text;
+  EXPECT_NE(text.find("process=\"new\\nline \\\"q\\\" back\\\\slash\""), std::string::npos) << text;
   EXPECT_EQ(text.find("\xff"), std::string::npos);
   EXPECT_NE(text.find("# TYPE connwatch_series_dropped_total counter"), std::string::npos);
 }

@@ -27,9 +27,9 @@ TEST(FlagsTest, ParsesBothFormsAndBooleans) {
                                  {"listening", "", nullptr, &listening}};
   std::vector<std::string> positional;
   std::string error;
-  ASSERT_TRUE(ParseFlags({"--web.listen-address=127.0.0.1:0", "--web.telemetry-path", "/m",
-                          "--listening", "extra"},
-                         specs, positional, error))
+  ASSERT_TRUE(ParseFlags(
+      {"--web.listen-address=127.0.0.1:0", "--web.telemetry-path", "/m", "--listening", "extra"},
+      specs, positional, error))
       << error;
   EXPECT_EQ(address, "127.0.0.1:0");
   EXPECT_EQ(path, "/m");

@@ -25,8 +25,7 @@ std::vector<size_t> DisplayOrder(const Snapshot& snapshot, const ConnectionsView
     return std::tuple(static_cast<int>(snapshot.classes[i].role), static_cast<int>(s.transport),
                       s.local_port, UnmapV4(s.local), s.remote_port, UnmapV4(s.remote));
   };
-  std::stable_sort(order.begin(), order.end(),
-                   [&](size_t a, size_t b) { return key(a) < key(b); });
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return key(a) < key(b); });
   return order;
 }
 
@@ -109,21 +108,21 @@ std::string FormatConnectionsTable(const Snapshot& snapshot, const ConnectionsVi
         users += Printable(it->second.user);
       }
     }
-    std::string protocol = std::string(TransportName(socket.transport)) +
-                           (socket.family == Family::kIpv6 ? "6" : "");
-    rows.push_back({protocol, StateName(socket.transport, socket.state),
-                    Endpoint(socket.local, socket.local_port, socket.family),
-                    socket.remote_port == 0 && socket_class.role != SocketRole::kConnection
-                        ? std::string("*")
-                        : Endpoint(socket.remote, socket.remote_port, socket.family),
-                    socket_class.role == SocketRole::kListener
-                        ? std::string("listen")
-                        : (socket_class.direction == Direction::kNone
-                               ? std::string("-")
-                               : DirectionName(socket_class.direction)),
-                    socket_class.remote_zone ? *socket_class.remote_zone : std::string("-"),
-                    owners.empty() ? std::string("-") : owners,
-                    users.empty() ? std::to_string(socket.uid) : users});
+    std::string protocol =
+        std::string(TransportName(socket.transport)) + (socket.family == Family::kIpv6 ? "6" : "");
+    rows.push_back(
+        {protocol, StateName(socket.transport, socket.state),
+         Endpoint(socket.local, socket.local_port, socket.family),
+         socket.remote_port == 0 && socket_class.role != SocketRole::kConnection
+             ? std::string("*")
+             : Endpoint(socket.remote, socket.remote_port, socket.family),
+         socket_class.role == SocketRole::kListener
+             ? std::string("listen")
+             : (socket_class.direction == Direction::kNone ? std::string("-")
+                                                           : DirectionName(socket_class.direction)),
+         socket_class.remote_zone ? *socket_class.remote_zone : std::string("-"),
+         owners.empty() ? std::string("-") : owners,
+         users.empty() ? std::to_string(socket.uid) : users});
   }
   std::vector<size_t> widths(rows[0].size(), 0);
   for (const auto& row : rows) {

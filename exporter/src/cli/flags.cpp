@@ -16,9 +16,12 @@ std::optional<std::chrono::milliseconds> ParseDuration(std::string_view text) {
     if (text.starts_with("ms")) {
       unit_ms = 1;
       text.remove_prefix(2);
-    } else if (!text.empty() && (text[0] == 's' || text[0] == 'm' || text[0] == 'h' ||
-                                 text[0] == 'd')) {
-      unit_ms = text[0] == 's' ? 1000 : text[0] == 'm' ? 60000 : text[0] == 'h' ? 3600000 : 86400000;
+    } else if (!text.empty() &&
+               (text[0] == 's' || text[0] == 'm' || text[0] == 'h' || text[0] == 'd')) {
+      unit_ms = text[0] == 's'   ? 1000
+                : text[0] == 'm' ? 60000
+                : text[0] == 'h' ? 3600000
+                                 : 86400000;
       text.remove_prefix(1);
     } else {
       return std::nullopt;

@@ -64,7 +64,8 @@ bool ToCivetPort(std::string_view listen_address, std::string& civet_port, std::
   std::string_view host = listen_address.substr(0, colon);
   std::string_view port = listen_address.substr(colon + 1);
   if (port.empty() || port.size() > 5 ||
-      port.find_first_not_of("0123456789") != std::string_view::npos || std::stoi(std::string(port)) > 65535) {
+      port.find_first_not_of("0123456789") != std::string_view::npos ||
+      std::stoi(std::string(port)) > 65535) {
     error = "invalid port in listen address";
     return false;
   }
@@ -92,8 +93,8 @@ HttpServer::HttpServer(ServerOptions options, ExpositionSource source)
       "<!DOCTYPE html>\n<html><head><title>connwatch</title></head><body>\n"
       "<h1>connwatch</h1>\n<p>Connection analysis for incident response: listeners, socket "
       "owners, connection paths.</p>\n<p>Version " +
-      std::string(kVersion) + " (revision " + kRevision +
-      ")</p>\n<ul><li><a href=\"" + path + "\">Metrics</a></li></ul>\n</body></html>\n";
+      std::string(kVersion) + " (revision " + kRevision + ")</p>\n<ul><li><a href=\"" + path +
+      "\">Metrics</a></li></ul>\n</body></html>\n";
 }
 
 HttpServer::~HttpServer() { Stop(); }
@@ -102,15 +103,9 @@ bool HttpServer::Start(std::string& error) {
   std::string civet_port;
   if (!ToCivetPort(options_.listen_address, civet_port, error)) return false;
   std::string threads = std::to_string(options_.threads);
-  const char* civet_options[] = {"listening_ports",
-                                 civet_port.c_str(),
-                                 "num_threads",
-                                 threads.c_str(),
-                                 "request_timeout_ms",
-                                 "10000",
-                                 "enable_keep_alive",
-                                 "yes",
-                                 nullptr};
+  const char* civet_options[] = {
+      "listening_ports", civet_port.c_str(),  "num_threads", threads.c_str(), "request_timeout_ms",
+      "10000",           "enable_keep_alive", "yes",         nullptr};
   mg_callbacks callbacks{};
   // Silence civetweb's own stderr logging; errors surface through mg_start's result.
   callbacks.log_message = [](const mg_connection*, const char*) { return 1; };
@@ -145,8 +140,7 @@ int HttpServer::HandleRequest(mg_connection* connection, void* self) {
   } catch (...) {
     Log(LogLevel::kError, "request failed", {{"err", "unknown exception"}});
   }
-  return Respond(connection, 500, "Internal Server Error", "text/plain", "internal error\n",
-                 false);
+  return Respond(connection, 500, "Internal Server Error", "text/plain", "internal error\n", false);
 }
 
 int HttpServer::Handle(mg_connection* connection) {
@@ -160,8 +154,8 @@ int HttpServer::Handle(mg_connection* connection) {
                    method == "HEAD");
   }
   if (method != "GET" && method != "HEAD") {
-    return Respond(connection, 405, "Method Not Allowed", "text/plain",
-                   "405 method not allowed\n", false, "Allow: GET, HEAD\r\n");
+    return Respond(connection, 405, "Method Not Allowed", "text/plain", "405 method not allowed\n",
+                   false, "Allow: GET, HEAD\r\n");
   }
   bool head = method == "HEAD";
   return is_metrics ? ServeMetrics(connection, head) : ServeLanding(connection, head);
@@ -170,8 +164,7 @@ int HttpServer::Handle(mg_connection* connection) {
 int HttpServer::ServeMetrics(mg_connection* connection, bool head) {
   std::shared_ptr<const Exposition> exposition = source_();
   if (!exposition) {
-    return Respond(connection, 503, "Service Unavailable", "text/plain", "no sample yet\n",
-                   head);
+    return Respond(connection, 503, "Service Unavailable", "text/plain", "no sample yet\n", head);
   }
   if (AcceptsGzip(connection)) {
     const std::string& body = exposition->gzipped();

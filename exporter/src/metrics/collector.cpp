@@ -160,8 +160,8 @@ std::vector<MetricFamily> BuildFamilies(const Snapshot& snapshot, double sample_
 
   // Built after the capped families so this sample's drops are included.
   FamilyBuilder dropped(metric::kSeriesDropped, MetricType::Counter, {"metric"});
-  for (const char* name : {metric::kListenerInfo.name, metric::kProcessConnections.name,
-                           metric::kSockets.name}) {
+  for (const char* name :
+       {metric::kListenerInfo.name, metric::kProcessConnections.name, metric::kSockets.name}) {
     dropped.Set({name}, 0);
   }
   for (const auto& [name, count] : counters.series_dropped) {
@@ -180,9 +180,8 @@ std::vector<MetricFamily> BuildFamilies(const Snapshot& snapshot, double sample_
   // These families are small and bounded by enums or collector names: never capped, so
   // the counter of what the caps dropped is itself never dropped.
   constexpr size_t kUncapped = SIZE_MAX;
-  for (const FamilyBuilder* builder : {&unowned, &collector_success, &collector_duration,
-                                       &source, &dropped, &scan_errors, &parse_errors,
-                                       &build_info}) {
+  for (const FamilyBuilder* builder : {&unowned, &collector_success, &collector_duration, &source,
+                                       &dropped, &scan_errors, &parse_errors, &build_info}) {
     families.push_back(builder->Build(kUncapped, counters));
   }
   families.push_back(

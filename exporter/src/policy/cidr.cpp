@@ -29,8 +29,8 @@ std::optional<Cidr> ParseCidr(std::string_view text) {
   if (slash != std::string_view::npos) {
     std::string_view digits = text.substr(slash + 1);
     auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), length);
-    if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() ||
-        length < 0 || length > max_length) {
+    if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() || length < 0 ||
+        length > max_length) {
       return std::nullopt;
     }
   }

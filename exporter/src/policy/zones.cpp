@@ -18,8 +18,8 @@ const std::vector<Zone>& ZoneClassifier::BuiltinZones() {
       {kZoneLoopback, ParseAll({"127.0.0.0/8", "::1/128", "0.0.0.0/32", "::/128"})},
       {kZoneLinkLocal, ParseAll({"169.254.0.0/16", "fe80::/10"})},
       {kZoneMulticast, ParseAll({"224.0.0.0/4", "ff00::/8", "255.255.255.255/32"})},
-      {kZoneInternal, ParseAll({"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10",
-                                "fc00::/7"})},
+      {kZoneInternal,
+       ParseAll({"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7"})},
   };
   return kBuiltins;
 }

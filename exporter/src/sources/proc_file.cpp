@@ -8,8 +8,7 @@
 
 namespace connwatch {
 
-int ReadProcFile(const std::string& path, size_t max_bytes, std::string& out,
-                 bool* truncated) {
+int ReadProcFile(const std::string& path, size_t max_bytes, std::string& out, bool* truncated) {
   out.clear();
   if (truncated != nullptr) *truncated = false;
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);

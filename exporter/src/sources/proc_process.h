@@ -22,7 +22,7 @@ struct StatFields {
 
 // Pure parsers.
 std::optional<StatFields> ParseProcStat(std::string_view text);
-std::optional<uint32_t> ParseStatusRealUid(std::string_view text);  // "Uid:" line, 1st
+std::optional<uint32_t> ParseStatusRealUid(std::string_view text);     // "Uid:" line, 1st
 std::optional<double> ParseBootTime(std::string_view proc_stat_text);  // "btime" line
 // NULs become spaces, trailing NULs dropped, cut to `max_bytes`.
 std::string ParseCmdline(std::string_view raw, size_t max_bytes);
@@ -36,8 +36,8 @@ struct ProcessReadStats {
 
 // Reads what connwatch reports of one process. `boot_time_seconds` comes from /proc/stat.
 // nullopt when the process vanished (counted). Unreadable exe falls back to comm.
-std::optional<Process> ReadProcess(const std::string& procfs, pid_t pid,
-                                   double boot_time_seconds, ProcessReadStats& stats);
+std::optional<Process> ReadProcess(const std::string& procfs, pid_t pid, double boot_time_seconds,
+                                   ProcessReadStats& stats);
 
 // Reads btime from <procfs>/stat.
 std::optional<double> ReadBootTime(const std::string& procfs);

@@ -13,8 +13,7 @@ double SecondsSince(std::chrono::steady_clock::time_point start) {
 }
 
 double UnixNow() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 bool CollectFromSockDiag(Snapshot& snapshot) {
@@ -75,8 +74,8 @@ void CollectProcesses(Snapshot& snapshot, const SnapshotOptions& options) {
       if (snapshot.processes.count(pid) != 0) continue;
       // A process that exits now keeps its pid in `owners` but gets no entry here; if it
       // was the only owner, the socket counts as unowned.
-      if (auto process = ReadProcess(options.procfs, pid, boot_time.value_or(0),
-                                     snapshot.process_stats)) {
+      if (auto process =
+              ReadProcess(options.procfs, pid, boot_time.value_or(0), snapshot.process_stats)) {
         snapshot.processes.emplace(pid, std::move(*process));
       }
     }
