@@ -191,15 +191,9 @@ std::optional<Process> ReadProcess(const std::string& procfs, pid_t pid, double 
   process.start_time_seconds =
       boot_time_seconds + static_cast<double>(stat->start_time_ticks) / ticks_per_second;
 
-  // comm ends with one '\n' added by the kernel. Only that one is stripped: the process may
-  // have written a newline into its own comm, which is part of the name.
-  if (ReadProcFile(ProcPath(procfs, pid, "comm"), kMaxSmallProcFileBytes, text) == 0 &&
-      !text.empty()) {
-    if (text.back() == '\n') text.pop_back();
-    process.comm = text;
-  } else {
-    process.comm = stat->comm;  // same bytes; comm can only fail if the process just exited
-  }
+  // stat carries the same bytes as /proc/<pid>/comm (both are task->comm, unescaped), so
+  // the comm file is not read: one open less per process on the sampling path.
+  process.comm = stat->comm;
 
   // The exe link is unreadable for other users' processes without CAP_SYS_PTRACE (EACCES,
   // counted) and absent for kernel threads (ENOENT, normal): the name falls back to comm.

@@ -16,11 +16,11 @@ double UnixNow() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-bool CollectFromSockDiag(Snapshot& snapshot) {
+bool CollectFromSockDiag(Snapshot& snapshot, const SockDiagDumper& dump) {
   auto start = std::chrono::steady_clock::now();
   CollectorResult result;
   result.name = kCollectorSockDiag;
-  result.success = DumpSockDiag(snapshot.sockets, snapshot.sock_diag_stats, result.error);
+  result.success = dump(snapshot.sockets, snapshot.sock_diag_stats, result.error);
   result.duration_seconds = SecondsSince(start);
   if (!result.success) snapshot.sockets.clear();
   snapshot.collectors.push_back(result);
@@ -40,7 +40,7 @@ bool CollectFromProcNet(Snapshot& snapshot, const std::string& procfs) {
 
 void CollectSockets(Snapshot& snapshot, const SnapshotOptions& options) {
   if (options.source_mode != SourceMode::kProcfs) {
-    if (CollectFromSockDiag(snapshot)) {
+    if (CollectFromSockDiag(snapshot, options.sock_diag_dump)) {
       snapshot.source = SocketSource::kNetlink;
       return;
     }

@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -37,10 +38,14 @@ struct CollectorResult {
   std::string error;  // why it failed, for the log
 };
 
+using SockDiagDumper = std::function<bool(std::vector<Socket>&, SockDiagStats&, std::string&)>;
+
 struct SnapshotOptions {
   std::string procfs = "/proc";
   SourceMode source_mode = SourceMode::kAuto;
   PortSet udp_service_ports;
+  // The netlink dump; replaceable so tests can make it fail and watch auto mode fall back.
+  SockDiagDumper sock_diag_dump = DumpSockDiag;
 };
 
 struct Snapshot {

@@ -1,0 +1,161 @@
+// The whole pipeline on a fake /proc: the captured host1 socket table (tests/fixtures/host1)
+// with owners made up here, through TakeSnapshot, the classifier and the metric families,
+// compared with a checked-in exposition (the golden file). CONNWATCH_UPDATE_GOLDEN=1
+// rewrites it; review the diff.
+#include "sources/snapshot.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "metrics/collector.h"
+#include "sources/proc_file.h"
+#include "support/fake_proc.h"
+
+namespace connwatch {
+namespace {
+
+using testing::FakeProc;
+using testing::FakeProcess;
+
+const std::string kFixtures = CONNWATCH_FIXTURES_DIR;
+
+std::string ReadFixture(const std::string& relative) {
+  std::string text;
+  EXPECT_EQ(ReadProcFile(kFixtures + "/" + relative, kMaxProcNetFileBytes, text), 0) << relative;
+  return text;
+}
+
+// host1's socket table, and processes owning it: every listener by "nginx" (a master and a
+// forked worker share them), established sockets alternately by "curl" and by a process
+// with a hostile name; UDP by "dnsmasq". One listener is left unowned.
+class Host1 : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (const char* dir : {"net", "sys", "sys/net", "sys/net/ipv4"}) proc_.MakeDir(dir);
+    for (const char* file : {"tcp", "tcp6", "udp", "udp6"}) {
+      proc_.WriteFile(std::string("net/") + file,
+                      ReadFixture(std::string("host1/proc/net/") + file));
+    }
+    proc_.WriteFile("sys/net/ipv4/ip_local_port_range", "32768\t60999\n");
+    proc_.WriteFile("sys/net/ipv4/ip_local_reserved_ports", "\n");
+    proc_.AddProcess(100, Named("nginx", "/usr/sbin/nginx"));
+    proc_.AddProcess(101, Named("nginx", "/usr/sbin/nginx"));
+    proc_.AddProcess(200, Named("curl", "/usr/bin/curl"));
+    proc_.AddProcess(300, Named("x", "/tmp/\xff(x) y\n (deleted)"));
+    proc_.AddProcess(400, Named("dnsmasq", "/usr/sbin/dnsmasq"));
+    proc_.AddVanishedProcess(500);
+
+    SnapshotOptions procfs_only;
+    procfs_only.procfs = proc_.root();
+    procfs_only.source_mode = SourceMode::kProcfs;
+    Snapshot bare = TakeSnapshot(procfs_only, zones_);
+    int fd = 3, established = 0;
+    bool left_one_unowned = false;
+    for (size_t i = 0; i < bare.sockets.size(); ++i) {
+      const Socket& socket = bare.sockets[i];
+      if (socket.inode == 0) continue;
+      if (socket.transport == Transport::kUdp) {
+        proc_.AddSocket(400, fd++, socket.inode);
+      } else if (bare.classes[i].role == SocketRole::kListener) {
+        if (!left_one_unowned) {
+          left_one_unowned = true;
+          continue;
+        }
+        proc_.AddSocket(100, fd++, socket.inode);
+        proc_.AddSocket(101, fd++, socket.inode);
+      } else {
+        proc_.AddSocket(established++ % 2 == 0 ? 200 : 300, fd++, socket.inode);
+      }
+    }
+    options_.procfs = proc_.root();
+  }
+
+  static FakeProcess Named(const std::string& comm, const std::string& exe) {
+    FakeProcess process;
+    process.comm = comm;
+    process.exe = exe;
+    process.cmdline = comm + std::string("\0--flag\0", 8);
+    return process;
+  }
+
+  FakeProc proc_;
+  ZoneClassifier zones_;
+  SnapshotOptions options_;
+};
+
+std::string Exposition(Snapshot snapshot) {
+  // What varies from run to run: the clock and the build.
+  snapshot.timestamp_seconds = 1800000000;
+  for (CollectorResult& result : snapshot.collectors) result.duration_seconds = 0.25;
+  CumulativeCounters counters;
+  counters.AddSnapshot(snapshot);
+  std::string text = SerializeFamilies(BuildFamilies(snapshot, 0.5, {}, counters));
+  size_t build_info = text.find("connwatch_build_info{");
+  size_t end = text.find('\n', build_info);
+  return text.substr(0, build_info) + "connwatch_build_info{<build>} 1" + text.substr(end);
+}
+
+TEST_F(Host1, ProcfsSnapshotMatchesTheGoldenExposition) {
+  options_.source_mode = SourceMode::kProcfs;
+  Snapshot snapshot = TakeSnapshot(options_, zones_);
+  ASSERT_EQ(snapshot.source, SocketSource::kProcfs);
+  EXPECT_EQ(snapshot.sockets.size(), 27u);
+  EXPECT_EQ(snapshot.owner_stats.vanished, 1u) << "pid 500 has no fd directory";
+  EXPECT_EQ(snapshot.processes.size(), 5u);
+  EXPECT_EQ(snapshot.processes.at(300).name, "\xff(x) y\n");
+  EXPECT_TRUE(snapshot.processes.at(300).exe_deleted);
+
+  std::string actual = Exposition(snapshot);
+  const std::string golden_path = kFixtures + "/golden/host1.prom";
+  if (std::getenv("CONNWATCH_UPDATE_GOLDEN") != nullptr) {
+    std::ofstream(golden_path, std::ios::binary) << actual;
+  }
+  std::string golden;
+  ASSERT_EQ(ReadProcFile(golden_path, kMaxProcNetFileBytes, golden), 0)
+      << "missing " << golden_path << "; run with CONNWATCH_UPDATE_GOLDEN=1";
+  EXPECT_EQ(actual, golden) << "the exposition changed; if intended, rerun with "
+                               "CONNWATCH_UPDATE_GOLDEN=1 and review the diff";
+}
+
+TEST_F(Host1, AutoModeFallsBackToProcNetAndSaysSo) {
+  options_.source_mode = SourceMode::kAuto;
+  options_.sock_diag_dump = [](std::vector<Socket>& out, SockDiagStats&, std::string& error) {
+    out.emplace_back();  // a partial dump must not leak into the snapshot
+    error = "Operation not permitted";
+    return false;
+  };
+  Snapshot snapshot = TakeSnapshot(options_, zones_);
+  EXPECT_EQ(snapshot.source, SocketSource::kProcfs);
+  EXPECT_TRUE(snapshot.fell_back);
+  EXPECT_EQ(snapshot.sockets.size(), 27u);
+  ASSERT_GE(snapshot.collectors.size(), 2u);
+  EXPECT_EQ(snapshot.collectors[0].name, "sock_diag");
+  EXPECT_FALSE(snapshot.collectors[0].success);
+  EXPECT_EQ(snapshot.collectors[1].name, "proc_net");
+  EXPECT_TRUE(snapshot.collectors[1].success);
+  std::string text = Exposition(snapshot);
+  EXPECT_NE(text.find("connwatch_socket_source_info{source=\"procfs\",fallback=\"1\"} 1"),
+            std::string::npos);
+  EXPECT_NE(text.find("connwatch_collector_success{collector=\"sock_diag\"} 0"), std::string::npos);
+}
+
+TEST_F(Host1, NetlinkModeDoesNotFallBack) {
+  options_.source_mode = SourceMode::kNetlink;
+  options_.sock_diag_dump = [](std::vector<Socket>&, SockDiagStats&, std::string& error) {
+    error = "Protocol not supported";
+    return false;
+  };
+  Snapshot snapshot = TakeSnapshot(options_, zones_);
+  EXPECT_EQ(snapshot.source, SocketSource::kNone);
+  EXPECT_FALSE(snapshot.fell_back);
+  EXPECT_TRUE(snapshot.sockets.empty());
+  std::string text = Exposition(snapshot);
+  EXPECT_NE(text.find("connwatch_socket_source_info{source=\"none\",fallback=\"0\"} 1"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace connwatch
