@@ -494,7 +494,22 @@ def promtool_check_metrics(body):
 _LISTENING = re.compile(r'msg="?listening"?.*?\baddress="?([^"\s]+)"?')
 
 
-class Connwatch:
+class _LocalServer:
+    """A server this test started on 127.0.0.1:self.port, logging to self.log_path."""
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def log(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
+
+
+class Connwatch(_LocalServer):
     """A running `connwatch serve` on 127.0.0.1 with a kernel-chosen port."""
 
     def __init__(self, *flags, subcommand=("serve",), listen="127.0.0.1:0",
@@ -543,17 +558,6 @@ class Connwatch:
         if self.port == 0:
             raise AssertionError(f"connwatch logged port 0: {self.address}")
         return self
-
-    @property
-    def url(self):
-        return f"http://127.0.0.1:{self.port}"
-
-    def log(self):
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except FileNotFoundError:
-            return ""
 
     def get(self, path="/metrics", **kw):
         return http_request(self.url + path, **kw)
@@ -774,7 +778,7 @@ class HolderFleet:
 # Prometheus
 
 
-class Prometheus:
+class Prometheus(_LocalServer):
     """A real Prometheus on 127.0.0.1 with a temporary TSDB, scraping the given targets."""
 
     def __init__(self, targets, job="connwatch", scrape_interval="1s", metrics_path="/metrics"):
@@ -819,17 +823,6 @@ class Prometheus:
                 return self
             kill_process(self.proc)  # port taken between probe and bind: try another
         raise AssertionError(f"Prometheus did not start; log:\n{self.log()}")
-
-    @property
-    def url(self):
-        return f"http://127.0.0.1:{self.port}"
-
-    def log(self):
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except FileNotFoundError:
-            return ""
 
     def api(self, path, **params):
         url = self.url + path
