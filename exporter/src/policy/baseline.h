@@ -1,0 +1,46 @@
+// The learned baseline: what the host did during the learning window, turned into policy
+// rules. Learned listeners become allowed listeners, learned non-loopback listeners become
+// expected services, learned processes and paths become allowed.
+#pragma once
+
+#include <set>
+#include <string>
+#include <tuple>
+
+#include "policy/policy.h"
+#include "sources/snapshot.h"
+
+namespace connwatch {
+
+class BaselineLearner {
+ public:
+  // Records every listener (protocol, port, bind scope, process), every process holding
+  // sockets, and every path (process, direction, remote zone, service port) of `snapshot`.
+  void Observe(const Snapshot& snapshot);
+
+  // The learned rules as a policy with listeners, expected_services, network_processes and
+  // paths present (possibly empty); zones, limits and baseline settings default.
+  Policy Learned() const;
+
+  size_t observations() const { return observations_; }
+
+ private:
+  // (protocol, port, bind scope, bind address text, process)
+  std::set<std::tuple<int, uint16_t, int, std::string, std::string>> listeners_;
+  std::set<std::string> processes_;
+  // (protocol, process, direction, remote zone, port)
+  std::set<std::tuple<int, std::string, int, std::string, uint16_t>> paths_;
+  size_t observations_ = 0;
+};
+
+// The explicit policy with the learned rules added: each learned section is appended to
+// the explicit one (making it present). Zones, limits and settings stay the explicit ones.
+Policy MergeBaseline(const Policy& explicit_policy, const Policy& learned);
+
+// Persistence under --storage.path: the learned policy as YAML with a header line, written
+// atomically (temp file, fsync, rename, fsync of the directory).
+bool SaveBaseline(const std::string& path, const Policy& learned, std::string& error);
+// nullopt with `error` set when missing ("" error for a missing file) or invalid.
+std::optional<Policy> LoadBaseline(const std::string& path, std::string& error);
+
+}  // namespace connwatch

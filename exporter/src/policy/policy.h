@@ -1,0 +1,112 @@
+// The policy: what is normal for this host. Plain data, loaded once (policy_loader) or
+// learned (baseline), judged against snapshots by the pure evaluator.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "classify.h"
+#include "model.h"
+#include "policy/zones.h"
+
+namespace connwatch {
+
+// Where a rule came from, for messages ("policy.yaml:12:5"). Learned rules say "baseline".
+struct SourceLocation {
+  std::string file;
+  int line = 0;  // 1-based; 0 when unknown
+  int column = 0;
+};
+
+enum class ProtocolMatch : uint8_t { kAny, kTcp, kUdp };
+
+// An inclusive port range; the default matches every port.
+struct PortSpan {
+  uint16_t low = 0;
+  uint16_t high = 65535;
+
+  bool Contains(uint16_t port) const { return port >= low && port <= high; }
+  bool IsAny() const { return low == 0 && high == 65535; }
+  bool operator==(const PortSpan&) const = default;
+};
+
+enum class BindScope : uint8_t {
+  kUnspecified,  // key absent: any bind matches
+  kWildcard,     // "any": 0.0.0.0 or ::
+  kLoopback,     // "loopback": 127/8 or ::1 (v4-mapped included)
+  kAddress,      // one address
+};
+
+struct BindMatch {
+  BindScope scope = BindScope::kUnspecified;
+  IpAddress address;  // for kAddress
+};
+
+// A listening socket that is allowed.
+struct ListenerRule {
+  std::string process;  // exact name or fnmatch(3) glob; empty matches any (and unowned)
+  PortSpan ports;
+  ProtocolMatch protocol = ProtocolMatch::kAny;
+  BindMatch bind;
+  SourceLocation where;
+};
+
+// A service that must be listening (the missing-connection check).
+struct ExpectedService {
+  std::string name;  // unique within the policy
+  uint16_t port = 0;
+  ProtocolMatch protocol = ProtocolMatch::kTcp;
+  std::string process;  // optional glob: the listener must also be owned by it
+  SourceLocation where;
+};
+
+// An allowed connection path. `ports` is the local port for inbound paths and the remote
+// port for outbound ones.
+struct PathRule {
+  std::string process;                     // glob; empty matches any
+  Direction direction = Direction::kNone;  // kNone: either direction
+  std::string remote_zone;                 // empty: any zone
+  PortSpan ports;
+  ProtocolMatch protocol = ProtocolMatch::kAny;
+  SourceLocation where;
+};
+
+struct NetworkProcessRule {
+  std::string process;  // glob
+  SourceLocation where;
+};
+
+struct Limits {
+  std::chrono::seconds long_connection{3600};
+};
+
+struct BaselineSettings {
+  std::chrono::seconds learn_for{0};  // 0 disables learning
+};
+
+// A section that is absent (nullopt) disables its check; an empty list is present and
+// allows nothing.
+struct Policy {
+  std::string source;  // the file it was loaded from, or "<embedded default>"
+  std::vector<Zone> zones;
+  std::optional<std::vector<ListenerRule>> listeners;
+  std::optional<std::vector<ExpectedService>> expected_services;
+  std::optional<std::vector<NetworkProcessRule>> network_processes;
+  std::optional<std::vector<PathRule>> paths;
+  Limits limits;
+  BaselineSettings baseline;
+};
+
+// The policy connwatch runs on without --config.file: built-in zones, learning for 5m,
+// no explicit rules.
+Policy DefaultPolicy();
+// Its YAML text, as `connwatch policy --default` prints it.
+extern const char* const kDefaultPolicyYaml;
+
+// fnmatch(3) glob match of a process name (no FNM_PATHNAME: names hold no '/').
+bool ProcessMatches(const std::string& pattern, const std::string& name);
+
+}  // namespace connwatch

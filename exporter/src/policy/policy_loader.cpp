@@ -1,0 +1,1 @@
+#include "policy/policy_loader.h"
