@@ -5,10 +5,13 @@
 #include <string>
 #include <vector>
 
+#include "cli/check.h"
 #include "cli/connections.h"
 #include "cli/flags.h"
+#include "cli/policy_commands.h"
 #include "http/server.h"
 #include "log.h"
+#include "sampler/policy_runtime.h"
 #include "sampler/sampler.h"
 #include "version.h"
 
@@ -18,14 +21,19 @@ namespace {
 constexpr const char* kUsage =
     "usage: connwatch [serve] [flags]\n"
     "       connwatch connections [--listening] [--format=table|json] [flags]\n"
+    "       connwatch check [--config.file=F] [--format=text|json] [--syslog] [flags]\n"
+    "       connwatch validate FILE\n"
+    "       connwatch policy --default\n"
+    "       connwatch baseline [--storage.path=DIR]\n"
     "       connwatch --version\n\n"
     "serve flags:\n";
 
 int Serve(const std::vector<std::string>& args) {
   std::string listen_address = ":10107", telemetry_path = "/metrics", interval = "10s",
               max_series = std::to_string(kDefaultMaxSeries), procfs = "/proc", source = "auto",
-              log_level = "info";
-  bool help = false, version = false;
+              log_level = "info", config_file, storage_path = kDefaultStoragePath,
+              max_findings = std::to_string(kDefaultMaxFindingSeries);
+  bool help = false, version = false, reset_baseline = false;
   std::vector<FlagSpec> specs = {
       {"web.listen-address", "Address to listen on (IPv4 only: Debian's civetweb lacks IPv6).",
        &listen_address, nullptr},
@@ -43,6 +51,18 @@ int Serve(const std::vector<std::string>& args) {
        "Only log messages with the given severity or above: debug, info, warn, "
        "error.",
        &log_level, nullptr},
+      {"config.file",
+       "Policy file (YAML); without it the embedded default policy learns a "
+       "baseline.",
+       &config_file, nullptr},
+      {"storage.path", "Directory for connwatch's state (the learned baseline).", &storage_path,
+       nullptr},
+      {"baseline.reset", "Forget the persisted baseline and learn it again.", nullptr,
+       &reset_baseline},
+      {"findings.max-series",
+       "Most connwatch_finding_info series; the rest is counted as "
+       "dropped.",
+       &max_findings, nullptr},
       {"version", "Print the version and exit.", nullptr, &version},
       {"help", "Show this help.", nullptr, &help},
   };
@@ -61,6 +81,10 @@ int Serve(const std::vector<std::string>& args) {
              max_series.find_first_not_of("0123456789") != std::string::npos ||
              max_series.size() > 9 || std::stoul(max_series) == 0) {
     error = "--metrics.max-series must be a positive integer";
+  } else if (max_findings.empty() ||
+             max_findings.find_first_not_of("0123456789") != std::string::npos ||
+             max_findings.size() > 9) {
+    error = "--findings.max-series must be a non-negative integer";
   } else if (!ParseSourceMode(source, sampler_options.snapshot.source_mode)) {
     error = "--collector.source must be auto, netlink or procfs";
   } else if (!ParseLogLevel(log_level, level)) {
@@ -84,6 +108,7 @@ int Serve(const std::vector<std::string>& args) {
   sampler_options.interval = *parsed_interval;
   sampler_options.snapshot.procfs = procfs;
   sampler_options.metrics.max_series = std::stoul(max_series);
+  sampler_options.metrics.max_finding_series = std::stoul(max_findings);
   server_options.listen_address = listen_address;
   server_options.telemetry_path = telemetry_path;
 
@@ -92,6 +117,7 @@ int Serve(const std::vector<std::string>& args) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
@@ -101,9 +127,18 @@ int Serve(const std::vector<std::string>& args) {
        {"interval", interval},
        {"source", source},
        {"procfs", procfs}});
-  Sampler sampler(sampler_options, ZoneClassifier());
+  PolicyRuntime runtime;
+  std::vector<std::string> policy_errors;
+  if (!runtime.Init({config_file, storage_path, reset_baseline}, policy_errors)) {
+    for (const std::string& problem : policy_errors) fprintf(stderr, "%s\n", problem.c_str());
+    Log(LogLevel::kError, "invalid policy, not starting", {{"file", config_file}});
+    return 2;
+  }
+  Sampler sampler(sampler_options, &runtime);
   sampler.SampleOnce();
-  HttpServer server(server_options, [&sampler] { return sampler.Latest(); });
+  HttpServer server(
+      server_options, [&sampler] { return sampler.Latest(); },
+      [&runtime](std::string& reload_error) { return runtime.Reload(reload_error); });
   if (!server.Start(error)) {
     Log(LogLevel::kError, "cannot start HTTP server", {{"err", error}});
     return 1;
@@ -113,7 +148,15 @@ int Serve(const std::vector<std::string>& args) {
       {{"address", server.bound_address()}, {"telemetry_path", telemetry_path}});
 
   int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
+  while (sigwait(&stop_signals, &signal_number) == 0 && signal_number == SIGHUP) {
+    std::string reload_error;
+    if (runtime.Reload(reload_error)) {
+      Log(LogLevel::kInfo, "policy reloaded", {{"trigger", "SIGHUP"}});
+    } else {
+      Log(LogLevel::kError, "policy reload failed; keeping the running policy",
+          {{"trigger", "SIGHUP"}, {"err", reload_error}});
+    }
+  }
   Log(LogLevel::kInfo, "stopping", {{"signal", std::to_string(signal_number)}});
   server.Stop();
   sampler.Stop();
@@ -128,6 +171,11 @@ int main(int argc, char** argv) {
   if (!args.empty() && args[0] == "connections") {
     return connwatch::RunConnections({args.begin() + 1, args.end()});
   }
+  const std::vector<std::string> rest(args.empty() ? args.end() : args.begin() + 1, args.end());
+  if (!args.empty() && args[0] == "check") return connwatch::RunCheck(rest);
+  if (!args.empty() && args[0] == "validate") return connwatch::RunValidate(rest);
+  if (!args.empty() && args[0] == "policy") return connwatch::RunPolicy(rest);
+  if (!args.empty() && args[0] == "baseline") return connwatch::RunBaseline(rest);
   if (!args.empty() && args[0] == "serve") args.erase(args.begin());
   return connwatch::Serve(args);
 }

@@ -531,6 +531,11 @@ class Connwatch(_LocalServer):
             args.append(f"--web.listen-address={self.listen}")
         if self.interval is not None:
             args.append(f"--collect.interval={self.interval}")
+        if self.subcommand in (["serve"], []) and not any(
+                f.startswith("--storage.path") for f in self.flags):
+            # Never the real /var/lib/connwatch: a baseline learned by a test must not
+            # outlive it.
+            args.append(f"--storage.path={os.path.join(self._log_dir, 'state')}")
         args += self.flags
         self.args = args
         with open(self.log_path, "wb") as log:
@@ -647,11 +652,12 @@ def install_executable(directory, name, source=None, link=False):
 class Holder:
     """One sockholder child; `ready` is its READY JSON (pid, ports)."""
 
-    def __init__(self, exe, args, timeout_s=120, ready_timeout=15):
+    def __init__(self, exe, args, timeout_s=120, ready_timeout=15, prefix=()):
+        # prefix: a command that execs the holder in place, e.g. `ip netns exec NAME`.
         self.exe = exe
         self.args = list(args)
         self.proc = _track(subprocess.Popen(
-            [exe] + self.args + [f"--timeout={timeout_s}"], stdin=subprocess.PIPE,
+            list(prefix) + [exe] + self.args + [f"--timeout={timeout_s}"], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE))
         buf = bytearray()
         deadline = time.monotonic() + ready_timeout
@@ -842,6 +848,40 @@ class Prometheus(_LocalServer):
         if self.proc is not None:
             kill_process(self.proc, grace=10)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Policy checks
+
+
+def write_file(directory, name, text):
+    """Writes text to directory/name (atomically: a reload never sees half a file)."""
+    path = os.path.join(directory, name)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.rename(tmp, path)
+    return path
+
+
+def wait_for_scrape(cw, predicate, timeout, what, interval=0.1):
+    """Scrapes cw until predicate(exposition) holds (bounded); returns that exposition.
+
+    predicate may raise AssertionError to explain what it is still missing.
+    """
+    def attempt():
+        exp = cw.scrape()
+        return exp if predicate(exp) else None
+    return wait_until(attempt, timeout, what, interval=interval)
+
+
+def findings(exp, **labels):
+    """The connwatch_finding_info samples whose labels include the given ones."""
+    return exp.select("connwatch_finding_info", **labels)
+
+
+FINDING_LABELS = {"check", "process", "pid", "protocol", "local_address", "local_port",
+                  "remote_address", "remote_port", "direction", "remote_zone"}
 
 
 def is_finite(x):

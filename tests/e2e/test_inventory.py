@@ -108,7 +108,10 @@ class InventoryTest(unittest.TestCase):
         self.assertEqual(self.listeners_of(exp, HOLDER), self.expected_listeners)
         for s in exp.select("connwatch_listener_info", process=HOLDER):
             self.assertEqual(s.value, 1, s)
-            self.assertEqual(set(s.labels), {"protocol", "address", "port", "process"}, s)
+            self.assertEqual(set(s.labels), {"protocol", "address", "port", "process", "expected"},
+                             s)
+            # The embedded default policy is still learning: nothing is unexpected yet.
+            self.assertEqual(s.labels["expected"], "true", s)
         # Only listeners: the pair's client port and the UDP pair are no listeners.
         ports = {s.labels["port"] for s in exp.select("connwatch_listener_info")}
         self.assertNotIn(str(self.pair_client_port), ports)

@@ -20,18 +20,29 @@
  *   --ready-file PATH         also write the READY line to PATH (atomically) when set up.
  *   --timeout SECONDS         exit after this long (default 120, 0 < SECONDS <= 86400).
  *   --ignore-stdin            do not exit on end of file on standard input.
+ *   --connect ADDR:PORT       an established TCP connection to a listener elsewhere (another
+ *                             process, possibly in another network namespace); the connect
+ *                             gives up after 5 s (exit 1).
+ *   --accept                  while waiting, accept connections on the --tcp-listen sockets
+ *                             and keep them open (so accepted ends have this process as owner).
+ *   --netns-inode INODE       also accept addresses that are not loopback (0.0.0.0, veth
+ *                             addresses), but only when this process's network namespace has
+ *                             this inode (a namespace the test created; refused when it is the
+ *                             namespace of PID 1, if readable). Without it, loopback only.
  *
  * When every socket is set up it writes one line to stdout with a single write(2) (so many
  * holders can share one pipe; lines stay below PIPE_BUF):
  *   READY {"pid":N,"tcp_listen":[{"address":"127.0.0.1","port":P}],"udp":[...],
  *          "pairs":[{"address":"127.0.0.1","listen_port":L,"client_port":C}],
- *          "udp_pairs":[{"address":..,"ports":[A,B]}],"time_wait":[{"address":..,"port":C}]}
+ *          "udp_pairs":[{"address":..,"ports":[A,B]}],"time_wait":[{"address":..,"port":C}],
+ *          "connects":[{"address":REMOTE,"port":P,"local_address":L,"local_port":LP}]}
  * Then it waits until standard input reaches end of file, a signal ends it, or the timeout
  * passes. It dies with its parent (PR_SET_PDEATHSIG SIGKILL). Exit status: 0 after a normal
  * wait, 1 when a socket could not be set up (message on stderr), 2 on bad usage, 3 when a
  * bind failed with EADDRINUSE (the caller may retry with another port).
  *
- * Only loopback addresses are accepted, so the tests cannot send traffic anywhere else.
+ * Only loopback addresses are accepted (unless --netns-inode names the private network
+ * namespace this runs in), so the tests cannot send traffic anywhere else.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -46,6 +57,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -82,6 +94,9 @@ struct endpoint {
   socklen_t len;
   int family;
 };
+
+/* Set by --netns-inode once the namespace check passed. */
+static int allow_any_address;
 
 static int is_loopback(const struct endpoint *ep) {
   if (ep->family == AF_INET) {
@@ -139,7 +154,43 @@ static int parse_endpoint(const char *text, int need_port, struct endpoint *ep) 
   } else {
     return -1;
   }
-  return is_loopback(ep) ? 0 : -1;
+  return (allow_any_address || is_loopback(ep)) ? 0 : -1;
+}
+
+/* --netns-inode: non-loopback addresses only inside the namespace the caller created. */
+static void check_netns(const char *text) {
+  char *end;
+  errno = 0;
+  unsigned long long want = strtoull(text, &end, 10);
+  if (errno || *text == '\0' || *end != '\0' || want == 0) die(2, "--netns-inode wants a number");
+  struct stat mine, init;
+  if (stat("/proc/self/ns/net", &mine) != 0) die(1, "/proc/self/ns/net: %s", strerror(errno));
+  if ((unsigned long long)mine.st_ino != want)
+    die(2, "--netns-inode %s: this process is in network namespace %llu", text,
+        (unsigned long long)mine.st_ino);
+  if (stat("/proc/1/ns/net", &init) == 0 && init.st_ino == mine.st_ino)
+    die(2, "--netns-inode %s: that is PID 1's network namespace", text);
+  allow_any_address = 1;
+}
+
+/* A TCP connection to ep, given up after timeout_ms. */
+static int tcp_connect(const struct endpoint *ep, int timeout_ms, const char *what) {
+  int fd = socket(ep->family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) die(1, "%s: socket: %s", what, strerror(errno));
+  if (connect(fd, (const struct sockaddr *)&ep->ss, ep->len) != 0) {
+    if (errno != EINPROGRESS) die(1, "%s: connect: %s", what, strerror(errno));
+    struct pollfd p = {.fd = fd, .events = POLLOUT};
+    int n = poll(&p, 1, timeout_ms);
+    if (n <= 0) die(1, "%s: connect: %s", what, n == 0 ? "timed out" : strerror(errno));
+    int err = 0;
+    socklen_t len = sizeof(err);
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0)
+      die(1, "%s: connect: %s", what, strerror(err ? err : errno));
+  }
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0)
+    die(1, "%s: fcntl: %s", what, strerror(errno));
+  return fd;
 }
 
 static const char *addr_text(const struct endpoint *ep, char *buf, size_t cap) {
@@ -230,7 +281,8 @@ static void usage(void) {
           "usage: sockholder [--tcp-listen ADDR[:PORT]]... [--udp ADDR:PORT]...\n"
           "                  [--pair[=ADDR]]... [--udp-pair[=ADDR]]... [--time-wait[=ADDR]]\n"
           "                  [--comm HEX] [--ready-file PATH] [--timeout SECONDS]\n"
-          "                  [--ignore-stdin]\n");
+          "                  [--ignore-stdin] [--connect ADDR:PORT]... [--accept]\n"
+          "                  [--netns-inode INODE]\n");
   exit(2);
 }
 
@@ -242,9 +294,11 @@ int main(int argc, char **argv) {
   if (getppid() != parent) return 1;
 
   const char *tcp_listen[MAX_ITEMS], *udp[MAX_ITEMS], *pairs[MAX_ITEMS], *udp_pairs[MAX_ITEMS];
-  const char *time_waits[MAX_ITEMS];
-  int n_tcp = 0, n_udp = 0, n_pairs = 0, n_udp_pairs = 0, n_time_waits = 0;
-  const char *comm = NULL, *ready_file = NULL;
+  const char *time_waits[MAX_ITEMS], *connects[MAX_ITEMS];
+  int n_tcp = 0, n_udp = 0, n_pairs = 0, n_udp_pairs = 0, n_time_waits = 0, n_connects = 0;
+  const char *comm = NULL, *ready_file = NULL, *netns_inode = NULL;
+  int accept_conns = 0;
+  int listen_fds[MAX_ITEMS];
   long timeout = 120;
   int ignore_stdin = 0;
 
@@ -296,12 +350,21 @@ int main(int argc, char **argv) {
         die(2, "--timeout wants 1..86400 seconds");
     } else if (strcmp(a, "--ignore-stdin") == 0) {
       ignore_stdin = 1;
+    } else if (OPT("--connect")) {
+      TAKE_VALUE();
+      PUSH(connects, n_connects, val);
+    } else if (strcmp(a, "--accept") == 0) {
+      accept_conns = 1;
+    } else if (OPT("--netns-inode")) {
+      TAKE_VALUE();
+      netns_inode = val;
     } else {
       usage();
     }
   }
 
   if (comm) set_comm(comm);
+  if (netns_inode) check_netns(netns_inode);
 
   char buf[INET6_ADDRSTRLEN];
   struct endpoint ep;
@@ -310,6 +373,7 @@ int main(int argc, char **argv) {
     if (parse_endpoint(tcp_listen[i], 0, &ep) != 0)
       die(2, "--tcp-listen %s: not a loopback ADDR[:PORT]", tcp_listen[i]);
     int fd = tcp_listener(&ep, "--tcp-listen");
+    listen_fds[i] = fd;
     emit("%s{\"address\":\"%s\",\"port\":%d}", i ? "," : "", addr_text(&ep, buf, sizeof(buf)),
          local_port(fd));
   }
@@ -364,6 +428,23 @@ int main(int argc, char **argv) {
     emit("%s{\"address\":\"%s\",\"port\":%d}", i ? "," : "", addr_text(&ep, buf, sizeof(buf)),
          port);
   }
+  emit("],\"connects\":[");
+  for (int i = 0; i < n_connects; i++) {
+    if (parse_endpoint(connects[i], 1, &ep) != 0)
+      die(2, "--connect %s: not a loopback ADDR:PORT", connects[i]);
+    int fd = tcp_connect(&ep, 5000, "--connect");
+    struct endpoint local;
+    local.len = sizeof(local.ss);
+    if (getsockname(fd, (struct sockaddr *)&local.ss, &local.len) != 0)
+      die(1, "--connect: getsockname: %s", strerror(errno));
+    local.family = local.ss.ss_family;
+    char lbuf[INET6_ADDRSTRLEN];
+    emit("%s{\"address\":\"%s\",\"port\":%d,\"local_address\":\"%s\",\"local_port\":%d}",
+         i ? "," : "", addr_text(&ep, buf, sizeof(buf)),
+         ntohs(ep.family == AF_INET ? ((struct sockaddr_in *)&ep.ss)->sin_port
+                                    : ((struct sockaddr_in6 *)&ep.ss)->sin6_port),
+         addr_text(&local, lbuf, sizeof(lbuf)), local_port(fd));
+  }
   emit("]}\n");
   if (out_overflow) die(2, "too many sockets for one READY line");
 
@@ -379,11 +460,20 @@ int main(int argc, char **argv) {
         (now.tv_sec - start.tv_sec) * 1000LL + (now.tv_nsec - start.tv_nsec) / 1000000;
     long long left_ms = timeout * 1000LL - elapsed_ms;
     if (left_ms <= 0) break;
-    struct pollfd p = {.fd = STDIN_FILENO, .events = POLLIN};
-    int n = poll(&p, ignore_stdin ? 0 : 1, left_ms > 60000 ? 60000 : (int)left_ms);
+    /* p[0] is stdin (ignored as fd -1 when not watched); then the listeners, if accepting. */
+    struct pollfd p[1 + MAX_ITEMS];
+    int np = 1;
+    p[0] = (struct pollfd){.fd = ignore_stdin ? -1 : STDIN_FILENO, .events = POLLIN};
+    for (int i = 0; accept_conns && i < n_tcp; i++)
+      p[np++] = (struct pollfd){.fd = listen_fds[i], .events = POLLIN};
+    int n = poll(p, (nfds_t)np, left_ms > 60000 ? 60000 : (int)left_ms);
     if (n < 0 && errno != EINTR) die(1, "poll: %s", strerror(errno));
-    if (n > 0) {
-      if (p.revents & POLLNVAL)
+    for (int i = 1; n > 0 && i < np; i++) {
+      /* Accepted connections stay open (and owned by this process) until exit. */
+      if (p[i].revents & POLLIN) accept4(p[i].fd, NULL, NULL, SOCK_CLOEXEC);
+    }
+    if (n > 0 && p[0].revents) {
+      if (p[0].revents & POLLNVAL)
         ignore_stdin = 1; /* stdin closed by the caller: wait for timeout or signal */
       else {
         char drain[256];

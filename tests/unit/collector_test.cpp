@@ -168,3 +168,94 @@ TEST(CollectorTest, HostileNamesBecomeValidLabelsAndMerge) {
 
 }  // namespace
 }  // namespace connwatch
+
+namespace connwatch {
+namespace {
+
+using testing::SnapshotBuilder;
+using testing::Tcp;
+
+TEST(CollectorPolicyTest, VerdictFamiliesFollowTheEvaluation) {
+  SnapshotBuilder builder;
+  builder.Add(Tcp(SocketState::kListen, "0.0.0.0", 22, "0.0.0.0", 0, 1))
+      .Add(Tcp(SocketState::kListen, "0.0.0.0", 4444, "0.0.0.0", 0, 2))
+      .Add(Tcp(SocketState::kEstablished, "10.0.0.5", 40000, "198.51.100.9", 443, 3))
+      .Own(1, 10, "sshd")
+      .Own(2, 20, "nc")
+      .Own(2, 21, "nc")
+      .Own(3, 20, "nc");
+  Snapshot& snapshot = builder.Build();
+  ExpectedService https{"https", 443, ProtocolMatch::kTcp, "nginx", {}};
+  Evaluation evaluation;
+  for (bool& active : evaluation.active) active = true;
+  evaluation.listener_expected = {1, 0, 0};
+  evaluation.services = {{&https, false}};
+  evaluation.unexpected_network_processes = 2;
+  evaluation.unexpected_network_process_sockets = {{"nc", 2}};
+  evaluation.findings = {
+      {Check::kUnexpectedListener, 1, 20, "nc", "", 0, "why"},
+      {Check::kUnexpectedListener, 1, 21, "nc", "", 0, "why"},
+      {Check::kExpectedServiceDown, std::nullopt, 0, "nginx", "https", 0, "why"},
+      {Check::kPathViolation, 2, 20, "nc", "", 443, "why"},
+  };
+  PolicyView view{&evaluation, false, {{"listeners", 3}}, false, 1700000000};
+  CumulativeCounters counters;
+  MetricsOptions options;
+  options.max_finding_series = 3;
+  auto families = BuildFamilies(snapshot, 0, options, counters, &view);
+
+  const auto& listeners = Family(families, "connwatch_listener_info");
+  EXPECT_EQ(Value(listeners, {{"port", "22"}, {"expected", "true"}}), 1);
+  EXPECT_EQ(Value(listeners, {{"port", "4444"}, {"expected", "false"}, {"process", "nc"}}), 1);
+  EXPECT_EQ(Value(Family(families, "connwatch_unexpected_listeners"), {}), 1)
+      << "one socket, two owners: one unexpected listener";
+  EXPECT_EQ(Value(Family(families, "connwatch_expected_service_up"),
+                  {{"service", "https"}, {"protocol", "tcp"}, {"port", "443"}}),
+            0);
+  EXPECT_EQ(Value(Family(families, "connwatch_unexpected_network_processes"), {}), 2);
+  EXPECT_EQ(
+      Value(Family(families, "connwatch_unexpected_network_process_sockets"), {{"process", "nc"}}),
+      2);
+  EXPECT_EQ(Value(Family(families, "connwatch_path_violations"), {{"process", "nc"},
+                                                                  {"direction", "outbound"},
+                                                                  {"remote_zone", "external"},
+                                                                  {"port", "443"}}),
+            1);
+  const auto& findings = Family(families, "connwatch_finding_info");
+  EXPECT_EQ(findings.metric.size(), 3u) << "capped by --findings.max-series";
+  EXPECT_EQ(Value(Family(families, "connwatch_series_dropped_total"),
+                  {{"metric", "connwatch_finding_info"}}),
+            1);
+  EXPECT_EQ(Value(Family(families, "connwatch_check_active"), {{"check", "path_violation"}}), 1);
+  EXPECT_EQ(Value(Family(families, "connwatch_baseline_learning"), {}), 0);
+  EXPECT_EQ(Value(Family(families, "connwatch_baseline_rules"), {{"section", "listeners"}}), 3);
+  EXPECT_EQ(Value(Family(families, "connwatch_config_last_reload_successful"), {}), 0);
+  EXPECT_EQ(Value(Family(families, "connwatch_config_last_reload_success_timestamp_seconds"), {}),
+            1700000000);
+
+  options.max_finding_series = 200;
+  families = BuildFamilies(snapshot, 0, options, counters, &view);
+  const auto& all = Family(families, "connwatch_finding_info");
+  ASSERT_EQ(all.metric.size(), 4u);
+  EXPECT_EQ(Value(all, {{"check", "path_violation"},
+                        {"process", "nc"},
+                        {"pid", "20"},
+                        {"protocol", "tcp"},
+                        {"local_address", "10.0.0.5"},
+                        {"local_port", "40000"},
+                        {"remote_address", "198.51.100.9"},
+                        {"remote_port", "443"},
+                        {"direction", "outbound"},
+                        {"remote_zone", "external"}}),
+            1);
+  EXPECT_EQ(Value(all, {{"check", "expected_service_down"},
+                        {"process", "nginx"},
+                        {"pid", ""},
+                        {"protocol", "tcp"},
+                        {"local_port", "443"},
+                        {"remote_address", ""}}),
+            1);
+}
+
+}  // namespace
+}  // namespace connwatch

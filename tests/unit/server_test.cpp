@@ -125,7 +125,7 @@ TEST_F(ServerFixture, ServesConcurrentScrapesFromOneExposition) {
 TEST(SamplerTest, ScrapesNeverTriggerSamples) {
   SamplerOptions options;
   options.interval = std::chrono::hours(1);
-  Sampler sampler(options, ZoneClassifier());
+  Sampler sampler(options);
   EXPECT_EQ(sampler.Latest(), nullptr);
   sampler.SampleOnce();
   sampler.Start();
@@ -143,7 +143,7 @@ TEST(SamplerTest, ScrapesNeverTriggerSamples) {
 TEST(SamplerTest, SamplesOnItsOwnSchedule) {
   SamplerOptions options;
   options.interval = std::chrono::milliseconds(100);
-  Sampler sampler(options, ZoneClassifier());
+  Sampler sampler(options);
   sampler.Start();
   std::shared_ptr<const Exposition> latest;
   for (int i = 0; i < 50 && !latest; ++i) {

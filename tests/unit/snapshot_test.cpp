@@ -11,6 +11,8 @@
 #include <sstream>
 
 #include "metrics/collector.h"
+#include "policy/evaluator.h"
+#include "policy/policy_loader.h"
 #include "sources/proc_file.h"
 #include "support/fake_proc.h"
 
@@ -86,21 +88,31 @@ class Host1 : public ::testing::Test {
   SnapshotOptions options_;
 };
 
-std::string Exposition(Snapshot snapshot) {
+std::string Exposition(Snapshot snapshot, const Policy* policy = nullptr) {
   // What varies from run to run: the clock and the build.
   snapshot.timestamp_seconds = 1800000000;
   for (CollectorResult& result : snapshot.collectors) result.duration_seconds = 0.25;
   CumulativeCounters counters;
   counters.AddSnapshot(snapshot);
-  std::string text = SerializeFamilies(BuildFamilies(snapshot, 0.5, {}, counters));
+  std::optional<Evaluation> evaluation;
+  PolicyView view;
+  if (policy != nullptr) {
+    evaluation = Evaluate(*policy, snapshot);
+    view = {&*evaluation, false, {{"listeners", 0}}, true, 1800000000};
+  }
+  std::string text = SerializeFamilies(
+      BuildFamilies(snapshot, 0.5, {}, counters, policy != nullptr ? &view : nullptr));
   size_t build_info = text.find("connwatch_build_info{");
   size_t end = text.find('\n', build_info);
   return text.substr(0, build_info) + "connwatch_build_info{<build>} 1" + text.substr(end);
 }
 
 TEST_F(Host1, ProcfsSnapshotMatchesTheGoldenExposition) {
+  PolicyLoadResult loaded = LoadPolicyFile(kFixtures + "/golden/host1-policy.yaml");
+  ASSERT_TRUE(loaded.policy) << loaded.errors.at(0).ToString();
+  ZoneClassifier policy_zones(loaded.policy->zones);
   options_.source_mode = SourceMode::kProcfs;
-  Snapshot snapshot = TakeSnapshot(options_, zones_);
+  Snapshot snapshot = TakeSnapshot(options_, policy_zones);
   ASSERT_EQ(snapshot.source, SocketSource::kProcfs);
   EXPECT_EQ(snapshot.sockets.size(), 27u);
   EXPECT_EQ(snapshot.owner_stats.vanished, 1u) << "pid 500 has no fd directory";
@@ -108,7 +120,7 @@ TEST_F(Host1, ProcfsSnapshotMatchesTheGoldenExposition) {
   EXPECT_EQ(snapshot.processes.at(300).name, "\xff(x) y\n");
   EXPECT_TRUE(snapshot.processes.at(300).exe_deleted);
 
-  std::string actual = Exposition(snapshot);
+  std::string actual = Exposition(snapshot, &*loaded.policy);
   const std::string golden_path = kFixtures + "/golden/host1.prom";
   if (std::getenv("CONNWATCH_UPDATE_GOLDEN") != nullptr) {
     std::ofstream(golden_path, std::ios::binary) << actual;

@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "cli/flags.h"
+#include "cli/text_format.h"
 #include "log.h"
 #include "metrics/sanitize.h"
 #include "policy/cidr.h"
@@ -27,60 +28,6 @@ std::vector<size_t> DisplayOrder(const Snapshot& snapshot, const ConnectionsView
   };
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return key(a) < key(b); });
   return order;
-}
-
-// Printable ASCII stays; everything else is shown as \xNN so a name cannot forge rows.
-std::string Printable(std::string_view text) {
-  std::string out;
-  for (unsigned char c : text) {
-    if (c >= 0x20 && c < 0x7f && c != '\\') {
-      out += static_cast<char>(c);
-    } else {
-      char hex[8];
-      snprintf(hex, sizeof(hex), "\\x%02x", c);
-      out += hex;
-    }
-  }
-  return out;
-}
-
-std::string Endpoint(const IpAddress& address, uint16_t port, Family family) {
-  std::string host = FormatIpAddress(address);
-  if (family == Family::kIpv6) host = "[" + host + "]";
-  return host + ":" + (port == 0 ? std::string("*") : std::to_string(port));
-}
-
-std::string JsonString(std::string_view raw) {
-  std::string text = SanitizeUtf8(raw);
-  std::string out = "\"";
-  for (unsigned char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      default:
-        if (c < 0x20) {
-          char hex[8];
-          snprintf(hex, sizeof(hex), "\\u%04x", c);
-          out += hex;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
 }
 
 std::string FormatNumber(double value) {
@@ -112,10 +59,10 @@ std::string FormatConnectionsTable(const Snapshot& snapshot, const ConnectionsVi
         std::string(TransportName(socket.transport)) + (socket.family == Family::kIpv6 ? "6" : "");
     rows.push_back(
         {protocol, StateName(socket.transport, socket.state),
-         Endpoint(socket.local, socket.local_port, socket.family),
+         Endpoint(socket.local, socket.local_port),
          socket.remote_port == 0 && socket_class.role != SocketRole::kConnection
              ? std::string("*")
-             : Endpoint(socket.remote, socket.remote_port, socket.family),
+             : Endpoint(socket.remote, socket.remote_port),
          socket_class.role == SocketRole::kListener
              ? std::string("listen")
              : (socket_class.direction == Direction::kNone ? std::string("-")
@@ -124,20 +71,7 @@ std::string FormatConnectionsTable(const Snapshot& snapshot, const ConnectionsVi
          owners.empty() ? std::string("-") : owners,
          users.empty() ? std::to_string(socket.uid) : users});
   }
-  std::vector<size_t> widths(rows[0].size(), 0);
-  for (const auto& row : rows) {
-    for (size_t c = 0; c < row.size(); ++c) widths[c] = std::max(widths[c], row[c].size());
-  }
-  std::string out;
-  for (const auto& row : rows) {
-    std::string line;
-    for (size_t c = 0; c < row.size(); ++c) {
-      line += row[c];
-      if (c + 1 < row.size()) line += std::string(widths[c] - row[c].size() + 2, ' ');
-    }
-    out += line + "\n";
-  }
-  return out;
+  return FormatTable(rows);
 }
 
 std::string FormatConnectionsJson(const Snapshot& snapshot, const ConnectionsView& view) {

@@ -86,8 +86,8 @@ bool ToCivetPort(std::string_view listen_address, std::string& civet_port, std::
   return true;
 }
 
-HttpServer::HttpServer(ServerOptions options, ExpositionSource source)
-    : options_(std::move(options)), source_(std::move(source)) {
+HttpServer::HttpServer(ServerOptions options, ExpositionSource source, ReloadHandler reload)
+    : options_(std::move(options)), source_(std::move(source)), reload_(std::move(reload)) {
   std::string path = HtmlEscape(options_.telemetry_path);
   landing_page_ =
       "<!DOCTYPE html>\n<html><head><title>connwatch</title></head><body>\n"
@@ -149,6 +149,14 @@ int HttpServer::Handle(mg_connection* connection) {
   std::string_view uri = request->local_uri ? request->local_uri : "";
   bool is_metrics = uri == options_.telemetry_path;
   bool is_landing = uri == "/";
+  if (uri == "/-/reload" && reload_) {
+    // As Prometheus does: POST or PUT; a GET must not change state.
+    if (method != "POST" && method != "PUT") {
+      return Respond(connection, 405, "Method Not Allowed", "text/plain",
+                     "405 method not allowed: use POST\n", false, "Allow: POST, PUT\r\n");
+    }
+    return ServeReload(connection);
+  }
   if (!is_metrics && !is_landing) {
     return Respond(connection, 404, "Not Found", "text/plain", "404 page not found\n",
                    method == "HEAD");
@@ -175,6 +183,18 @@ int HttpServer::ServeMetrics(mg_connection* connection, bool head) {
   }
   return Respond(connection, 200, "OK", kMetricsContentType, exposition->text(), head,
                  "Vary: Accept-Encoding\r\n");
+}
+
+int HttpServer::ServeReload(mg_connection* connection) {
+  std::string error;
+  if (reload_(error)) {
+    Log(LogLevel::kInfo, "policy reloaded", {{"trigger", "http"}});
+    return Respond(connection, 200, "OK", "text/plain", "reloaded\n", false);
+  }
+  Log(LogLevel::kError, "policy reload failed; keeping the running policy",
+      {{"trigger", "http"}, {"err", error}});
+  return Respond(connection, 500, "Internal Server Error", "text/plain",
+                 "failed to reload config: " + error + "\n", false);
 }
 
 int HttpServer::ServeLanding(mg_connection* connection, bool head) {

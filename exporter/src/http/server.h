@@ -28,8 +28,10 @@ bool ToCivetPort(std::string_view listen_address, std::string& civet_port, std::
 class HttpServer {
  public:
   using ExpositionSource = std::function<std::shared_ptr<const Exposition>()>;
+  // Reloads the policy; false with the reason on failure. Serves POST /-/reload.
+  using ReloadHandler = std::function<bool(std::string& error)>;
 
-  HttpServer(ServerOptions options, ExpositionSource source);
+  HttpServer(ServerOptions options, ExpositionSource source, ReloadHandler reload = nullptr);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
@@ -45,9 +47,11 @@ class HttpServer {
   int Handle(mg_connection* connection);
   int ServeMetrics(mg_connection* connection, bool head);
   int ServeLanding(mg_connection* connection, bool head);
+  int ServeReload(mg_connection* connection);
 
   const ServerOptions options_;
   const ExpositionSource source_;
+  const ReloadHandler reload_;
   std::string landing_page_;
   mg_context* context_ = nullptr;
   std::string bound_address_;

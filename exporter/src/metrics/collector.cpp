@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <optional>
 #include <sstream>
 #include <utility>
 
@@ -92,6 +93,108 @@ std::vector<std::string> NamesOrUnowned(std::vector<std::string> names) {
   return names;
 }
 
+const char* ProtocolMatchName(ProtocolMatch protocol) {
+  switch (protocol) {
+    case ProtocolMatch::kTcp:
+      return "tcp";
+    case ProtocolMatch::kUdp:
+      return "udp";
+    case ProtocolMatch::kAny:
+      break;
+  }
+  return "any";
+}
+
+// The verdicts of the policy checks and the state of the policy machinery.
+void AddPolicyFamilies(const Snapshot& snapshot, const PolicyView& policy,
+                       const MetricsOptions& options, CumulativeCounters& counters,
+                       std::vector<MetricFamily>& families) {
+  constexpr size_t kUncapped = SIZE_MAX;
+  FamilyBuilder learning(metric::kBaselineLearning, MetricType::Gauge, {});
+  learning.Set({}, policy.learning ? 1 : 0);
+  FamilyBuilder rules(metric::kBaselineRules, MetricType::Gauge, {"section"});
+  for (const auto& [section, count] : policy.baseline_rules) {
+    rules.Set({section}, static_cast<double>(count));
+  }
+  FamilyBuilder reload_ok(metric::kReloadSuccessful, MetricType::Gauge, {});
+  reload_ok.Set({}, policy.last_reload_successful ? 1 : 0);
+  FamilyBuilder reload_time(metric::kReloadSuccessTimestamp, MetricType::Gauge, {});
+  reload_time.Set({}, policy.last_reload_success_timestamp_seconds);
+  for (const FamilyBuilder* builder : {&learning, &rules, &reload_ok, &reload_time}) {
+    families.push_back(builder->Build(kUncapped, counters));
+  }
+  if (policy.evaluation == nullptr) return;
+  const Evaluation& evaluation = *policy.evaluation;
+
+  FamilyBuilder active(metric::kCheckActive, MetricType::Gauge, {"check"});
+  for (int check = 0; check < kCheckCount; ++check) {
+    active.Set({CheckName(static_cast<Check>(check))}, evaluation.active[check] ? 1 : 0);
+  }
+  FamilyBuilder unexpected_listeners(metric::kUnexpectedListeners, MetricType::Gauge, {});
+  FamilyBuilder services(metric::kExpectedServiceUp, MetricType::Gauge,
+                         {"service", "protocol", "port"});
+  for (const ServiceState& state : evaluation.services) {
+    services.Set({state.service->name, ProtocolMatchName(state.service->protocol),
+                  std::to_string(state.service->port)},
+                 state.up ? 1 : 0);
+  }
+  FamilyBuilder processes(metric::kUnexpectedNetworkProcesses, MetricType::Gauge, {});
+  processes.Set({}, static_cast<double>(evaluation.unexpected_network_processes));
+  FamilyBuilder process_sockets(metric::kUnexpectedNetworkProcessSockets, MetricType::Gauge,
+                                {"process"});
+  for (const auto& [name, count] : evaluation.unexpected_network_process_sockets) {
+    process_sockets.Add({name}, static_cast<double>(count));
+  }
+  FamilyBuilder paths(metric::kPathViolations, MetricType::Gauge,
+                      {"process", "direction", "remote_zone", "port"});
+  FamilyBuilder findings(metric::kFindingInfo, MetricType::Gauge,
+                         {"check", "process", "pid", "protocol", "local_address", "local_port",
+                          "remote_address", "remote_port", "direction", "remote_zone"});
+  size_t unexpected_listener_sockets = 0;
+  std::optional<size_t> last_listener_socket;
+  for (const Finding& finding : evaluation.findings) {
+    std::string pid = finding.pid > 0 ? std::to_string(finding.pid) : "";
+    if (!finding.socket) {
+      // An expected service that is down has no socket: the service's own facts.
+      const ExpectedService* service = nullptr;
+      for (const ServiceState& state : evaluation.services) {
+        if (state.service->name == finding.service) service = state.service;
+      }
+      findings.Set({CheckName(finding.check), finding.process, pid,
+                    service ? ProtocolMatchName(service->protocol) : "", "",
+                    service ? std::to_string(service->port) : "", "", "", "", ""},
+                   1);
+      continue;
+    }
+    const Socket& socket = snapshot.sockets[*finding.socket];
+    const SocketClass& socket_class = snapshot.classes[*finding.socket];
+    bool has_peer = socket.remote_port != 0;
+    std::string zone = socket_class.remote_zone ? *socket_class.remote_zone : "";
+    findings.Set({CheckName(finding.check), finding.process, pid, TransportName(socket.transport),
+                  FormatIpAddress(socket.local), std::to_string(socket.local_port),
+                  has_peer ? FormatIpAddress(socket.remote) : "",
+                  has_peer ? std::to_string(socket.remote_port) : "",
+                  DirectionName(socket_class.direction), zone},
+                 1);
+    if (finding.check == Check::kUnexpectedListener && last_listener_socket != finding.socket) {
+      ++unexpected_listener_sockets;  // findings are per owner; the gauge counts sockets
+      last_listener_socket = finding.socket;
+    }
+    if (finding.check == Check::kPathViolation) {
+      paths.Add({finding.process, DirectionName(socket_class.direction), zone,
+                 std::to_string(finding.path_port)},
+                1);
+    }
+  }
+  unexpected_listeners.Set({}, static_cast<double>(unexpected_listener_sockets));
+  for (const FamilyBuilder* builder : {&active, &unexpected_listeners, &services, &processes}) {
+    families.push_back(builder->Build(kUncapped, counters));
+  }
+  families.push_back(process_sockets.Build(options.max_series, counters));
+  families.push_back(paths.Build(options.max_series, counters));
+  families.push_back(findings.Build(options.max_finding_series, counters));
+}
+
 }  // namespace
 
 void CumulativeCounters::AddSnapshot(const Snapshot& snapshot) {
@@ -106,11 +209,12 @@ void CumulativeCounters::AddSnapshot(const Snapshot& snapshot) {
 }
 
 std::vector<MetricFamily> BuildFamilies(const Snapshot& snapshot, double sample_duration_seconds,
-                                        const MetricsOptions& options,
-                                        CumulativeCounters& counters) {
+                                        const MetricsOptions& options, CumulativeCounters& counters,
+                                        const PolicyView* policy) {
   FamilyBuilder sockets(metric::kSockets, MetricType::Gauge, {"protocol", "family", "state"});
   FamilyBuilder listeners(metric::kListenerInfo, MetricType::Gauge,
-                          {"protocol", "address", "port", "process"});
+                          {"protocol", "address", "port", "process", "expected"});
+  const Evaluation* evaluation = policy ? policy->evaluation : nullptr;
   FamilyBuilder connections(metric::kProcessConnections, MetricType::Gauge,
                             {"process", "direction", "remote_zone"});
   FamilyBuilder unowned(metric::kUnownedSockets, MetricType::Gauge, {"protocol"});
@@ -130,8 +234,10 @@ std::vector<MetricFamily> BuildFamilies(const Snapshot& snapshot, double sample_
     if (socket_class.role == SocketRole::kListener) {
       std::string address = FormatIpAddress(socket.local);
       std::string port = std::to_string(socket.local_port);
+      bool expected = evaluation == nullptr || i >= evaluation->listener_expected.size() ||
+                      evaluation->listener_expected[i] != 0;
       for (const std::string& name : NamesOrUnowned(names)) {
-        listeners.Set({protocol, address, port, name}, 1);
+        listeners.Set({protocol, address, port, name, expected ? "true" : "false"}, 1);
       }
     } else if (socket_class.role == SocketRole::kConnection) {
       for (const std::string& name : NamesOrUnowned(names)) {
@@ -150,10 +256,14 @@ std::vector<MetricFamily> BuildFamilies(const Snapshot& snapshot, double sample_
   FamilyBuilder source(metric::kSocketSource, MetricType::Gauge, {"source", "fallback"});
   source.Set({SocketSourceName(snapshot.source), snapshot.fell_back ? "1" : "0"}, 1);
 
+  std::vector<MetricFamily> families;
+  if (policy != nullptr) {
+    AddPolicyFamilies(snapshot, *policy, options, counters, families);
+  }
+
   // Only families whose label values come from the host (names, addresses, ports) can
   // grow without bound; those are capped. connwatch_sockets is bounded by its enums, but
   // capping it too costs nothing and keeps the rule "every family is capped" simple.
-  std::vector<MetricFamily> families;
   for (const FamilyBuilder* builder : {&sockets, &listeners, &connections}) {
     families.push_back(builder->Build(options.max_series, counters));
   }

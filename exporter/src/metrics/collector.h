@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "policy/evaluator.h"
 #include "sources/snapshot.h"
 
 namespace connwatch {
@@ -27,17 +28,31 @@ struct CumulativeCounters {
   void AddSnapshot(const Snapshot& snapshot);
 };
 
+inline constexpr size_t kDefaultMaxFindingSeries = 200;
+
 struct MetricsOptions {
-  size_t max_series = kDefaultMaxSeries;  // per family
+  size_t max_series = kDefaultMaxSeries;                 // per family
+  size_t max_finding_series = kDefaultMaxFindingSeries;  // connwatch_finding_info
+};
+
+// The policy side of a sample: its verdicts and the state of the policy machinery.
+struct PolicyView {
+  const Evaluation* evaluation = nullptr;
+  bool learning = false;
+  std::map<std::string, size_t> baseline_rules;  // by section
+  bool last_reload_successful = true;
+  double last_reload_success_timestamp_seconds = 0;
 };
 
 // Builds every family for `snapshot`, capping each at options.max_series and adding what
 // the caps drop to counters.series_dropped. Never throws on hostile names: every label
-// value is valid UTF-8.
+// value is valid UTF-8. Without a policy view every listener counts as expected and no
+// check families are emitted.
 std::vector<prometheus::MetricFamily> BuildFamilies(const Snapshot& snapshot,
                                                     double sample_duration_seconds,
                                                     const MetricsOptions& options,
-                                                    CumulativeCounters& counters);
+                                                    CumulativeCounters& counters,
+                                                    const PolicyView* policy = nullptr);
 
 // The text exposition format, version 0.0.4.
 std::string SerializeFamilies(const std::vector<prometheus::MetricFamily>& families);

@@ -47,6 +47,38 @@ inline constexpr Info kScanErrors{
 inline constexpr Info kParseErrors{
     "connwatch_parse_errors_total",
     "Malformed lines or messages skipped, by source, summed over samples."};
+inline constexpr Info kUnexpectedListeners{
+    "connwatch_unexpected_listeners",
+    "Listening sockets that no listeners rule of the policy allows."};
+inline constexpr Info kExpectedServiceUp{
+    "connwatch_expected_service_up",
+    "Whether each expected service of the policy has a matching listener (1) or not (0)."};
+inline constexpr Info kUnexpectedNetworkProcesses{
+    "connwatch_unexpected_network_processes",
+    "Processes holding sockets that network_processes does not allow."};
+inline constexpr Info kUnexpectedNetworkProcessSockets{
+    "connwatch_unexpected_network_process_sockets",
+    "Sockets held by processes that network_processes does not allow, by process name."};
+inline constexpr Info kPathViolations{
+    "connwatch_path_violations",
+    "Established connections that no paths rule allows; port is the local port of inbound "
+    "and the remote port of outbound connections."};
+inline constexpr Info kFindingInfo{
+    "connwatch_finding_info",
+    "One series per finding of the policy checks, capped by --findings.max-series."};
+inline constexpr Info kCheckActive{
+    "connwatch_check_active",
+    "Whether each policy check is active (its policy section is present or learned)."};
+inline constexpr Info kBaselineLearning{"connwatch_baseline_learning",
+                                        "1 while the baseline is being learned, else 0."};
+inline constexpr Info kBaselineRules{"connwatch_baseline_rules",
+                                     "Rules in the learned baseline, by policy section."};
+inline constexpr Info kReloadSuccessful{
+    "connwatch_config_last_reload_successful",
+    "Whether the last policy (re)load succeeded; a failed reload keeps the running policy."};
+inline constexpr Info kReloadSuccessTimestamp{
+    "connwatch_config_last_reload_success_timestamp_seconds",
+    "Unix time of the last successful policy (re)load."};
 inline constexpr Info kBuildInfo{"connwatch_build_info",
                                  "A metric with a constant 1 labeled by version and revision."};
 

@@ -1,1 +1,385 @@
 #include "policy/baseline.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <vector>
+
+#include "policy/cidr.h"
+#include "policy/policy_loader.h"
+#include "sources/proc_file.h"
+
+namespace connwatch {
+namespace {
+
+// The first line of every persisted baseline. LoadBaseline refuses files without it, so a
+// policy file put under --storage.path by mistake is not silently taken for the baseline.
+constexpr std::string_view kHeaderPrefix = "# connwatch learned baseline, format ";
+constexpr std::string_view kFormat = "1";
+constexpr const char* kHeaderComment =
+    "# Written by connwatch when learning ended; `connwatch baseline` prints it for review.\n"
+    "# Not meant to be edited: remove it (or run with --baseline.reset) to learn again.\n";
+
+constexpr const char* kLearnedSource = "baseline";
+// Service names become the `service` label; process names are unbounded attacker bytes.
+constexpr size_t kMaxServiceNameProcessBytes = 64;
+
+// A learned name is a literal, but every process field of a policy is an fnmatch(3) glob:
+// "a*b" would also allow "axb". ProcessMatches compares names without glob characters
+// exactly (a backslash there is just a backslash), so only names with one are escaped, and
+// then backslashes too, since fnmatch honours them as escapes.
+std::string LiteralPattern(const std::string& name) {
+  if (name.find_first_of("*?[") == std::string::npos) return name;
+  std::string pattern;
+  for (char c : name) {
+    if (c == '*' || c == '?' || c == '[' || c == '\\') pattern += '\\';
+    pattern += c;
+  }
+  return pattern;
+}
+
+// The owners' names as learned: {""} for an unowned socket. An empty name (a process can
+// clear its comm) has no exact pattern, since "" matches every process: such owners are not
+// learned and stay findings, and a socket owned only by them is not learned at all.
+std::vector<std::string> LearnableOwners(std::vector<std::string> names) {
+  if (names.empty()) return {""};
+  std::erase(names, std::string());
+  return names;
+}
+
+bool IsLoopback(const IpAddress& address) {  // `address` unmapped
+  if (address.family == Family::kIpv4) return address.bytes[0] == 127;
+  return std::all_of(address.bytes.begin(), address.bytes.end() - 1,
+                     [](uint8_t byte) { return byte == 0; }) &&
+         address.bytes[15] == 1;
+}
+
+ProtocolMatch ProtocolOf(int transport) {
+  return static_cast<Transport>(transport) == Transport::kUdp ? ProtocolMatch::kUdp
+                                                              : ProtocolMatch::kTcp;
+}
+
+const char* ProtocolText(int transport) {
+  return static_cast<Transport>(transport) == Transport::kUdp ? "udp" : "tcp";
+}
+
+// "tcp-443-nginx", "udp-53" when unowned. Bytes outside [A-Za-z0-9._-] become '_' so the
+// name is a plain, valid label value and YAML scalar; collisions get "-2", "-3", ...
+std::string ServiceName(int transport, uint16_t port, const std::string& process,
+                        std::set<std::string>& used) {
+  std::string base = std::string(ProtocolText(transport)) + "-" + std::to_string(port);
+  if (!process.empty()) {
+    base += '-';
+    for (size_t i = 0; i < process.size() && i < kMaxServiceNameProcessBytes; ++i) {
+      char c = process[i];
+      bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                   c == '.' || c == '_' || c == '-';
+      base += plain ? c : '_';
+    }
+  }
+  std::string name = base;
+  for (int suffix = 2; used.contains(name); ++suffix) name = base + "-" + std::to_string(suffix);
+  used.insert(name);
+  return name;
+}
+
+template <typename T>
+void Append(std::optional<std::vector<T>>& to, const std::optional<std::vector<T>>& from) {
+  if (!from) return;
+  if (!to) to.emplace();
+  to->insert(to->end(), from->begin(), from->end());
+}
+
+std::string Failure(const std::string& path, const std::string& what, int error) {
+  return "cannot save the baseline " + path + ": " + what + ": " + strerror(error);
+}
+
+// mkdir -p of the directories above `path`, new ones 0700 (the baseline says what this host
+// runs; it is nobody else's business).
+bool MakeParents(const std::string& path, std::string& error) {
+  size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos || slash == 0) return true;
+  std::string dir = path.substr(0, slash);
+  for (size_t end = dir.find('/', 1);; end = dir.find('/', end + 1)) {
+    std::string prefix = dir.substr(0, end);
+    if (mkdir(prefix.c_str(), 0700) != 0 && errno != EEXIST) {
+      error = Failure(path, "creating directory " + prefix, errno);
+      return false;
+    }
+    if (end == std::string::npos) break;
+  }
+  struct stat info;
+  if (stat(dir.c_str(), &info) != 0) {
+    error = Failure(path, "directory " + dir, errno);
+    return false;
+  }
+  if (!S_ISDIR(info.st_mode)) {
+    error = Failure(path, "directory " + dir, ENOTDIR);
+    return false;
+  }
+  return true;
+}
+
+bool WriteAll(int fd, std::string_view text) {
+  while (!text.empty()) {
+    ssize_t n = write(fd, text.data(), text.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    text.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+
+// The new file is made durable before it replaces the old one, and the rename is made
+// durable by syncing the directory: after a crash the path holds the old baseline or the
+// new one, never a torn file.
+bool WriteAtomically(const std::string& path, const std::string& text, std::string& error) {
+  std::string temp = path + ".tmp." + std::to_string(getpid());
+  int fd = open(temp.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) {
+    error = Failure(path, "creating " + temp, errno);
+    return false;
+  }
+  const char* step = nullptr;
+  if (!WriteAll(fd, text)) {
+    step = "writing ";
+  } else if (fsync(fd) != 0) {
+    step = "syncing ";
+  }
+  int saved = errno;
+  if (close(fd) != 0 && step == nullptr) {
+    step = "closing ";
+    saved = errno;
+  }
+  if (step == nullptr && rename(temp.c_str(), path.c_str()) != 0) {
+    step = "renaming ";
+    saved = errno;
+  }
+  if (step != nullptr) {
+    unlink(temp.c_str());
+    error = Failure(path, step + temp, saved);
+    return false;
+  }
+  size_t slash = path.find_last_of('/');
+  std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  int dir_fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd < 0 || fsync(dir_fd) != 0) {
+    saved = errno;
+    if (dir_fd >= 0) close(dir_fd);
+    // The new baseline is in place; only its surviving a crash is in doubt.
+    error = Failure(path, "renamed into place, but syncing directory " + dir, saved);
+    return false;
+  }
+  close(dir_fd);
+  return true;
+}
+
+}  // namespace
+
+void BaselineLearner::Observe(const Snapshot& snapshot) {
+  ++observations_;
+  for (size_t i = 0; i < snapshot.sockets.size() && i < snapshot.classes.size(); ++i) {
+    const Socket& socket = snapshot.sockets[i];
+    const SocketClass& socket_class = snapshot.classes[i];
+    std::vector<std::string> owners = LearnableOwners(snapshot.OwnerNames(socket));
+    for (const std::string& name : owners) {
+      if (!name.empty()) processes_.insert(name);
+    }
+    int transport = static_cast<int>(socket.transport);
+    // Port 0 is no rule the loader accepts; no listener or connection should have it.
+    if (socket.local_port == 0) continue;
+    if (socket_class.role == SocketRole::kListener) {
+      IpAddress local = UnmapV4(socket.local);
+      BindScope scope = BindScope::kAddress;
+      std::string address;
+      if (IsUnspecified(local)) {
+        scope = BindScope::kWildcard;
+      } else if (IsLoopback(local)) {
+        scope = BindScope::kLoopback;
+      } else {
+        address = FormatIpAddress(local);
+      }
+      for (const std::string& name : owners) {
+        listeners_.emplace(transport, socket.local_port, static_cast<int>(scope), address, name);
+      }
+    } else if (socket_class.role == SocketRole::kConnection &&
+               socket_class.direction != Direction::kNone && socket_class.remote_zone != nullptr) {
+      // The service port: the local one for inbound connections, the remote one for
+      // outbound; the other side's is ephemeral and would make every connection a rule.
+      uint16_t port =
+          socket_class.direction == Direction::kInbound ? socket.local_port : socket.remote_port;
+      for (const std::string& name : owners) {
+        paths_.emplace(transport, name, static_cast<int>(socket_class.direction),
+                       *socket_class.remote_zone, port);
+      }
+    }
+  }
+}
+
+// Unowned sockets (no owner found: kernel sockets, owners that exited mid-sample, or no
+// permission to see them) are learned as rules without `process`. For the exact protocol,
+// port, bind (listeners) or direction, zone, port (paths) such a rule allows any owner: the
+// policy cannot say "unowned only", and without the rule the same unowned socket would be a
+// finding on every sample after learning.
+Policy BaselineLearner::Learned() const {
+  Policy policy;
+  policy.source = kLearnedSource;
+  const SourceLocation where{kLearnedSource, 0, 0};
+
+  policy.listeners.emplace();
+  policy.expected_services.emplace();
+  // Loopback-only listeners serve this host only: allowed, but not a service others expect.
+  // Several non-loopback binds of one port and owner are one service.
+  std::set<std::tuple<int, uint16_t, std::string>> services;
+  for (const auto& [transport, port, scope, address, process] : listeners_) {
+    ListenerRule rule;
+    rule.process = LiteralPattern(process);
+    rule.ports = {port, port};
+    rule.protocol = ProtocolOf(transport);
+    rule.bind.scope = static_cast<BindScope>(scope);
+    if (rule.bind.scope == BindScope::kAddress) rule.bind.address = *ParseIpAddress(address);
+    rule.where = where;
+    policy.listeners->push_back(std::move(rule));
+    if (static_cast<BindScope>(scope) != BindScope::kLoopback) {
+      services.emplace(transport, port, process);
+    }
+  }
+  std::set<std::string> names;
+  for (const auto& [transport, port, process] : services) {
+    policy.expected_services->push_back({ServiceName(transport, port, process, names), port,
+                                         ProtocolOf(transport), LiteralPattern(process), where});
+  }
+
+  policy.network_processes.emplace();
+  for (const std::string& process : processes_) {
+    policy.network_processes->push_back({LiteralPattern(process), where});
+  }
+
+  policy.paths.emplace();
+  std::set<std::string> zones_named;
+  for (const auto& [transport, process, direction, zone, port] : paths_) {
+    PathRule rule;
+    rule.process = LiteralPattern(process);
+    rule.direction = static_cast<Direction>(direction);
+    rule.remote_zone = zone;
+    rule.ports = {port, port};
+    rule.protocol = ProtocolOf(transport);
+    rule.where = where;
+    policy.paths->push_back(std::move(rule));
+    zones_named.insert(zone);
+  }
+  for (const Zone& zone : policy_zones_) {
+    if (zones_named.contains(zone.name)) policy.zones.push_back(zone);
+  }
+  return policy;
+}
+
+Policy MergeBaseline(const Policy& explicit_policy, const Policy& learned) {
+  Policy merged = explicit_policy;
+  merged.source =
+      explicit_policy.source.empty() ? kLearnedSource : explicit_policy.source + " + baseline";
+  Append(merged.listeners, learned.listeners);
+  Append(merged.network_processes, learned.network_processes);
+  Append(merged.paths, learned.paths);
+  if (learned.expected_services) {
+    // Service names are label values and must stay unique. A learned service that an
+    // explicit one already states (same port, protocol and owner) is left out; one that only
+    // shares a name is renamed.
+    if (!merged.expected_services) merged.expected_services.emplace();
+    std::set<std::string> names;
+    for (const ExpectedService& service : *merged.expected_services) names.insert(service.name);
+    const std::vector<ExpectedService> explicit_services = *merged.expected_services;
+    for (const ExpectedService& service : *learned.expected_services) {
+      bool stated = std::any_of(
+          explicit_services.begin(), explicit_services.end(), [&](const ExpectedService& other) {
+            return other.port == service.port && other.protocol == service.protocol &&
+                   other.process == service.process;
+          });
+      if (stated) continue;
+      ExpectedService added = service;
+      for (int suffix = 2; names.contains(added.name); ++suffix) {
+        added.name = service.name + "-" + std::to_string(suffix);
+      }
+      names.insert(added.name);
+      merged.expected_services->push_back(std::move(added));
+    }
+  }
+  return merged;
+}
+
+bool SaveBaseline(const std::string& path, const Policy& learned, std::string& error) {
+  std::string text = std::string(kHeaderPrefix) + std::string(kFormat) + "\n" + kHeaderComment +
+                     PolicyToYaml(learned);
+  // A file LoadBaseline would refuse (too big, or a path naming a zone the learner was not
+  // told about) must not be written: it would be relearned on every restart unnoticed.
+  PolicyLoadResult check = ParsePolicy(text, path);
+  if (!check.policy) {
+    error = "cannot save the baseline " + path + ": it would not load again:";
+    for (const PolicyError& problem : check.errors) error += "\n" + problem.ToString();
+    return false;
+  }
+  if (!MakeParents(path, error)) return false;
+  return WriteAtomically(path, text, error);
+}
+
+std::optional<Policy> LoadBaseline(const std::string& path, std::string& error) {
+  error.clear();
+  std::string text;
+  bool truncated = false;
+  // One byte over the cap tells "too big" from "exactly at the cap".
+  int read_error = ReadProcFile(path, kMaxPolicyFileBytes + 1, text, &truncated);
+  if (read_error == ENOENT) return std::nullopt;
+  if (read_error != 0) {
+    error = "cannot read the baseline " + path + ": " + strerror(read_error);
+    return std::nullopt;
+  }
+  if (truncated || text.size() > kMaxPolicyFileBytes) {
+    error = "baseline " + path + " is larger than the limit of " +
+            std::to_string(kMaxPolicyFileBytes) + " bytes; refusing to parse it";
+    return std::nullopt;
+  }
+  std::string_view first_line = std::string_view(text).substr(0, text.find('\n'));
+  if (!first_line.starts_with(kHeaderPrefix)) {
+    error = path + " is not a connwatch baseline (its first line is not \"" +
+            std::string(kHeaderPrefix) + std::string(kFormat) + "\")";
+    return std::nullopt;
+  }
+  if (first_line.substr(kHeaderPrefix.size()) != kFormat) {
+    error = "baseline " + path + " has format \"" +
+            std::string(first_line.substr(kHeaderPrefix.size())) +
+            "\"; this connwatch reads format " + std::string(kFormat);
+    return std::nullopt;
+  }
+  PolicyLoadResult result = ParsePolicy(text, path);
+  if (!result.policy) {
+    for (const PolicyError& problem : result.errors) {
+      if (!error.empty()) error += "\n";
+      error += problem.ToString();
+    }
+    return std::nullopt;
+  }
+  const Policy& policy = *result.policy;
+  const char* missing = !policy.listeners           ? "listeners"
+                        : !policy.expected_services ? "expected_services"
+                        : !policy.network_processes ? "network_processes"
+                        : !policy.paths             ? "paths"
+                                                    : nullptr;
+  if (missing != nullptr) {
+    error = "baseline " + path + " is incomplete: section " + missing + " is missing";
+    return std::nullopt;
+  }
+  return std::move(result.policy);
+}
+
+}  // namespace connwatch

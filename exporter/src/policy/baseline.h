@@ -6,6 +6,8 @@
 #include <set>
 #include <string>
 #include <tuple>
+#include <utility>
+#include <vector>
 
 #include "policy/policy.h"
 #include "sources/snapshot.h"
@@ -14,12 +16,20 @@ namespace connwatch {
 
 class BaselineLearner {
  public:
+  BaselineLearner() = default;
+  // `policy_zones`: the policy zones the observed snapshots are classified with. Learned()
+  // carries the ones its paths name, so that the persisted baseline loads on its own (the
+  // loader refuses a path naming an undefined zone).
+  explicit BaselineLearner(std::vector<Zone> policy_zones)
+      : policy_zones_(std::move(policy_zones)) {}
+
   // Records every listener (protocol, port, bind scope, process), every process holding
   // sockets, and every path (process, direction, remote zone, service port) of `snapshot`.
   void Observe(const Snapshot& snapshot);
 
   // The learned rules as a policy with listeners, expected_services, network_processes and
-  // paths present (possibly empty); zones, limits and baseline settings default.
+  // paths present (possibly empty); zones: the policy zones the paths name; limits and
+  // baseline settings default.
   Policy Learned() const;
 
   size_t observations() const { return observations_; }
@@ -31,6 +41,7 @@ class BaselineLearner {
   // (protocol, process, direction, remote zone, port)
   std::set<std::tuple<int, std::string, int, std::string, uint16_t>> paths_;
   size_t observations_ = 0;
+  std::vector<Zone> policy_zones_;
 };
 
 // The explicit policy with the learned rules added: each learned section is appended to

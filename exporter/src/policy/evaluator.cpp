@@ -1,1 +1,323 @@
 #include "policy/evaluator.h"
+
+#include <algorithm>
+#include <tuple>
+#include <unordered_map>
+
+#include "policy/cidr.h"
+
+namespace connwatch {
+namespace {
+
+// The owners of a socket that could be read, by pid, each once. A pid whose process exited
+// before it was read has no name to judge; when no owner is left the socket is unowned
+// (Snapshot::OwnerNames skips such pids the same way).
+std::vector<const Process*> OwnerProcesses(const Snapshot& snapshot, const Socket& socket) {
+  std::vector<const Process*> owners;
+  for (pid_t pid : snapshot.OwnersOf(socket)) {
+    auto it = snapshot.processes.find(pid);
+    if (it != snapshot.processes.end()) owners.push_back(&it->second);
+  }
+  std::sort(owners.begin(), owners.end(),
+            [](const Process* a, const Process* b) { return a->pid < b->pid; });
+  owners.erase(std::unique(owners.begin(), owners.end(),
+                           [](const Process* a, const Process* b) { return a->pid == b->pid; }),
+               owners.end());
+  return owners;
+}
+
+bool ProtocolMatchesTransport(ProtocolMatch protocol, Transport transport) {
+  switch (protocol) {
+    case ProtocolMatch::kAny:
+      return true;
+    case ProtocolMatch::kTcp:
+      return transport == Transport::kTcp;
+    case ProtocolMatch::kUdp:
+      return transport == Transport::kUdp;
+  }
+  return false;
+}
+
+const char* ProtocolText(ProtocolMatch protocol) {
+  switch (protocol) {
+    case ProtocolMatch::kTcp:
+      return "tcp";
+    case ProtocolMatch::kUdp:
+      return "udp";
+    case ProtocolMatch::kAny:
+      break;
+  }
+  return "tcp/udp";
+}
+
+bool IsLoopback(const IpAddress& address) {
+  if (address.family == Family::kIpv4) return address.bytes[0] == 127;
+  IpAddress one;
+  one.family = Family::kIpv6;
+  one.bytes[15] = 1;
+  return address == one;
+}
+
+// The local address is unmapped first: a dual-stack socket bound to ::ffff:127.0.0.1 is
+// bound to IPv4 loopback.
+bool BindMatches(const BindMatch& bind, const IpAddress& local) {
+  IpAddress address = UnmapV4(local);
+  switch (bind.scope) {
+    case BindScope::kUnspecified:
+      return true;
+    case BindScope::kWildcard:
+      return IsUnspecified(address);
+    case BindScope::kLoopback:
+      return IsLoopback(address);
+    case BindScope::kAddress:
+      return address == UnmapV4(bind.address);
+  }
+  return false;
+}
+
+std::string Endpoint(const IpAddress& address, uint16_t port) {
+  std::string text = FormatIpAddress(address);
+  if (address.family == Family::kIpv6) text = "[" + text + "]";
+  return text + ":" + std::to_string(port);
+}
+
+std::string ForWhom(const Process* owner) {
+  return owner ? "for process " + owner->name : "for an unowned socket";
+}
+
+// A rule with a process pattern matches only owned sockets; `owner` null means unowned.
+bool ProcessRuleMatches(const std::string& pattern, const Process* owner) {
+  if (pattern.empty()) return true;
+  return owner != nullptr && ProcessMatches(pattern, owner->name);
+}
+
+// Calls `judge(owner)` for each owner, or once with nullptr for an unowned socket.
+template <typename Judge>
+void ForEachOwner(const std::vector<const Process*>& owners, Judge judge) {
+  if (owners.empty()) {
+    judge(nullptr);
+    return;
+  }
+  for (const Process* owner : owners) judge(owner);
+}
+
+Finding MakeFinding(Check check, std::optional<size_t> socket, const Process* owner) {
+  Finding finding;
+  finding.check = check;
+  finding.socket = socket;
+  if (owner) {
+    finding.pid = owner->pid;
+    finding.process = owner->name;
+  }
+  return finding;
+}
+
+bool ListenerRuleMatches(const ListenerRule& rule, const Socket& socket, const Process* owner) {
+  return ProtocolMatchesTransport(rule.protocol, socket.transport) &&
+         rule.ports.Contains(socket.local_port) && BindMatches(rule.bind, socket.local) &&
+         ProcessRuleMatches(rule.process, owner);
+}
+
+// A listener is expected when a rule allows it for at least one owner: the nginx master
+// and its workers share one listening socket, and the rule names only one of them.
+void EvaluateListeners(const std::vector<ListenerRule>& rules, const Snapshot& snapshot,
+                       Evaluation& evaluation) {
+  for (size_t i = 0; i < snapshot.sockets.size(); ++i) {
+    if (snapshot.classes[i].role != SocketRole::kListener) continue;
+    const Socket& socket = snapshot.sockets[i];
+    std::vector<const Process*> owners = OwnerProcesses(snapshot, socket);
+    bool expected = false;
+    ForEachOwner(owners, [&](const Process* owner) {
+      for (const ListenerRule& rule : rules) {
+        if (ListenerRuleMatches(rule, socket, owner)) expected = true;
+      }
+    });
+    evaluation.listener_expected[i] = expected ? 1 : 0;
+    if (expected) continue;
+    ForEachOwner(owners, [&](const Process* owner) {
+      Finding finding = MakeFinding(Check::kUnexpectedListener, i, owner);
+      finding.reason = std::string("no listeners rule allows ") + TransportName(socket.transport) +
+                       " " + Endpoint(socket.local, socket.local_port) + " " + ForWhom(owner);
+      evaluation.findings.push_back(std::move(finding));
+    });
+  }
+}
+
+// Bind addresses are not compared: a service is up when anything listens on its port.
+bool ServiceIsUp(const ExpectedService& service, const Snapshot& snapshot) {
+  for (size_t i = 0; i < snapshot.sockets.size(); ++i) {
+    const Socket& socket = snapshot.sockets[i];
+    if (snapshot.classes[i].role != SocketRole::kListener ||
+        !ProtocolMatchesTransport(service.protocol, socket.transport) ||
+        socket.local_port != service.port) {
+      continue;
+    }
+    if (service.process.empty()) return true;
+    for (const Process* owner : OwnerProcesses(snapshot, socket)) {
+      if (ProcessMatches(service.process, owner->name)) return true;
+    }
+  }
+  return false;
+}
+
+void EvaluateServices(const std::vector<ExpectedService>& services, const Snapshot& snapshot,
+                      Evaluation& evaluation) {
+  for (const ExpectedService& service : services) {
+    bool up = ServiceIsUp(service, snapshot);
+    evaluation.services.push_back({&service, up});
+    if (up) continue;
+    Finding finding = MakeFinding(Check::kExpectedServiceDown, std::nullopt, nullptr);
+    finding.service = service.name;
+    finding.process = service.process;  // who should be listening; no pid, nothing runs
+    finding.reason = "expected service " + service.name + ": no " + ProtocolText(service.protocol) +
+                     " listener on port " + std::to_string(service.port);
+    if (!service.process.empty()) finding.reason += " owned by " + service.process;
+    evaluation.findings.push_back(std::move(finding));
+  }
+}
+
+// One finding per process, on the first socket it holds, rather than one per socket: a
+// process with thousands of sockets would otherwise flood the finding series. The socket
+// count is in unexpected_network_process_sockets.
+void EvaluateNetworkProcesses(const std::vector<NetworkProcessRule>& rules,
+                              const Snapshot& snapshot, Evaluation& evaluation) {
+  struct Unexpected {
+    size_t first_socket;
+    const Process* process;
+    uint64_t sockets = 0;
+  };
+  std::unordered_map<pid_t, bool> allowed;  // judged once per pid
+  std::vector<Unexpected> unexpected;       // in order of first socket
+  std::unordered_map<pid_t, size_t> unexpected_index;
+  for (size_t i = 0; i < snapshot.sockets.size(); ++i) {
+    const std::vector<const Process*> owners = OwnerProcesses(snapshot, snapshot.sockets[i]);
+    // A socket shared by several processes of one name counts once for that name: the
+    // gauge counts sockets, not file descriptors (forked workers inherit their parent's).
+    std::vector<std::string> counted_names;
+    for (const Process* owner : owners) {
+      auto [it, inserted] = allowed.try_emplace(owner->pid, false);
+      if (inserted) {
+        it->second = std::any_of(rules.begin(), rules.end(), [&](const NetworkProcessRule& rule) {
+          return ProcessMatches(rule.process, owner->name);
+        });
+      }
+      if (it->second) continue;
+      auto [index, first] = unexpected_index.try_emplace(owner->pid, unexpected.size());
+      if (first) unexpected.push_back({i, owner});
+      ++unexpected[index->second].sockets;
+      if (std::find(counted_names.begin(), counted_names.end(), owner->name) ==
+          counted_names.end()) {
+        counted_names.push_back(owner->name);
+        ++evaluation.unexpected_network_process_sockets[owner->name];
+      }
+    }
+  }
+  evaluation.unexpected_network_processes = unexpected.size();
+  for (const Unexpected& entry : unexpected) {
+    Finding finding =
+        MakeFinding(Check::kUnexpectedNetworkProcess, entry.first_socket, entry.process);
+    finding.reason = "network_processes does not allow process " + entry.process->name +
+                     " (holds " + std::to_string(entry.sockets) +
+                     (entry.sockets == 1 ? " socket)" : " sockets)");
+    evaluation.findings.push_back(std::move(finding));
+  }
+}
+
+bool PathRuleMatches(const PathRule& rule, const Socket& socket, const SocketClass& socket_class,
+                     uint16_t port, const Process* owner) {
+  if (!ProtocolMatchesTransport(rule.protocol, socket.transport)) return false;
+  if (rule.direction != Direction::kNone && rule.direction != socket_class.direction) return false;
+  if (!rule.remote_zone.empty() &&
+      (socket_class.remote_zone == nullptr || *socket_class.remote_zone != rule.remote_zone)) {
+    return false;
+  }
+  return rule.ports.Contains(port) && ProcessRuleMatches(rule.process, owner);
+}
+
+// Judged per owner: a connection two processes share is allowed for the one a rule names
+// and a violation for the other. Loopback connections get no exemption (the policy allows
+// them with remote_zone: loopback), and a connection between two local processes appears
+// twice, once from each end; both ends are judged.
+void EvaluatePaths(const std::vector<PathRule>& rules, const Snapshot& snapshot,
+                   Evaluation& evaluation) {
+  for (size_t i = 0; i < snapshot.sockets.size(); ++i) {
+    const SocketClass& socket_class = snapshot.classes[i];
+    if (socket_class.role != SocketRole::kConnection ||
+        socket_class.direction == Direction::kNone) {
+      continue;
+    }
+    const Socket& socket = snapshot.sockets[i];
+    // The service port: bounded, unlike the ephemeral port on the client's side.
+    uint16_t port =
+        socket_class.direction == Direction::kInbound ? socket.local_port : socket.remote_port;
+    ForEachOwner(OwnerProcesses(snapshot, socket), [&](const Process* owner) {
+      for (const PathRule& rule : rules) {
+        if (PathRuleMatches(rule, socket, socket_class, port, owner)) return;
+      }
+      Finding finding = MakeFinding(Check::kPathViolation, i, owner);
+      finding.path_port = port;
+      std::string zone = socket_class.remote_zone ? *socket_class.remote_zone : "";
+      std::string peer =
+          socket_class.direction == Direction::kInbound
+              ? "from " + FormatIpAddress(socket.remote) + " (" + zone + ") to port " +
+                    std::to_string(port)
+              : "to " + Endpoint(socket.remote, socket.remote_port) + " (" + zone + ")";
+      finding.reason = std::string("no paths rule allows ") +
+                       DirectionName(socket_class.direction) + " " +
+                       TransportName(socket.transport) + " " + peer + " " + ForWhom(owner);
+      evaluation.findings.push_back(std::move(finding));
+    });
+  }
+}
+
+}  // namespace
+
+const char* CheckName(Check check) {
+  switch (check) {
+    case Check::kUnexpectedListener:
+      return "unexpected_listener";
+    case Check::kExpectedServiceDown:
+      return "expected_service_down";
+    case Check::kUnexpectedNetworkProcess:
+      return "unexpected_network_process";
+    case Check::kPathViolation:
+      return "path_violation";
+  }
+  return "unknown";
+}
+
+Evaluation Evaluate(const Policy& policy, const Snapshot& snapshot) {
+  Evaluation evaluation;
+  evaluation.active[static_cast<int>(Check::kUnexpectedListener)] = policy.listeners.has_value();
+  evaluation.active[static_cast<int>(Check::kExpectedServiceDown)] =
+      policy.expected_services.has_value();
+  evaluation.active[static_cast<int>(Check::kUnexpectedNetworkProcess)] =
+      policy.network_processes.has_value();
+  evaluation.active[static_cast<int>(Check::kPathViolation)] = policy.paths.has_value();
+
+  // Every listener is expected until a listeners section says otherwise.
+  evaluation.listener_expected.resize(snapshot.sockets.size(), 0);
+  for (size_t i = 0; i < snapshot.sockets.size(); ++i) {
+    if (snapshot.classes[i].role == SocketRole::kListener) evaluation.listener_expected[i] = 1;
+  }
+
+  if (policy.listeners) EvaluateListeners(*policy.listeners, snapshot, evaluation);
+  if (policy.expected_services) {
+    EvaluateServices(*policy.expected_services, snapshot, evaluation);
+  }
+  if (policy.network_processes) {
+    EvaluateNetworkProcesses(*policy.network_processes, snapshot, evaluation);
+  }
+  if (policy.paths) EvaluatePaths(*policy.paths, snapshot, evaluation);
+
+  // Each check emits in socket order and pid order already; the sort states the contract
+  // (expected-service findings have no socket and keep the policy's order).
+  std::stable_sort(evaluation.findings.begin(), evaluation.findings.end(),
+                   [](const Finding& a, const Finding& b) {
+                     return std::tuple(static_cast<int>(a.check), a.socket, a.pid) <
+                            std::tuple(static_cast<int>(b.check), b.socket, b.pid);
+                   });
+  return evaluation;
+}
+
+}  // namespace connwatch

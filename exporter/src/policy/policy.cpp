@@ -1,1 +1,44 @@
 #include "policy/policy.h"
+
+#include <fnmatch.h>
+
+namespace connwatch {
+
+Policy DefaultPolicy() {
+  Policy policy;
+  policy.source = "<embedded default>";
+  policy.baseline.learn_for = std::chrono::minutes(5);
+  return policy;
+}
+
+// Kept equal to DefaultPolicy(): policy_test parses it and compares.
+const char* const kDefaultPolicyYaml =
+    R"(# connwatch's embedded default policy, used when no --config.file is given.
+#
+# It has no explicit rules: every check starts without a section. For the first
+# baseline.learn_for, connwatch records what this host does (listeners, processes that hold
+# network sockets, connection paths), then freezes that as the learned baseline, persists it
+# under --storage.path and from then on reports anything outside it.
+# `connwatch baseline` prints the learned rules as a policy file to review and commit.
+#
+# Zones: none of its own; peers are classified by the built-in zones only (loopback,
+# link_local, multicast, internal for RFC 1918/CGNAT/ULA, external for the rest).
+
+limits:
+  # Connections open longer than this count as long connections.
+  long_connection: 1h
+
+baseline:
+  # How long to learn before freezing the baseline; 0 disables learning.
+  learn_for: 5m
+)";
+
+bool ProcessMatches(const std::string& pattern, const std::string& name) {
+  if (pattern.empty()) return true;
+  // Names without glob characters compare exactly, so a backslash in a plain name is just a
+  // backslash. With one, fnmatch's escapes apply: "x\*" matches the literal name "x*".
+  if (pattern.find_first_of("*?[") == std::string::npos) return pattern == name;
+  return fnmatch(pattern.c_str(), name.c_str(), 0) == 0;
+}
+
+}  // namespace connwatch

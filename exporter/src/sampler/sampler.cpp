@@ -3,6 +3,7 @@
 #include <zlib.h>
 
 #include <exception>
+#include <optional>
 
 #include "log.h"
 
@@ -30,8 +31,8 @@ const std::string& Exposition::gzipped() const {
   return gzipped_;
 }
 
-Sampler::Sampler(SamplerOptions options, ZoneClassifier zones)
-    : options_(std::move(options)), zones_(std::move(zones)) {}
+Sampler::Sampler(SamplerOptions options, PolicyRuntime* runtime)
+    : options_(std::move(options)), runtime_(runtime) {}
 
 Sampler::~Sampler() { Stop(); }
 
@@ -40,11 +41,27 @@ void Sampler::SampleOnce() {
   // from ending the process: the previous exposition keeps being served.
   try {
     auto start = std::chrono::steady_clock::now();
-    Snapshot snapshot = TakeSnapshot(options_.snapshot, zones_);
+    // One effective policy for the whole sample: a reload in the middle takes effect on
+    // the next one. It also owns the zone names the snapshot points to.
+    std::shared_ptr<const EffectivePolicy> effective = runtime_ ? runtime_->Current() : nullptr;
+    SnapshotOptions snapshot_options = options_.snapshot;
+    if (effective) snapshot_options.udp_service_ports = effective->udp_service_ports;
+    Snapshot snapshot =
+        TakeSnapshot(snapshot_options, effective ? effective->zones : builtin_zones_);
     counters_.AddSnapshot(snapshot);
+    std::optional<Evaluation> evaluation;
+    PolicyView policy_view;
+    if (effective) {
+      runtime_->Observe(snapshot, start);
+      evaluation = Evaluate(effective->policy, snapshot);
+      ReloadStatus reload = runtime_->reload_status();
+      policy_view = {&*evaluation, effective->learning, effective->baseline_rules,
+                     reload.last_successful, reload.last_success_timestamp_seconds};
+    }
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    auto families = BuildFamilies(snapshot, seconds, options_.metrics, counters_);
+    auto families = BuildFamilies(snapshot, seconds, options_.metrics, counters_,
+                                  effective ? &policy_view : nullptr);
     auto exposition = std::make_shared<const Exposition>(SerializeFamilies(families));
     {
       std::lock_guard<std::mutex> lock(latest_mutex_);

@@ -12,6 +12,7 @@
 
 #include "metrics/collector.h"
 #include "policy/zones.h"
+#include "sampler/policy_runtime.h"
 #include "sources/snapshot.h"
 
 namespace connwatch {
@@ -38,7 +39,9 @@ struct SamplerOptions {
 
 class Sampler {
  public:
-  Sampler(SamplerOptions options, ZoneClassifier zones);
+  // Without a runtime (tests, benchmarks) samples are taken with the built-in zones and no
+  // policy is evaluated.
+  explicit Sampler(SamplerOptions options, PolicyRuntime* runtime = nullptr);
   ~Sampler();
   Sampler(const Sampler&) = delete;
   Sampler& operator=(const Sampler&) = delete;
@@ -56,7 +59,8 @@ class Sampler {
   void Run();
 
   const SamplerOptions options_;
-  const ZoneClassifier zones_;
+  PolicyRuntime* const runtime_;
+  const ZoneClassifier builtin_zones_;
   CumulativeCounters counters_;  // only touched by the sampling thread
 
   mutable std::mutex latest_mutex_;

@@ -1,0 +1,84 @@
+#include "cli/policy_commands.h"
+
+#include <cstdio>
+
+#include "cli/flags.h"
+#include "policy/baseline.h"
+#include "policy/policy_loader.h"
+
+namespace connwatch {
+namespace {
+
+// Parses flags and reports usage errors the same way for every command: exit 2.
+bool ParseCommandFlags(const char* command, const std::vector<std::string>& args,
+                       const std::vector<FlagSpec>& specs, std::vector<std::string>& positional,
+                       size_t max_positional) {
+  std::string error;
+  if (!ParseFlags(args, specs, positional, error)) {
+  } else if (positional.size() > max_positional) {
+    error = "unexpected argument: " + positional[max_positional];
+  }
+  if (error.empty()) return true;
+  fprintf(stderr, "connwatch %s: %s\nflags:\n%s", command, error.c_str(), FlagUsage(specs).c_str());
+  return false;
+}
+
+}  // namespace
+
+int RunValidate(const std::vector<std::string>& args) {
+  std::vector<FlagSpec> specs;
+  std::vector<std::string> positional;
+  if (!ParseCommandFlags("validate", args, specs, positional, 1)) return 2;
+  if (positional.empty()) {
+    fprintf(stderr, "usage: connwatch validate FILE\n");
+    return 2;
+  }
+  PolicyLoadResult result = LoadPolicyFile(positional[0]);
+  if (!result.policy) {
+    for (const PolicyError& error : result.errors)
+      fprintf(stderr, "%s\n", error.ToString().c_str());
+    fprintf(stderr, "%s: %zu error%s\n", positional[0].c_str(), result.errors.size(),
+            result.errors.size() == 1 ? "" : "s");
+    return 2;
+  }
+  printf("%s", SummarizePolicy(*result.policy).c_str());
+  return 0;
+}
+
+int RunPolicy(const std::vector<std::string>& args) {
+  bool show_default = false;
+  std::vector<FlagSpec> specs = {
+      {"default", "Print the embedded default policy.", nullptr, &show_default}};
+  std::vector<std::string> positional;
+  if (!ParseCommandFlags("policy", args, specs, positional, 0)) return 2;
+  if (!show_default) {
+    fprintf(stderr, "usage: connwatch policy --default\n");
+    return 2;
+  }
+  printf("%s", kDefaultPolicyYaml);
+  return 0;
+}
+
+int RunBaseline(const std::vector<std::string>& args) {
+  std::string storage_path = kDefaultStoragePath;
+  std::vector<FlagSpec> specs = {
+      {"storage.path", "Directory of connwatch's state.", &storage_path, nullptr}};
+  std::vector<std::string> positional;
+  if (!ParseCommandFlags("baseline", args, specs, positional, 0)) return 2;
+  std::string path = storage_path + "/baseline.yaml";
+  std::string error;
+  auto learned = LoadBaseline(path, error);
+  if (!learned) {
+    fprintf(stderr, "connwatch baseline: %s\n",
+            error.empty() ? ("no baseline learned yet (" + path + " does not exist)").c_str()
+                          : error.c_str());
+    return 1;
+  }
+  printf(
+      "# The baseline connwatch learned on this host (%s).\n"
+      "# Review it, edit it, and use it as --config.file to make it explicit.\n%s",
+      path.c_str(), PolicyToYaml(*learned).c_str());
+  return 0;
+}
+
+}  // namespace connwatch

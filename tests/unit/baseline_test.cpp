@@ -1,0 +1,623 @@
+#include "policy/baseline.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "policy/cidr.h"
+#include "policy/policy_loader.h"
+#include "support/test_sockets.h"
+
+namespace connwatch {
+namespace {
+
+using testing::SnapshotBuilder;
+using testing::Tcp;
+using testing::Udp;
+
+const char* Protocol(ProtocolMatch protocol) {
+  return protocol == ProtocolMatch::kTcp ? "tcp" : protocol == ProtocolMatch::kUdp ? "udp" : "any";
+}
+
+std::string Ports(const PortSpan& ports) {
+  return ports.low == ports.high ? std::to_string(ports.low)
+                                 : std::to_string(ports.low) + "-" + std::to_string(ports.high);
+}
+
+// "tcp/22 any sshd"; the process is left out when empty.
+std::string Describe(const ListenerRule& rule) {
+  std::string bind;
+  switch (rule.bind.scope) {
+    case BindScope::kUnspecified:
+      bind = "unspecified";
+      break;
+    case BindScope::kWildcard:
+      bind = "any";
+      break;
+    case BindScope::kLoopback:
+      bind = "loopback";
+      break;
+    case BindScope::kAddress:
+      bind = FormatIpAddress(rule.bind.address);
+      break;
+  }
+  std::string text = std::string(Protocol(rule.protocol)) + "/" + Ports(rule.ports) + " " + bind;
+  return rule.process.empty() ? text : text + " " + rule.process;
+}
+
+// "tcp-443-nginx tcp/443 nginx"
+std::string Describe(const ExpectedService& service) {
+  std::string text =
+      service.name + " " + Protocol(service.protocol) + "/" + std::to_string(service.port);
+  return service.process.empty() ? text : text + " " + service.process;
+}
+
+// "tcp inbound external 443 nginx"
+std::string Describe(const PathRule& rule) {
+  std::string text = std::string(Protocol(rule.protocol)) + " " + DirectionName(rule.direction) +
+                     " " + rule.remote_zone + " " + Ports(rule.ports);
+  return rule.process.empty() ? text : text + " " + rule.process;
+}
+
+template <typename T>
+std::vector<std::string> DescribeAll(const std::optional<std::vector<T>>& rules) {
+  std::vector<std::string> out;
+  if (!rules) return {"<absent>"};
+  for (const T& rule : *rules) out.push_back(Describe(rule));
+  return out;
+}
+
+std::vector<std::string> Processes(const Policy& policy) {
+  std::vector<std::string> out;
+  if (!policy.network_processes) return {"<absent>"};
+  for (const NetworkProcessRule& rule : *policy.network_processes) out.push_back(rule.process);
+  return out;
+}
+
+using Strings = std::vector<std::string>;
+
+TEST(BaselineLearnerTest, NothingObservedStillHasEverySection) {
+  BaselineLearner learner;
+  Policy learned = learner.Learned();
+  EXPECT_EQ(learned.source, "baseline");
+  ASSERT_TRUE(learned.listeners);
+  ASSERT_TRUE(learned.expected_services);
+  ASSERT_TRUE(learned.network_processes);
+  ASSERT_TRUE(learned.paths);
+  EXPECT_TRUE(learned.listeners->empty());
+  EXPECT_TRUE(learned.expected_services->empty());
+  EXPECT_TRUE(learned.network_processes->empty());
+  EXPECT_TRUE(learned.paths->empty());
+  EXPECT_TRUE(learned.zones.empty());
+  EXPECT_EQ(learned.baseline.learn_for.count(), 0) << "a baseline does not learn again";
+  EXPECT_EQ(learner.observations(), 0u);
+}
+
+TEST(BaselineLearnerTest, ListenersKeepTheirBindScope) {
+  SnapshotBuilder builder;
+  builder.Add(Tcp(SocketState::kListen, "0.0.0.0", 22, "0.0.0.0", 0, 1))
+      .Add(Tcp(SocketState::kListen, "::", 22, "::", 0, 2))  // same rule as 0.0.0.0
+      .Add(Tcp(SocketState::kListen, "127.0.0.1", 5432, "0.0.0.0", 0, 3))
+      .Add(Tcp(SocketState::kListen, "127.0.0.53", 53, "0.0.0.0", 0, 4))
+      .Add(Tcp(SocketState::kListen, "::1", 6379, "::", 0, 5))
+      .Add(Tcp(SocketState::kListen, "::ffff:127.0.0.1", 9000, "::", 0, 6))
+      .Add(Tcp(SocketState::kListen, "192.0.2.10", 8080, "0.0.0.0", 0, 7))
+      .Add(Tcp(SocketState::kListen, "::ffff:192.0.2.11", 8081, "::", 0, 8))
+      .Add(Tcp(SocketState::kListen, "2001:db8::5", 8443, "::", 0, 9))
+      .Own(1, 100, "sshd")
+      .Own(2, 100, "sshd")
+      .Own(3, 101, "postgres")
+      .Own(4, 102, "systemd-resolved")
+      .Own(5, 103, "redis-server")
+      .Own(6, 104, "php-fpm")
+      .Own(7, 105, "app")
+      .Own(8, 106, "app")
+      .Own(9, 107, "app");
+  BaselineLearner learner;
+  learner.Observe(builder.Build());
+  Policy learned = learner.Learned();
+
+  EXPECT_EQ(DescribeAll(learned.listeners), (Strings{
+                                                "tcp/22 any sshd",
+                                                "tcp/53 loopback systemd-resolved",
+                                                "tcp/5432 loopback postgres",
+                                                "tcp/6379 loopback redis-server",
+                                                "tcp/8080 192.0.2.10 app",
+                                                "tcp/8081 192.0.2.11 app",
+                                                "tcp/8443 2001:db8::5 app",
+                                                "tcp/9000 loopback php-fpm",
+                                            }));
+  const ListenerRule& mapped = learned.listeners->at(5);
+  EXPECT_EQ(mapped.bind.address.family, Family::kIpv4) << "v4-mapped binds are learned unmapped";
+  EXPECT_EQ(mapped.where.file, "baseline");
+
+  // Loopback-only listeners are allowed but nobody else expects them.
+  EXPECT_EQ(DescribeAll(learned.expected_services), (Strings{
+                                                        "tcp-22-sshd tcp/22 sshd",
+                                                        "tcp-8080-app tcp/8080 app",
+                                                        "tcp-8081-app tcp/8081 app",
+                                                        "tcp-8443-app tcp/8443 app",
+                                                    }));
+  EXPECT_EQ(Processes(learned),
+            (Strings{"app", "php-fpm", "postgres", "redis-server", "sshd", "systemd-resolved"}));
+  EXPECT_EQ(DescribeAll(learned.paths), Strings{});
+}
+
+TEST(BaselineLearnerTest, EveryOwnerNameOfASharedListenerIsLearned) {
+  SnapshotBuilder builder;
+  builder.Add(Tcp(SocketState::kListen, "0.0.0.0", 80, "0.0.0.0", 0, 1))
+      .Own(1, 100, "apache2")
+      .Own(1, 101, "apache2")  // forked workers: one name
+      .Own(1, 102, "php-cgi");
+  BaselineLearner learner;
+  learner.Observe(builder.Build());
+  Policy learned = learner.Learned();
+  EXPECT_EQ(DescribeAll(learned.listeners), (Strings{"tcp/80 any apache2", "tcp/80 any php-cgi"}));
+  EXPECT_EQ(DescribeAll(learned.expected_services),
+            (Strings{"tcp-80-apache2 tcp/80 apache2", "tcp-80-php-cgi tcp/80 php-cgi"}));
+  EXPECT_EQ(Processes(learned), (Strings{"apache2", "php-cgi"}));
+}
+
+TEST(BaselineLearnerTest, UnownedListenerIsLearnedWithoutProcessForItsExactPortAndBind) {
+  SnapshotBuilder builder;
+  builder
+      .Add(Tcp(SocketState::kListen, "0.0.0.0", 2049, "0.0.0.0", 0, 1))  // kernel nfsd
+      .Add(Tcp(SocketState::kListen, "127.0.0.1", 7000, "0.0.0.0", 0, 2))
+      .Own(2, 100, "");  // cleared comm: no exact pattern exists, so not learned
+  BaselineLearner learner;
+  learner.Observe(builder.Build());
+  Policy learned = learner.Learned();
+  EXPECT_EQ(DescribeAll(learned.listeners), Strings{"tcp/2049 any"});
+  EXPECT_EQ(DescribeAll(learned.expected_services), Strings{"tcp-2049 tcp/2049"});
+  EXPECT_EQ(Processes(learned), Strings{}) << "an empty name would allow every process";
+}
+
+TEST(BaselineLearnerTest, UdpListenersAreUdpRules) {
+  SnapshotBuilder builder;
+  builder.Add(Udp("0.0.0.0", 53, "0.0.0.0", 0, 1))
+      .Add(Tcp(SocketState::kListen, "0.0.0.0", 53, "0.0.0.0", 0, 2))
+      .Add(Udp("127.0.0.1", 323, "0.0.0.0", 0, 3))
+      .Add(Udp("0.0.0.0", 45000, "0.0.0.0", 0, 4))  // ephemeral: a client, not a listener
+      .Own(1, 100, "dnsmasq")
+      .Own(2, 100, "dnsmasq")
+      .Own(3, 101, "chronyd")
+      .Own(4, 102, "dig");
+  BaselineLearner learner;
+  learner.Observe(builder.Build());
+  Policy learned = learner.Learned();
+  EXPECT_EQ(DescribeAll(learned.listeners),
+            (Strings{"tcp/53 any dnsmasq", "udp/53 any dnsmasq", "udp/323 loopback chronyd"}));
+  EXPECT_EQ(DescribeAll(learned.expected_services),
+            (Strings{"tcp-53-dnsmasq tcp/53 dnsmasq", "udp-53-dnsmasq udp/53 dnsmasq"}));
+  EXPECT_EQ(Processes(learned), (Strings{"chronyd", "dig", "dnsmasq"}))
+      << "every socket owner holds network sockets, listener or not";
+}
+
+TEST(BaselineLearnerTest, PathsUseTheServicePortAndZone) {
+  SnapshotBuilder builder;
+  builder.Add(Tcp(SocketState::kListen, "0.0.0.0", 443, "0.0.0.0", 0, 1))
+      .Add(Tcp(SocketState::kListen, "::", 443, "::", 0, 8))
+      .Add(Tcp(SocketState::kEstablished, "10.0.0.5", 443, "203.0.113.7", 51000, 2))
+      .Add(Tcp(SocketState::kEstablished, "::ffff:10.0.0.5", 443, "::ffff:10.0.0.9", 51001, 3))
+      .Add(Tcp(SocketState::kEstablished, "10.0.0.5", 40000, "10.1.2.3", 5432, 4))
+      .Add(Tcp(SocketState::kEstablished, "10.0.0.5", 40001, "198.51.100.1", 443, 5))
+      .Add(Udp("10.0.0.5", 40002, "10.0.0.2", 53, 6))
+      .Add(Tcp(SocketState::kEstablished, "10.0.0.5", 40003, "198.51.100.2", 443, 0))  // unowned
+      .Add(Tcp(SocketState::kSynSent, "10.0.0.5", 40004, "198.51.100.3", 8443, 7))
+      .Own(1, 100, "nginx")
+      .Own(2, 100, "nginx")
+      .Own(3, 101, "nginx")
+      .Own(4, 101, "nginx")
+      .Own(5, 102, "curl")
+      .Own(6, 103, "systemd-resolved")
+      .Own(7, 104, "wget")
+      .Own(8, 100, "nginx");
+  BaselineLearner learner;
+  learner.Observe(builder.Build());
+  Policy learned = learner.Learned();
+  EXPECT_EQ(DescribeAll(learned.paths), (Strings{
+                                            "tcp outbound external 443",
+                                            "tcp outbound external 443 curl",
+                                            "tcp inbound external 443 nginx",
+                                            "tcp inbound internal 443 nginx",
+                                            "tcp outbound internal 5432 nginx",
+                                            "udp outbound internal 53 systemd-resolved",
+                                        }));
+  EXPECT_EQ(Processes(learned), (Strings{"curl", "nginx", "systemd-resolved", "wget"}))
+      << "a connecting socket is no path yet, but its owner holds a socket";
+}
+
+TEST(BaselineLearnerTest, GlobCharactersInNamesAreEscaped) {
+  SnapshotBuilder builder;
+  builder.Add(Tcp(SocketState::kListen, "0.0.0.0", 80, "0.0.0.0", 0, 1))
+      .Add(Tcp(SocketState::kListen, "0.0.0.0", 81, "0.0.0.0", 0, 2))
+      .Add(Tcp(SocketState::kListen, "0.0.0.0", 82, "0.0.0.0", 0, 3))
+      .Add(Tcp(SocketState::kEstablished, "10.0.0.5", 40000, "198.51.100.1", 443, 4))
+      .Own(1, 100, "a*b")
+      .Own(1, 101, "a?b")
+      .Own(2, 102, "x[1]\\*")
+      .Own(3, 103, "back\\slash")
+      .Own(4, 100, "a*b");
+  BaselineLearner learner;
+  learner.Observe(builder.Build());
+  Policy learned = learner.Learned();
+
+  EXPECT_EQ(Processes(learned), (Strings{"a\\*b", "a\\?b", "back\\slash", "x\\[1]\\\\\\*"}));
+  const std::string& star = learned.network_processes->at(0).process;
+  EXPECT_TRUE(ProcessMatches(star, "a*b"));
+  EXPECT_FALSE(ProcessMatches(star, "axb"));
+  EXPECT_FALSE(ProcessMatches(star, "a?b"));
+  const std::string& question = learned.network_processes->at(1).process;
+  EXPECT_TRUE(ProcessMatches(question, "a?b"));
+  EXPECT_FALSE(ProcessMatches(question, "axb"));
+  // Without glob characters a name compares exactly, so its backslash stays as it is.
+  EXPECT_TRUE(ProcessMatches(learned.network_processes->at(2).process, "back\\slash"));
+  const std::string& bracket = learned.network_processes->at(3).process;
+  EXPECT_TRUE(ProcessMatches(bracket, "x[1]\\*"));
+  EXPECT_FALSE(ProcessMatches(bracket, "x1\\*"));
+  EXPECT_FALSE(ProcessMatches(bracket, "x[1]\\z"));
+
+  // Every process field is a glob: listeners, services and paths escape too.
+  EXPECT_EQ(DescribeAll(learned.listeners),
+            (Strings{"tcp/80 any a\\*b", "tcp/80 any a\\?b", "tcp/81 any x\\[1]\\\\\\*",
+                     "tcp/82 any back\\slash"}));
+  EXPECT_EQ(DescribeAll(learned.paths), Strings{"tcp outbound external 443 a\\*b"});
+  // Service names are label values: plain characters only, unique.
+  EXPECT_EQ(
+      DescribeAll(learned.expected_services),
+      (Strings{"tcp-80-a_b tcp/80 a\\*b", "tcp-80-a_b-2 tcp/80 a\\?b",
+               "tcp-81-x_1___ tcp/81 x\\[1]\\\\\\*", "tcp-82-back_slash tcp/82 back\\slash"}));
+}
+
+TEST(BaselineLearnerTest, SnapshotsAccumulateAndRepeatsAreOneRule) {
+  BaselineLearner learner;
+  for (int i = 0; i < 3; ++i) {
+    SnapshotBuilder builder;
+    builder.Add(Tcp(SocketState::kListen, "0.0.0.0", 22, "0.0.0.0", 0, 1))
+        .Add(Tcp(SocketState::kEstablished, "10.0.0.5", 22, "10.0.0.9", 50000 + i, 2))
+        .Own(1, 100, "sshd")
+        .Own(2, 200 + i, "sshd");
+    if (i == 1) {
+      builder.Add(Tcp(SocketState::kListen, "0.0.0.0", 8080, "0.0.0.0", 0, 3)).Own(3, 300, "app");
+    }
+    learner.Observe(builder.Build());
+  }
+  EXPECT_EQ(learner.observations(), 3u);
+  Policy learned = learner.Learned();
+  EXPECT_EQ(DescribeAll(learned.listeners), (Strings{"tcp/22 any sshd", "tcp/8080 any app"}))
+      << "a listener seen once during the window is learned";
+  EXPECT_EQ(DescribeAll(learned.paths), Strings{"tcp inbound internal 22 sshd"})
+      << "ephemeral peer ports do not make new paths";
+  EXPECT_EQ(Processes(learned), (Strings{"app", "sshd"}));
+}
+
+TEST(BaselineLearnerTest, OutputOrderDoesNotDependOnObservationOrder) {
+  std::vector<Socket> sockets = {
+      Udp("0.0.0.0", 514, "0.0.0.0", 0, 1),
+      Tcp(SocketState::kListen, "0.0.0.0", 8080, "0.0.0.0", 0, 2),
+      Tcp(SocketState::kListen, "0.0.0.0", 22, "0.0.0.0", 0, 3),
+      Tcp(SocketState::kEstablished, "10.0.0.5", 40000, "198.51.100.1", 443, 4),
+      Tcp(SocketState::kEstablished, "10.0.0.5", 40001, "10.0.0.7", 443, 5),
+  };
+  auto learn = [&](bool reversed) {
+    SnapshotBuilder builder;
+    std::vector<Socket> order = sockets;
+    if (reversed) std::reverse(order.begin(), order.end());
+    for (const Socket& socket : order) builder.Add(socket);
+    builder.Own(1, 100, "rsyslogd").Own(2, 101, "zapp").Own(3, 102, "sshd").Own(4, 103, "curl");
+    builder.Own(5, 101, "zapp");
+    BaselineLearner learner;
+    learner.Observe(builder.Build());
+    return learner.Learned();
+  };
+  Policy forward = learn(false);
+  Policy backward = learn(true);
+  EXPECT_EQ(PolicyToYaml(forward), PolicyToYaml(backward));
+  EXPECT_EQ(DescribeAll(forward.listeners),
+            (Strings{"tcp/22 any sshd", "tcp/8080 any zapp", "udp/514 any rsyslogd"}));
+  EXPECT_EQ(DescribeAll(forward.expected_services),
+            (Strings{"tcp-22-sshd tcp/22 sshd", "tcp-8080-zapp tcp/8080 zapp",
+                     "udp-514-rsyslogd udp/514 rsyslogd"}));
+  EXPECT_EQ(DescribeAll(forward.paths),
+            (Strings{"tcp outbound external 443 curl", "tcp outbound internal 443 zapp"}));
+}
+
+TEST(BaselineLearnerTest, CarriesThePolicyZonesItsPathsName) {
+  Zone dmz{"dmz", {*ParseCidr("203.0.113.0/24")}};
+  Zone lab{"lab", {*ParseCidr("198.18.0.0/15")}};
+  SnapshotBuilder builder;
+  builder.zones = ZoneClassifier({dmz, lab});
+  builder.Add(Tcp(SocketState::kEstablished, "10.0.0.5", 40000, "203.0.113.9", 8443, 1))
+      .Own(1, 100, "agent");
+  BaselineLearner learner({dmz, lab});
+  learner.Observe(builder.Build());
+  Policy learned = learner.Learned();
+  EXPECT_EQ(DescribeAll(learned.paths), Strings{"tcp outbound dmz 8443 agent"});
+  ASSERT_EQ(learned.zones.size(), 1u) << "only the zones the paths name";
+  EXPECT_EQ(learned.zones[0].name, "dmz");
+  EXPECT_EQ(learned.zones[0].cidrs, dmz.cidrs);
+
+  // Without the zone the loader would refuse the persisted baseline ("unknown zone").
+  PolicyLoadResult reparsed = ParsePolicy(PolicyToYaml(learned), "baseline.yaml");
+  ASSERT_TRUE(reparsed.policy) << reparsed.errors.at(0).ToString();
+}
+
+Policy ExplicitPolicy() {
+  Policy policy;
+  policy.source = "/etc/connwatch/policy.yaml";
+  policy.zones = {Zone{"dmz", {*ParseCidr("203.0.113.0/24")}}};
+  policy.listeners = {ListenerRule{"sshd", {22, 22}, ProtocolMatch::kTcp, {}, {}}};
+  policy.expected_services = {
+      ExpectedService{"tcp-443-nginx", 8443, ProtocolMatch::kTcp, "nginx", {}},
+      ExpectedService{"ssh", 22, ProtocolMatch::kTcp, "sshd", {}}};
+  policy.limits.long_connection = std::chrono::hours(2);
+  policy.baseline.learn_for = std::chrono::minutes(10);
+  return policy;
+}
+
+TEST(BaselineMergeTest, AppendsLearnedRulesAndKeepsExplicitSettings) {
+  SnapshotBuilder builder;
+  builder.Add(Tcp(SocketState::kListen, "0.0.0.0", 22, "0.0.0.0", 0, 1))
+      .Add(Tcp(SocketState::kListen, "0.0.0.0", 443, "0.0.0.0", 0, 2))
+      .Add(Tcp(SocketState::kEstablished, "10.0.0.5", 443, "198.51.100.1", 50000, 3))
+      .Own(1, 100, "sshd")
+      .Own(2, 101, "nginx")
+      .Own(3, 101, "nginx");
+  BaselineLearner learner;
+  learner.Observe(builder.Build());
+  Policy merged = MergeBaseline(ExplicitPolicy(), learner.Learned());
+
+  EXPECT_EQ(merged.source, "/etc/connwatch/policy.yaml + baseline");
+  ASSERT_EQ(merged.zones.size(), 1u);
+  EXPECT_EQ(merged.zones[0].name, "dmz");
+  EXPECT_EQ(merged.limits.long_connection, std::chrono::hours(2));
+  EXPECT_EQ(merged.baseline.learn_for, std::chrono::minutes(10));
+  EXPECT_EQ(DescribeAll(merged.listeners),
+            (Strings{"tcp/22 unspecified sshd", "tcp/22 any sshd", "tcp/443 any nginx"}));
+  // tcp/22 sshd is already stated as "ssh"; the learned tcp-443-nginx keeps its rule under a
+  // name of its own, since "tcp-443-nginx" is taken by an explicit service on another port.
+  EXPECT_EQ(DescribeAll(merged.expected_services),
+            (Strings{"tcp-443-nginx tcp/8443 nginx", "ssh tcp/22 sshd",
+                     "tcp-443-nginx-2 tcp/443 nginx"}));
+  ASSERT_TRUE(merged.network_processes) << "an absent section becomes present";
+  EXPECT_EQ(Processes(merged), (Strings{"nginx", "sshd"}));
+  EXPECT_EQ(DescribeAll(merged.paths), Strings{"tcp inbound external 443 nginx"});
+}
+
+TEST(BaselineMergeTest, AbsentLearnedSectionsLeaveExplicitOnesAlone) {
+  Policy learned;
+  Policy merged = MergeBaseline(ExplicitPolicy(), learned);
+  EXPECT_EQ(DescribeAll(merged.listeners), Strings{"tcp/22 unspecified sshd"});
+  EXPECT_EQ(merged.expected_services->size(), 2u);
+  EXPECT_FALSE(merged.network_processes);
+  EXPECT_FALSE(merged.paths);
+
+  Policy defaults = DefaultPolicy();
+  defaults.source.clear();
+  EXPECT_EQ(MergeBaseline(defaults, BaselineLearner().Learned()).source, "baseline");
+}
+
+class BaselineFileTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char pattern[] = "/tmp/connwatch-baseline-XXXXXX";
+    ASSERT_NE(mkdtemp(pattern), nullptr);
+    dir_ = pattern;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  static Policy SomeBaseline() {
+    SnapshotBuilder builder;
+    builder.Add(Tcp(SocketState::kListen, "0.0.0.0", 22, "0.0.0.0", 0, 1))
+        .Add(Tcp(SocketState::kListen, "::1", 631, "::", 0, 2))
+        .Add(Tcp(SocketState::kListen, "192.0.2.10", 8080, "0.0.0.0", 0, 3))
+        .Add(Udp("0.0.0.0", 123, "0.0.0.0", 0, 4))
+        .Add(Tcp(SocketState::kEstablished, "10.0.0.5", 22, "198.51.100.1", 50000, 5))
+        .Add(Tcp(SocketState::kEstablished, "10.0.0.5", 40000, "10.0.0.8", 5432, 6))
+        .Own(1, 100, "sshd")
+        .Own(2, 101, "cupsd")
+        .Own(3, 102, "we*rd [app]")
+        .Own(4, 103, "ntpd")
+        .Own(5, 104, "sshd")
+        .Own(6, 105, std::string("bad\xff\x01name", 9));  // not UTF-8: !!binary in YAML
+    BaselineLearner learner;
+    learner.Observe(builder.Build());
+    return learner.Learned();
+  }
+
+  std::vector<std::string> Files() const {
+    std::vector<std::string> names;
+    for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
+      names.push_back(entry.path().filename().string());
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+
+  std::string Read(const std::string& path) const {
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  }
+
+  void Write(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
+
+  std::string dir_;
+};
+
+TEST_F(BaselineFileTest, SaveThenLoadGivesTheSamePolicy) {
+  Policy learned = SomeBaseline();
+  std::string path = dir_ + "/state/nested/baseline.yaml";
+  std::string error;
+  ASSERT_TRUE(SaveBaseline(path, learned, error)) << error;
+  EXPECT_EQ(error, "");
+
+  std::string text = Read(path);
+  EXPECT_EQ(text.rfind("# connwatch learned baseline, format 1\n", 0), 0u) << text;
+  struct stat info;
+  ASSERT_EQ(stat(path.c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 0777, 0600u);
+  ASSERT_EQ(stat((dir_ + "/state").c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 0777, 0700u);
+  ASSERT_EQ(stat((dir_ + "/state/nested").c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 0777, 0700u);
+
+  std::optional<Policy> loaded = LoadBaseline(path, error);
+  ASSERT_TRUE(loaded) << error;
+  EXPECT_EQ(error, "");
+  EXPECT_EQ(PolicyToYaml(*loaded), PolicyToYaml(learned));
+  EXPECT_EQ(DescribeAll(loaded->listeners), DescribeAll(learned.listeners));
+  EXPECT_EQ(DescribeAll(loaded->expected_services), DescribeAll(learned.expected_services));
+  EXPECT_EQ(Processes(*loaded), Processes(learned));
+  EXPECT_EQ(DescribeAll(loaded->paths), DescribeAll(learned.paths));
+  EXPECT_TRUE(ProcessMatches(loaded->network_processes->at(4).process, "we*rd [app]"))
+      << Processes(*loaded).at(4);
+}
+
+TEST_F(BaselineFileTest, EmptyBaselineRoundTripsWithEverySectionPresent) {
+  std::string path = dir_ + "/baseline.yaml";
+  std::string error;
+  ASSERT_TRUE(SaveBaseline(path, BaselineLearner().Learned(), error)) << error;
+  std::optional<Policy> loaded = LoadBaseline(path, error);
+  ASSERT_TRUE(loaded) << error;
+  ASSERT_TRUE(loaded->listeners && loaded->expected_services && loaded->network_processes &&
+              loaded->paths);
+  EXPECT_TRUE(loaded->listeners->empty());
+  EXPECT_TRUE(loaded->paths->empty());
+}
+
+TEST_F(BaselineFileTest, OverwriteReplacesTheFileAndLeavesNoTemporaryFile) {
+  std::string path = dir_ + "/baseline.yaml";
+  std::string error;
+  ASSERT_TRUE(SaveBaseline(path, BaselineLearner().Learned(), error)) << error;
+  ASSERT_TRUE(SaveBaseline(path, SomeBaseline(), error)) << error;
+  EXPECT_EQ(Files(), Strings{"baseline.yaml"});
+  std::optional<Policy> loaded = LoadBaseline(path, error);
+  ASSERT_TRUE(loaded) << error;
+  EXPECT_EQ(PolicyToYaml(*loaded), PolicyToYaml(SomeBaseline()));
+
+  // A leftover temp file of an earlier crash is truncated and reused, not appended to.
+  Write(path + ".tmp." + std::to_string(getpid()), std::string(4096, 'x'));
+  ASSERT_TRUE(SaveBaseline(path, BaselineLearner().Learned(), error)) << error;
+  EXPECT_EQ(Files(), Strings{"baseline.yaml"});
+  loaded = LoadBaseline(path, error);
+  ASSERT_TRUE(loaded) << error;
+  EXPECT_TRUE(loaded->listeners->empty());
+}
+
+TEST_F(BaselineFileTest, SaveUnderARegularFileFailsAndNamesThePath) {
+  Write(dir_ + "/file", "not a directory\n");
+  std::string path = dir_ + "/file/baseline.yaml";
+  std::string error;
+  EXPECT_FALSE(SaveBaseline(path, SomeBaseline(), error));
+  EXPECT_NE(error.find(path), std::string::npos) << error;
+  EXPECT_NE(error.find(strerror(ENOTDIR)), std::string::npos) << error;
+  EXPECT_EQ(Files(), Strings{"file"});
+
+  std::string deeper = dir_ + "/file/sub/baseline.yaml";
+  EXPECT_FALSE(SaveBaseline(deeper, SomeBaseline(), error));
+  EXPECT_NE(error.find(deeper), std::string::npos) << error;
+  EXPECT_NE(error.find(strerror(ENOTDIR)), std::string::npos) << error;
+}
+
+TEST_F(BaselineFileTest, FailedRenameRemovesTheTemporaryFile) {
+  // The target is a non-empty directory: everything works up to rename(2).
+  std::string path = dir_ + "/baseline.yaml";
+  std::filesystem::create_directories(path + "/occupied");
+  std::string error;
+  EXPECT_FALSE(SaveBaseline(path, SomeBaseline(), error));
+  EXPECT_NE(error.find(path), std::string::npos) << error;
+  EXPECT_NE(error.find("renaming"), std::string::npos) << error;
+  EXPECT_EQ(Files(), Strings{"baseline.yaml"}) << "no temporary file left";
+}
+
+TEST_F(BaselineFileTest, SaveRefusesABaselineThatWouldNotLoad) {
+  // A learner not told about the policy zones its snapshots were classified with.
+  SnapshotBuilder builder;
+  builder.zones = ZoneClassifier({Zone{"dmz", {*ParseCidr("203.0.113.0/24")}}});
+  builder.Add(Tcp(SocketState::kEstablished, "10.0.0.5", 40000, "203.0.113.9", 8443, 1))
+      .Own(1, 100, "agent");
+  BaselineLearner learner;
+  learner.Observe(builder.Build());
+  std::string path = dir_ + "/baseline.yaml";
+  std::string error;
+  EXPECT_FALSE(SaveBaseline(path, learner.Learned(), error));
+  EXPECT_NE(error.find(path), std::string::npos) << error;
+  EXPECT_NE(error.find("unknown zone \"dmz\""), std::string::npos) << error;
+
+  Policy huge = BaselineLearner().Learned();
+  for (int i = 0; i < 20000; ++i) {
+    huge.network_processes->push_back({"process-" + std::string(60, 'x') + std::to_string(i), {}});
+  }
+  EXPECT_FALSE(SaveBaseline(path, huge, error));
+  EXPECT_NE(error.find("more than the limit"), std::string::npos) << error;
+  EXPECT_EQ(Files(), Strings{}) << "nothing written";
+}
+
+TEST_F(BaselineFileTest, MissingFileIsNoBaselineAndNoError) {
+  std::string error = "stale";
+  EXPECT_FALSE(LoadBaseline(dir_ + "/baseline.yaml", error));
+  EXPECT_EQ(error, "");
+}
+
+TEST_F(BaselineFileTest, UnreadableFileIsAnError) {
+  std::string path = dir_ + "/baseline.yaml";
+  std::filesystem::create_directory(path);
+  std::string error;
+  EXPECT_FALSE(LoadBaseline(path, error));
+  EXPECT_NE(error.find(path), std::string::npos) << error;
+  EXPECT_NE(error.find(strerror(EISDIR)), std::string::npos) << error;
+}
+
+TEST_F(BaselineFileTest, CorruptFileIsRefusedWithItsErrors) {
+  std::string path = dir_ + "/baseline.yaml";
+  std::string error;
+  ASSERT_TRUE(SaveBaseline(path, SomeBaseline(), error)) << error;
+  std::string text = Read(path);
+  Write(path, text.substr(0, text.size() / 2) + "\n  - port: [\nbogus: 1\n");
+  EXPECT_FALSE(LoadBaseline(path, error));
+  EXPECT_NE(error.find(path + ":"), std::string::npos) << error;
+
+  Write(path, "# connwatch learned baseline, format 1\nlisteners: []\nwhat: 1\n");
+  EXPECT_FALSE(LoadBaseline(path, error));
+  EXPECT_NE(error.find(path + ":3:1: what: unknown key"), std::string::npos) << error;
+
+  Write(path, "# connwatch learned baseline, format 1\nlisteners: []\n");
+  EXPECT_FALSE(LoadBaseline(path, error));
+  EXPECT_NE(error.find("section expected_services is missing"), std::string::npos) << error;
+}
+
+TEST_F(BaselineFileTest, ForeignFilesAreRefused) {
+  std::string path = dir_ + "/baseline.yaml";
+  std::string error;
+  // A valid policy, but not one connwatch wrote as its baseline.
+  Write(path, "listeners: []\nexpected_services: []\nnetwork_processes: []\npaths: []\n");
+  EXPECT_FALSE(LoadBaseline(path, error));
+  EXPECT_NE(error.find(path + " is not a connwatch baseline"), std::string::npos) << error;
+
+  Write(path, "");
+  EXPECT_FALSE(LoadBaseline(path, error));
+  EXPECT_NE(error.find("is not a connwatch baseline"), std::string::npos) << error;
+
+  Write(path, "# connwatch learned baseline, format 2\nlisteners: []\n");
+  EXPECT_FALSE(LoadBaseline(path, error));
+  EXPECT_NE(error.find("has format \"2\""), std::string::npos) << error;
+}
+
+TEST_F(BaselineFileTest, OversizedFileIsRefusedUnparsed) {
+  std::string path = dir_ + "/baseline.yaml";
+  Write(path,
+        "# connwatch learned baseline, format 1\n" + std::string(kMaxPolicyFileBytes, '#') + "\n");
+  std::string error;
+  EXPECT_FALSE(LoadBaseline(path, error));
+  EXPECT_NE(error.find("larger than the limit"), std::string::npos) << error;
+}
+
+}  // namespace
+}  // namespace connwatch

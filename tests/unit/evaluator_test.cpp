@@ -1,0 +1,600 @@
+#include "policy/evaluator.h"
+
+#include <gtest/gtest.h>
+
+#include "support/test_sockets.h"
+
+namespace connwatch {
+namespace {
+
+using testing::SnapshotBuilder;
+using testing::Tcp;
+using testing::Udp;
+constexpr auto kListen = SocketState::kListen;
+constexpr auto kEstablished = SocketState::kEstablished;
+constexpr auto kInbound = Direction::kInbound;
+constexpr auto kOutbound = Direction::kOutbound;
+
+PortSpan Port(uint16_t port) { return {port, port}; }
+
+IpAddress Ip(const char* text) { return *ParseIpAddress(text); }
+
+// Rule literals (designated initializers trip -Wmissing-field-initializers on GCC 12).
+ListenerRule Listen(std::string process, PortSpan ports = {},
+                    ProtocolMatch protocol = ProtocolMatch::kAny) {
+  ListenerRule rule;
+  rule.process = std::move(process);
+  rule.ports = ports;
+  rule.protocol = protocol;
+  return rule;
+}
+
+ListenerRule Bind(BindScope scope, const char* address = nullptr) {
+  ListenerRule rule;
+  rule.bind.scope = scope;
+  if (address) rule.bind.address = Ip(address);
+  return rule;
+}
+
+ExpectedService Service(std::string name, uint16_t port, ProtocolMatch protocol,
+                        std::string process = "") {
+  ExpectedService service;
+  service.name = std::move(name);
+  service.port = port;
+  service.protocol = protocol;
+  service.process = std::move(process);
+  return service;
+}
+
+NetworkProcessRule Allow(std::string process) {
+  NetworkProcessRule rule;
+  rule.process = std::move(process);
+  return rule;
+}
+
+PathRule Path(std::string process, Direction direction = Direction::kNone,
+              std::string remote_zone = "", PortSpan ports = {},
+              ProtocolMatch protocol = ProtocolMatch::kAny) {
+  PathRule rule;
+  rule.process = std::move(process);
+  rule.direction = direction;
+  rule.remote_zone = std::move(remote_zone);
+  rule.ports = ports;
+  rule.protocol = protocol;
+  return rule;
+}
+
+// "check socket pid" per finding, in order: readable when an ordering assertion fails.
+std::vector<std::string> Keys(const Evaluation& evaluation) {
+  std::vector<std::string> keys;
+  for (const Finding& finding : evaluation.findings) {
+    keys.push_back(std::string(CheckName(finding.check)) + " " +
+                   (finding.socket ? std::to_string(*finding.socket) : "-") + " " +
+                   std::to_string(finding.pid));
+  }
+  return keys;
+}
+
+bool Active(const Evaluation& evaluation, Check check) {
+  return evaluation.active[static_cast<int>(check)];
+}
+
+// Whether `rule` allows a single listening `socket` owned by `owner` ("" for unowned).
+bool ListenerAllowed(const ListenerRule& rule, const Socket& socket, const std::string& owner) {
+  SnapshotBuilder builder;
+  builder.Add(socket);
+  if (!owner.empty()) builder.Own(socket.inode, 100, owner);
+  const Snapshot& snapshot = builder.Build();
+  EXPECT_EQ(snapshot.classes[0].role, SocketRole::kListener) << "test socket is no listener";
+  Policy policy;
+  policy.listeners = {rule};
+  Evaluation evaluation = Evaluate(policy, snapshot);
+  EXPECT_EQ(evaluation.listener_expected[0] == 1, evaluation.findings.empty());
+  return evaluation.listener_expected[0] == 1;
+}
+
+Socket Listener(const char* address, uint16_t port, uint64_t inode = 7) {
+  return Tcp(kListen, address, port,
+             ParseIpAddress(address)->family == Family::kIpv4 ? "0.0.0.0" : "::", 0, inode);
+}
+
+TEST(EvaluatorTest, CheckNames) {
+  EXPECT_STREQ(CheckName(Check::kUnexpectedListener), "unexpected_listener");
+  EXPECT_STREQ(CheckName(Check::kExpectedServiceDown), "expected_service_down");
+  EXPECT_STREQ(CheckName(Check::kUnexpectedNetworkProcess), "unexpected_network_process");
+  EXPECT_STREQ(CheckName(Check::kPathViolation), "path_violation");
+}
+
+// One of everything: a listener, an inbound and an outbound connection, a TIME_WAIT.
+SnapshotBuilder& Everything(SnapshotBuilder& builder) {
+  return builder.Add(Tcp(kListen, "0.0.0.0", 4444, "0.0.0.0", 0, 1))
+      .Add(Tcp(kEstablished, "10.0.0.5", 4444, "10.0.0.9", 50000, 2))
+      .Add(Tcp(kEstablished, "10.0.0.5", 40000, "8.8.8.8", 443, 3))
+      .Add(Tcp(SocketState::kTimeWait, "10.0.0.5", 40001, "8.8.8.8", 443, 0))
+      .Own(1, 50, "nc")
+      .Own(2, 50, "nc")
+      .Own(3, 60, "curl");
+}
+
+TEST(EvaluatorTest, AbsentSectionsDisableTheirChecks) {
+  SnapshotBuilder builder;
+  const Snapshot& snapshot = Everything(builder).Build();
+  Evaluation evaluation = Evaluate(Policy{}, snapshot);
+  for (int check = 0; check < kCheckCount; ++check) {
+    EXPECT_FALSE(evaluation.active[check]) << CheckName(static_cast<Check>(check));
+  }
+  ASSERT_EQ(Keys(evaluation), std::vector<std::string>{});
+  EXPECT_EQ(evaluation.listener_expected, (std::vector<uint8_t>{1, 0, 0, 0}))
+      << "inactive check: every listener is expected, non-listeners never";
+  EXPECT_TRUE(evaluation.services.empty());
+  EXPECT_EQ(evaluation.unexpected_network_processes, 0u);
+  EXPECT_TRUE(evaluation.unexpected_network_process_sockets.empty());
+}
+
+TEST(EvaluatorTest, EmptySectionsAllowNothing) {
+  SnapshotBuilder builder;
+  const Snapshot& snapshot = Everything(builder).Build();
+  Policy policy;
+  policy.listeners.emplace();
+  policy.expected_services.emplace();
+  policy.network_processes.emplace();
+  policy.paths.emplace();
+  Evaluation evaluation = Evaluate(policy, snapshot);
+  for (int check = 0; check < kCheckCount; ++check) {
+    EXPECT_TRUE(evaluation.active[check]) << CheckName(static_cast<Check>(check));
+  }
+  ASSERT_EQ(Keys(evaluation), (std::vector<std::string>{
+                                  "unexpected_listener 0 50",
+                                  "unexpected_network_process 0 50",
+                                  "unexpected_network_process 2 60",
+                                  "path_violation 1 50",
+                                  "path_violation 2 60",
+                              }));
+  EXPECT_EQ(evaluation.listener_expected, (std::vector<uint8_t>{0, 0, 0, 0}));
+  EXPECT_TRUE(evaluation.services.empty());
+  EXPECT_EQ(evaluation.unexpected_network_processes, 2u);
+}
+
+TEST(EvaluatorTest, ListenerPortsAndRanges) {
+  ListenerRule exact = Listen("", Port(22));
+  EXPECT_TRUE(ListenerAllowed(exact, Listener("0.0.0.0", 22), "sshd"));
+  EXPECT_FALSE(ListenerAllowed(exact, Listener("0.0.0.0", 23), "sshd"));
+  ListenerRule range = Listen("", {8000, 8100});
+  EXPECT_TRUE(ListenerAllowed(range, Listener("0.0.0.0", 8000), "app"));
+  EXPECT_TRUE(ListenerAllowed(range, Listener("0.0.0.0", 8100), "app"));
+  EXPECT_FALSE(ListenerAllowed(range, Listener("0.0.0.0", 7999), "app"));
+  EXPECT_FALSE(ListenerAllowed(range, Listener("0.0.0.0", 8101), "app"));
+  EXPECT_TRUE(ListenerAllowed(ListenerRule{}, Listener("::", 65535), "app"))
+      << "a rule without keys allows every listener";
+}
+
+TEST(EvaluatorTest, ListenerProtocolFilter) {
+  Socket tcp = Listener("0.0.0.0", 53);
+  Socket udp = Udp("0.0.0.0", 53, "0.0.0.0", 0, 7);
+  ListenerRule tcp_only = Listen("", Port(53), ProtocolMatch::kTcp);
+  ListenerRule udp_only = Listen("", Port(53), ProtocolMatch::kUdp);
+  ListenerRule both = Listen("", Port(53), ProtocolMatch::kAny);
+  EXPECT_TRUE(ListenerAllowed(tcp_only, tcp, "named"));
+  EXPECT_FALSE(ListenerAllowed(tcp_only, udp, "named"));
+  EXPECT_FALSE(ListenerAllowed(udp_only, tcp, "named"));
+  EXPECT_TRUE(ListenerAllowed(udp_only, udp, "named"));
+  EXPECT_TRUE(ListenerAllowed(both, tcp, "named"));
+  EXPECT_TRUE(ListenerAllowed(both, udp, "named"));
+}
+
+TEST(EvaluatorTest, ListenerBindScopes) {
+  ListenerRule wildcard = Bind(BindScope::kWildcard);
+  EXPECT_TRUE(ListenerAllowed(wildcard, Listener("0.0.0.0", 80), "web"));
+  EXPECT_TRUE(ListenerAllowed(wildcard, Listener("::", 80), "web"));
+  EXPECT_TRUE(ListenerAllowed(wildcard, Listener("::ffff:0.0.0.0", 80), "web"));
+  EXPECT_FALSE(ListenerAllowed(wildcard, Listener("127.0.0.1", 80), "web"));
+  EXPECT_FALSE(ListenerAllowed(wildcard, Listener("10.0.0.5", 80), "web"));
+
+  ListenerRule loopback = Bind(BindScope::kLoopback);
+  EXPECT_TRUE(ListenerAllowed(loopback, Listener("127.0.0.1", 80), "web"));
+  EXPECT_TRUE(ListenerAllowed(loopback, Listener("127.0.0.53", 80), "web"));
+  EXPECT_TRUE(ListenerAllowed(loopback, Listener("::1", 80), "web"));
+  EXPECT_TRUE(ListenerAllowed(loopback, Listener("::ffff:127.0.0.1", 80), "web"));
+  EXPECT_FALSE(ListenerAllowed(loopback, Listener("0.0.0.0", 80), "web"));
+  EXPECT_FALSE(ListenerAllowed(loopback, Listener("::", 80), "web"));
+  EXPECT_FALSE(ListenerAllowed(loopback, Listener("::2", 80), "web"));
+  EXPECT_FALSE(ListenerAllowed(loopback, Listener("128.0.0.1", 80), "web"));
+
+  ListenerRule address = Bind(BindScope::kAddress, "10.0.0.5");
+  EXPECT_TRUE(ListenerAllowed(address, Listener("10.0.0.5", 80), "web"));
+  EXPECT_TRUE(ListenerAllowed(address, Listener("::ffff:10.0.0.5", 80), "web"));
+  EXPECT_FALSE(ListenerAllowed(address, Listener("10.0.0.6", 80), "web"));
+  EXPECT_FALSE(ListenerAllowed(address, Listener("0.0.0.0", 80), "web"))
+      << "a wildcard bind is not the one address";
+  ListenerRule mapped_address = Bind(BindScope::kAddress, "::ffff:10.0.0.5");
+  EXPECT_TRUE(ListenerAllowed(mapped_address, Listener("10.0.0.5", 80), "web"));
+  EXPECT_TRUE(ListenerAllowed(mapped_address, Listener("::ffff:10.0.0.5", 80), "web"));
+  ListenerRule v6_address = Bind(BindScope::kAddress, "2001:db8::5");
+  EXPECT_TRUE(ListenerAllowed(v6_address, Listener("2001:db8::5", 80), "web"));
+  EXPECT_FALSE(ListenerAllowed(v6_address, Listener("2001:db8::6", 80), "web"));
+
+  ListenerRule unspecified = Bind(BindScope::kUnspecified);
+  EXPECT_TRUE(ListenerAllowed(unspecified, Listener("0.0.0.0", 80), "web"));
+  EXPECT_TRUE(ListenerAllowed(unspecified, Listener("127.0.0.1", 80), "web"));
+  EXPECT_TRUE(ListenerAllowed(unspecified, Listener("2001:db8::5", 80), "web"));
+}
+
+TEST(EvaluatorTest, ListenerProcessGlobs) {
+  ListenerRule exact = Listen("sshd");
+  EXPECT_TRUE(ListenerAllowed(exact, Listener("0.0.0.0", 22), "sshd"));
+  EXPECT_FALSE(ListenerAllowed(exact, Listener("0.0.0.0", 22), "sshd2"));
+  ListenerRule prefix = Listen("systemd-*");
+  EXPECT_TRUE(ListenerAllowed(prefix, Listener("127.0.0.53", 53), "systemd-resolved"));
+  EXPECT_FALSE(ListenerAllowed(prefix, Listener("127.0.0.53", 53), "systemd"));
+  EXPECT_FALSE(ListenerAllowed(prefix, Listener("127.0.0.53", 53), "x-systemd-resolved"));
+  ListenerRule star = Listen("*");
+  EXPECT_TRUE(ListenerAllowed(star, Listener("0.0.0.0", 22), "anything"));
+  EXPECT_FALSE(ListenerAllowed(star, Listener("0.0.0.0", 22), ""))
+      << "a process pattern, even *, needs an owner";
+}
+
+TEST(EvaluatorTest, UnownedListenerMatchesOnlyProcessLessRules) {
+  EXPECT_TRUE(ListenerAllowed(Listen("", Port(22)), Listener("0.0.0.0", 22), ""));
+  EXPECT_FALSE(ListenerAllowed(Listen("sshd"), Listener("0.0.0.0", 22), ""));
+
+  SnapshotBuilder builder;
+  builder.Add(Listener("0.0.0.0", 4444, 9)).Add(Listener("0.0.0.0", 5555, 0));
+  Snapshot& snapshot = builder.Build();
+  snapshot.owners[9].push_back(77);  // an owner that exited before it could be read
+  Policy policy;
+  policy.listeners = {Listen("*")};
+  Evaluation evaluation = Evaluate(policy, snapshot);
+  ASSERT_EQ(Keys(evaluation),
+            (std::vector<std::string>{"unexpected_listener 0 0", "unexpected_listener 1 0"}));
+  EXPECT_EQ(evaluation.findings[0].process, "");
+  EXPECT_EQ(evaluation.findings[0].reason,
+            "no listeners rule allows tcp 0.0.0.0:4444 for an unowned socket");
+}
+
+TEST(EvaluatorTest, ListenerAllowedForOneOwnerIsExpected) {
+  SnapshotBuilder builder;
+  // nginx master and a worker share the socket with a helper that has the lowest pid.
+  builder.Add(Listener("0.0.0.0", 443, 5))
+      .Own(5, 12, "nginx")
+      .Own(5, 10, "helper")
+      .Own(5, 11, "nginx");
+  const Snapshot& snapshot = builder.Build();
+  Policy policy;
+  policy.listeners = {Listen("nginx", Port(443))};
+  Evaluation evaluation = Evaluate(policy, snapshot);
+  EXPECT_EQ(evaluation.listener_expected, std::vector<uint8_t>{1});
+  ASSERT_EQ(Keys(evaluation), std::vector<std::string>{});
+
+  policy.listeners = {Listen("apache2")};
+  evaluation = Evaluate(policy, snapshot);
+  EXPECT_EQ(evaluation.listener_expected, std::vector<uint8_t>{0});
+  ASSERT_EQ(Keys(evaluation),
+            (std::vector<std::string>{"unexpected_listener 0 10", "unexpected_listener 0 11",
+                                      "unexpected_listener 0 12"}))
+      << "one finding per owner, by pid";
+  EXPECT_EQ(evaluation.findings[0].process, "helper");
+  EXPECT_EQ(evaluation.findings[2].process, "nginx");
+}
+
+TEST(EvaluatorTest, ListenerFindingFields) {
+  SnapshotBuilder builder;
+  builder.Add(Tcp(kEstablished, "10.0.0.5", 40000, "8.8.8.8", 443, 3))
+      .Add(Listener("::", 4444, 4))
+      .Add(Udp("0.0.0.0", 45000, "0.0.0.0", 0, 5))  // an ephemeral client socket, not a listener
+      .Add(Udp("0.0.0.0", 4444, "0.0.0.0", 0, 6))
+      .Own(3, 20, "curl")
+      .Own(4, 21, "nc")
+      .Own(5, 22, "dig")
+      .Own(6, 21, "nc");
+  const Snapshot& snapshot = builder.Build();
+  Policy policy;
+  policy.listeners = {Listen("sshd")};
+  Evaluation evaluation = Evaluate(policy, snapshot);
+  EXPECT_EQ(evaluation.listener_expected, (std::vector<uint8_t>{0, 0, 0, 0}));
+  ASSERT_EQ(Keys(evaluation),
+            (std::vector<std::string>{"unexpected_listener 1 21", "unexpected_listener 3 21"}));
+  const Finding& finding = evaluation.findings[0];
+  EXPECT_EQ(finding.process, "nc");
+  EXPECT_EQ(finding.path_port, 0);
+  EXPECT_EQ(finding.service, "");
+  EXPECT_EQ(finding.reason, "no listeners rule allows tcp [::]:4444 for process nc");
+  EXPECT_EQ(evaluation.findings[1].reason,
+            "no listeners rule allows udp 0.0.0.0:4444 for process nc");
+}
+
+TEST(EvaluatorTest, ExpectedServices) {
+  SnapshotBuilder builder;
+  builder.Add(Listener("0.0.0.0", 443, 1))
+      .Add(Udp("0.0.0.0", 53, "0.0.0.0", 0, 2))
+      .Add(Listener("127.0.0.1", 5432, 3))
+      .Add(Tcp(kEstablished, "10.0.0.5", 40000, "10.0.0.9", 6379, 4))  // a client, not a server
+      .Add(Listener("0.0.0.0", 9100, 0))                               // unowned
+      .Add(Tcp(kEstablished, "10.0.0.5", 8080, "10.0.0.9", 50000, 5))  // its listener closed
+      .Add(Listener("0.0.0.0", 9090, 6))
+      .Add(Listener("::", 9090, 7))
+      .Own(1, 10, "nginx")
+      .Own(1, 11, "sidecar")
+      .Own(2, 20, "systemd-resolved")
+      .Own(3, 30, "postgres")
+      .Own(4, 40, "app")
+      .Own(5, 50, "admin")
+      .Own(6, 60, "proxy")
+      .Own(7, 70, "prometheus");
+  const Snapshot& snapshot = builder.Build();
+  Policy policy;
+  policy.expected_services = std::vector<ExpectedService>{
+      Service("https", 443, ProtocolMatch::kTcp, "nginx"),
+      Service("dns", 53, ProtocolMatch::kUdp, "systemd-*"),
+      Service("dns-tcp", 53, ProtocolMatch::kTcp),
+      Service("postgres", 5432, ProtocolMatch::kTcp, "mysqld"),
+      Service("redis", 6379, ProtocolMatch::kTcp),
+      Service("node", 9100, ProtocolMatch::kTcp),
+      Service("node-owned", 9100, ProtocolMatch::kTcp, "*"),
+      Service("quic", 443, ProtocolMatch::kAny),
+      Service("admin", 8080, ProtocolMatch::kTcp),
+      Service("metrics", 9090, ProtocolMatch::kTcp, "prom*"),
+  };
+  Evaluation evaluation = Evaluate(policy, snapshot);
+  EXPECT_TRUE(Active(evaluation, Check::kExpectedServiceDown));
+  EXPECT_FALSE(Active(evaluation, Check::kUnexpectedListener));
+  ASSERT_EQ(evaluation.services.size(), 10u);
+  std::vector<std::pair<std::string, bool>> states;
+  for (size_t i = 0; i < evaluation.services.size(); ++i) {
+    EXPECT_EQ(evaluation.services[i].service, &(*policy.expected_services)[i])
+        << "points into the policy, in its order";
+    states.emplace_back(evaluation.services[i].service->name, evaluation.services[i].up);
+  }
+  EXPECT_EQ(states, (std::vector<std::pair<std::string, bool>>{{"https", true},
+                                                               {"dns", true},
+                                                               {"dns-tcp", false},
+                                                               {"postgres", false},
+                                                               {"redis", false},
+                                                               {"node", true},
+                                                               {"node-owned", false},
+                                                               {"quic", true},
+                                                               {"admin", false},
+                                                               {"metrics", true}}));
+  ASSERT_EQ(Keys(evaluation),
+            (std::vector<std::string>{"expected_service_down - 0", "expected_service_down - 0",
+                                      "expected_service_down - 0", "expected_service_down - 0",
+                                      "expected_service_down - 0"}));
+  std::vector<std::string> down;
+  for (const Finding& finding : evaluation.findings) down.push_back(finding.service);
+  EXPECT_EQ(down,
+            (std::vector<std::string>{"dns-tcp", "postgres", "redis", "node-owned", "admin"}));
+  EXPECT_EQ(evaluation.findings[1].reason,
+            "expected service postgres: no tcp listener on port 5432 owned by mysqld");
+  EXPECT_EQ(evaluation.findings[0].reason, "expected service dns-tcp: no tcp listener on port 53");
+  EXPECT_EQ(evaluation.findings[0].process, "") << "no process required, none named";
+  EXPECT_EQ(evaluation.findings[1].process, "mysqld") << "who should be listening";
+  EXPECT_EQ(evaluation.findings[1].pid, 0);
+}
+
+TEST(EvaluatorTest, NetworkProcessesCountedPerPidAndSocketsPerName) {
+  SnapshotBuilder builder;
+  builder
+      .Add(Listener("0.0.0.0", 22, 1))                                      // 0 sshd
+      .Add(Tcp(kEstablished, "10.0.0.5", 40000, "8.8.8.8", 443, 2))         // 1 curl
+      .Add(Listener("0.0.0.0", 4444, 3))                                    // 2 nc 51, nc 50
+      .Add(Tcp(kEstablished, "10.0.0.5", 40001, "8.8.8.8", 4444, 4))        // 3 nc 50
+      .Add(Udp("127.0.0.53", 53, "0.0.0.0", 0, 5))                          // 4 systemd-resolved
+      .Add(Tcp(kEstablished, "10.0.0.5", 40002, "1.1.1.1", 443, 6))         // 5 unowned
+      .Add(Tcp(SocketState::kTimeWait, "10.0.0.5", 40003, "1.1.1.1", 443))  // 6 no inode
+      .Own(1, 1, "sshd")
+      .Own(2, 60, "curl")
+      .Own(3, 51, "nc")
+      .Own(3, 50, "nc")
+      .Own(4, 50, "nc")
+      .Own(5, 70, "systemd-resolved");
+  const Snapshot& snapshot = builder.Build();
+  Policy policy;
+  policy.network_processes = std::vector<NetworkProcessRule>{Allow("sshd"), Allow("systemd-*")};
+  Evaluation evaluation = Evaluate(policy, snapshot);
+  EXPECT_EQ(evaluation.unexpected_network_processes, 3u) << "nc 50, nc 51, curl 60";
+  EXPECT_EQ(evaluation.unexpected_network_process_sockets,
+            (std::map<std::string, uint64_t>{{"curl", 1}, {"nc", 2}}))
+      << "the socket nc 50 and 51 share counts once";
+  ASSERT_EQ(Keys(evaluation), (std::vector<std::string>{"unexpected_network_process 1 60",
+                                                        "unexpected_network_process 2 50",
+                                                        "unexpected_network_process 2 51"}))
+      << "one finding per pid, on the first socket it holds";
+  EXPECT_EQ(evaluation.findings[1].process, "nc");
+  EXPECT_EQ(evaluation.findings[1].reason,
+            "network_processes does not allow process nc (holds 2 sockets)");
+  EXPECT_EQ(evaluation.findings[2].reason,
+            "network_processes does not allow process nc (holds 1 socket)");
+
+  policy.network_processes->push_back(Allow("*"));
+  evaluation = Evaluate(policy, snapshot);
+  EXPECT_EQ(evaluation.unexpected_network_processes, 0u);
+  EXPECT_TRUE(evaluation.unexpected_network_process_sockets.empty());
+  ASSERT_EQ(Keys(evaluation), std::vector<std::string>{});
+}
+
+// Inbound when the local port is listened on; these listeners are not judged by paths.
+SnapshotBuilder& PathSockets(SnapshotBuilder& builder) {
+  return builder
+      .Add(Tcp(kListen, "0.0.0.0", 22, "0.0.0.0", 0, 1))                      // 0
+      .Add(Tcp(kEstablished, "10.0.0.5", 22, "10.0.0.9", 50000, 2))           // 1 in, internal
+      .Add(Tcp(kEstablished, "10.0.0.5", 40000, "8.8.8.8", 443, 3))           // 2 out, external
+      .Add(Udp("10.0.0.5", 40001, "8.8.4.4", 53, 4))                          // 3 out udp
+      .Add(Tcp(kEstablished, "::ffff:10.0.0.5", 40002, "::ffff:203.0.113.9",  // 4 out, mapped
+               8443, 5))
+      .Add(Tcp(SocketState::kSynSent, "10.0.0.5", 40003, "8.8.8.8", 25, 6))  // 5 not a connection
+      .Add(Tcp(kEstablished, "10.0.0.5", 40004, "0.0.0.0", 0, 7))  // 6 no peer, no direction
+      .Own(1, 10, "sshd")
+      .Own(2, 10, "sshd")
+      .Own(3, 20, "curl")
+      .Own(4, 30, "dig")
+      .Own(5, 40, "agent")
+      .Own(6, 50, "mailer")
+      .Own(7, 60, "odd");
+}
+
+TEST(EvaluatorTest, PathRuleKinds) {
+  SnapshotBuilder builder;
+  const Snapshot& snapshot = PathSockets(builder).Build();
+  ASSERT_EQ(snapshot.classes[1].direction, kInbound);
+  ASSERT_EQ(snapshot.classes[2].direction, kOutbound);
+  Policy policy;
+  policy.paths = std::vector<PathRule>{};
+  Evaluation evaluation = Evaluate(policy, snapshot);
+  ASSERT_EQ(Keys(evaluation),
+            (std::vector<std::string>{"path_violation 1 10", "path_violation 2 20",
+                                      "path_violation 3 30", "path_violation 4 40"}));
+  std::vector<uint16_t> ports;
+  for (const Finding& finding : evaluation.findings) ports.push_back(finding.path_port);
+  EXPECT_EQ(ports, (std::vector<uint16_t>{22, 443, 53, 8443}))
+      << "local port inbound, remote port outbound";
+  EXPECT_EQ(evaluation.findings[0].reason,
+            "no paths rule allows inbound tcp from 10.0.0.9 (internal) to port 22 for process "
+            "sshd");
+  EXPECT_EQ(evaluation.findings[1].reason,
+            "no paths rule allows outbound tcp to 8.8.8.8:443 (external) for process curl");
+
+  auto allowed = [&](const PathRule& rule) {
+    Policy one;
+    one.paths = {rule};
+    std::vector<size_t> sockets;
+    for (size_t i = 1; i <= 4; ++i) sockets.push_back(i);
+    for (const Finding& finding : Evaluate(one, snapshot).findings) {
+      std::erase(sockets, *finding.socket);
+    }
+    return sockets;  // the connections the rule allows
+  };
+  using Allowed = std::vector<size_t>;
+  EXPECT_EQ(allowed(Path("")), (Allowed{1, 2, 3, 4})) << "a rule without keys allows every path";
+  EXPECT_EQ(allowed(Path("", kInbound)), (Allowed{1}));
+  EXPECT_EQ(allowed(Path("", kOutbound)), (Allowed{2, 3, 4}));
+  EXPECT_EQ(allowed(Path("", Direction::kNone, "internal")), (Allowed{1}));
+  EXPECT_EQ(allowed(Path("", Direction::kNone, "external")), (Allowed{2, 3, 4}));
+  EXPECT_EQ(allowed(Path("", Direction::kNone, "", Port(22))), (Allowed{1}));
+  EXPECT_EQ(allowed(Path("", Direction::kNone, "", Port(50000))), (Allowed{}))
+      << "not the client's ephemeral port";
+  EXPECT_EQ(allowed(Path("", Direction::kNone, "", Port(40000))), (Allowed{}))
+      << "not our ephemeral port";
+  EXPECT_EQ(allowed(Path("", Direction::kNone, "", {443, 8443})), (Allowed{2, 4}));
+  EXPECT_EQ(allowed(Path("", Direction::kNone, "", {}, ProtocolMatch::kUdp)), (Allowed{3}));
+  EXPECT_EQ(allowed(Path("", Direction::kNone, "", {}, ProtocolMatch::kTcp)), (Allowed{1, 2, 4}));
+  EXPECT_EQ(allowed(Path("sshd")), (Allowed{1}));
+  EXPECT_EQ(allowed(Path("*")), (Allowed{1, 2, 3, 4}));
+  EXPECT_EQ(allowed(Path("c*")), (Allowed{2}));
+  EXPECT_EQ(allowed(Path("curl", kOutbound, "external", Port(443), ProtocolMatch::kTcp)),
+            (Allowed{2}));
+  EXPECT_EQ(allowed(Path("curl", kInbound)), (Allowed{}));
+  EXPECT_EQ(allowed(Path("curl", Direction::kNone, "internal")), (Allowed{}));
+}
+
+TEST(EvaluatorTest, PathPolicyZonesAndMappedPeers) {
+  SnapshotBuilder builder;
+  builder.zones = ZoneClassifier(
+      {{"dmz", {*ParseCidr("203.0.113.0/24")}}, {"corp", {*ParseCidr("10.0.0.0/8")}}});
+  const Snapshot& snapshot = PathSockets(builder).Build();
+  ASSERT_EQ(*snapshot.classes[4].remote_zone, "dmz");
+  Policy policy;
+  policy.paths =
+      std::vector<PathRule>{Path("", Direction::kNone, "dmz"), Path("", Direction::kNone, "corp")};
+  Evaluation evaluation = Evaluate(policy, snapshot);
+  ASSERT_EQ(Keys(evaluation),
+            (std::vector<std::string>{"path_violation 2 20", "path_violation 3 30"}))
+      << "the v4-mapped dmz peer and the corp peer are allowed";
+  policy.paths = std::vector<PathRule>{Path("", Direction::kNone, "internal"),
+                                       Path("", Direction::kNone, "external")};
+  evaluation = Evaluate(policy, snapshot);
+  ASSERT_EQ(Keys(evaluation),
+            (std::vector<std::string>{"path_violation 1 10", "path_violation 4 40"}))
+      << "policy zones take their addresses from the built-in zones";
+  EXPECT_EQ(evaluation.findings[1].reason,
+            "no paths rule allows outbound tcp to [::ffff:203.0.113.9]:8443 (dmz) for process "
+            "agent");
+}
+
+TEST(EvaluatorTest, PathJudgedPerOwner) {
+  SnapshotBuilder builder;
+  builder.Add(Tcp(kEstablished, "10.0.0.5", 40000, "8.8.8.8", 443, 1))
+      .Add(Tcp(kEstablished, "10.0.0.5", 40001, "8.8.8.8", 443, 0))  // unowned
+      .Own(1, 31, "python3")
+      .Own(1, 30, "curl");
+  const Snapshot& snapshot = builder.Build();
+  Policy policy;
+  policy.paths = std::vector<PathRule>{Path("curl")};
+  Evaluation evaluation = Evaluate(policy, snapshot);
+  ASSERT_EQ(Keys(evaluation),
+            (std::vector<std::string>{"path_violation 0 31", "path_violation 1 0"}))
+      << "allowed for curl, not for python3; unowned matches no process rule";
+  EXPECT_EQ(evaluation.findings[0].process, "python3");
+  EXPECT_EQ(evaluation.findings[1].process, "");
+  EXPECT_EQ(evaluation.findings[1].reason,
+            "no paths rule allows outbound tcp to 8.8.8.8:443 (external) for an unowned socket");
+
+  policy.paths->push_back(Path("", Direction::kNone, "", Port(443)));
+  evaluation = Evaluate(policy, snapshot);
+  ASSERT_EQ(Keys(evaluation), std::vector<std::string>{})
+      << "a rule without process allows every owner and unowned sockets";
+}
+
+TEST(EvaluatorTest, LoopbackConnectionsAreJudgedAtBothEnds) {
+  SnapshotBuilder builder;
+  builder.Add(Tcp(kListen, "127.0.0.1", 6379, "0.0.0.0", 0, 1))
+      .Add(Tcp(kEstablished, "127.0.0.1", 45000, "127.0.0.1", 6379, 2))  // client end
+      .Add(Tcp(kEstablished, "127.0.0.1", 6379, "127.0.0.1", 45000, 3))  // server end
+      .Own(1, 10, "redis")
+      .Own(2, 20, "app")
+      .Own(3, 10, "redis");
+  const Snapshot& snapshot = builder.Build();
+  Policy policy;
+  policy.paths = std::vector<PathRule>{Path("app", kOutbound)};
+  Evaluation evaluation = Evaluate(policy, snapshot);
+  ASSERT_EQ(Keys(evaluation), std::vector<std::string>{"path_violation 2 10"})
+      << "the app's end is allowed; redis's inbound end is judged on its own";
+  EXPECT_EQ(evaluation.findings[0].path_port, 6379);
+
+  policy.paths = std::vector<PathRule>{Path("", Direction::kNone, "loopback", Port(6379))};
+  evaluation = Evaluate(policy, snapshot);
+  ASSERT_EQ(Keys(evaluation), std::vector<std::string>{});
+  policy.paths = std::vector<PathRule>{Path("", Direction::kNone, "internal")};
+  evaluation = Evaluate(policy, snapshot);
+  ASSERT_EQ(Keys(evaluation),
+            (std::vector<std::string>{"path_violation 1 20", "path_violation 2 10"}))
+      << "loopback has no exemption";
+}
+
+TEST(EvaluatorTest, FindingsOrderedByCheckThenSocketThenPid) {
+  SnapshotBuilder builder;
+  builder
+      .Add(Tcp(kEstablished, "10.0.0.5", 40000, "8.8.8.8", 443, 1))  // 0
+      .Add(Listener("0.0.0.0", 4444, 2))                             // 1
+      .Add(Tcp(kEstablished, "10.0.0.5", 40001, "8.8.8.8", 443, 3))  // 2
+      .Own(3, 9, "zed")
+      .Own(3, 5, "curl")
+      .Own(1, 7, "wget")
+      .Own(2, 8, "nc")
+      .Own(2, 6, "nc");
+  const Snapshot& snapshot = builder.Build();
+  Policy policy;
+  policy.paths.emplace();
+  policy.network_processes.emplace();
+  policy.expected_services = std::vector<ExpectedService>{Service("b", 2, ProtocolMatch::kTcp),
+                                                          Service("a", 1, ProtocolMatch::kTcp)};
+  policy.listeners.emplace();
+  Evaluation evaluation = Evaluate(policy, snapshot);
+  ASSERT_EQ(Keys(evaluation), (std::vector<std::string>{
+                                  "unexpected_listener 1 6",
+                                  "unexpected_listener 1 8",
+                                  "expected_service_down - 0",
+                                  "expected_service_down - 0",
+                                  "unexpected_network_process 0 7",
+                                  "unexpected_network_process 1 6",
+                                  "unexpected_network_process 1 8",
+                                  "unexpected_network_process 2 5",
+                                  "unexpected_network_process 2 9",
+                                  "path_violation 0 7",
+                                  "path_violation 2 5",
+                                  "path_violation 2 9",
+                              }));
+  EXPECT_EQ(evaluation.findings[2].service, "b") << "services keep the policy's order";
+  EXPECT_EQ(evaluation.findings[3].service, "a");
+}
+
+}  // namespace
+}  // namespace connwatch

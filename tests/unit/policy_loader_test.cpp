@@ -1,0 +1,989 @@
+#include "policy/policy_loader.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "policy/cidr.h"
+
+namespace connwatch {
+namespace {
+
+const std::string kFixtures = CONNWATCH_FIXTURES_DIR "/policies";
+const std::string kExamplePolicy = CONNWATCH_FIXTURES_DIR "/../../deploy/policy.example.yaml";
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  EXPECT_TRUE(in.good()) << path;
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+// Parses a fixture under its basename, so that messages do not depend on the checkout.
+PolicyLoadResult ParseFixture(const std::string& relative) {
+  std::string path = kFixtures + "/" + relative;
+  return ParsePolicy(ReadFile(path), std::filesystem::path(path).filename());
+}
+
+std::vector<std::string> ErrorStrings(const PolicyLoadResult& result) {
+  std::vector<std::string> out;
+  for (const PolicyError& error : result.errors) out.push_back(error.ToString());
+  return out;
+}
+
+std::string Hex(const std::string& text) {
+  std::string out;
+  for (unsigned char c : text) {
+    char buffer[4];
+    snprintf(buffer, sizeof(buffer), "%02x", c);
+    out += buffer;
+  }
+  return out;
+}
+
+const char* ProtocolText(ProtocolMatch protocol) {
+  return protocol == ProtocolMatch::kTcp ? "tcp" : protocol == ProtocolMatch::kUdp ? "udp" : "any";
+}
+
+std::string PortsText(const PortSpan& ports) {
+  return std::to_string(ports.low) + "-" + std::to_string(ports.high);
+}
+
+// Every field of a policy but its source and locations, names as hex: what "equal" means
+// for round trips. Written independently of PolicyToYaml.
+std::string Dump(const Policy& policy) {
+  std::ostringstream out;
+  for (const Zone& zone : policy.zones) {
+    out << "zone " << zone.name;
+    for (const Cidr& cidr : zone.cidrs) out << " " << FormatCidr(cidr);
+    out << "\n";
+  }
+  if (policy.listeners) {
+    out << "listeners " << policy.listeners->size() << "\n";
+    for (const ListenerRule& rule : *policy.listeners) {
+      out << "  " << Hex(rule.process) << " " << PortsText(rule.ports) << " "
+          << ProtocolText(rule.protocol) << " bind=" << static_cast<int>(rule.bind.scope);
+      if (rule.bind.scope == BindScope::kAddress) out << " " << FormatIpAddress(rule.bind.address);
+      out << "\n";
+    }
+  }
+  if (policy.expected_services) {
+    out << "services " << policy.expected_services->size() << "\n";
+    for (const ExpectedService& service : *policy.expected_services) {
+      out << "  " << Hex(service.name) << " " << service.port << " "
+          << ProtocolText(service.protocol) << " " << Hex(service.process) << "\n";
+    }
+  }
+  if (policy.network_processes) {
+    out << "network_processes " << policy.network_processes->size() << "\n";
+    for (const NetworkProcessRule& rule : *policy.network_processes) {
+      out << "  " << Hex(rule.process) << "\n";
+    }
+  }
+  if (policy.paths) {
+    out << "paths " << policy.paths->size() << "\n";
+    for (const PathRule& rule : *policy.paths) {
+      out << "  " << Hex(rule.process) << " " << static_cast<int>(rule.direction) << " "
+          << rule.remote_zone << " " << PortsText(rule.ports) << " " << ProtocolText(rule.protocol)
+          << "\n";
+    }
+  }
+  out << "long_connection " << policy.limits.long_connection.count() << "\n";
+  out << "learn_for " << policy.baseline.learn_for.count() << "\n";
+  return out.str();
+}
+
+// PolicyToYaml, then ParsePolicy: the same policy must come back.
+void ExpectRoundTrip(const Policy& policy) {
+  std::string yaml = PolicyToYaml(policy);
+  PolicyLoadResult result = ParsePolicy(yaml, "roundtrip.yaml");
+  ASSERT_TRUE(result.errors.empty()) << ErrorStrings(result)[0] << "\n" << yaml;
+  ASSERT_TRUE(result.policy.has_value());
+  EXPECT_EQ(Dump(*result.policy), Dump(policy)) << yaml;
+  // Printing it again gives the same text.
+  EXPECT_EQ(PolicyToYaml(*result.policy), yaml);
+}
+
+IpAddress Ip(const char* text) { return *ParseIpAddress(text); }
+Cidr Net(const char* text) { return *ParseCidr(text); }
+
+TEST(PolicyLoaderTest, FullPolicyParsesToExactValues) {
+  PolicyLoadResult result = ParseFixture("good/full.yaml");
+  ASSERT_TRUE(result.errors.empty()) << ErrorStrings(result)[0];
+  ASSERT_TRUE(result.policy.has_value());
+  const Policy& policy = *result.policy;
+  EXPECT_EQ(policy.source, "full.yaml");
+
+  ASSERT_EQ(policy.zones.size(), 2u);
+  EXPECT_EQ(policy.zones[0].name, "dmz");
+  EXPECT_EQ(policy.zones[0].cidrs,
+            (std::vector<Cidr>{Net("203.0.113.0/24"), Net("2001:db8:1::/48")}));
+  EXPECT_EQ(policy.zones[1].name, "admin_vpn");
+  EXPECT_EQ(policy.zones[1].cidrs, std::vector<Cidr>{Net("10.20.0.0/24")});
+
+  ASSERT_TRUE(policy.listeners.has_value());
+  const std::vector<ListenerRule>& listeners = *policy.listeners;
+  ASSERT_EQ(listeners.size(), 4u);
+  EXPECT_EQ(listeners[0].process, "sshd");
+  EXPECT_EQ(listeners[0].ports, (PortSpan{22, 22}));
+  EXPECT_EQ(listeners[0].protocol, ProtocolMatch::kTcp);
+  EXPECT_EQ(listeners[0].bind.scope, BindScope::kWildcard);
+  EXPECT_EQ(listeners[0].where.file, "full.yaml");
+  EXPECT_EQ(listeners[0].where.line, 9);
+  EXPECT_EQ(listeners[0].where.column, 5);
+  EXPECT_EQ(listeners[1].process, "node*");
+  EXPECT_EQ(listeners[1].ports, (PortSpan{8000, 8100}));
+  EXPECT_EQ(listeners[1].protocol, ProtocolMatch::kUdp);
+  EXPECT_EQ(listeners[1].bind.scope, BindScope::kLoopback);
+  EXPECT_EQ(listeners[2].process, "");
+  EXPECT_TRUE(listeners[2].ports.IsAny());
+  EXPECT_EQ(listeners[2].protocol, ProtocolMatch::kAny);
+  EXPECT_EQ(listeners[2].bind.scope, BindScope::kAddress);
+  EXPECT_EQ(listeners[2].bind.address, Ip("::1"));
+  EXPECT_EQ(listeners[3].process, "caf\xe9");  // !!binary
+  EXPECT_EQ(listeners[3].ports, (PortSpan{65535, 65535}));
+  EXPECT_EQ(listeners[3].bind.scope, BindScope::kAddress);
+  EXPECT_EQ(listeners[3].bind.address, Ip("10.20.0.5"));
+  EXPECT_EQ(listeners[3].where.line, 18);
+
+  ASSERT_TRUE(policy.expected_services.has_value());
+  const std::vector<ExpectedService>& services = *policy.expected_services;
+  ASSERT_EQ(services.size(), 3u);
+  EXPECT_EQ(services[0].name, "https");
+  EXPECT_EQ(services[0].port, 443);
+  EXPECT_EQ(services[0].protocol, ProtocolMatch::kTcp);
+  EXPECT_EQ(services[0].process, "nginx");
+  EXPECT_EQ(services[1].name, "dns");
+  EXPECT_EQ(services[1].port, 53);
+  EXPECT_EQ(services[1].protocol, ProtocolMatch::kUdp);
+  EXPECT_EQ(services[1].process, "");
+  EXPECT_EQ(services[2].name, "ssh");
+  EXPECT_EQ(services[2].protocol, ProtocolMatch::kTcp);  // the default
+  EXPECT_EQ(services[2].where.line, 29);
+
+  ASSERT_TRUE(policy.network_processes.has_value());
+  ASSERT_EQ(policy.network_processes->size(), 2u);
+  EXPECT_EQ((*policy.network_processes)[0].process, "sshd");
+  EXPECT_EQ((*policy.network_processes)[1].process, "systemd-*");
+  EXPECT_EQ((*policy.network_processes)[1].where.line, 33);
+  EXPECT_EQ((*policy.network_processes)[1].where.column, 5);
+
+  ASSERT_TRUE(policy.paths.has_value());
+  const std::vector<PathRule>& paths = *policy.paths;
+  ASSERT_EQ(paths.size(), 3u);
+  EXPECT_EQ(paths[0].process, "nginx");
+  EXPECT_EQ(paths[0].direction, Direction::kInbound);
+  EXPECT_EQ(paths[0].remote_zone, "external");
+  EXPECT_EQ(paths[0].ports, (PortSpan{443, 443}));
+  EXPECT_EQ(paths[0].protocol, ProtocolMatch::kTcp);
+  EXPECT_EQ(paths[1].process, "systemd-resolve*");
+  EXPECT_EQ(paths[1].direction, Direction::kOutbound);
+  EXPECT_EQ(paths[1].remote_zone, "dmz");
+  EXPECT_EQ(paths[1].ports, (PortSpan{53, 53}));
+  EXPECT_EQ(paths[1].protocol, ProtocolMatch::kUdp);
+  EXPECT_EQ(paths[2].process, "");  // {}: matches every connection
+  EXPECT_EQ(paths[2].direction, Direction::kNone);
+  EXPECT_EQ(paths[2].remote_zone, "");
+  EXPECT_TRUE(paths[2].ports.IsAny());
+  EXPECT_EQ(paths[2].protocol, ProtocolMatch::kAny);
+
+  EXPECT_EQ(policy.limits.long_connection, std::chrono::minutes(90));
+  EXPECT_EQ(policy.baseline.learn_for, std::chrono::hours(48));
+}
+
+TEST(PolicyLoaderTest, ExamplePolicyParsesCleanly) {
+  PolicyLoadResult result = LoadPolicyFile(kExamplePolicy);
+  ASSERT_TRUE(result.errors.empty()) << ErrorStrings(result)[0];
+  ASSERT_TRUE(result.policy.has_value());
+  const Policy& policy = *result.policy;
+  EXPECT_EQ(policy.source, kExamplePolicy);
+  EXPECT_FALSE(policy.zones.empty());
+  EXPECT_TRUE(policy.listeners && !policy.listeners->empty());
+  EXPECT_TRUE(policy.expected_services && !policy.expected_services->empty());
+  EXPECT_TRUE(policy.network_processes && !policy.network_processes->empty());
+  EXPECT_TRUE(policy.paths && !policy.paths->empty());
+}
+
+TEST(PolicyLoaderTest, ExamplePolicyDocumentsEveryKey) {
+  std::string text = ReadFile(kExamplePolicy);
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  // Each key appears in a comment (its documentation) and as a key (its example).
+  for (const char* key :
+       {"zones", "name", "cidrs", "listeners", "process", "port", "ports", "protocol", "bind",
+        "expected_services", "network_processes", "paths", "direction", "remote_zone", "limits",
+        "long_connection", "baseline", "learn_for"}) {
+    bool documented = false;
+    bool used = false;
+    for (const std::string& line : lines) {
+      size_t hash = line.find('#');
+      size_t at = line.find(key);
+      if (at == std::string::npos) continue;
+      if (hash != std::string::npos && hash < at) documented = true;
+      std::string trimmed = line.substr(line.find_first_not_of(" -"));
+      if (trimmed.starts_with(std::string(key) + ":")) used = true;
+    }
+    EXPECT_TRUE(documented) << key << " has no comment";
+    EXPECT_TRUE(used) << key << " has no example";
+  }
+  // The values of the enumerated keys are documented too.
+  for (const char* value : {"tcp | udp", "inbound", "outbound", "loopback", "any"}) {
+    EXPECT_NE(text.find(value), std::string::npos) << value;
+  }
+}
+
+// One small file per mistake, and exactly what the loader must say about it.
+const std::map<std::string, std::vector<std::string>> kBadPolicies = {
+    {"alias.yaml",
+     {"alias.yaml:3:5: listeners[1]: alias *ssh not allowed: policy files may not use YAML "
+      "aliases"}},
+    {"binary_bad_base64.yaml",
+     {"binary_bad_base64.yaml:2:5: network_processes[0]: invalid base64 in !!binary value \"not "
+      "base64!\""}},
+    {"bind_unknown.yaml",
+     {"bind_unknown.yaml:3:11: listeners[0].bind: bind must be any, loopback or an IP address, "
+      "got \"everywhere\""}},
+    {"cidr_garbage.yaml",
+     {"cidr_garbage.yaml:3:13: zones[0].cidrs[0]: invalid CIDR \"corp.example.com\"; expected "
+      "an address/prefix like 10.0.0.0/8"}},
+    {"cidr_host_bits.yaml",
+     {"cidr_host_bits.yaml:3:13: zones[0].cidrs[0]: invalid CIDR \"10.0.0.1/8\": host bits are "
+      "set (the network is 10.0.0.0/8)"}},
+    {"cidr_ipv6_host_bits.yaml",
+     {"cidr_ipv6_host_bits.yaml:3:13: zones[0].cidrs[0]: invalid CIDR \"2001:db8::1/32\": host "
+      "bits are set (the network is 2001:db8::/32)"}},
+    {"cidr_prefix_too_long.yaml",
+     {"cidr_prefix_too_long.yaml:4:9: zones[0].cidrs[0]: invalid CIDR \"10.0.0.0/33\"; expected "
+      "an address/prefix like 10.0.0.0/8"}},
+    {"control_character.yaml",
+     {"control_character.yaml:2:7: control character 0x04 is not allowed in a policy file"}},
+    {"direction_unknown.yaml",
+     {"direction_unknown.yaml:3:16: paths[0].direction: direction must be inbound or outbound, "
+      "got \"sideways\""}},
+    {"duplicate_baseline_key.yaml",
+     {"duplicate_baseline_key.yaml:3:3: baseline.learn_for: duplicate key; first given at line "
+      "2, column 3"}},
+    {"duplicate_flow_key.yaml",
+     {"duplicate_flow_key.yaml:2:33: paths[0].process: duplicate key; first given at line 2, "
+      "column 6"}},
+    {"duplicate_listener_key.yaml",
+     {"duplicate_listener_key.yaml:4:5: listeners[0].port: duplicate key; first given at line 3, "
+      "column 5"}},
+    {"duplicate_top_key.yaml",
+     {"duplicate_top_key.yaml:3:1: listeners: duplicate key; first given at line 1, column 1"}},
+    {"duplicate_zone_key.yaml",
+     {"duplicate_zone_key.yaml:4:5: zones[0].name: duplicate key; first given at line 2, column "
+      "5"}},
+    {"duration_invalid.yaml",
+     {"duration_invalid.yaml:2:20: limits.long_connection: invalid duration \"1 hour\"; use e.g. "
+      "90s, 30m, 1h, 1h30m, 7d"}},
+    {"duration_negative.yaml",
+     {"duration_negative.yaml:2:14: baseline.learn_for: duration must not be negative, got "
+      "\"-5m\""}},
+    {"duration_no_unit.yaml",
+     {"duration_no_unit.yaml:2:20: limits.long_connection: duration needs a unit (ms, s, m, h, "
+      "d), e.g. 3600s, got 3600"}},
+    {"duration_subsecond.yaml",
+     {"duration_subsecond.yaml:2:14: baseline.learn_for: duration must be whole seconds, got "
+      "\"1500ms\""}},
+    {"duration_zero_limit.yaml",
+     {"duration_zero_limit.yaml:2:20: limits.long_connection: duration must be greater than 0"}},
+    {"invalid_utf8.yaml",
+     {"invalid_utf8.yaml:3:8: not valid UTF-8 (byte 0xe9); policy files are UTF-8"}},
+    {"limits_not_mapping.yaml",
+     {"limits_not_mapping.yaml:1:9: limits: expected a mapping, got \"1h\""}},
+    {"listener_scalar_item.yaml",
+     {"listener_scalar_item.yaml:1:13: listeners[0]: expected a mapping, got \"22\""}},
+    {"listeners_mapping.yaml",
+     {"listeners_mapping.yaml:2:3: listeners: expected a list, got a mapping"}},
+    {"listeners_null.yaml",
+     {"listeners_null.yaml:1:1: listeners: expected a list, got null (write [] for an empty "
+      "list)"}},
+    {"merge_key.yaml",
+     {"merge_key.yaml:4:3: baseline.<<: unknown key; expected one of: learn_for",
+      "merge_key.yaml:4:7: baseline.<<: alias *l not allowed: policy files may not use YAML "
+      "aliases"}},
+    {"network_process_empty.yaml",
+     {"network_process_empty.yaml:3:5: network_processes[1]: process name must not be empty "
+      "(\"*\" allows every process)"}},
+    {"network_process_mapping.yaml",
+     {"network_process_mapping.yaml:2:5: network_processes[0]: expected a string, got a "
+      "mapping"}},
+    {"non_string_key.yaml",
+     {"non_string_key.yaml:2:7: listeners[0]: keys must be strings, got a list"}},
+    {"port_and_ports.yaml",
+     {"port_and_ports.yaml:3:5: listeners[0].ports: give either port or ports, not both"}},
+    {"port_empty.yaml",
+     {"port_empty.yaml:3:5: listeners[0].port: expected an integer port, got null"}},
+    {"port_float.yaml",
+     {"port_float.yaml:2:11: paths[0].port: expected an integer port, got \"22.5\""}},
+    {"port_leading_zero.yaml",
+     {"port_leading_zero.yaml:2:11: listeners[0].port: write ports without leading zeros (YAML "
+      "1.1 reads them as octal), got 022"}},
+    {"port_list.yaml",
+     {"port_list.yaml:2:11: listeners[0].port: expected an integer port, got a list"}},
+    {"port_negative.yaml",
+     {"port_negative.yaml:2:11: listeners[0].port: port must be 1-65535, got -1"}},
+    {"port_not_a_number.yaml",
+     {"port_not_a_number.yaml:2:11: listeners[0].port: expected an integer port, got \"ssh\""}},
+    {"port_quoted.yaml",
+     {"port_quoted.yaml:2:11: listeners[0].port: expected an integer port, got the string "
+      "\"22\""}},
+    {"port_too_big.yaml",
+     {"port_too_big.yaml:3:11: expected_services[0].port: port must be 1-65535, got 70000"}},
+    {"port_zero.yaml", {"port_zero.yaml:3:11: listeners[0].port: port must be 1-65535, got 0"}},
+    {"ports_out_of_range.yaml",
+     {"ports_out_of_range.yaml:3:12: paths[0].ports: ports must be within 1-65535, got "
+      "\"60000-70000\""}},
+    {"ports_reversed.yaml",
+     {"ports_reversed.yaml:3:12: listeners[0].ports: port range is reversed: \"8100-8000\""}},
+    {"ports_single.yaml",
+     {"ports_single.yaml:2:12: listeners[0].ports: expected a port range like \"8000-8100\", got "
+      "\"8000\""}},
+    {"process_list.yaml",
+     {"process_list.yaml:2:14: listeners[0].process: expected a string, got a list"}},
+    {"protocol_unknown.yaml",
+     {"protocol_unknown.yaml:3:15: listeners[0].protocol: protocol must be tcp or udp, got "
+      "\"sctp\""}},
+    {"protocol_uppercase.yaml",
+     {"protocol_uppercase.yaml:4:15: expected_services[0].protocol: protocol must be tcp or udp, "
+      "got \"UDP\""}},
+    {"service_binary_name.yaml",
+     {"service_binary_name.yaml:2:11: expected_services[0].name: !!binary is only allowed for "
+      "process names"}},
+    {"service_duplicate_name.yaml",
+     {"service_duplicate_name.yaml:4:11: expected_services[1].name: duplicate service name "
+      "\"https\"; first defined at line 2"}},
+    {"service_missing_name.yaml",
+     {"service_missing_name.yaml:2:5: expected_services[0]: missing required key \"name\""}},
+    {"service_missing_port.yaml",
+     {"service_missing_port.yaml:2:5: expected_services[0]: missing required key \"port\""}},
+    {"service_name_control.yaml",
+     {"service_name_control.yaml:2:11: expected_services[0].name: service name must be UTF-8 "
+      "without control characters, got \"web\\x0aserver\""}},
+    {"syntax_bad_indent.yaml",
+     {"syntax_bad_indent.yaml:3:4: YAML syntax error: end of sequence not found"}},
+    {"syntax_tab_indent.yaml",
+     {"syntax_tab_indent.yaml:2:2: YAML syntax error: illegal block entry"}},
+    {"syntax_unclosed_flow.yaml",
+     {"syntax_unclosed_flow.yaml:3:1: YAML syntax error: end of map flow not found"}},
+    {"too_deep.yaml", {"too_deep.yaml:1:23: nested deeper than 16 levels; not a policy file"}},
+    {"top_level_list.yaml",
+     {"top_level_list.yaml:1:1: a policy is a mapping of sections, got a list"}},
+    {"two_documents.yaml",
+     {"two_documents.yaml:2:1: a policy file holds one YAML document; remove the second one"}},
+    {"unknown_limits_key.yaml",
+     {"unknown_limits_key.yaml:2:3: limits.long_connections: unknown key; expected one of: "
+      "long_connection"}},
+    {"unknown_listener_key.yaml",
+     {"unknown_listener_key.yaml:3:5: listeners[0].prot: unknown key; expected one of: process, "
+      "port, ports, protocol, bind"}},
+    {"unknown_remote_zone.yaml",
+     {"unknown_remote_zone.yaml:6:18: paths[0].remote_zone: unknown zone \"dmz2\"; known zones: "
+      "dmz, loopback, link_local, multicast, internal, external"}},
+    {"unknown_top_key.yaml",
+     {"unknown_top_key.yaml:1:1: listners: unknown key; expected one of: zones, listeners, "
+      "expected_services, network_processes, paths, limits, baseline"}},
+    {"unsupported_tag.yaml",
+     {"unsupported_tag.yaml:2:11: listeners[0].port: unsupported YAML tag \"!port\""}},
+    {"zone_builtin_name.yaml",
+     {"zone_builtin_name.yaml:2:11: zones[0].name: \"internal\" is a built-in zone; choose "
+      "another name"}},
+    {"zone_duplicate_name.yaml",
+     {"zone_duplicate_name.yaml:4:11: zones[1].name: duplicate zone name \"dmz\"; first defined "
+      "at line 2"}},
+    {"zone_empty_cidrs.yaml",
+     {"zone_empty_cidrs.yaml:3:12: zones[0].cidrs: a zone needs at least one CIDR"}},
+    {"zone_invalid_name.yaml",
+     {"zone_invalid_name.yaml:2:11: zones[0].name: zone names must match [a-z][a-z0-9_]*, got "
+      "\"DMZ-1\""}},
+    {"zone_missing_cidrs.yaml",
+     {"zone_missing_cidrs.yaml:2:5: zones[0]: missing required key \"cidrs\""}},
+    {"zones_not_list.yaml", {"zones_not_list.yaml:2:3: zones: expected a list, got a mapping"}},
+};
+
+TEST(PolicyLoaderTest, MalformedPoliciesReportFileLineColumnKeyAndMessage) {
+  for (const auto& [file, expected] : kBadPolicies) {
+    PolicyLoadResult result = ParseFixture("bad/" + file);
+    EXPECT_FALSE(result.policy.has_value()) << file;
+    EXPECT_EQ(ErrorStrings(result), expected) << file;
+  }
+}
+
+TEST(PolicyLoaderTest, EveryMalformedFixtureIsInTheTable) {
+  std::set<std::string> on_disk;
+  for (const auto& entry : std::filesystem::directory_iterator(kFixtures + "/bad")) {
+    on_disk.insert(entry.path().filename());
+  }
+  std::set<std::string> in_table;
+  for (const auto& [file, unused] : kBadPolicies) in_table.insert(file);
+  EXPECT_EQ(on_disk, in_table);
+  EXPECT_GE(on_disk.size(), 40u);
+}
+
+TEST(PolicyLoaderTest, AllErrorsAreReportedInFileOrder) {
+  PolicyLoadResult result = ParseFixture("multiple_errors.yaml");
+  EXPECT_FALSE(result.policy.has_value());
+  std::vector<std::string> expected = {
+      "multiple_errors.yaml:3:11: zones[0].name: zone names must match [a-z][a-z0-9_]*, got "
+      "\"Office\"",
+      "multiple_errors.yaml:4:13: zones[0].cidrs[0]: invalid CIDR \"192.168.1.1/24\": host bits "
+      "are set (the network is 192.168.1.0/24)",
+      "multiple_errors.yaml:7:11: listeners[0].port: port must be 1-65535, got 99999",
+      "multiple_errors.yaml:9:5: listeners[0].protcol: unknown key; expected one of: process, "
+      "port, ports, protocol, bind",
+      "multiple_errors.yaml:11:5: listeners[1].ports: give either port or ports, not both",
+      "multiple_errors.yaml:13:5: expected_services[0]: missing required key \"name\"",
+      "multiple_errors.yaml:15:18: paths[0].remote_zone: unknown zone \"office\"; known zones: "
+      "Office, loopback, link_local, multicast, internal, external",
+      "multiple_errors.yaml:16:16: paths[0].direction: direction must be inbound or outbound, got "
+      "\"in\"",
+      "multiple_errors.yaml:18:20: limits.long_connection: invalid duration \"forever\"; use e.g. "
+      "90s, 30m, 1h, 1h30m, 7d",
+      "multiple_errors.yaml:21:3: baseline.learn_for: duplicate key; first given at line 20, "
+      "column 3",
+  };
+  EXPECT_EQ(ErrorStrings(result), expected);
+}
+
+TEST(PolicyLoaderTest, DuplicateKeysAtEveryDepth) {
+  const char* text =
+      "zones:\n"                                   // 1
+      "  - name: dmz\n"                            // 2
+      "    cidrs: [203.0.113.0/24]\n"              // 3
+      "    cidrs: [198.51.100.0/24]\n"             // 4: in a list item
+      "listeners:\n"                               // 5
+      "  - {process: sshd, port: 22, port: 23}\n"  // 6: in a flow mapping
+      "limits:\n"                                  // 7
+      "  long_connection: 1h\n"                    // 8
+      "  long_connection: 2h\n"                    // 9: in a section
+      "zones: []\n";                               // 10: at the top
+  PolicyLoadResult result = ParsePolicy(text, "dups.yaml");
+  std::vector<std::string> expected = {
+      "dups.yaml:4:5: zones[0].cidrs: duplicate key; first given at line 3, column 5",
+      "dups.yaml:6:31: listeners[0].port: duplicate key; first given at line 6, column 21",
+      "dups.yaml:9:3: limits.long_connection: duplicate key; first given at line 8, column 3",
+      "dups.yaml:10:1: zones: duplicate key; first given at line 1, column 1",
+  };
+  EXPECT_EQ(ErrorStrings(result), expected);
+  EXPECT_FALSE(result.policy.has_value());
+}
+
+TEST(PolicyLoaderTest, QuotedAndPlainKeysAreTheSameKey) {
+  PolicyLoadResult result =
+      ParsePolicy("limits:\n  long_connection: 1h\n  \"long_connection\": 2h\n", "p.yaml");
+  EXPECT_EQ(ErrorStrings(result),
+            std::vector<std::string>{"p.yaml:3:3: limits.long_connection: duplicate key; first "
+                                     "given at line 2, column 3"});
+}
+
+template <typename F>
+std::chrono::milliseconds Time(F&& function) {
+  auto start = std::chrono::steady_clock::now();
+  function();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                               start);
+}
+
+TEST(PolicyLoaderTest, AliasBombIsRefusedFast) {
+  std::string text = ReadFile(kFixtures + "/billion_laughs.yaml");
+  PolicyLoadResult result;
+  // A guard, not a benchmark: expanding the aliases would take hours.
+  EXPECT_LT(Time([&] { result = ParsePolicy(text, "billion_laughs.yaml"); }).count(), 1000);
+  EXPECT_FALSE(result.policy.has_value());
+  ASSERT_FALSE(result.errors.empty());
+  bool alias_reported = false;
+  for (const PolicyError& error : result.errors) {
+    if (error.ToString() ==
+        "billion_laughs.yaml:3:8: b[0]: alias *a not allowed: policy files may not use YAML "
+        "aliases") {
+      alias_reported = true;
+    }
+  }
+  EXPECT_TRUE(alias_reported);
+}
+
+TEST(PolicyLoaderTest, AMillionAliasesAreCappedAndFast) {
+  std::string text = "a: &a 1\nb: [";
+  while (text.size() < kMaxPolicyFileBytes - 10) text += "*a,";
+  text += "*a]\n";
+  PolicyLoadResult result;
+  EXPECT_LT(Time([&] { result = ParsePolicy(text, "aliases.yaml"); }).count(), 1000);
+  EXPECT_FALSE(result.policy.has_value());
+  ASSERT_EQ(result.errors.size(), 101u);  // 100 shown, then a count
+  EXPECT_TRUE(result.errors.back().ToString().starts_with("aliases.yaml: and "));
+  EXPECT_TRUE(result.errors.back().ToString().ends_with(" more errors not shown"));
+}
+
+TEST(PolicyLoaderTest, DeepNestingIsRefusedFast) {
+  // 100000 levels: far past yaml-cpp's own guard (2000), small enough that yaml-cpp's
+  // scanner, which reads every opening bracket before the first token, stays quick.
+  std::string text = "zones: " + std::string(100000, '[') + std::string(100000, ']') + "\n";
+  PolicyLoadResult result;
+  EXPECT_LT(Time([&] { result = ParsePolicy(text, "deep.yaml"); }).count(), 1000);
+  EXPECT_EQ(
+      ErrorStrings(result),
+      std::vector<std::string>{"deep.yaml:1:23: nested deeper than 16 levels; not a policy file"});
+}
+
+TEST(PolicyLoaderTest, HugeNodeCountsAreRefused) {
+  std::string text = "zones: [";
+  while (text.size() < kMaxPolicyFileBytes - 10) text += "1,";
+  text += "1]\n";
+  PolicyLoadResult result;
+  EXPECT_LT(Time([&] { result = ParsePolicy(text, "wide.yaml"); }).count(), 1000);
+  ASSERT_EQ(result.errors.size(), 1u);
+  EXPECT_EQ(result.errors[0].message, "more than 100000 YAML nodes; not a policy file");
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    char pattern[] = "/tmp/policy_loader_test.XXXXXX";
+    path_ = mkdtemp(pattern);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  std::string Write(const std::string& name, const std::string& text) const {
+    std::string path = path_ + "/" + name;
+    std::ofstream(path, std::ios::binary) << text;
+    return path;
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+TEST(PolicyLoaderTest, FilesOverTheLimitAreRefusedBeforeParsing) {
+  TempDir dir;
+  // Valid YAML all the way (one long comment), so only the size can be the problem.
+  std::string big = "# " + std::string(kMaxPolicyFileBytes - 2, 'x') + "\n";
+  std::string path = dir.Write("big.yaml", big);
+  PolicyLoadResult result = LoadPolicyFile(path);
+  EXPECT_FALSE(result.policy.has_value());
+  EXPECT_EQ(
+      ErrorStrings(result),
+      std::vector<std::string>{path + ": file is larger than the limit of 1048576 bytes; refusing "
+                                      "to parse it"});
+
+  result = ParsePolicy(big, "big.yaml");
+  EXPECT_EQ(ErrorStrings(result),
+            std::vector<std::string>{"big.yaml: file is 1048577 bytes, more than the limit of "
+                                     "1048576; refusing to parse it"});
+
+  // Exactly at the limit is fine.
+  big.resize(kMaxPolicyFileBytes - 1);
+  result = LoadPolicyFile(dir.Write("limit.yaml", big + "\n"));
+  EXPECT_TRUE(result.errors.empty());
+  EXPECT_TRUE(result.policy.has_value());
+}
+
+TEST(PolicyLoaderTest, UnreadableFilesAreErrorsNamingTheFile) {
+  TempDir dir;
+  std::string missing = dir.path() + "/missing.yaml";
+  EXPECT_EQ(ErrorStrings(LoadPolicyFile(missing)),
+            std::vector<std::string>{missing + ": cannot read: No such file or directory"});
+  EXPECT_EQ(ErrorStrings(LoadPolicyFile(dir.path())),
+            std::vector<std::string>{dir.path() + ": cannot read: Is a directory"});
+}
+
+TEST(PolicyLoaderTest, LoadedFilesNameThemselvesInLocations) {
+  TempDir dir;
+  std::string path = dir.Write("p.yaml", "network_processes:\n  - sshd\n");
+  PolicyLoadResult result = LoadPolicyFile(path);
+  ASSERT_TRUE(result.policy.has_value());
+  EXPECT_EQ(result.policy->source, path);
+  EXPECT_EQ((*result.policy->network_processes)[0].where.file, path);
+  EXPECT_EQ((*result.policy->network_processes)[0].where.line, 2);
+}
+
+TEST(PolicyLoaderTest, EmptyFileIsTheEmptyPolicy) {
+  // No sections: no check is active. No baseline section: no learning. An empty file is a
+  // deliberate "watch, judge nothing", unlike running without --config.file.
+  for (const char* text : {"", "\n", "# nothing yet\n", "~\n", "---\n", "--- # empty\n...\n"}) {
+    PolicyLoadResult result = ParsePolicy(text, "empty.yaml");
+    ASSERT_TRUE(result.errors.empty()) << text << ": " << ErrorStrings(result)[0];
+    ASSERT_TRUE(result.policy.has_value());
+    const Policy& policy = *result.policy;
+    EXPECT_EQ(policy.source, "empty.yaml");
+    EXPECT_TRUE(policy.zones.empty());
+    EXPECT_FALSE(policy.listeners.has_value());
+    EXPECT_FALSE(policy.expected_services.has_value());
+    EXPECT_FALSE(policy.network_processes.has_value());
+    EXPECT_FALSE(policy.paths.has_value());
+    EXPECT_EQ(policy.limits.long_connection, std::chrono::hours(1));
+    EXPECT_EQ(policy.baseline.learn_for, std::chrono::seconds(0));
+  }
+}
+
+TEST(PolicyLoaderTest, EmptySectionsArePresentAndAllowNothing) {
+  PolicyLoadResult result = ParsePolicy(
+      "zones: []\nlisteners: []\nexpected_services: []\nnetwork_processes: []\npaths: []\n"
+      "limits: {}\nbaseline: {}\n",
+      "p.yaml");
+  ASSERT_TRUE(result.policy.has_value()) << ErrorStrings(result)[0];
+  EXPECT_TRUE(result.policy->zones.empty());
+  EXPECT_TRUE(result.policy->listeners && result.policy->listeners->empty());
+  EXPECT_TRUE(result.policy->expected_services && result.policy->expected_services->empty());
+  EXPECT_TRUE(result.policy->network_processes && result.policy->network_processes->empty());
+  EXPECT_TRUE(result.policy->paths && result.policy->paths->empty());
+  EXPECT_EQ(result.policy->limits.long_connection, std::chrono::hours(1));
+  EXPECT_EQ(result.policy->baseline.learn_for, std::chrono::seconds(0));
+}
+
+TEST(PolicyLoaderTest, DurationSyntax) {
+  struct Case {
+    const char* text;
+    std::chrono::seconds learn_for;
+  };
+  for (const Case& c : std::vector<Case>{{"0", std::chrono::seconds(0)},
+                                         {"0s", std::chrono::seconds(0)},
+                                         {"\"0\"", std::chrono::seconds(0)},
+                                         {"90s", std::chrono::seconds(90)},
+                                         {"30m", std::chrono::minutes(30)},
+                                         {"1h30m", std::chrono::minutes(90)},
+                                         {"2000ms", std::chrono::seconds(2)},
+                                         {"\"1d\"", std::chrono::hours(24)}}) {
+    PolicyLoadResult result =
+        ParsePolicy(std::string("baseline:\n  learn_for: ") + c.text + "\n", "d.yaml");
+    ASSERT_TRUE(result.policy.has_value()) << c.text << ": " << ErrorStrings(result)[0];
+    EXPECT_EQ(result.policy->baseline.learn_for, c.learn_for) << c.text;
+  }
+}
+
+TEST(PolicyLoaderTest, ScalarsOfAnyStyleAreStrings) {
+  PolicyLoadResult result = ParsePolicy(
+      "network_processes:\n"
+      "  - 1234\n"                 // a process named by digits
+      "  - 'single ''quoted'''\n"  // YAML single quotes
+      "  - \"tab\\tname\"\n"       // escapes
+      "  - !!str true\n"           // an explicit string tag
+      "  - |\n"
+      "    literal\n",
+      "p.yaml");
+  ASSERT_TRUE(result.policy.has_value()) << ErrorStrings(result)[0];
+  std::vector<std::string> names;
+  for (const NetworkProcessRule& rule : *result.policy->network_processes) {
+    names.push_back(rule.process);
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"1234", "single 'quoted'", "tab\tname", "true",
+                                             "literal\n"}));
+}
+
+TEST(PolicyLoaderTest, AnchorsWithoutAliasesAreHarmless) {
+  PolicyLoadResult result =
+      ParsePolicy("listeners:\n  - &ssh {process: sshd, port: 22}\n", "p.yaml");
+  ASSERT_TRUE(result.policy.has_value()) << ErrorStrings(result)[0];
+  EXPECT_EQ((*result.policy->listeners)[0].process, "sshd");
+}
+
+TEST(PolicyLoaderTest, ErrorToString) {
+  PolicyError keyed{{"policy.yaml", 12, 5}, "listeners[2].port", "port must be 1-65535, got 0"};
+  EXPECT_EQ(keyed.ToString(), "policy.yaml:12:5: listeners[2].port: port must be 1-65535, got 0");
+  PolicyError unkeyed{{"policy.yaml", 3, 1}, "", "YAML syntax error: illegal map value"};
+  EXPECT_EQ(unkeyed.ToString(), "policy.yaml:3:1: YAML syntax error: illegal map value");
+  PolicyError whole_file{{"policy.yaml", 0, 0}, "", "cannot read: Permission denied"};
+  EXPECT_EQ(whole_file.ToString(), "policy.yaml: cannot read: Permission denied");
+}
+
+TEST(PolicyLoaderTest, NoExceptionEscapesOnTruncatedOrMangledInput) {
+  // Every prefix of the example, and every prefix with one byte flipped: each either loads
+  // or reports errors with a position, and nothing throws.
+  std::string text = ReadFile(kExamplePolicy);
+  size_t loaded = 0;
+  for (size_t length = 0; length <= text.size(); length += 7) {
+    for (bool flip : {false, true}) {
+      std::string input = text.substr(0, length);
+      if (flip && !input.empty()) input[input.size() / 2] ^= 0x5a;
+      PolicyLoadResult result;
+      ASSERT_NO_THROW(result = ParsePolicy(input, "mangled.yaml"));
+      EXPECT_NE(result.policy.has_value(), !result.errors.empty());
+      if (result.policy) ++loaded;
+    }
+  }
+  EXPECT_GT(loaded, 0u);
+}
+
+TEST(PolicyLoaderTest, FullPolicyRoundTrips) {
+  PolicyLoadResult result = ParseFixture("good/full.yaml");
+  ASSERT_TRUE(result.policy.has_value());
+  ExpectRoundTrip(*result.policy);
+}
+
+TEST(PolicyLoaderTest, ExamplePolicyRoundTrips) {
+  PolicyLoadResult result = LoadPolicyFile(kExamplePolicy);
+  ASSERT_TRUE(result.policy.has_value());
+  ExpectRoundTrip(*result.policy);
+}
+
+TEST(PolicyLoaderTest, DefaultAndEmptyPoliciesRoundTrip) {
+  ExpectRoundTrip(DefaultPolicy());
+  Policy empty;
+  ExpectRoundTrip(empty);
+  empty.listeners.emplace();
+  empty.expected_services.emplace();
+  empty.network_processes.emplace();
+  empty.paths.emplace();
+  ExpectRoundTrip(empty);
+}
+
+// What a learned baseline can hold: process names are whatever bytes a process chose.
+const std::vector<std::string> kOddNames = {
+    "sshd",
+    "systemd-*",
+    "*",
+    "php-fpm[0-9]*",
+    "x\\*",
+    "foo:bar",
+    "foo: bar",
+    "-dash",
+    "- dash",
+    "#hash",
+    "a #comment",
+    "quote\"d",
+    "it's",
+    "back\\slash",
+    "tab\tname",
+    "new\nline",
+    "cr\rname",
+    "bell\x07",
+    "del\x7f",
+    " leading space",
+    "trailing space ",
+    "null",
+    "~",
+    "true",
+    "No",
+    "1234",
+    "0x1F",
+    "1e3",
+    ".inf",
+    "[bracket",
+    "{brace}",
+    "&anchor",
+    "*alias",
+    "!tag",
+    "%percent",
+    "@at",
+    "`tick",
+    "|pipe",
+    ">fold",
+    "?question",
+    ",comma",
+    "kworker/0:1-events",
+    "ünïcödé",
+    "日本語",
+    "emoji\xf0\x9f\x98\x80",
+    "c1\xc2\x85next",
+    "sep\xe2\x80\xa8line",
+    "bom\xef\xbb\xbf",
+    "caf\xe9",
+    "\xff\xfe",
+    "\xc3",
+    "overlong\xc0\xaf",
+    "surrogate\xed\xa0\x80",
+    "---",
+    "...",
+    std::string(200, 'z'),
+};
+
+TEST(PolicyLoaderTest, OddProcessNamesRoundTrip) {
+  Policy policy;
+  policy.listeners.emplace();
+  policy.expected_services.emplace();
+  policy.network_processes.emplace();
+  policy.paths.emplace();
+  for (size_t i = 0; i < kOddNames.size(); ++i) {
+    const std::string& name = kOddNames[i];
+    ListenerRule listener;
+    listener.process = name;
+    listener.ports = {uint16_t(1000 + i), uint16_t(1000 + i)};
+    policy.listeners->push_back(listener);
+    ExpectedService service;
+    service.name = "service_" + std::to_string(i);
+    service.port = static_cast<uint16_t>(1000 + i);
+    service.process = name;
+    policy.expected_services->push_back(service);
+    policy.network_processes->push_back({name, {}});
+    PathRule path;
+    path.process = name;
+    path.direction = i % 2 ? Direction::kInbound : Direction::kOutbound;
+    policy.paths->push_back(path);
+  }
+  ExpectRoundTrip(policy);
+}
+
+TEST(PolicyLoaderTest, PolicyToYamlIsReadable) {
+  PolicyLoadResult result = ParseFixture("good/full.yaml");
+  ASSERT_TRUE(result.policy.has_value());
+  // Defaults are left out, plain names stay plain, the rest is quoted.
+  EXPECT_EQ(PolicyToYaml(*result.policy),
+            "zones:\n"
+            "  - name: dmz\n"
+            "    cidrs: [\"203.0.113.0/24\", \"2001:db8:1::/48\"]\n"
+            "  - name: admin_vpn\n"
+            "    cidrs: [\"10.20.0.0/24\"]\n"
+            "listeners:\n"
+            "  - process: sshd\n"
+            "    port: 22\n"
+            "    protocol: tcp\n"
+            "    bind: any\n"
+            "  - process: \"node*\"\n"
+            "    ports: \"8000-8100\"\n"
+            "    protocol: udp\n"
+            "    bind: loopback\n"
+            "  - bind: \"::1\"\n"
+            "  - process: !!binary \"Y2Fm6Q==\"  # \"caf\\xe9\" (not UTF-8)\n"
+            "    port: 65535\n"
+            "    bind: \"10.20.0.5\"\n"
+            "expected_services:\n"
+            "  - name: https\n"
+            "    port: 443\n"
+            "    protocol: tcp\n"
+            "    process: nginx\n"
+            "  - name: dns\n"
+            "    port: 53\n"
+            "    protocol: udp\n"
+            "  - name: ssh\n"
+            "    port: 22\n"
+            "    protocol: tcp\n"
+            "network_processes:\n"
+            "  - sshd\n"
+            "  - \"systemd-*\"\n"
+            "paths:\n"
+            "  - process: nginx\n"
+            "    direction: inbound\n"
+            "    remote_zone: external\n"
+            "    port: 443\n"
+            "    protocol: tcp\n"
+            "  - process: \"systemd-resolve*\"\n"
+            "    direction: outbound\n"
+            "    remote_zone: dmz\n"
+            "    port: 53\n"
+            "    protocol: udp\n"
+            "  - {}\n"
+            "limits:\n"
+            "  long_connection: 1h30m\n"
+            "baseline:\n"
+            "  learn_for: 2d\n");
+}
+
+TEST(PolicyLoaderTest, NamesThatAreNotUtf8BecomeBinaryWithAReadableComment) {
+  Policy policy;
+  policy.network_processes.emplace();
+  policy.network_processes->push_back({"caf\xe9", {}});
+  std::string yaml = PolicyToYaml(policy);
+  EXPECT_NE(yaml.find("  - !!binary \"Y2Fm6Q==\"  # \"caf\\xe9\" (not UTF-8)\n"), std::string::npos)
+      << yaml;
+  PolicyLoadResult result = ParsePolicy(yaml, "b.yaml");
+  ASSERT_TRUE(result.policy.has_value());
+  EXPECT_EQ(Hex((*result.policy->network_processes)[0].process), Hex("caf\xe9"));
+}
+
+TEST(PolicyLoaderTest, RulesRoundTrip) {
+  Policy policy;
+  policy.zones = {{"dmz", {Net("203.0.113.0/24"), Net("2001:db8:1::/48")}},
+                  {"v6only", {Net("2001:db8::/32"), Net("::/0")}},
+                  {"host", {Net("192.0.2.7/32"), Net("0.0.0.0/0")}},
+                  {"null", {Net("198.51.100.0/24")}}};
+  ListenerRule any;
+  ListenerRule range;
+  range.process = "node*";
+  range.ports = {8000, 8100};
+  range.protocol = ProtocolMatch::kUdp;
+  range.bind.scope = BindScope::kLoopback;
+  ListenerRule v6;
+  v6.ports = {1, 65535};
+  v6.protocol = ProtocolMatch::kTcp;
+  v6.bind = {BindScope::kAddress, Ip("fe80::1")};
+  ListenerRule mapped;
+  mapped.bind = {BindScope::kAddress, Ip("::ffff:192.0.2.1")};
+  ListenerRule v4;
+  v4.bind = {BindScope::kAddress, Ip("0.0.0.0")};
+  ListenerRule wildcard;
+  wildcard.bind.scope = BindScope::kWildcard;
+  policy.listeners = {any, range, v6, mapped, v4, wildcard};
+  policy.expected_services = {{"https", 443, ProtocolMatch::kTcp, "nginx", {}},
+                              {"dns", 53, ProtocolMatch::kUdp, "", {}},
+                              {"ünïcödé service", 65535, ProtocolMatch::kTcp, "", {}},
+                              {"null", 1, ProtocolMatch::kTcp, "", {}}};
+  policy.network_processes = std::vector<NetworkProcessRule>{{"sshd", {}}};
+  PathRule inbound;
+  inbound.process = "nginx";
+  inbound.direction = Direction::kInbound;
+  inbound.remote_zone = "external";
+  inbound.ports = {443, 443};
+  inbound.protocol = ProtocolMatch::kTcp;
+  PathRule outbound;
+  outbound.direction = Direction::kOutbound;
+  outbound.remote_zone = "null";
+  outbound.ports = {49152, 65535};
+  outbound.protocol = ProtocolMatch::kUdp;
+  policy.paths = {inbound, outbound, PathRule{}};
+  for (std::chrono::seconds duration :
+       {std::chrono::seconds(1), std::chrono::seconds(59), std::chrono::seconds(90),
+        std::chrono::seconds(3600), std::chrono::seconds(86400 + 3600 + 60 + 1),
+        std::chrono::seconds(400 * 86400)}) {
+    policy.limits.long_connection = duration;
+    policy.baseline.learn_for = duration;
+    ExpectRoundTrip(policy);
+  }
+}
+
+TEST(PolicyLoaderTest, SummaryOfTheDefaultPolicy) {
+  EXPECT_EQ(SummarizePolicy(DefaultPolicy()),
+            "policy: <embedded default>\n"
+            "zones: built-in only\n"
+            "  built-in: loopback, link_local, multicast, internal, external (everything else)\n"
+            "checks:\n"
+            "  unexpected listeners: inactive (section absent)\n"
+            "  expected services: inactive (section absent)\n"
+            "  network processes: inactive (section absent)\n"
+            "  paths: inactive (section absent)\n"
+            "  long connections: longer than 1h\n"
+            "baseline learning: learns for 5m, then adds the learned rules to the sections above "
+            "(activating absent ones)\n");
+}
+
+TEST(PolicyLoaderTest, SummaryOfAFullPolicy) {
+  PolicyLoadResult result = ParseFixture("good/full.yaml");
+  ASSERT_TRUE(result.policy.has_value());
+  EXPECT_EQ(SummarizePolicy(*result.policy),
+            "policy: full.yaml\n"
+            "zones: 2 policy zones, matched first in this order, then the built-ins\n"
+            "  dmz: 203.0.113.0/24 2001:db8:1::/48\n"
+            "  admin_vpn: 10.20.0.0/24\n"
+            "  built-in: loopback, link_local, multicast, internal, external (everything else)\n"
+            "checks:\n"
+            "  unexpected listeners: active (4 allowed listeners)\n"
+            "  expected services: active (3 services)\n"
+            "    https: tcp/443 owned by \"nginx\"\n"
+            "    dns: udp/53\n"
+            "    ssh: tcp/22\n"
+            "  network processes: active (2 allowed process patterns)\n"
+            "  paths: active (3 allowed paths)\n"
+            "  long connections: longer than 1h30m\n"
+            "baseline learning: learns for 2d, then adds the learned rules to the sections above "
+            "(activating absent ones)\n");
+}
+
+TEST(PolicyLoaderTest, SummaryOfEmptySectionsSaysTheyAllowNothing) {
+  PolicyLoadResult result = ParsePolicy("listeners: []\nbaseline:\n  learn_for: 0\n", "p.yaml");
+  ASSERT_TRUE(result.policy.has_value());
+  std::string summary = SummarizePolicy(*result.policy);
+  EXPECT_NE(summary.find("  unexpected listeners: active (0 allowed listeners)\n"),
+            std::string::npos)
+      << summary;
+  EXPECT_NE(summary.find("baseline learning: off (learn_for 0)\n"), std::string::npos) << summary;
+}
+
+}  // namespace
+}  // namespace connwatch
