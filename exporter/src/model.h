@@ -70,6 +70,9 @@ struct Process {
   uint32_t uid = 0;               // real uid from /proc/<pid>/status
   std::string user;               // uid resolved through the passwd database, else the number
   double start_time_seconds = 0;  // Unix time the process started (stat field 22 + btime)
+  // Seconds after boot the process started (stat field 22 alone): on the boot clock, so
+  // comparable with CLOCK_BOOTTIME whatever the wall clock does.
+  double start_since_boot_seconds = 0;
   std::string cmdline;            // NULs as spaces, truncated
 };
 

@@ -1,0 +1,1 @@
+#include "sources/conntrack.h"

@@ -1,0 +1,1 @@
+#include "tracking/connection_ages.h"

@@ -1,0 +1,1 @@
+#include "tracking/state_file.h"
