@@ -107,6 +107,7 @@ int Serve(const std::vector<std::string>& args) {
   SetLogLevel(level);
   sampler_options.interval = *parsed_interval;
   sampler_options.snapshot.procfs = procfs;
+  sampler_options.storage_path = storage_path;
   sampler_options.metrics.max_series = std::stoul(max_series);
   sampler_options.metrics.max_finding_series = std::stoul(max_findings);
   server_options.listen_address = listen_address;

@@ -73,7 +73,15 @@ struct Process {
   // Seconds after boot the process started (stat field 22 alone): on the boot clock, so
   // comparable with CLOCK_BOOTTIME whatever the wall clock does.
   double start_since_boot_seconds = 0;
-  std::string cmdline;            // NULs as spaces, truncated
+  std::string cmdline;  // NULs as spaces, truncated
+};
+
+// How old a connection is and how connwatch knows (tracking/connection_ages.h).
+enum class AgeSource : uint8_t { kConntrack, kFirstSeen, kProcessStart };
+
+struct ConnectionAge {
+  double age_seconds = 0;
+  AgeSource source = AgeSource::kFirstSeen;
 };
 
 }  // namespace connwatch

@@ -24,7 +24,7 @@ INTERVAL = "500ms"
 APPEAR = 5.0
 FINDING_JSON_KEYS = {"check", "process", "pid", "user", "exe", "protocol", "local_address",
                      "local_port", "remote_address", "remote_port", "direction", "remote_zone",
-                     "service", "reason"}
+                     "service", "reason", "age_seconds"}
 
 
 def fixture(name):

@@ -131,6 +131,36 @@ TEST(EvaluatorTest, AbsentSectionsDisableTheirChecks) {
   EXPECT_TRUE(evaluation.unexpected_network_process_sockets.empty());
 }
 
+TEST(EvaluatorTest, LongConnectionsNeedAgesAndTheLimit) {
+  SnapshotBuilder builder;
+  builder.Add(Tcp(kEstablished, "10.0.0.5", 40000, "198.51.100.1", 443, 1))
+      .Add(Tcp(kEstablished, "10.0.0.5", 40001, "198.51.100.1", 443, 2))
+      .Add(Tcp(kEstablished, "10.0.0.5", 40002, "198.51.100.1", 443, 3))
+      .Add(Listener("0.0.0.0", 22, 4))
+      .Own(1, 10, "curl")
+      .Own(2, 11, "nc")
+      .Own(2, 12, "sh")
+      .Own(3, 13, "wget");
+  Snapshot& snapshot = builder.Build();
+  Policy policy;
+  policy.limits.long_connection = std::chrono::seconds(3600);
+  EXPECT_TRUE(Evaluate(policy, snapshot).findings.empty()) << "no ages, no verdict";
+  EXPECT_FALSE(Evaluate(policy, snapshot).active[static_cast<int>(Check::kLongConnection)]);
+
+  snapshot.ages = {ConnectionAge{3600, AgeSource::kFirstSeen},
+                   ConnectionAge{7200, AgeSource::kConntrack},
+                   ConnectionAge{3601, AgeSource::kProcessStart}, std::nullopt};
+  Evaluation evaluation = Evaluate(policy, snapshot);
+  EXPECT_TRUE(evaluation.active[static_cast<int>(Check::kLongConnection)]);
+  ASSERT_EQ(Keys(evaluation),
+            (std::vector<std::string>{"long_connection 1 11", "long_connection 1 12",
+                                      "long_connection 2 13"}))
+      << "exactly the limit is not long; one finding per owner";
+  EXPECT_EQ(evaluation.findings[0].age_seconds, 7200);
+  EXPECT_NE(evaluation.findings[0].reason.find("open for 7200 s"), std::string::npos)
+      << evaluation.findings[0].reason;
+}
+
 TEST(EvaluatorTest, EmptySectionsAllowNothing) {
   SnapshotBuilder builder;
   const Snapshot& snapshot = Everything(builder).Build();
@@ -141,7 +171,9 @@ TEST(EvaluatorTest, EmptySectionsAllowNothing) {
   policy.paths.emplace();
   Evaluation evaluation = Evaluate(policy, snapshot);
   for (int check = 0; check < kCheckCount; ++check) {
-    EXPECT_TRUE(evaluation.active[check]) << CheckName(static_cast<Check>(check));
+    // Long connections need ages, which this snapshot does not carry.
+    bool needs_ages = static_cast<Check>(check) == Check::kLongConnection;
+    EXPECT_EQ(evaluation.active[check], !needs_ages) << CheckName(static_cast<Check>(check));
   }
   ASSERT_EQ(Keys(evaluation), (std::vector<std::string>{
                                   "unexpected_listener 0 50",

@@ -98,7 +98,8 @@ std::string Exposition(Snapshot snapshot, const Policy* policy = nullptr) {
   PolicyView view;
   if (policy != nullptr) {
     evaluation = Evaluate(*policy, snapshot);
-    view = {&*evaluation, false, {{"listeners", 0}}, true, 1800000000};
+    view = {&*evaluation, false,      {{"listeners", 0}},
+            true,         1800000000, static_cast<double>(policy->limits.long_connection.count())};
   }
   std::string text = SerializeFamilies(
       BuildFamilies(snapshot, 0.5, {}, counters, policy != nullptr ? &view : nullptr));
@@ -120,6 +121,15 @@ TEST_F(Host1, ProcfsSnapshotMatchesTheGoldenExposition) {
   EXPECT_EQ(snapshot.processes.at(300).name, "\xff(x) y\n");
   EXPECT_TRUE(snapshot.processes.at(300).exe_deleted);
 
+  // Ages as the sampler would attach them: fixed values, every source, some past the
+  // policy's long_connection limit (1h).
+  snapshot.ages.resize(snapshot.sockets.size());
+  for (size_t i = 0; i < snapshot.sockets.size(); ++i) {
+    if (snapshot.classes[i].role != SocketRole::kConnection) continue;
+    snapshot.ages[i] =
+        ConnectionAge{600.0 * static_cast<double>(i + 1), static_cast<AgeSource>(i % 3)};
+  }
+  snapshot.conntrack_timestamps = false;
   std::string actual = Exposition(snapshot, &*loaded.policy);
   const std::string golden_path = kFixtures + "/golden/host1.prom";
   if (std::getenv("CONNWATCH_UPDATE_GOLDEN") != nullptr) {

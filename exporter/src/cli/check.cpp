@@ -4,6 +4,7 @@
 
 #include <cstdio>
 
+#include "cli/ages.h"
 #include "cli/flags.h"
 #include "cli/policy_commands.h"
 #include "cli/text_format.h"
@@ -89,6 +90,14 @@ std::string FormatFindingsJson(const Snapshot& snapshot, const Evaluation& evalu
     out += ", \"direction\": " + JsonString(f.direction);
     out += ", \"remote_zone\": " + JsonString(f.remote_zone);
     out += ", \"service\": " + JsonString(f.service);
+    if (finding.socket && *finding.socket < snapshot.ages.size() &&
+        snapshot.ages[*finding.socket]) {
+      char age[32];
+      snprintf(age, sizeof(age), "%.3f", snapshot.ages[*finding.socket]->age_seconds);
+      out += std::string(", \"age_seconds\": ") + age;
+    } else {
+      out += ", \"age_seconds\": null";
+    }
     out += ", \"reason\": " + JsonString(f.reason) + "}";
   }
   out += first ? "]}\n" : "\n]}\n";
@@ -175,6 +184,7 @@ int RunCheck(const std::vector<std::string>& args) {
   options.udp_service_ports = UdpServicePorts(policy);
   ZoneClassifier zones(policy.zones);
   Snapshot snapshot = TakeSnapshot(options, zones);
+  AttachOneShotAges(snapshot, procfs, storage_path);
   Evaluation evaluation = Evaluate(policy, snapshot);
   std::string text = format == "json" ? FormatFindingsJson(snapshot, evaluation)
                                       : FormatFindingsText(snapshot, evaluation);

@@ -4,11 +4,14 @@
 #include <cstdio>
 #include <numeric>
 
+#include "cli/ages.h"
 #include "cli/flags.h"
+#include "cli/policy_commands.h"
 #include "cli/text_format.h"
 #include "log.h"
 #include "metrics/sanitize.h"
 #include "policy/cidr.h"
+#include "tracking/connection_ages.h"
 
 namespace connwatch {
 namespace {
@@ -36,11 +39,18 @@ std::string FormatNumber(double value) {
   return buffer;
 }
 
+// "3h12m", with "<=" when the age is only an upper bound (the owner's start time).
+std::string AgeText(const Snapshot& snapshot, size_t i) {
+  if (i >= snapshot.ages.size() || !snapshot.ages[i]) return "-";
+  const ConnectionAge& age = *snapshot.ages[i];
+  return (age.source == AgeSource::kProcessStart ? "<=" : "") + FormatAge(age.age_seconds);
+}
+
 }  // namespace
 
 std::string FormatConnectionsTable(const Snapshot& snapshot, const ConnectionsView& view) {
   std::vector<std::vector<std::string>> rows = {
-      {"PROTO", "STATE", "LOCAL", "REMOTE", "DIR", "ZONE", "PID/PROCESS", "USER"}};
+      {"PROTO", "STATE", "LOCAL", "REMOTE", "DIR", "ZONE", "AGE", "PID/PROCESS", "USER"}};
   for (size_t i : DisplayOrder(snapshot, view)) {
     const Socket& socket = snapshot.sockets[i];
     const SocketClass& socket_class = snapshot.classes[i];
@@ -68,7 +78,7 @@ std::string FormatConnectionsTable(const Snapshot& snapshot, const ConnectionsVi
              : (socket_class.direction == Direction::kNone ? std::string("-")
                                                            : DirectionName(socket_class.direction)),
          socket_class.remote_zone ? *socket_class.remote_zone : std::string("-"),
-         owners.empty() ? std::string("-") : owners,
+         AgeText(snapshot, i), owners.empty() ? std::string("-") : owners,
          users.empty() ? std::to_string(socket.uid) : users});
   }
   return FormatTable(rows);
@@ -96,6 +106,14 @@ std::string FormatConnectionsJson(const Snapshot& snapshot, const ConnectionsVie
     out += ", \"inode\": " + std::to_string(socket.inode);
     out += ", \"uid\": " + std::to_string(socket.uid);
     out += ", \"cookie\": " + std::to_string(socket.cookie);
+    if (i < snapshot.ages.size() && snapshot.ages[i]) {
+      char age[32];
+      snprintf(age, sizeof(age), "%.3f", snapshot.ages[i]->age_seconds);
+      out += std::string(", \"age_seconds\": ") + age;
+      out += ", \"age_source\": " + JsonString(AgeSourceName(snapshot.ages[i]->source));
+    } else {
+      out += ", \"age_seconds\": null, \"age_source\": null";
+    }
     out += ", \"owners\": [";
     bool first_owner = true;
     for (pid_t pid : snapshot.OwnersOf(socket)) {
@@ -121,13 +139,16 @@ std::string FormatConnectionsJson(const Snapshot& snapshot, const ConnectionsVie
 }
 
 int RunConnections(const std::vector<std::string>& args) {
-  std::string format = "table", procfs = "/proc", source = "auto", log_level = "warn";
+  std::string format = "table", procfs = "/proc", source = "auto", log_level = "warn",
+              storage_path = kDefaultStoragePath;
   bool listening = false, help = false;
   std::vector<FlagSpec> specs = {
       {"listening", "Only listening sockets.", nullptr, &listening},
       {"format", "Output format: table or json.", &format, nullptr},
       {"path.procfs", "procfs mountpoint.", &procfs, nullptr},
       {"collector.source", "Socket source: auto, netlink or procfs.", &source, nullptr},
+      {"storage.path", "Directory of the running exporter's state (first-seen times).",
+       &storage_path, nullptr},
       {"log.level", "Only log messages with the given severity or above.", &log_level, nullptr},
       {"help", "Show this help.", nullptr, &help},
   };
@@ -158,6 +179,7 @@ int RunConnections(const std::vector<std::string>& args) {
   options.procfs = procfs;
   ZoneClassifier zones;
   Snapshot snapshot = TakeSnapshot(options, zones);
+  AttachOneShotAges(snapshot, procfs, storage_path);
   ConnectionsView view{listening};
   std::string text = format == "json" ? FormatConnectionsJson(snapshot, view)
                                       : FormatConnectionsTable(snapshot, view);

@@ -11,6 +11,7 @@
 #include "metrics/metric_names.h"
 #include "metrics/sanitize.h"
 #include "policy/cidr.h"
+#include "tracking/connection_ages.h"
 #include "version.h"
 
 namespace connwatch {
@@ -33,6 +34,12 @@ class FamilyBuilder {
     clean.reserve(values.size());
     for (const std::string& value : values) clean.push_back(SanitizeUtf8(value));
     series_[std::move(clean)] += amount;
+  }
+  void Max(const LabelValues& values, double value) {
+    LabelValues clean;
+    for (const std::string& label : values) clean.push_back(SanitizeUtf8(label));
+    auto [it, inserted] = series_.emplace(std::move(clean), value);
+    if (!inserted && value > it->second) it->second = value;
   }
   void Set(const LabelValues& values, double value) {
     LabelValues clean;
@@ -103,6 +110,38 @@ const char* ProtocolMatchName(ProtocolMatch protocol) {
       break;
   }
   return "any";
+}
+
+// Connection ages, when the sampler tracked them.
+void AddAgeFamilies(const Snapshot& snapshot, double long_connection_seconds,
+                    const MetricsOptions& options, CumulativeCounters& counters,
+                    std::vector<MetricFamily>& families) {
+  FamilyBuilder max_age(metric::kConnectionMaxAge, MetricType::Gauge,
+                        {"process", "direction", "remote_zone"});
+  FamilyBuilder long_connections(metric::kLongConnections, MetricType::Gauge,
+                                 {"process", "direction", "remote_zone"});
+  FamilyBuilder sources(metric::kConnectionAgeSources, MetricType::Gauge, {"source"});
+  for (AgeSource source :
+       {AgeSource::kConntrack, AgeSource::kFirstSeen, AgeSource::kProcessStart}) {
+    sources.Set({AgeSourceName(source)}, 0);
+  }
+  for (size_t i = 0; i < snapshot.sockets.size() && i < snapshot.ages.size(); ++i) {
+    const std::optional<ConnectionAge>& age = snapshot.ages[i];
+    if (!age) continue;
+    const SocketClass& socket_class = snapshot.classes[i];
+    std::string zone = socket_class.remote_zone ? *socket_class.remote_zone : "";
+    sources.Add({AgeSourceName(age->source)}, 1);
+    bool is_long = age->age_seconds > long_connection_seconds;
+    for (const std::string& name : NamesOrUnowned(snapshot.OwnerNames(snapshot.sockets[i]))) {
+      LabelValues labels = {name, DirectionName(socket_class.direction), zone};
+      max_age.Max(labels, age->age_seconds);
+      // Every group gets a series (0 when nothing is long), so rules see it drop to 0.
+      long_connections.Add(labels, is_long ? 1 : 0);
+    }
+  }
+  families.push_back(max_age.Build(options.max_series, counters));
+  families.push_back(long_connections.Build(options.max_series, counters));
+  families.push_back(sources.Build(SIZE_MAX, counters));
 }
 
 // The verdicts of the policy checks and the state of the policy machinery.
@@ -257,6 +296,10 @@ std::vector<MetricFamily> BuildFamilies(const Snapshot& snapshot, double sample_
   source.Set({SocketSourceName(snapshot.source), snapshot.fell_back ? "1" : "0"}, 1);
 
   std::vector<MetricFamily> families;
+  if (!snapshot.ages.empty()) {
+    AddAgeFamilies(snapshot, policy ? policy->long_connection_seconds : 3600, options, counters,
+                   families);
+  }
   if (policy != nullptr) {
     AddPolicyFamilies(snapshot, *policy, options, counters, families);
   }
@@ -271,7 +314,10 @@ std::vector<MetricFamily> BuildFamilies(const Snapshot& snapshot, double sample_
   // Built after the capped families so this sample's drops are included.
   FamilyBuilder dropped(metric::kSeriesDropped, MetricType::Counter, {"metric"});
   for (const char* name :
-       {metric::kListenerInfo.name, metric::kProcessConnections.name, metric::kSockets.name}) {
+       {metric::kListenerInfo.name, metric::kProcessConnections.name, metric::kSockets.name,
+        metric::kFindingInfo.name, metric::kPathViolations.name,
+        metric::kUnexpectedNetworkProcessSockets.name, metric::kConnectionMaxAge.name,
+        metric::kLongConnections.name}) {
     dropped.Set({name}, 0);
   }
   for (const auto& [name, count] : counters.series_dropped) {
@@ -285,13 +331,22 @@ std::vector<MetricFamily> BuildFamilies(const Snapshot& snapshot, double sample_
   for (const auto& [name, count] : counters.parse_errors) {
     parse_errors.Set({name}, static_cast<double>(count));
   }
+  FamilyBuilder state_errors(metric::kStateErrors, MetricType::Counter, {"op"});
+  state_errors.Set({"load"}, 0);
+  state_errors.Set({"save"}, 0);
+  for (const auto& [op, count] : counters.state_errors) {
+    state_errors.Set({op}, static_cast<double>(count));
+  }
+  FamilyBuilder conntrack(metric::kConntrackTimestamps, MetricType::Gauge, {});
+  if (snapshot.conntrack_timestamps) conntrack.Set({}, *snapshot.conntrack_timestamps ? 1 : 0);
   FamilyBuilder build_info(metric::kBuildInfo, MetricType::Gauge, {"version", "revision"});
   build_info.Set({kVersion, kRevision}, 1);
   // These families are small and bounded by enums or collector names: never capped, so
   // the counter of what the caps dropped is itself never dropped.
   constexpr size_t kUncapped = SIZE_MAX;
-  for (const FamilyBuilder* builder : {&unowned, &collector_success, &collector_duration, &source,
-                                       &dropped, &scan_errors, &parse_errors, &build_info}) {
+  for (const FamilyBuilder* builder :
+       {&unowned, &collector_success, &collector_duration, &source, &dropped, &scan_errors,
+        &parse_errors, &state_errors, &conntrack, &build_info}) {
     families.push_back(builder->Build(kUncapped, counters));
   }
   families.push_back(

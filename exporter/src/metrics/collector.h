@@ -23,6 +23,7 @@ struct CumulativeCounters {
   std::map<std::string, uint64_t> series_dropped;  // by family name
   std::map<std::string, uint64_t> scan_errors;     // by kind
   std::map<std::string, uint64_t> parse_errors;    // by source
+  std::map<std::string, uint64_t> state_errors;    // by op: load, save
 
   // Adds what one snapshot counted (not the series caps, which BuildFamilies adds).
   void AddSnapshot(const Snapshot& snapshot);
@@ -42,6 +43,7 @@ struct PolicyView {
   std::map<std::string, size_t> baseline_rules;  // by section
   bool last_reload_successful = true;
   double last_reload_success_timestamp_seconds = 0;
+  double long_connection_seconds = 3600;  // limits.long_connection
 };
 
 // Builds every family for `snapshot`, capping each at options.max_series and adding what

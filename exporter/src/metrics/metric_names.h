@@ -79,6 +79,22 @@ inline constexpr Info kReloadSuccessful{
 inline constexpr Info kReloadSuccessTimestamp{
     "connwatch_config_last_reload_success_timestamp_seconds",
     "Unix time of the last successful policy (re)load."};
+inline constexpr Info kConnectionMaxAge{
+    "connwatch_connection_max_age_seconds",
+    "Age of the oldest established connection, by owning process, direction and zone."};
+inline constexpr Info kLongConnections{
+    "connwatch_long_connections",
+    "Established connections older than limits.long_connection of the policy."};
+inline constexpr Info kConnectionAgeSources{
+    "connwatch_connection_age_sources",
+    "Established connections by where their age came from: conntrack (exact), first_seen "
+    "(since connwatch first saw them), process_start (an upper bound)."};
+inline constexpr Info kConntrackTimestamps{
+    "connwatch_conntrack_timestamps_enabled",
+    "Whether net.netfilter.nf_conntrack_timestamp is on, so tracked flows have exact ages."};
+inline constexpr Info kStateErrors{
+    "connwatch_state_errors_total",
+    "Failures to load or save the persisted connection state, by operation."};
 inline constexpr Info kBuildInfo{"connwatch_build_info",
                                  "A metric with a constant 1 labeled by version and revision."};
 

@@ -14,6 +14,7 @@
 #include <tuple>
 #include <vector>
 
+#include "atomic_file.h"
 #include "policy/cidr.h"
 #include "policy/policy_loader.h"
 #include "sources/proc_file.h"
@@ -97,92 +98,6 @@ void Append(std::optional<std::vector<T>>& to, const std::optional<std::vector<T
   if (!from) return;
   if (!to) to.emplace();
   to->insert(to->end(), from->begin(), from->end());
-}
-
-std::string Failure(const std::string& path, const std::string& what, int error) {
-  return "cannot save the baseline " + path + ": " + what + ": " + strerror(error);
-}
-
-// mkdir -p of the directories above `path`, new ones 0700 (the baseline says what this host
-// runs; it is nobody else's business).
-bool MakeParents(const std::string& path, std::string& error) {
-  size_t slash = path.find_last_of('/');
-  if (slash == std::string::npos || slash == 0) return true;
-  std::string dir = path.substr(0, slash);
-  for (size_t end = dir.find('/', 1);; end = dir.find('/', end + 1)) {
-    std::string prefix = dir.substr(0, end);
-    if (mkdir(prefix.c_str(), 0700) != 0 && errno != EEXIST) {
-      error = Failure(path, "creating directory " + prefix, errno);
-      return false;
-    }
-    if (end == std::string::npos) break;
-  }
-  struct stat info;
-  if (stat(dir.c_str(), &info) != 0) {
-    error = Failure(path, "directory " + dir, errno);
-    return false;
-  }
-  if (!S_ISDIR(info.st_mode)) {
-    error = Failure(path, "directory " + dir, ENOTDIR);
-    return false;
-  }
-  return true;
-}
-
-bool WriteAll(int fd, std::string_view text) {
-  while (!text.empty()) {
-    ssize_t n = write(fd, text.data(), text.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    text.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
-}
-
-// The new file is made durable before it replaces the old one, and the rename is made
-// durable by syncing the directory: after a crash the path holds the old baseline or the
-// new one, never a torn file.
-bool WriteAtomically(const std::string& path, const std::string& text, std::string& error) {
-  std::string temp = path + ".tmp." + std::to_string(getpid());
-  int fd = open(temp.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) {
-    error = Failure(path, "creating " + temp, errno);
-    return false;
-  }
-  const char* step = nullptr;
-  if (!WriteAll(fd, text)) {
-    step = "writing ";
-  } else if (fsync(fd) != 0) {
-    step = "syncing ";
-  }
-  int saved = errno;
-  if (close(fd) != 0 && step == nullptr) {
-    step = "closing ";
-    saved = errno;
-  }
-  if (step == nullptr && rename(temp.c_str(), path.c_str()) != 0) {
-    step = "renaming ";
-    saved = errno;
-  }
-  if (step != nullptr) {
-    unlink(temp.c_str());
-    error = Failure(path, step + temp, saved);
-    return false;
-  }
-  size_t slash = path.find_last_of('/');
-  std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
-  int dir_fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd < 0 || fsync(dir_fd) != 0) {
-    saved = errno;
-    if (dir_fd >= 0) close(dir_fd);
-    // The new baseline is in place; only its surviving a crash is in doubt.
-    error = Failure(path, "renamed into place, but syncing directory " + dir, saved);
-    return false;
-  }
-  close(dir_fd);
-  return true;
 }
 
 }  // namespace
@@ -329,8 +244,7 @@ bool SaveBaseline(const std::string& path, const Policy& learned, std::string& e
     for (const PolicyError& problem : check.errors) error += "\n" + problem.ToString();
     return false;
   }
-  if (!MakeParents(path, error)) return false;
-  return WriteAtomically(path, text, error);
+  return WriteFileAtomically("the baseline", path, text, error);
 }
 
 std::optional<Policy> LoadBaseline(const std::string& path, std::string& error) {

@@ -270,6 +270,27 @@ void EvaluatePaths(const std::vector<PathRule>& rules, const Snapshot& snapshot,
   }
 }
 
+// One finding per owner of each connection older than the limit: the process holding it
+// is what a responder looks at first.
+void EvaluateLongConnections(const Limits& limits, const Snapshot& snapshot,
+                             Evaluation& evaluation) {
+  double limit = static_cast<double>(limits.long_connection.count());
+  for (size_t i = 0; i < snapshot.sockets.size() && i < snapshot.ages.size(); ++i) {
+    const std::optional<ConnectionAge>& age = snapshot.ages[i];
+    if (!age || age->age_seconds <= limit) continue;
+    const Socket& socket = snapshot.sockets[i];
+    ForEachOwner(OwnerProcesses(snapshot, socket), [&](const Process* owner) {
+      Finding finding = MakeFinding(Check::kLongConnection, i, owner);
+      finding.age_seconds = age->age_seconds;
+      finding.reason = std::string(TransportName(socket.transport)) + " connection to " +
+                       Endpoint(socket.remote, socket.remote_port) + " open for " +
+                       std::to_string(static_cast<int64_t>(age->age_seconds)) + " s, longer than " +
+                       std::to_string(limits.long_connection.count()) + " s " + ForWhom(owner);
+      evaluation.findings.push_back(std::move(finding));
+    });
+  }
+}
+
 }  // namespace
 
 const char* CheckName(Check check) {
@@ -282,6 +303,8 @@ const char* CheckName(Check check) {
       return "unexpected_network_process";
     case Check::kPathViolation:
       return "path_violation";
+    case Check::kLongConnection:
+      return "long_connection";
   }
   return "unknown";
 }
@@ -294,6 +317,7 @@ Evaluation Evaluate(const Policy& policy, const Snapshot& snapshot) {
   evaluation.active[static_cast<int>(Check::kUnexpectedNetworkProcess)] =
       policy.network_processes.has_value();
   evaluation.active[static_cast<int>(Check::kPathViolation)] = policy.paths.has_value();
+  evaluation.active[static_cast<int>(Check::kLongConnection)] = !snapshot.ages.empty();
 
   // Every listener is expected until a listeners section says otherwise.
   evaluation.listener_expected.resize(snapshot.sockets.size(), 0);
@@ -309,6 +333,7 @@ Evaluation Evaluate(const Policy& policy, const Snapshot& snapshot) {
     EvaluateNetworkProcesses(*policy.network_processes, snapshot, evaluation);
   }
   if (policy.paths) EvaluatePaths(*policy.paths, snapshot, evaluation);
+  EvaluateLongConnections(policy.limits, snapshot, evaluation);
 
   // Each check emits in socket order and pid order already; the sort states the contract
   // (expected-service findings have no socket and keep the policy's order).

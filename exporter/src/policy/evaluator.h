@@ -19,11 +19,12 @@ enum class Check : uint8_t {
   kExpectedServiceDown,       // an expected service with no matching listener
   kUnexpectedNetworkProcess,  // a process holding sockets, not in network_processes
   kPathViolation,             // an established connection no paths rule allows
+  kLongConnection,            // an established connection older than limits.long_connection
 };
-inline constexpr int kCheckCount = 4;
+inline constexpr int kCheckCount = 5;
 
 // "unexpected_listener", "expected_service_down", "unexpected_network_process",
-// "path_violation": the `check` label of connwatch_finding_info.
+// "path_violation", "long_connection": the `check` label of connwatch_finding_info.
 const char* CheckName(Check check);
 
 struct Finding {
@@ -35,6 +36,7 @@ struct Finding {
   std::string service;     // kExpectedServiceDown: the service name
   uint16_t path_port = 0;  // kPathViolation: local port if inbound, remote port if outbound
   std::string reason;      // one line for people: what rule is missing
+  double age_seconds = 0;  // kLongConnection: the connection's age
 };
 
 struct ServiceState {
@@ -60,6 +62,8 @@ struct Evaluation {
 // matches it for at least one owner (nginx master and workers share one); path and
 // network-process findings are raised for each owner that no rule allows. Unowned sockets
 // match only rules without `process`.
+// Long connections are judged only when the snapshot carries ages (snapshot.ages); the
+// check is active whenever it does, since limits.long_connection always has a value.
 Evaluation Evaluate(const Policy& policy, const Snapshot& snapshot);
 
 }  // namespace connwatch

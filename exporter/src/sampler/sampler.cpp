@@ -6,6 +6,8 @@
 #include <optional>
 
 #include "log.h"
+#include "sources/conntrack.h"
+#include "tracking/state_file.h"
 
 namespace connwatch {
 
@@ -32,7 +34,68 @@ const std::string& Exposition::gzipped() const {
 }
 
 Sampler::Sampler(SamplerOptions options, PolicyRuntime* runtime)
-    : options_(std::move(options)), runtime_(runtime) {}
+    : options_(std::move(options)),
+      runtime_(runtime),
+      state_path_(options_.storage_path.empty() ? ""
+                                                : options_.storage_path + "/connections.state") {}
+
+void Sampler::RestoreAges() {
+  tracker_.emplace(ReadBootId(options_.snapshot.procfs));
+  if (state_path_.empty()) return;
+  std::string error;
+  std::optional<TrackerState> state = LoadTrackerState(state_path_, error);
+  if (!state) {
+    if (!error.empty()) {
+      // Never serve ages from a file we cannot trust: start from this sample instead.
+      ++counters_.state_errors["load"];
+      Log(LogLevel::kError, "connection state unusable, ages start over",
+          {{"path", state_path_}, {"err", error}});
+    }
+    return;
+  }
+  if (!tracker_->Restore(state->boot_id, std::move(state->entries))) {
+    Log(LogLevel::kInfo, "connection state is from another boot, discarded",
+        {{"path", state_path_}});
+    return;
+  }
+  Log(LogLevel::kInfo, "connection ages restored", {{"path", state_path_}});
+}
+
+void Sampler::TrackAges(Snapshot& snapshot) {
+  if (!tracker_) RestoreAges();
+  // Both clocks are read together: conntrack start times are wall-clock, and are moved to
+  // the boot clock once, when a flow is first matched.
+  double now_boot = BootClockSeconds();
+  double now_unix = snapshot.timestamp_seconds;
+  snapshot.conntrack_timestamps = ConntrackTimestampsEnabled(options_.snapshot.procfs);
+  std::vector<ConntrackStart> starts;
+  if (snapshot.conntrack_timestamps) {
+    std::vector<ConntrackFlow> flows;
+    ConntrackStats stats;
+    std::string error;
+    // Without CAP_NET_ADMIN or with nf_conntrack unloaded there is nothing to read: normal,
+    // and the ages fall back to first sighting.
+    if (DumpConntrack(flows, stats, error)) {
+      for (const ConntrackFlow& flow : flows) {
+        if (flow.start_unix_ns == 0) continue;
+        double started_ago = now_unix - static_cast<double>(flow.start_unix_ns) / 1e9;
+        starts.push_back({flow.transport, flow.source, flow.destination, flow.source_port,
+                          flow.destination_port, now_boot - started_ago});
+      }
+    } else {
+      Log(LogLevel::kDebug, "conntrack dump failed", {{"err", error}});
+    }
+    counters_.parse_errors["conntrack"] += stats.malformed_messages;
+  }
+  snapshot.ages = tracker_->Update(snapshot, now_boot, starts);
+  if (state_path_.empty()) return;
+  std::string error;
+  if (!SaveTrackerState(state_path_, {tracker_->boot_id(), tracker_->entries()}, error)) {
+    ++counters_.state_errors["save"];
+    Log(LogLevel::kWarn, "cannot save connection state; ages live on in memory",
+        {{"path", state_path_}, {"err", error}});
+  }
+}
 
 Sampler::~Sampler() { Stop(); }
 
@@ -49,14 +112,19 @@ void Sampler::SampleOnce() {
     Snapshot snapshot =
         TakeSnapshot(snapshot_options, effective ? effective->zones : builtin_zones_);
     counters_.AddSnapshot(snapshot);
+    TrackAges(snapshot);
     std::optional<Evaluation> evaluation;
     PolicyView policy_view;
     if (effective) {
       runtime_->Observe(snapshot, start);
       evaluation = Evaluate(effective->policy, snapshot);
       ReloadStatus reload = runtime_->reload_status();
-      policy_view = {&*evaluation, effective->learning, effective->baseline_rules,
-                     reload.last_successful, reload.last_success_timestamp_seconds};
+      policy_view = {&*evaluation,
+                     effective->learning,
+                     effective->baseline_rules,
+                     reload.last_successful,
+                     reload.last_success_timestamp_seconds,
+                     static_cast<double>(effective->policy.limits.long_connection.count())};
     }
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -14,6 +14,7 @@
 #include "policy/zones.h"
 #include "sampler/policy_runtime.h"
 #include "sources/snapshot.h"
+#include "tracking/connection_ages.h"
 
 namespace connwatch {
 
@@ -35,6 +36,8 @@ struct SamplerOptions {
   std::chrono::milliseconds interval{10000};
   SnapshotOptions snapshot;
   MetricsOptions metrics;
+  // Where the first-seen table is persisted (connections.state); "" keeps it in memory.
+  std::string storage_path;
 };
 
 class Sampler {
@@ -61,7 +64,14 @@ class Sampler {
   const SamplerOptions options_;
   PolicyRuntime* const runtime_;
   const ZoneClassifier builtin_zones_;
-  CumulativeCounters counters_;  // only touched by the sampling thread
+  // Restores the persisted first-seen table (first sample only).
+  void RestoreAges();
+  // Ages for the snapshot's connections; persists the table.
+  void TrackAges(Snapshot& snapshot);
+
+  CumulativeCounters counters_;        // only touched by the sampling thread
+  std::optional<AgeTracker> tracker_;  // created on the first sample
+  std::string state_path_;
 
   mutable std::mutex latest_mutex_;
   std::shared_ptr<const Exposition> latest_;

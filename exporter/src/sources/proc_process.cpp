@@ -188,8 +188,7 @@ std::optional<Process> ReadProcess(const std::string& procfs, pid_t pid, double 
   process.user = UserName(*uid);
   // USER_HZ, 100 on every Linux architecture connwatch targets, but asked rather than assumed.
   static const double ticks_per_second = static_cast<double>(sysconf(_SC_CLK_TCK));
-  process.start_since_boot_seconds =
-      static_cast<double>(stat->start_time_ticks) / ticks_per_second;
+  process.start_since_boot_seconds = static_cast<double>(stat->start_time_ticks) / ticks_per_second;
   process.start_time_seconds = boot_time_seconds + process.start_since_boot_seconds;
 
   // stat carries the same bytes as /proc/<pid>/comm (both are task->comm, unescaped), so

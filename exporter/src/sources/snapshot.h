@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -57,6 +58,12 @@ struct Snapshot {
   std::vector<SocketClass> classes;  // parallel to sockets
   SocketOwners owners;
   std::unordered_map<pid_t, Process> processes;  // the owners of any socket
+
+  // Ages of established connections, parallel to sockets (nullopt for the rest); empty
+  // when nobody tracked ages for this snapshot. Filled by the sampler or the CLI.
+  std::vector<std::optional<ConnectionAge>> ages;
+  // net.netfilter.nf_conntrack_timestamp, when the sampler looked.
+  std::optional<bool> conntrack_timestamps;
 
   std::vector<CollectorResult> collectors;
   SockDiagStats sock_diag_stats;

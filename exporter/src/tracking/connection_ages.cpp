@@ -1,1 +1,197 @@
 #include "tracking/connection_ages.h"
+
+#include <time.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <utility>
+
+#include "classify.h"
+#include "policy/cidr.h"
+
+namespace connwatch {
+namespace {
+
+void Combine(size_t& seed, uint64_t value) {
+  seed ^= std::hash<uint64_t>{}(value) + 0x9e3779b97f4a7c15ULL + (seed << 6) + (seed >> 2);
+}
+
+void CombineAddress(size_t& seed, const IpAddress& address) {
+  uint64_t halves[2];
+  static_assert(sizeof(halves) == sizeof(address.bytes));
+  std::memcpy(halves, address.bytes.data(), sizeof(halves));
+  Combine(seed, static_cast<uint64_t>(address.family));
+  Combine(seed, halves[0]);
+  Combine(seed, halves[1]);
+}
+
+// One end-to-end tuple as both conntrack and the socket can state it. Addresses are
+// unmapped: a dual-stack socket reports an IPv4 peer as ::ffff:a.b.c.d, conntrack as a.b.c.d.
+struct FlowTuple {
+  Transport transport = Transport::kTcp;
+  IpAddress first, second;
+  uint16_t first_port = 0, second_port = 0;
+
+  bool operator==(const FlowTuple&) const = default;
+};
+
+struct FlowTupleHash {
+  size_t operator()(const FlowTuple& tuple) const {
+    size_t seed = 0;
+    Combine(seed, static_cast<uint64_t>(tuple.transport));
+    CombineAddress(seed, tuple.first);
+    CombineAddress(seed, tuple.second);
+    Combine(seed, (static_cast<uint64_t>(tuple.first_port) << 16) | tuple.second_port);
+    return seed;
+  }
+};
+
+using ConntrackIndex = std::unordered_map<FlowTuple, double, FlowTupleHash>;
+
+ConntrackIndex IndexConntrack(const std::vector<ConntrackStart>& conntrack) {
+  ConntrackIndex index;
+  index.reserve(conntrack.size());
+  for (const ConntrackStart& flow : conntrack) {
+    if (!std::isfinite(flow.start_boot_seconds)) continue;
+    FlowTuple tuple{flow.transport, UnmapV4(flow.source), UnmapV4(flow.destination),
+                    flow.source_port, flow.destination_port};
+    // A tuple is unique in one conntrack table; should two dumps (IPv4 and IPv6) both hold
+    // it, the later start is kept so that an age is never overstated.
+    auto [it, inserted] = index.emplace(tuple, flow.start_boot_seconds);
+    if (!inserted) it->second = std::max(it->second, flow.start_boot_seconds);
+  }
+  return index;
+}
+
+// The socket matches a flow whose original direction it initiated (local is the source)
+// or received (remote is the source).
+std::optional<double> ConntrackStartOf(const ConntrackIndex& index, const Socket& socket) {
+  if (index.empty()) return std::nullopt;
+  IpAddress local = UnmapV4(socket.local), remote = UnmapV4(socket.remote);
+  auto it = index.find({socket.transport, local, remote, socket.local_port, socket.remote_port});
+  if (it == index.end()) {
+    it = index.find({socket.transport, remote, local, socket.remote_port, socket.local_port});
+  }
+  if (it == index.end()) return std::nullopt;
+  return it->second;
+}
+
+// The oldest owner's start: the connection cannot be older than the process holding it
+// (it may have been inherited from an older parent that exited; then this is still the
+// best bound we have). nullopt when no owner could be read.
+std::optional<double> OldestOwnerStart(const Snapshot& snapshot, const Socket& socket) {
+  std::optional<double> oldest;
+  for (pid_t pid : snapshot.OwnersOf(socket)) {
+    auto it = snapshot.processes.find(pid);
+    if (it == snapshot.processes.end()) continue;  // exited before it could be read
+    double start = it->second.start_since_boot_seconds;
+    if (!oldest || start < *oldest) oldest = start;
+  }
+  return oldest;
+}
+
+}  // namespace
+
+const char* AgeSourceName(AgeSource source) {
+  switch (source) {
+    case AgeSource::kConntrack:
+      return "conntrack";
+    case AgeSource::kFirstSeen:
+      return "first_seen";
+    case AgeSource::kProcessStart:
+      return "process_start";
+  }
+  return "unknown";
+}
+
+ConnectionKey KeyOf(const Socket& socket) {
+  ConnectionKey key;
+  if (socket.cookie != 0) {
+    key.cookie = socket.cookie;
+    return key;
+  }
+  key.inode = socket.inode;
+  key.transport = socket.transport;
+  key.local = socket.local;
+  key.remote = socket.remote;
+  key.local_port = socket.local_port;
+  key.remote_port = socket.remote_port;
+  return key;
+}
+
+size_t ConnectionKeyHash::operator()(const ConnectionKey& key) const {
+  size_t seed = 0;
+  Combine(seed, key.cookie);
+  Combine(seed, key.inode);
+  Combine(seed, static_cast<uint64_t>(key.transport));
+  CombineAddress(seed, key.local);
+  CombineAddress(seed, key.remote);
+  Combine(seed, (static_cast<uint64_t>(key.local_port) << 16) | key.remote_port);
+  return seed;
+}
+
+AgeTracker::AgeTracker(std::string boot_id) : boot_id_(std::move(boot_id)) {}
+
+bool AgeTracker::Restore(
+    const std::string& boot_id,
+    std::unordered_map<ConnectionKey, TrackedConnection, ConnectionKeyHash> entries) {
+  // Boot clock times from another boot (or from an unknown one) are meaningless here.
+  if (boot_id.empty() || boot_id != boot_id_) return false;
+  entries_ = std::move(entries);
+  restored_ = true;
+  return true;
+}
+
+std::vector<std::optional<ConnectionAge>> AgeTracker::Update(
+    const Snapshot& snapshot, double now_boot_seconds,
+    const std::vector<ConntrackStart>& conntrack) {
+  const bool cold_start = first_update_ && !restored_;
+  first_update_ = false;
+  ConntrackIndex index = IndexConntrack(conntrack);
+
+  std::vector<std::optional<ConnectionAge>> ages(snapshot.sockets.size());
+  // Only what this snapshot holds survives: closed connections are forgotten, and a
+  // reused inode with a new 4-tuple is a new key that starts afresh.
+  std::unordered_map<ConnectionKey, TrackedConnection, ConnectionKeyHash> seen;
+  seen.reserve(std::min(entries_.size() + 64, snapshot.sockets.size()));
+
+  for (size_t i = 0; i < snapshot.sockets.size() && i < snapshot.classes.size(); ++i) {
+    if (snapshot.classes[i].role != SocketRole::kConnection) continue;
+    const Socket& socket = snapshot.sockets[i];
+    ConnectionKey key = KeyOf(socket);
+
+    TrackedConnection tracked;
+    if (auto it = seen.find(key); it != seen.end()) {
+      tracked = it->second;  // the same connection twice in one snapshot
+    } else if (auto known = entries_.find(key); known != entries_.end()) {
+      tracked = known->second;
+      seen.emplace(key, tracked);
+    } else {
+      if (auto start = ConntrackStartOf(index, socket)) {
+        // Converted from CLOCK_REALTIME by the caller: a wall-clock step can put it in the
+        // future or before boot; the age then stays within [0, uptime].
+        tracked = {std::clamp(*start, 0.0, std::max(now_boot_seconds, 0.0)), AgeSource::kConntrack};
+      } else if (auto owner_start =
+                     cold_start ? OldestOwnerStart(snapshot, socket) : std::nullopt) {
+        tracked = {std::min(*owner_start, now_boot_seconds), AgeSource::kProcessStart};
+      } else {
+        tracked = {now_boot_seconds, AgeSource::kFirstSeen};
+      }
+      seen.emplace(key, tracked);
+    }
+    ages[i] =
+        ConnectionAge{std::max(0.0, now_boot_seconds - tracked.start_boot_seconds), tracked.source};
+  }
+  entries_ = std::move(seen);
+  return ages;
+}
+
+double BootClockSeconds() {
+  timespec now{};
+  clock_gettime(CLOCK_BOOTTIME, &now);
+  return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) / 1e9;
+}
+
+}  // namespace connwatch

@@ -16,14 +16,8 @@
 
 namespace connwatch {
 
-enum class AgeSource : uint8_t { kConntrack, kFirstSeen, kProcessStart };
 // "conntrack", "first_seen", "process_start": the `source` label.
 const char* AgeSourceName(AgeSource source);
-
-struct ConnectionAge {
-  double age_seconds = 0;
-  AgeSource source = AgeSource::kFirstSeen;
-};
 
 // What identifies one connection across samples: sock_diag's cookie (unique per boot)
 // when there is one, else (inode, transport, addresses, ports) for the procfs source.

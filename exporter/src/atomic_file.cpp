@@ -1,0 +1,105 @@
+#include "atomic_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace connwatch {
+namespace {
+
+std::string Failure(const std::string& subject, const std::string& path, const std::string& what,
+                    int error) {
+  return "cannot save " + subject + " " + path + ": " + what + ": " + strerror(error);
+}
+
+// mkdir -p of the directories above `path`, new ones 0700 (what connwatch saves says what this
+// host runs and talks to: nobody else's business).
+bool MakeParents(const std::string& subject, const std::string& path, std::string& error) {
+  size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos || slash == 0) return true;
+  std::string dir = path.substr(0, slash);
+  for (size_t end = dir.find('/', 1);; end = dir.find('/', end + 1)) {
+    std::string prefix = dir.substr(0, end);
+    if (mkdir(prefix.c_str(), 0700) != 0 && errno != EEXIST) {
+      error = Failure(subject, path, "creating directory " + prefix, errno);
+      return false;
+    }
+    if (end == std::string::npos) break;
+  }
+  struct stat info;
+  if (stat(dir.c_str(), &info) != 0) {
+    error = Failure(subject, path, "directory " + dir, errno);
+    return false;
+  }
+  if (!S_ISDIR(info.st_mode)) {
+    error = Failure(subject, path, "directory " + dir, ENOTDIR);
+    return false;
+  }
+  return true;
+}
+
+bool WriteAll(int fd, std::string_view text) {
+  while (!text.empty()) {
+    ssize_t n = write(fd, text.data(), text.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    text.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+
+// The new file is made durable before it replaces the old one, and the rename is made
+// durable by syncing the directory: after a crash the path holds the old file or the new
+// one, never a torn file. On any failure (ENOSPC on a full disk included) the temp file is
+// removed.
+}  // namespace
+
+bool WriteFileAtomically(const std::string& subject, const std::string& path, std::string_view text,
+                         std::string& error) {
+  if (!MakeParents(subject, path, error)) return false;
+  std::string temp = path + ".tmp." + std::to_string(getpid());
+  int fd = open(temp.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) {
+    error = Failure(subject, path, "creating " + temp, errno);
+    return false;
+  }
+  const char* step = nullptr;
+  if (!WriteAll(fd, text)) {
+    step = "writing ";
+  } else if (fsync(fd) != 0) {
+    step = "syncing ";
+  }
+  int saved = errno;
+  if (close(fd) != 0 && step == nullptr) {
+    step = "closing ";
+    saved = errno;
+  }
+  if (step == nullptr && rename(temp.c_str(), path.c_str()) != 0) {
+    step = "renaming ";
+    saved = errno;
+  }
+  if (step != nullptr) {
+    unlink(temp.c_str());
+    error = Failure(subject, path, step + temp, saved);
+    return false;
+  }
+  size_t slash = path.find_last_of('/');
+  std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  int dir_fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd < 0 || fsync(dir_fd) != 0) {
+    saved = errno;
+    if (dir_fd >= 0) close(dir_fd);
+    // The new file is in place; only its surviving a crash is in doubt.
+    error = Failure(subject, path, "renamed into place, but syncing directory " + dir, saved);
+    return false;
+  }
+  close(dir_fd);
+  return true;
+}
+
+}  // namespace connwatch

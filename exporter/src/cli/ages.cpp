@@ -1,0 +1,70 @@
+#include "cli/ages.h"
+
+#include <cstdio>
+
+#include "sources/conntrack.h"
+#include "tracking/connection_ages.h"
+#include "tracking/state_file.h"
+
+namespace connwatch {
+
+void AttachOneShotAges(Snapshot& snapshot, const std::string& procfs,
+                       const std::string& storage_path) {
+  double now_boot = BootClockSeconds();
+  std::vector<ConntrackStart> starts;
+  snapshot.conntrack_timestamps = ConntrackTimestampsEnabled(procfs);
+  if (*snapshot.conntrack_timestamps) {
+    std::vector<ConntrackFlow> flows;
+    ConntrackStats stats;
+    std::string error;
+    if (DumpConntrack(flows, stats, error)) {
+      for (const ConntrackFlow& flow : flows) {
+        if (flow.start_unix_ns == 0) continue;
+        double started_ago =
+            snapshot.timestamp_seconds - static_cast<double>(flow.start_unix_ns) / 1e9;
+        starts.push_back({flow.transport, flow.source, flow.destination, flow.source_port,
+                          flow.destination_port, now_boot - started_ago});
+      }
+    }
+  }
+  // A cold tracker: conntrack where it knows, else the process start bound.
+  std::string boot_id = ReadBootId(procfs);
+  AgeTracker tracker(boot_id);
+  snapshot.ages = tracker.Update(snapshot, now_boot, starts);
+  // What the exporter saw first is better than a bound; conntrack stays best.
+  std::string error;
+  std::optional<TrackerState> state =
+      storage_path.empty() ? std::nullopt
+                           : LoadTrackerState(storage_path + "/connections.state", error);
+  if (!state || state->boot_id != boot_id || boot_id.empty()) return;
+  for (size_t i = 0; i < snapshot.sockets.size() && i < snapshot.ages.size(); ++i) {
+    std::optional<ConnectionAge>& age = snapshot.ages[i];
+    if (!age || age->source == AgeSource::kConntrack) continue;
+    auto it = state->entries.find(KeyOf(snapshot.sockets[i]));
+    if (it == state->entries.end()) continue;
+    age->age_seconds = std::max(0.0, now_boot - it->second.start_boot_seconds);
+    age->source = it->second.source;
+  }
+}
+
+std::string FormatAge(double seconds) {
+  auto total = static_cast<int64_t>(seconds);
+  int64_t days = total / 86400, hours = total % 86400 / 3600, minutes = total % 3600 / 60,
+          secs = total % 60;
+  char buffer[64];
+  if (days > 0) {
+    snprintf(buffer, sizeof(buffer), "%lldd%lldh", static_cast<long long>(days),
+             static_cast<long long>(hours));
+  } else if (hours > 0) {
+    snprintf(buffer, sizeof(buffer), "%lldh%lldm", static_cast<long long>(hours),
+             static_cast<long long>(minutes));
+  } else if (minutes > 0) {
+    snprintf(buffer, sizeof(buffer), "%lldm%llds", static_cast<long long>(minutes),
+             static_cast<long long>(secs));
+  } else {
+    snprintf(buffer, sizeof(buffer), "%llds", static_cast<long long>(secs));
+  }
+  return buffer;
+}
+
+}  // namespace connwatch
