@@ -22,5 +22,12 @@ for name in $(grep -oh 'connwatch_[a-z0-9_]*[a-z0-9]' "${sources[@]}" | sort -u)
     missing=1
   fi
 done
+# And the other way round: every family connwatch emits is documented in the README.
+for name in $known; do
+  if ! grep -q "\b$name\b" README.md; then
+    echo "emitted metric $name is not documented in README.md"
+    missing=1
+  fi
+done
 [ "$missing" = 0 ] && echo "metric names: all $(wc -w <<<"$known") emitted families cover ${#sources[@]} documents"
 exit "$missing"

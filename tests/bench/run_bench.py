@@ -198,8 +198,8 @@ def main():
 
     print("| conns | procs | estab. sockets (ss) | connwatch sockets / owned | ss -tanp | ss -tan "
           "| connwatch sample (median) | min | ratio vs ss -tanp | ratio vs ss -tan "
-          "| connwatch peak RSS |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "| connwatch peak RSS | full sample (ages, policy, state file) | full vs ss -tanp |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         cw = r["connwatch"]
         print(f"| {r['conns']} | {r['procs']} | {r['ss_established']} | "
@@ -208,7 +208,9 @@ def main():
               f"{fmt_s(float(cw['median_seconds']))} | "
               f"{fmt_s(float(cw.get('min_seconds', cw['median_seconds'])))} | "
               f"{r['ratio_tanp']:.2f}x | {r['ratio_tan']:.2f}x | "
-              f"{float(cw.get('max_rss_kib', 0)) / 1024:.1f} MiB |")
+              f"{float(cw.get('max_rss_kib', 0)) / 1024:.1f} MiB | "
+              f"{fmt_s(float(cw.get('full_median_seconds', 0)))} | "
+              f"{float(cw.get('full_median_seconds', 0)) / r['ss_tanp_seconds']:.2f}x |")
     print(f"\nconnwatch_bench --samples {opts.samples}; ss: median of {opts.ss_runs} runs, "
           "output to /dev/null; all in one run on this machine. "
           "connwatch peak RSS is VmHWM (since exec); ss's is not shown because wait4's "

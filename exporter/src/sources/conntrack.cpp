@@ -19,6 +19,7 @@
 #include <string_view>
 #include <system_error>
 
+#include "sources/netlink_socket.h"
 #include "sources/proc_file.h"
 
 namespace connwatch {
@@ -30,8 +31,6 @@ constexpr size_t kRecvBufferBytes = 64u << 10;
 // A dump always ends with NLMSG_DONE; the timeout only keeps a scrape from hanging if that
 // ever fails to arrive.
 constexpr time_t kRecvTimeoutSeconds = 10;
-
-std::string ErrnoText(int err) { return std::error_code(err, std::generic_category()).message(); }
 
 // What each refusal means for an operator; the sampler logs it and falls back to other ages.
 std::string DescribeNetlinkError(int err) {
@@ -207,25 +206,6 @@ FlowResult ParseFlow(std::span<const uint8_t> payload, ConntrackFlow& flow) {
   return FlowResult::kFlow;
 }
 
-// Every message of a reply must answer our request: our sequence number, our port id.
-bool RepliesMatch(std::span<const uint8_t> buffer, uint32_t seq, uint32_t portid) {
-  size_t offset = 0;
-  while (buffer.size() - offset >= sizeof(nlmsghdr)) {
-    nlmsghdr header;
-    std::memcpy(&header, buffer.data() + offset, sizeof(header));
-    if (header.nlmsg_seq != seq || header.nlmsg_pid != portid) return false;
-    if (header.nlmsg_len < sizeof(nlmsghdr)) break;
-    offset += NLMSG_ALIGN(static_cast<size_t>(header.nlmsg_len));
-    if (offset > buffer.size()) break;
-  }
-  return true;
-}
-
-struct MnlSocketCloser {
-  void operator()(mnl_socket* socket) const { mnl_socket_close(socket); }
-};
-using MnlSocketPtr = std::unique_ptr<mnl_socket, MnlSocketCloser>;
-
 }  // namespace
 
 bool ParseConntrackReply(std::span<const uint8_t> buffer, std::vector<ConntrackFlow>& out,
@@ -313,24 +293,16 @@ bool ParseConntrackReply(std::span<const uint8_t> buffer, std::vector<ConntrackF
 // is set). The dump walks the hash table in chunks without a consistency check, so a flow
 // that is created or moved meanwhile can be missed or seen twice; neither matters for ages.
 bool DumpConntrack(std::vector<ConntrackFlow>& out, ConntrackStats& stats, std::string& error) {
-  MnlSocketPtr nl(mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC));
+  MnlSocketPtr nl = OpenNetlinkSocket(NETLINK_NETFILTER, kRecvTimeoutSeconds, error);
   if (!nl) {
-    error = "conntrack: netlink socket: " + DescribeNetlinkError(errno);
-    return false;
-  }
-  if (mnl_socket_bind(nl.get(), 0, MNL_SOCKET_AUTOPID) < 0) {
-    error = "conntrack: netlink bind: " + ErrnoText(errno);
-    return false;
-  }
-  timeval timeout{kRecvTimeoutSeconds, 0};
-  if (setsockopt(mnl_socket_get_fd(nl.get()), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout)) <
-      0) {
-    error = "conntrack: netlink SO_RCVTIMEO: " + ErrnoText(errno);
+    int saved = errno;
+    error = "conntrack: " + (error.starts_with("netlink socket:")
+                                 ? "netlink socket: " + DescribeNetlinkError(saved)
+                                 : error);
     return false;
   }
   uint32_t portid = mnl_socket_get_portid(nl.get());
-  static std::atomic<uint32_t> next_seq{1};
-  uint32_t seq = next_seq.fetch_add(1);
+  uint32_t seq = NextNetlinkSequence();
 
   alignas(nlmsghdr) uint8_t request[NLMSG_SPACE(sizeof(nfgenmsg))] = {};
   nlmsghdr* nlh = mnl_nlmsg_put_header(request);

@@ -16,6 +16,8 @@
 #include <memory>
 #include <system_error>
 
+#include "sources/netlink_socket.h"
+
 namespace connwatch {
 namespace {
 
@@ -29,8 +31,6 @@ constexpr int kMaxDumpRetries = 3;
 // A dump always ends with NLMSG_DONE; the timeout only keeps a scrape from hanging if
 // that ever fails to arrive.
 constexpr time_t kRecvTimeoutSeconds = 10;
-
-std::string ErrnoText(int err) { return std::error_code(err, std::generic_category()).message(); }
 
 // Kernel state numbers (include/net/tcp_states.h). Request sockets live in the kernel as
 // TCP_NEW_SYN_RECV (12), which /proc/net/tcp prints as 03 (and current kernels also
@@ -80,26 +80,6 @@ bool ParseDiagMsg(std::span<const uint8_t> payload, Transport transport, Socket&
   return true;
 }
 
-// Every message of a reply must answer our request: our sequence number, our port id.
-// Walks headers only; ParseSockDiagReply judges the rest.
-bool RepliesMatch(std::span<const uint8_t> buffer, uint32_t seq, uint32_t portid) {
-  size_t offset = 0;
-  while (buffer.size() - offset >= sizeof(nlmsghdr)) {
-    nlmsghdr header;
-    std::memcpy(&header, buffer.data() + offset, sizeof(header));
-    if (header.nlmsg_seq != seq || header.nlmsg_pid != portid) return false;
-    if (header.nlmsg_len < sizeof(nlmsghdr)) break;
-    offset += NLMSG_ALIGN(static_cast<size_t>(header.nlmsg_len));
-    if (offset > buffer.size()) break;
-  }
-  return true;
-}
-
-struct MnlSocketCloser {
-  void operator()(mnl_socket* socket) const { mnl_socket_close(socket); }
-};
-using MnlSocketPtr = std::unique_ptr<mnl_socket, MnlSocketCloser>;
-
 enum class AttemptResult { kOk, kInterrupted, kFailed };
 
 // One dump request on a fresh socket. A fresh socket per attempt means an interrupted
@@ -108,24 +88,10 @@ enum class AttemptResult { kOk, kInterrupted, kFailed };
 AttemptResult DumpOnce(Family family, Transport transport, std::vector<Socket>& out,
                        SockDiagStats& stats, std::string& error,
                        std::vector<std::vector<uint8_t>>* raw_buffers) {
-  MnlSocketPtr nl(mnl_socket_open2(NETLINK_SOCK_DIAG, SOCK_CLOEXEC));
-  if (!nl) {
-    error = "netlink socket: " + ErrnoText(errno);
-    return AttemptResult::kFailed;
-  }
-  if (mnl_socket_bind(nl.get(), 0, MNL_SOCKET_AUTOPID) < 0) {
-    error = "netlink bind: " + ErrnoText(errno);
-    return AttemptResult::kFailed;
-  }
-  timeval timeout{kRecvTimeoutSeconds, 0};
-  if (setsockopt(mnl_socket_get_fd(nl.get()), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout)) <
-      0) {
-    error = "netlink SO_RCVTIMEO: " + ErrnoText(errno);
-    return AttemptResult::kFailed;
-  }
+  MnlSocketPtr nl = OpenNetlinkSocket(NETLINK_SOCK_DIAG, kRecvTimeoutSeconds, error);
+  if (!nl) return AttemptResult::kFailed;
   uint32_t portid = mnl_socket_get_portid(nl.get());
-  static std::atomic<uint32_t> next_seq{1};
-  uint32_t seq = next_seq.fetch_add(1);
+  uint32_t seq = NextNetlinkSequence();
 
   alignas(nlmsghdr) uint8_t request[NLMSG_SPACE(sizeof(inet_diag_req_v2))] = {};
   nlmsghdr* nlh = mnl_nlmsg_put_header(request);
