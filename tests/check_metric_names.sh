@@ -12,7 +12,7 @@ for dir in rules dashboards; do
     < <(find "$dir" -type f \( -name '*.yaml' -o -name '*.yml' -o -name '*.json' -o -name '*.md' \))
 done
 # Build targets share the prefix but are no metrics.
-not_metrics="connwatch_bench connwatch_core connwatch_unit_tests"
+not_metrics="connwatch_bench connwatch_core connwatch_unit_tests connwatch_alerts connwatch_rules"
 missing=0
 for name in $(grep -oh 'connwatch_[a-z0-9_]*[a-z0-9]' "${sources[@]}" | sort -u); do
   # Recording rules may define connwatch:… names; only exported metric names are checked.
@@ -22,10 +22,10 @@ for name in $(grep -oh 'connwatch_[a-z0-9_]*[a-z0-9]' "${sources[@]}" | sort -u)
     missing=1
   fi
 done
-# And the other way round: every family connwatch emits is documented in the README.
+# And the other way round: every family connwatch emits has a row in a README metric table.
 for name in $known; do
-  if ! grep -q "\b$name\b" README.md; then
-    echo "emitted metric $name is not documented in README.md"
+  if ! grep '^|' README.md | grep -q "\b$name\b"; then
+    echo "emitted metric $name has no row in a README metric table"
     missing=1
   fi
 done

@@ -10,6 +10,8 @@ Environment:
   SOCKHOLDER_BIN  the sockholder binary (default: built from source into a temp dir)
   PROMTOOL_BIN    promtool (default: promtool on PATH)
   PROMETHEUS_BIN  prometheus (default: /usr/bin/prometheus)
+  ALERTMANAGER_BIN  Alertmanager (default: /usr/bin/prometheus-alertmanager)
+  AMTOOL_BIN      amtool (default: amtool on PATH)
 """
 
 import atexit
@@ -787,19 +789,29 @@ class HolderFleet:
 class Prometheus(_LocalServer):
     """A real Prometheus on 127.0.0.1 with a temporary TSDB, scraping the given targets."""
 
-    def __init__(self, targets, job="connwatch", scrape_interval="1s", metrics_path="/metrics"):
+    def __init__(self, targets, job="connwatch", scrape_interval="1s", metrics_path="/metrics",
+                 evaluation_interval=None, rule_files=(), alertmanagers=()):
+        # rule_files: paths of rule files to load; alertmanagers: "host:port" targets that
+        # get the alerts. Both empty by default (a scrape-only Prometheus).
         self.dir = tempfile.mkdtemp(prefix="cw-e2e-prom-")
         self.config = os.path.join(self.dir, "prometheus.yml")
         self.job = job
         targets_yaml = ", ".join(json.dumps(t) for t in targets)
         with open(self.config, "w") as f:
             f.write(f"global:\n  scrape_interval: {scrape_interval}\n"
-                    f"  evaluation_interval: {scrape_interval}\n"
+                    f"  evaluation_interval: {evaluation_interval or scrape_interval}\n"
                     f"scrape_configs:\n  - job_name: {json.dumps(job)}\n"
                     f"    scrape_interval: {scrape_interval}\n"
                     f"    scrape_timeout: {scrape_interval}\n"
                     f"    metrics_path: {json.dumps(metrics_path)}\n"
                     f"    static_configs:\n      - targets: [{targets_yaml}]\n")
+            if rule_files:
+                f.write("rule_files:\n" + "".join(f"  - {json.dumps(os.path.abspath(r))}\n"
+                                                   for r in rule_files))
+            if alertmanagers:
+                am_yaml = ", ".join(json.dumps(a) for a in alertmanagers)
+                f.write("alerting:\n  alertmanagers:\n"
+                        f"    - static_configs:\n        - targets: [{am_yaml}]\n")
         self.proc = None
         self.port = None
         self.log_path = os.path.join(self.dir, "prometheus.log")
@@ -843,6 +855,72 @@ class Prometheus(_LocalServer):
     def query(self, promql):
         data = self.api("/api/v1/query", query=promql)
         return data["result"]
+
+    def stop(self):
+        if self.proc is not None:
+            kill_process(self.proc, grace=10)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Alertmanager
+
+
+def alertmanager_bin():
+    return os.environ.get("ALERTMANAGER_BIN") or "/usr/bin/prometheus-alertmanager"
+
+
+def amtool_bin():
+    return os.environ.get("AMTOOL_BIN") or shutil.which("amtool") or "/usr/bin/amtool"
+
+
+class Alertmanager(_LocalServer):
+    """A real Alertmanager on 127.0.0.1 with a temporary data directory and `config_text`.
+
+    Clustering is off (--cluster.listen-address= empty), so it gossips on no port.
+    """
+
+    def __init__(self, config_text):
+        self.dir = tempfile.mkdtemp(prefix="cw-e2e-am-")
+        self.config = os.path.join(self.dir, "alertmanager.yml")
+        with open(self.config, "w") as f:
+            f.write(config_text)
+        self.proc = None
+        self.port = None
+        self.log_path = os.path.join(self.dir, "alertmanager.log")
+
+    def start(self, timeout=60):
+        for _ in range(5):
+            self.port = free_tcp_port()
+            args = [alertmanager_bin(), f"--config.file={self.config}",
+                    f"--storage.path={os.path.join(self.dir, 'data')}",
+                    f"--web.listen-address=127.0.0.1:{self.port}",
+                    "--cluster.listen-address=", "--log.level=warn"]
+            with open(self.log_path, "wb") as log:
+                self.proc = _track(subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log,
+                                                    stderr=log, preexec_fn=_set_pdeathsig,
+                                                    cwd=self.dir))
+
+            def ready():
+                if self.proc.poll() is not None:
+                    return "exited"
+                try:
+                    return http_request(self.url + "/-/ready", timeout=2).status == 200
+                except OSError:
+                    return False
+
+            state = wait_until(ready, timeout, "Alertmanager /-/ready")
+            if state is True:
+                return self
+            kill_process(self.proc)  # port taken between probe and bind: try another
+        raise AssertionError(f"Alertmanager did not start; log:\n{self.log()}")
+
+    def alerts(self):
+        """GET /api/v2/alerts: the alerts Alertmanager holds (list of dicts)."""
+        resp = http_request(self.url + "/api/v2/alerts", timeout=10)
+        if resp.status != 200:
+            raise AssertionError(f"Alertmanager /api/v2/alerts -> {resp.status}: {resp.body!r}")
+        return json.loads(resp.body)
 
     def stop(self):
         if self.proc is not None:

@@ -254,6 +254,17 @@ class InventoryTest(unittest.TestCase):
         rc, out = h.promtool_check_metrics(resp.body)
         self.assertEqual(rc, 0, f"promtool check metrics: {out}")
 
+    def test_live_families_match_the_golden_exposition(self):
+        # The golden file is what the metric-name checks of README, rules and dashboards
+        # compare against; it must list exactly the families the live exporter emits.
+        live = set(re.findall(r"^# TYPE (connwatch_\w+) ", self.cw.scrape_raw().body.decode(),
+                              re.M))
+        golden_path = os.path.join(h.REPO_ROOT, "tests", "fixtures", "golden", "host1.prom")
+        with open(golden_path) as f:
+            golden = set(re.findall(r"^# TYPE (connwatch_\w+) ", f.read(), re.M))
+        self.assertGreater(len(live), 25)
+        self.assertEqual(live, golden)
+
     # --- HTTP surface ----------------------------------------------------------------------
 
     def test_metrics_content_type(self):

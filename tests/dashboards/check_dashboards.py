@@ -1,0 +1,580 @@
+#!/usr/bin/env python3
+"""Checks the Grafana dashboards in dashboards/ (Grafana itself is not needed).
+
+Structure checks (always): each dashboard is valid JSON with its fixed uid; it has a
+`datasource` variable (type datasource, query prometheus) and `job` and `instance` query
+variables on connwatch_build_info; every panel, nested ones in collapsed rows included, and
+every target and query variable uses that datasource; panel ids are unique; every target has
+an expr, scoped by job and instance; every metric named exists in the exporter's exposition
+(tests/fixtures/golden/host1.prom) or is `up`; counters are only used through rate() or
+increase(); panels that show seconds use a time unit.
+
+Live checks (with --prometheus URL, env PROMETHEUS_URL, or --start-stack): every variable query
+and every panel target, with the variables substituted as Grafana would ($job and $instance by
+values the variable queries themselves return, $__range 5m, $__rate_interval 1m, ...), is run
+against Prometheus's HTTP API and must return a non-empty result. A failure names the
+dashboard, the panel title and the expr.
+
+--start-stack runs, in a private network namespace on 127.0.0.1: the real connwatch
+(CONNWATCH_BIN, default build/connwatch) with a test policy that makes every panel non-empty
+(an unexpected listener, a down service, an unexpected network process, path violations and
+connections older than limits.long_connection: 1s), sockholder children (SOCKHOLDER_BIN,
+default build/tests/sockholder) holding those sockets, and a Prometheus (PROMETHEUS_BIN)
+scraping connwatch every second; then the live checks. Needs root (network namespace).
+
+Usage:
+  check_dashboards.py                       structure checks only
+  check_dashboards.py --prometheus URL      structure + live checks against URL
+  check_dashboards.py --start-stack         structure + live checks against a private stack
+Exit status 0 when every check passed, 1 otherwise.
+"""
+
+import argparse
+import json
+import os
+import re
+import sys
+import time
+import unittest
+import urllib.error
+import urllib.parse
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO_ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+DASHBOARD_DIR = os.path.join(REPO_ROOT, "dashboards")
+GOLDEN = os.path.join(REPO_ROOT, "tests", "fixtures", "golden", "host1.prom")
+
+# file name -> fixed uid
+DASHBOARDS = {
+    "connwatch-overview.json": "connwatch-overview",
+    "connwatch-host.json": "connwatch-host",
+}
+DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
+JOB_QUERY = "label_values(connwatch_build_info, job)"
+INSTANCE_QUERY = 'label_values(connwatch_build_info{job=~"$job"}, instance)'
+# Metrics a dashboard may use besides the exporter's own.
+EXTRA_METRICS = {"up"}
+TIME_UNITS = {"s", "ms", "us", "ns", "m", "h", "d", "dtdurations", "dtdurationms", "clocks",
+              "clockms"}
+# Values substituted for Grafana's built-in interval variables in live checks.
+BUILTIN_VARS = {
+    "__rate_interval": "1m", "__interval": "1m", "__range": "5m", "__interval_ms": "60000",
+    "__range_s": "300", "__range_ms": "300000",
+}
+# PromQL functions and keywords, to tell them from metric names.
+PROMQL_WORDS = {
+    "sum", "min", "max", "avg", "count", "stddev", "stdvar", "topk", "bottomk", "quantile",
+    "count_values", "group", "by", "without", "on", "ignoring", "group_left", "group_right",
+    "and", "or", "unless", "bool", "offset", "rate", "irate", "increase", "delta", "idelta",
+    "time", "vector", "scalar", "abs", "absent", "absent_over_time", "clamp_min", "clamp_max",
+    "max_over_time", "min_over_time", "avg_over_time", "sum_over_time", "count_over_time",
+    "last_over_time", "label_replace", "label_join", "sort", "sort_desc", "timestamp",
+    "changes", "resets", "deriv", "predict_linear", "histogram_quantile", "round", "ceil",
+    "floor", "label_values", "query_result", "inf", "nan", "stddev_over_time",
+    "quantile_over_time", "present_over_time", "days_in_month", "day_of_month", "hour", "year",
+}
+COUNTER_WRAPPERS = ("rate(", "irate(", "increase(", "resets(")
+
+# Set by main(): the Prometheus base URL for live checks and how long to retry them.
+LIVE = {"url": None, "settle": 0.0}
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+
+
+def load_dashboard(name):
+    with open(os.path.join(DASHBOARD_DIR, name), encoding="utf-8") as f:
+        return json.load(f)
+
+
+def iter_panels(panels):
+    """Every panel, rows and the panels nested in (collapsed) rows included."""
+    for panel in panels or []:
+        yield panel
+        yield from iter_panels(panel.get("panels"))
+
+
+def variables(dashboard):
+    return {v.get("name"): v for v in dashboard.get("templating", {}).get("list", [])}
+
+
+def variable_query(var):
+    q = var.get("query")
+    if isinstance(q, dict):
+        q = q.get("query")
+    return q
+
+
+def golden_families():
+    """{family name: type} from the golden exposition, which holds every family."""
+    families = {}
+    with open(GOLDEN, encoding="utf-8") as f:
+        for line in f:
+            m = re.match(r"# TYPE (\S+) (\S+)", line)
+            if m:
+                families[m.group(1)] = m.group(2)
+    return families
+
+
+def strip_strings(expr):
+    """The expr with string literals emptied (label values are not metric names)."""
+    return re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)
+
+
+def metric_names(expr):
+    """Metric names used in a PromQL expr (best effort: identifiers that are not label names,
+    functions, keywords or durations)."""
+    text = strip_strings(expr)
+    text = re.sub(r"\{[^}]*\}", "{}", text)  # label matchers
+    text = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", text)
+    text = re.sub(r"\[[^\]]*\]", "[]", text)  # ranges
+    names = set()
+    for m in re.finditer(r"(?<![\w$])([a-zA-Z_:][a-zA-Z0-9_:]*)", text):
+        word = m.group(1)
+        if word.lower() in PROMQL_WORDS:
+            continue
+        names.add(word)
+    return names
+
+
+def selectors(expr):
+    """(metric, matchers text) for every `metric{...}` or bare metric in expr."""
+    out = []
+    text = expr
+    for name in metric_names(expr):
+        for m in re.finditer(r"(?<![\w$])" + re.escape(name) + r"(?![\w:])(\s*\{([^}]*)\})?", text):
+            out.append((name, m.group(2) or ""))
+    return out
+
+
+def all_targets(dashboard):
+    """(panel, target) for every target of every panel."""
+    for panel in iter_panels(dashboard.get("panels")):
+        for target in panel.get("targets") or []:
+            yield panel, target
+
+
+# ---------------------------------------------------------------------------------------------
+# Structure
+
+
+class StructureTest(unittest.TestCase):
+    maxDiff = None
+
+    def each_dashboard(self):
+        out = []
+        for name, uid in DASHBOARDS.items():
+            try:
+                dashboard = load_dashboard(name)
+            except (OSError, json.JSONDecodeError) as e:
+                self.fail(f"{name}: not readable JSON: {e}")
+            out.append((name, uid, dashboard))
+        return out
+
+    def test_valid_json_and_fixed_uid(self):
+        for name, uid, d in self.each_dashboard():
+            self.assertIsInstance(d, dict, name)
+            self.assertEqual(d.get("uid"), uid, f"{name}: uid")
+            self.assertTrue(d.get("title"), f"{name}: title")
+            self.assertIsInstance(d.get("schemaVersion"), int, f"{name}: schemaVersion")
+            self.assertGreaterEqual(d["schemaVersion"], 36, f"{name}: schemaVersion")
+            self.assertIsNone(d.get("id"), f"{name}: id must be null (import assigns it)")
+            self.assertIsInstance(d.get("panels"), list, f"{name}: panels")
+            self.assertTrue(d["panels"], f"{name}: no panels")
+
+    def test_variables(self):
+        for name, _, d in self.each_dashboard():
+            vs = variables(d)
+            ds = vs.get("datasource")
+            self.assertIsNotNone(ds, f"{name}: no datasource variable")
+            self.assertEqual((ds.get("type"), ds.get("query")), ("datasource", "prometheus"),
+                             f"{name}: datasource variable")
+            job, instance = vs.get("job"), vs.get("instance")
+            self.assertIsNotNone(job, f"{name}: no job variable")
+            self.assertIsNotNone(instance, f"{name}: no instance variable")
+            self.assertEqual(variable_query(job), JOB_QUERY, f"{name}: job query")
+            self.assertEqual(variable_query(instance), INSTANCE_QUERY, f"{name}: instance query")
+            names = [v.get("name") for v in d["templating"]["list"]]
+            self.assertEqual(len(names), len(set(names)), f"{name}: duplicate variables {names}")
+            # Grafana resolves variables in order: the ones used by a query come first.
+            self.assertLess(names.index("datasource"), names.index("job"), name)
+            self.assertLess(names.index("job"), names.index("instance"), name)
+            for v in d["templating"]["list"]:
+                if v.get("type") == "query":
+                    self.assertEqual(v.get("datasource"), DATASOURCE,
+                                     f"{name}: variable {v.get('name')} datasource")
+                    self.assertTrue(variable_query(v), f"{name}: variable {v.get('name')} query")
+
+    def test_every_panel_and_target_uses_the_datasource_variable(self):
+        for name, _, d in self.each_dashboard():
+            for panel in iter_panels(d["panels"]):
+                where = f"{name}: panel {panel.get('id')} {panel.get('title')!r}"
+                self.assertEqual(panel.get("datasource"), DATASOURCE, f"{where}: datasource")
+                if panel.get("type") == "row":
+                    self.assertFalse(panel.get("targets"), f"{where}: a row with targets")
+                    continue
+                self.assertTrue(panel.get("targets"), f"{where}: no targets")
+                for target in panel["targets"]:
+                    self.assertEqual(target.get("datasource"), DATASOURCE,
+                                     f"{where}: target {target.get('refId')} datasource")
+
+    def test_unique_panel_ids_and_layout(self):
+        for name, _, d in self.each_dashboard():
+            ids = [p.get("id") for p in iter_panels(d["panels"])]
+            for i in ids:
+                self.assertIsInstance(i, int, f"{name}: panel id {i!r}")
+            dupes = sorted({i for i in ids if ids.count(i) > 1})
+            self.assertEqual(dupes, [], f"{name}: duplicate panel ids")
+            titles = [p.get("title") for p in iter_panels(d["panels"])]
+            for panel in iter_panels(d["panels"]):
+                where = f"{name}: panel {panel.get('id')} {panel.get('title')!r}"
+                self.assertTrue(panel.get("title"), f"{where}: no title")
+                self.assertEqual(titles.count(panel["title"]), 1, f"{where}: title not unique")
+                gp = panel.get("gridPos") or {}
+                for key in ("h", "w", "x", "y"):
+                    self.assertIsInstance(gp.get(key), int, f"{where}: gridPos.{key}")
+                self.assertLessEqual(gp["x"] + gp["w"], 24, f"{where}: wider than the grid")
+            for row in (p for p in d["panels"] if p.get("type") == "row"):
+                if not row.get("collapsed"):
+                    self.assertEqual(row.get("panels"), [],
+                                     f"{name}: open row {row['title']!r} must not nest panels")
+
+    def test_every_target_has_a_scoped_expr(self):
+        for name, _, d in self.each_dashboard():
+            for panel, target in all_targets(d):
+                where = f"{name}: panel {panel.get('title')!r} target {target.get('refId')}"
+                expr = target.get("expr")
+                self.assertIsInstance(expr, str, f"{where}: no expr")
+                self.assertTrue(expr.strip(), f"{where}: empty expr")
+                self.assertTrue(target.get("refId"), f"{where}: no refId")
+                for metric, matchers in selectors(expr):
+                    self.assertIn('job=~"$job"', matchers,
+                                  f"{where}: {metric} not scoped by job=~\"$job\": {expr}")
+                    self.assertIn('instance=~"$instance"', matchers,
+                                  f"{where}: {metric} not scoped by instance=~\"$instance\": "
+                                  f"{expr}")
+            for panel in iter_panels(d["panels"]):
+                refs = [t.get("refId") for t in panel.get("targets") or []]
+                self.assertEqual(len(refs), len(set(refs)),
+                                 f"{name}: panel {panel.get('title')!r}: duplicate refIds")
+
+    def test_metrics_exist_in_the_exposition(self):
+        families = golden_families()
+        self.assertIn("connwatch_finding_info", families, "golden exposition unreadable")
+        for name, _, d in self.each_dashboard():
+            exprs = [(f"panel {p.get('title')!r}", t.get("expr") or "") for p, t in all_targets(d)]
+            for v in d["templating"]["list"]:
+                if v.get("type") == "query":
+                    query = variable_query(v) or ""
+                    m = LABEL_VALUES.match(query)
+                    exprs.append((f"variable {v.get('name')}",
+                                  (m.group(1) or "") if m else query))
+            for where, expr in exprs:
+                for metric in metric_names(expr):
+                    self.assertTrue(metric in families or metric in EXTRA_METRICS,
+                                    f"{name}: {where}: unknown metric {metric} in {expr}")
+                    if families.get(metric) == "counter":
+                        for m in re.finditer(re.escape(metric), expr):
+                            before = expr[:m.start()].rstrip()
+                            self.assertTrue(before.endswith(COUNTER_WRAPPERS),
+                                            f"{name}: {where}: counter {metric} used without "
+                                            f"rate()/increase(): {expr}")
+
+    def test_seconds_have_time_units(self):
+        duration = re.compile(r"connwatch_\w*(age|duration)_seconds|time\(\)\s*-")
+        for name, _, d in self.each_dashboard():
+            for panel in iter_panels(d["panels"]):
+                exprs = [t.get("expr") or "" for t in panel.get("targets") or []]
+                if not exprs or not all(duration.search(e) for e in exprs):
+                    continue
+                if all(re.match(r"\s*count\(", e) for e in exprs):
+                    continue  # counting hosts, not seconds
+                fc = panel.get("fieldConfig") or {}
+                units = {(fc.get("defaults") or {}).get("unit")}
+                for o in fc.get("overrides") or []:
+                    units |= {p.get("value") for p in o.get("properties") or []
+                              if p.get("id") == "unit"}
+                self.assertTrue(units & TIME_UNITS,
+                                f"{name}: panel {panel.get('title')!r} shows seconds with units "
+                                f"{units - {None}}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Live
+
+
+def prom_get(base, path, params):
+    url = base.rstrip("/") + path + "?" + urllib.parse.urlencode(params, doseq=True)
+    try:
+        with urllib.request.urlopen(url, timeout=15) as resp:
+            body = resp.read()
+    except urllib.error.HTTPError as e:
+        body = e.read()
+    try:
+        data = json.loads(body)
+    except json.JSONDecodeError:
+        raise AssertionError(f"GET {url}: not JSON: {body[:300]!r}")
+    if data.get("status") != "success":
+        raise AssertionError(f"GET {url}: {data.get('errorType')}: {data.get('error')}")
+    return data["data"]
+
+
+def regex_escape(value):
+    """Grafana's escaping of a variable value inside a Prometheus =~ "..." matcher."""
+    escaped = re.sub(r"([\\^$*+?.()|{}\[\]])", r"\\\1", value)
+    return escaped.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def substitute(expr, values):
+    """Replaces $var, ${var}, ${var:fmt} and [[var]] by values[var]; unknown ones stay."""
+    def repl(m):
+        name = m.group(1) or m.group(2) or m.group(3)
+        return values.get(name, m.group(0))
+    return re.sub(r"\$\{(\w+)(?::\w+)?\}|\[\[(\w+)\]\]|\$(\w+)", repl, expr)
+
+
+LABEL_VALUES = re.compile(r"^\s*label_values\(\s*(?:(.*?)\s*,\s*)?(\w+)\s*\)\s*$", re.S)
+
+
+def run_variable_query(base, query):
+    m = LABEL_VALUES.match(query)
+    if m:
+        params = {}
+        if m.group(1):
+            params["match[]"] = m.group(1)
+        return prom_get(base, f"/api/v1/label/{m.group(2)}/values", params)
+    data = prom_get(base, "/api/v1/query", {"query": query})
+    return [json.dumps(r.get("metric", {}), sort_keys=True) for r in data["result"]]
+
+
+def resolve_variables(base, dashboard, failures, name):
+    """Runs the variable queries in order; returns the substitution values."""
+    values = dict(BUILTIN_VARS)
+    for var in dashboard.get("templating", {}).get("list", []):
+        vname = var.get("name")
+        if var.get("type") == "datasource":
+            values[vname] = "prometheus"
+            continue
+        if var.get("type") != "query":
+            continue
+        query = substitute(variable_query(var), values)
+        try:
+            result = run_variable_query(base, query)
+        except (AssertionError, OSError) as e:
+            failures.append(f"{name}: variable {vname}: {query}: {e}")
+            continue
+        if not result:
+            failures.append(f"{name}: variable {vname}: empty result for {query}")
+            continue
+        chosen = sorted(result) if var.get("multi") or var.get("includeAll") else sorted(result)[:1]
+        escaped = [regex_escape(v) for v in chosen]
+        values[vname] = escaped[0] if len(escaped) == 1 else "(" + "|".join(escaped) + ")"
+    return values
+
+
+def live_failures(base, name, dashboard):
+    failures = []
+    values = resolve_variables(base, dashboard, failures, name)
+    if failures:
+        return failures
+    now = time.time()
+    for panel, target in all_targets(dashboard):
+        expr = substitute(target.get("expr", ""), values)
+        where = f"{name}: panel {panel.get('title')!r} target {target.get('refId')}: {expr}"
+        if re.search(r"\$\{?\w|\[\[\w", expr):
+            failures.append(f"{where}: variable left unsubstituted")
+            continue
+        try:
+            data = prom_get(base, "/api/v1/query", {"query": expr})
+            if data["resultType"] in ("vector", "matrix") and not data["result"]:
+                failures.append(f"{where}: empty result")
+                continue
+            if not target.get("instant"):
+                data = prom_get(base, "/api/v1/query_range",
+                                {"query": expr, "start": f"{now - 30:.3f}", "end": f"{now:.3f}",
+                                 "step": "2"})
+                if not data["result"]:
+                    failures.append(f"{where}: empty range result")
+        except (AssertionError, OSError) as e:
+            failures.append(f"{where}: {e}")
+    return failures
+
+
+class LiveTest(unittest.TestCase):
+    def setUp(self):
+        if not LIVE["url"]:
+            self.skipTest("no Prometheus: give --prometheus URL, PROMETHEUS_URL or --start-stack")
+
+    def check(self, file_name):
+        dashboard = load_dashboard(file_name)
+        deadline = time.monotonic() + LIVE["settle"]
+        while True:
+            failures = live_failures(LIVE["url"], file_name, dashboard)
+            if not failures or time.monotonic() >= deadline:
+                break
+            time.sleep(1)
+        if failures:
+            self.fail(f"{len(failures)} queries failed against {LIVE['url']}:\n  " +
+                      "\n  ".join(failures))
+
+    def test_overview_queries_return_data(self):
+        self.check("connwatch-overview.json")
+
+    def test_host_queries_return_data(self):
+        self.check("connwatch-host.json")
+
+    def test_an_empty_result_fails(self):
+        """The live check itself: a query for a label value nobody has is reported."""
+        dashboard = load_dashboard("connwatch-overview.json")
+        bogus = 'sum(connwatch_listener_info{job=~"$job",instance=~"$instance",expected="maybe"})'
+        dashboard["panels"] = [{"id": 1, "type": "stat", "title": "Bogus", "datasource": DATASOURCE,
+                                "targets": [{"refId": "A", "datasource": DATASOURCE,
+                                             "expr": bogus, "instant": True}]}]
+        failures = live_failures(LIVE["url"], "self-test", dashboard)
+        self.assertEqual(len(failures), 1, failures)
+        self.assertIn("self-test: panel 'Bogus' target A: sum(connwatch_listener_info{job=~",
+                      failures[0])
+        self.assertTrue(failures[0].endswith("empty result"), failures[0])
+
+
+# ---------------------------------------------------------------------------------------------
+# The private stack
+
+
+class Stack:
+    """connwatch + sockholders + Prometheus in a private network namespace on 127.0.0.1."""
+
+    def __init__(self):
+        import tempfile
+        build = os.path.join(REPO_ROOT, "build")
+        os.environ.setdefault("CONNWATCH_BIN", os.path.join(build, "connwatch"))
+        holder = os.path.join(build, "tests", "sockholder")
+        if "SOCKHOLDER_BIN" not in os.environ and os.access(holder, os.X_OK):
+            os.environ["SOCKHOLDER_BIN"] = holder
+        sys.path.insert(0, os.path.join(REPO_ROOT, "tests", "e2e"))
+        import connwatch_harness as h
+        self.h = h
+        self.tmp = tempfile.TemporaryDirectory(prefix="cw-dashboards-")
+        self.holders = []
+        self.cw = None
+        self.prom = None
+
+    def exe(self, name):
+        directory = os.path.join(self.tmp.name, "bin")
+        os.makedirs(directory, exist_ok=True)
+        if not os.path.exists(os.path.join(directory, name)):
+            self.h.install_executable(directory, name)
+        return os.path.join(directory, name)
+
+    def start(self):
+        h = self.h
+        h.install_watchdog(120)
+        h.enter_private_netns()
+        web_port = h.free_tcp_port()
+        down_port = h.free_tcp_port()
+        # An allowed, expected web server...
+        self.holders.append(h.Holder(self.exe("cw-dash-web"),
+                                     ["--tcp-listen", f"127.0.0.1:{web_port}"]))
+        # ...and a rogue: a listener no rule allows, not a network process, with an
+        # established loopback pair no path allows that becomes a long connection after 1 s.
+        self.holders.append(h.Holder(self.exe("cw-dash-rogue"),
+                                     ["--tcp-listen", "127.0.0.1:0", "--pair"]))
+        with open("/proc/self/comm") as f:
+            me = f.read().strip()
+        policy = h.write_file(self.tmp.name, "policy.yaml", f"""\
+listeners:
+  - {{process: connwatch, bind: loopback}}
+  - {{process: prometheus, bind: loopback}}
+  - {{process: cw-dash-web, port: {web_port}, protocol: tcp}}
+expected_services:
+  - {{name: web, port: {web_port}, protocol: tcp, process: cw-dash-web}}
+  - {{name: db, port: {down_port}, protocol: tcp, process: cw-dash-db}}
+network_processes: [connwatch, prometheus, cw-dash-web, {json.dumps(me)}]
+paths:
+  - {{process: prometheus, direction: outbound, remote_zone: loopback}}
+  - {{process: connwatch, direction: inbound, remote_zone: loopback}}
+  - {{process: {json.dumps(me)}, direction: outbound, remote_zone: loopback}}
+limits:
+  long_connection: 1s
+baseline:
+  learn_for: 0s
+""")
+        storage = os.path.join(self.tmp.name, "storage")
+        os.mkdir(storage)
+        self.cw = h.Connwatch(f"--config.file={policy}", f"--storage.path={storage}",
+                              interval="1s").start()
+        self.prom = h.Prometheus([f"127.0.0.1:{self.cw.port}"], job="connwatch",
+                                 scrape_interval="1s").start()
+
+        def ready():
+            got = self.prom.query('count by (check) (connwatch_finding_info{check=~".+"})')
+            checks = {r["metric"].get("check") for r in got}
+            want = {"unexpected_listener", "expected_service_down", "unexpected_network_process",
+                    "path_violation", "long_connection"}
+            assert want <= checks, f"findings so far: {sorted(checks)}"
+            assert self.prom.query("rate(connwatch_samples_total[1m])"), "no rate yet"
+            return True
+
+        h.wait_until(ready, 30, "every kind of finding in Prometheus", interval=0.5)
+        return self
+
+    def stop(self):
+        for holder in self.holders:
+            holder.stop()
+        if self.prom is not None:
+            self.prom.stop()
+        if self.cw is not None:
+            self.cw.stop()
+        self.h.kill_all_children()
+        self.tmp.cleanup()
+
+
+def main():
+    global DASHBOARD_DIR
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--prometheus", default=os.environ.get("PROMETHEUS_URL"),
+                    help="Prometheus base URL for the live checks (env PROMETHEUS_URL)")
+    ap.add_argument("--start-stack", action="store_true",
+                    help="start connwatch + Prometheus privately and run the live checks")
+    ap.add_argument("--dashboards-dir", default=DASHBOARD_DIR,
+                    help="where the dashboards are (default: <repo>/dashboards)")
+    ap.add_argument("--settle", type=float, default=None,
+                    help="retry failing live checks for this many seconds (default 0, or 15 "
+                         "with --start-stack)")
+    args, rest = ap.parse_known_args()
+    DASHBOARD_DIR = os.path.abspath(args.dashboards_dir)
+    stack = None
+    started = time.monotonic()
+    try:
+        if args.start_stack:
+            stack = Stack()
+            try:
+                stack.start()
+            except BaseException as e:
+                sys.stderr.write(f"check_dashboards: the stack did not start: {e}\n")
+                if stack.cw is not None:
+                    sys.stderr.write(f"connwatch log:\n{stack.cw.log()[-3000:]}\n")
+                if stack.prom is not None:
+                    sys.stderr.write(f"prometheus log:\n{stack.prom.log()[-3000:]}\n")
+                return 1
+            LIVE["url"] = stack.prom.url
+            LIVE["settle"] = 15.0 if args.settle is None else args.settle
+            sys.stderr.write(f"check_dashboards: stack up in {time.monotonic() - started:.1f} s "
+                             f"(Prometheus {stack.prom.url}, connwatch {stack.cw.url})\n")
+        elif args.prometheus:
+            LIVE["url"] = args.prometheus
+            LIVE["settle"] = args.settle or 0.0
+        prog = unittest.main(argv=[sys.argv[0]] + rest, exit=False, verbosity=2)
+        ok = prog.result.wasSuccessful()
+    finally:
+        if stack is not None:
+            stack.stop()
+    sys.stderr.write(f"check_dashboards: {'ok' if ok else 'FAILED'} in "
+                     f"{time.monotonic() - started:.1f} s\n")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
