@@ -511,6 +511,29 @@ class _LocalServer:
             return ""
 
 
+    def _start_on_free_port(self, name, make_args, timeout):
+        """Starts make_args(port) on a free port (in self.dir, logging to self.log_path) and
+        waits for /-/ready; retries when the port was taken between probe and bind."""
+        for _ in range(5):
+            self.port = free_tcp_port()
+            with open(self.log_path, "wb") as log:
+                self.proc = _track(subprocess.Popen(make_args(self.port), stdin=subprocess.DEVNULL,
+                                                    stdout=log, stderr=log,
+                                                    preexec_fn=_set_pdeathsig, cwd=self.dir))
+
+            def ready():
+                if self.proc.poll() is not None:
+                    return "exited"
+                try:
+                    return http_request(self.url + "/-/ready", timeout=2).status == 200
+                except OSError:
+                    return False
+
+            if wait_until(ready, timeout, f"{name} /-/ready") is True:
+                return self
+            kill_process(self.proc)
+        raise AssertionError(f"{name} did not start; log:\n{self.log()}")
+
 class Connwatch(_LocalServer):
     """A running `connwatch serve` on 127.0.0.1 with a kernel-chosen port."""
 
@@ -817,30 +840,11 @@ class Prometheus(_LocalServer):
         self.log_path = os.path.join(self.dir, "prometheus.log")
 
     def start(self, timeout=60):
-        for _ in range(5):
-            self.port = free_tcp_port()
-            args = [prometheus_bin(), f"--config.file={self.config}",
-                    f"--storage.tsdb.path={os.path.join(self.dir, 'data')}",
-                    f"--web.listen-address=127.0.0.1:{self.port}",
-                    "--storage.tsdb.retention.time=1h", "--log.level=warn"]
-            with open(self.log_path, "wb") as log:
-                self.proc = _track(subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log,
-                                                    stderr=log, preexec_fn=_set_pdeathsig,
-                                                    cwd=self.dir))
-
-            def ready():
-                if self.proc.poll() is not None:
-                    return "exited"
-                try:
-                    return http_request(self.url + "/-/ready", timeout=2).status == 200
-                except OSError:
-                    return False
-
-            state = wait_until(ready, timeout, "Prometheus /-/ready")
-            if state is True:
-                return self
-            kill_process(self.proc)  # port taken between probe and bind: try another
-        raise AssertionError(f"Prometheus did not start; log:\n{self.log()}")
+        return self._start_on_free_port("Prometheus", lambda port: [
+            prometheus_bin(), f"--config.file={self.config}",
+            f"--storage.tsdb.path={os.path.join(self.dir, 'data')}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--storage.tsdb.retention.time=1h", "--log.level=warn"], timeout)
 
     def api(self, path, **params):
         url = self.url + path
@@ -890,30 +894,11 @@ class Alertmanager(_LocalServer):
         self.log_path = os.path.join(self.dir, "alertmanager.log")
 
     def start(self, timeout=60):
-        for _ in range(5):
-            self.port = free_tcp_port()
-            args = [alertmanager_bin(), f"--config.file={self.config}",
-                    f"--storage.path={os.path.join(self.dir, 'data')}",
-                    f"--web.listen-address=127.0.0.1:{self.port}",
-                    "--cluster.listen-address=", "--log.level=warn"]
-            with open(self.log_path, "wb") as log:
-                self.proc = _track(subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log,
-                                                    stderr=log, preexec_fn=_set_pdeathsig,
-                                                    cwd=self.dir))
-
-            def ready():
-                if self.proc.poll() is not None:
-                    return "exited"
-                try:
-                    return http_request(self.url + "/-/ready", timeout=2).status == 200
-                except OSError:
-                    return False
-
-            state = wait_until(ready, timeout, "Alertmanager /-/ready")
-            if state is True:
-                return self
-            kill_process(self.proc)  # port taken between probe and bind: try another
-        raise AssertionError(f"Alertmanager did not start; log:\n{self.log()}")
+        return self._start_on_free_port("Alertmanager", lambda port: [
+            alertmanager_bin(), f"--config.file={self.config}",
+            f"--storage.path={os.path.join(self.dir, 'data')}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=", "--log.level=warn"], timeout)
 
     def alerts(self):
         """GET /api/v2/alerts: the alerts Alertmanager holds (list of dicts)."""
