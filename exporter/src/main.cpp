@@ -2,6 +2,7 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -9,7 +10,9 @@
 #include "cli/connections.h"
 #include "cli/flags.h"
 #include "cli/policy_commands.h"
+#include "http/basic_auth.h"
 #include "http/server.h"
+#include "http/web_config.h"
 #include "log.h"
 #include "sampler/policy_runtime.h"
 #include "sampler/sampler.h"
@@ -32,12 +35,15 @@ int Serve(const std::vector<std::string>& args) {
   std::string listen_address = ":10107", telemetry_path = "/metrics", interval = "10s",
               max_series = std::to_string(kDefaultMaxSeries), procfs = "/proc", source = "auto",
               log_level = "info", config_file, storage_path = kDefaultStoragePath,
-              max_findings = std::to_string(kDefaultMaxFindingSeries);
+              max_findings = std::to_string(kDefaultMaxFindingSeries), web_config_file;
   bool help = false, version = false, reset_baseline = false;
   std::vector<FlagSpec> specs = {
       {"web.listen-address", "Address to listen on (IPv4 only: Debian's civetweb lacks IPv6).",
        &listen_address, nullptr},
       {"web.telemetry-path", "Path under which to expose metrics.", &telemetry_path, nullptr},
+      {"web.config.file",
+       "exporter-toolkit web config (basic auth, headers). TLS is not supported yet.",
+       &web_config_file, nullptr},
       {"collect.interval", "How often to sample the socket table; scrapes serve the last sample.",
        &interval, nullptr},
       {"metrics.max-series", "Most series per metric family; the rest is counted as dropped.",
@@ -112,6 +118,28 @@ int Serve(const std::vector<std::string>& args) {
   sampler_options.metrics.max_finding_series = std::stoul(max_findings);
   server_options.listen_address = listen_address;
   server_options.telemetry_path = telemetry_path;
+  WebConfig web_config;
+  if (!web_config_file.empty()) {
+    if (!LoadWebConfigFile(web_config_file, web_config, error)) {
+      fprintf(stderr, "connwatch: invalid --web.config.file: %s\n", error.c_str());
+      return 2;
+    }
+    // Serving plain HTTP when TLS was asked for would expose what the operator meant to protect.
+    if (web_config.tls) {
+      fprintf(stderr, "connwatch: %s: tls_server_config: TLS is not supported yet\n",
+              web_config_file.c_str());
+      return 2;
+    }
+  }
+  for (const auto& [name, value] : web_config.headers) {
+    server_options.response_headers += name + ": " + value + "\r\n";
+  }
+  auto basic_auth = std::make_shared<BasicAuth>(web_config.basic_auth_users);
+  if (basic_auth->enabled()) {
+    server_options.authorize = [basic_auth](std::string_view authorization) {
+      return basic_auth->Authorize(authorization);
+    };
+  }
 
   // Block the stop signals in every thread; the main thread waits for them below.
   sigset_t stop_signals;

@@ -813,9 +813,10 @@ class Prometheus(_LocalServer):
     """A real Prometheus on 127.0.0.1 with a temporary TSDB, scraping the given targets."""
 
     def __init__(self, targets, job="connwatch", scrape_interval="1s", metrics_path="/metrics",
-                 evaluation_interval=None, rule_files=(), alertmanagers=()):
+                 evaluation_interval=None, rule_files=(), alertmanagers=(), basic_auth=None):
         # rule_files: paths of rule files to load; alertmanagers: "host:port" targets that
-        # get the alerts. Both empty by default (a scrape-only Prometheus).
+        # get the alerts. Both empty by default (a scrape-only Prometheus). basic_auth: an
+        # optional (username, password) the scrape sends.
         self.dir = tempfile.mkdtemp(prefix="cw-e2e-prom-")
         self.config = os.path.join(self.dir, "prometheus.yml")
         self.job = job
@@ -826,8 +827,11 @@ class Prometheus(_LocalServer):
                     f"scrape_configs:\n  - job_name: {json.dumps(job)}\n"
                     f"    scrape_interval: {scrape_interval}\n"
                     f"    scrape_timeout: {scrape_interval}\n"
-                    f"    metrics_path: {json.dumps(metrics_path)}\n"
-                    f"    static_configs:\n      - targets: [{targets_yaml}]\n")
+                    f"    metrics_path: {json.dumps(metrics_path)}\n")
+            if basic_auth:
+                f.write(f"    basic_auth:\n      username: {json.dumps(basic_auth[0])}\n"
+                        f"      password: {json.dumps(basic_auth[1])}\n")
+            f.write(f"    static_configs:\n      - targets: [{targets_yaml}]\n")
             if rule_files:
                 f.write("rule_files:\n" + "".join(f"  - {json.dumps(os.path.abspath(r))}\n"
                                                    for r in rule_files))

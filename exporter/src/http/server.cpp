@@ -140,10 +140,25 @@ int HttpServer::HandleRequest(mg_connection* connection, void* self) {
   } catch (...) {
     Log(LogLevel::kError, "request failed", {{"err", "unknown exception"}});
   }
-  return Respond(connection, 500, "Internal Server Error", "text/plain", "internal error\n", false);
+  return static_cast<HttpServer*>(self)->Reply(connection, 500, "Internal Server Error",
+                                               "text/plain", "internal error\n", false);
+}
+
+int HttpServer::Reply(mg_connection* connection, int status, const char* status_text,
+                      std::string_view content_type, std::string_view body, bool head,
+                      std::string_view extra_headers) {
+  return Respond(connection, status, status_text, content_type, body, head,
+                 options_.response_headers + std::string(extra_headers));
 }
 
 int HttpServer::Handle(mg_connection* connection) {
+  if (options_.authorize) {
+    const char* authorization = mg_get_header(connection, "Authorization");
+    if (!options_.authorize(authorization != nullptr ? authorization : "")) {
+      return Reply(connection, 401, "Unauthorized", "text/plain", "Unauthorized\n", false,
+                   "WWW-Authenticate: Basic realm=\"connwatch\"\r\n");
+    }
+  }
   const mg_request_info* request = mg_get_request_info(connection);
   std::string_view method = request->request_method ? request->request_method : "";
   std::string_view uri = request->local_uri ? request->local_uri : "";
@@ -152,18 +167,18 @@ int HttpServer::Handle(mg_connection* connection) {
   if (uri == "/-/reload" && reload_) {
     // As Prometheus does: POST or PUT; a GET must not change state.
     if (method != "POST" && method != "PUT") {
-      return Respond(connection, 405, "Method Not Allowed", "text/plain",
-                     "405 method not allowed: use POST\n", false, "Allow: POST, PUT\r\n");
+      return Reply(connection, 405, "Method Not Allowed", "text/plain",
+                   "405 method not allowed: use POST\n", false, "Allow: POST, PUT\r\n");
     }
     return ServeReload(connection);
   }
   if (!is_metrics && !is_landing) {
-    return Respond(connection, 404, "Not Found", "text/plain", "404 page not found\n",
-                   method == "HEAD");
+    return Reply(connection, 404, "Not Found", "text/plain", "404 page not found\n",
+                 method == "HEAD");
   }
   if (method != "GET" && method != "HEAD") {
-    return Respond(connection, 405, "Method Not Allowed", "text/plain", "405 method not allowed\n",
-                   false, "Allow: GET, HEAD\r\n");
+    return Reply(connection, 405, "Method Not Allowed", "text/plain", "405 method not allowed\n",
+                 false, "Allow: GET, HEAD\r\n");
   }
   bool head = method == "HEAD";
   return is_metrics ? ServeMetrics(connection, head) : ServeLanding(connection, head);
@@ -172,33 +187,33 @@ int HttpServer::Handle(mg_connection* connection) {
 int HttpServer::ServeMetrics(mg_connection* connection, bool head) {
   std::shared_ptr<const Exposition> exposition = source_();
   if (!exposition) {
-    return Respond(connection, 503, "Service Unavailable", "text/plain", "no sample yet\n", head);
+    return Reply(connection, 503, "Service Unavailable", "text/plain", "no sample yet\n", head);
   }
   if (AcceptsGzip(connection)) {
     const std::string& body = exposition->gzipped();
     if (!body.empty()) {
-      return Respond(connection, 200, "OK", kMetricsContentType, body, head,
-                     "Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n");
+      return Reply(connection, 200, "OK", kMetricsContentType, body, head,
+                   "Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n");
     }
   }
-  return Respond(connection, 200, "OK", kMetricsContentType, exposition->text(), head,
-                 "Vary: Accept-Encoding\r\n");
+  return Reply(connection, 200, "OK", kMetricsContentType, exposition->text(), head,
+               "Vary: Accept-Encoding\r\n");
 }
 
 int HttpServer::ServeReload(mg_connection* connection) {
   std::string error;
   if (reload_(error)) {
     Log(LogLevel::kInfo, "policy reloaded", {{"trigger", "http"}});
-    return Respond(connection, 200, "OK", "text/plain", "reloaded\n", false);
+    return Reply(connection, 200, "OK", "text/plain", "reloaded\n", false);
   }
   Log(LogLevel::kError, "policy reload failed; keeping the running policy",
       {{"trigger", "http"}, {"err", error}});
-  return Respond(connection, 500, "Internal Server Error", "text/plain",
-                 "failed to reload config: " + error + "\n", false);
+  return Reply(connection, 500, "Internal Server Error", "text/plain",
+               "failed to reload config: " + error + "\n", false);
 }
 
 int HttpServer::ServeLanding(mg_connection* connection, bool head) {
-  return Respond(connection, 200, "OK", "text/html; charset=utf-8", landing_page_, head);
+  return Reply(connection, 200, "OK", "text/html; charset=utf-8", landing_page_, head);
 }
 
 }  // namespace connwatch

@@ -19,6 +19,10 @@ struct ServerOptions {
   std::string listen_address = ":10107";
   std::string telemetry_path = "/metrics";
   int threads = 16;
+  // Checks the Authorization header's value ("" when absent) on every path; null = no auth.
+  std::function<bool(std::string_view authorization)> authorize;
+  // Extra "Name: value\r\n" lines added to every response (web config security headers).
+  std::string response_headers;
 };
 
 // ":10107" -> "10107" (every IPv4 address), "127.0.0.1:0" -> itself, "localhost:p" ->
@@ -45,6 +49,9 @@ class HttpServer {
  private:
   static int HandleRequest(mg_connection* connection, void* self);
   int Handle(mg_connection* connection);
+  int Reply(mg_connection* connection, int status, const char* status_text,
+            std::string_view content_type, std::string_view body, bool head,
+            std::string_view extra_headers = "");
   int ServeMetrics(mg_connection* connection, bool head);
   int ServeLanding(mg_connection* connection, bool head);
   int ServeReload(mg_connection* connection);
