@@ -211,33 +211,16 @@ FlowResult ParseFlow(std::span<const uint8_t> payload, ConntrackFlow& flow) {
 bool ParseConntrackReply(std::span<const uint8_t> buffer, std::vector<ConntrackFlow>& out,
                          ConntrackStats& stats, int& error, bool& done) {
   size_t offset = 0;
-  while (offset < buffer.size()) {
-    // Headers are copied out, not cast: captured or synthetic buffers need not be aligned.
-    nlmsghdr header;
-    if (buffer.size() - offset < sizeof(header)) {
-      ++stats.malformed_messages;  // trailing bytes too short for a header
-      break;
-    }
-    std::memcpy(&header, buffer.data() + offset, sizeof(header));
-    if (header.nlmsg_len < NLMSG_HDRLEN || header.nlmsg_len > buffer.size() - offset) {
-      // The length cannot be trusted, so neither can anything after it in this buffer.
-      ++stats.malformed_messages;
-      break;
-    }
-    std::span<const uint8_t> payload =
-        buffer.subspan(offset + NLMSG_HDRLEN, header.nlmsg_len - NLMSG_HDRLEN);
-    offset += std::min(NLMSG_ALIGN(static_cast<size_t>(header.nlmsg_len)), buffer.size() - offset);
-
+  nlmsghdr header;
+  std::span<const uint8_t> payload;
+  while (NextNetlinkMessage(buffer, offset, header, payload, stats.malformed_messages)) {
     switch (header.nlmsg_type) {
       case NLMSG_NOOP:
         continue;
       case NLMSG_DONE: {
         done = true;
         // An error inside the dump callback arrives as a negative errno in NLMSG_DONE.
-        int32_t done_errno = 0;
-        if (payload.size() >= sizeof(done_errno)) {
-          std::memcpy(&done_errno, payload.data(), sizeof(done_errno));
-        }
+        int32_t done_errno = DoneErrno(payload);
         if (done_errno < 0) {
           error = -done_errno;
           return false;

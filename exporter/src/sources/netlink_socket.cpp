@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -54,6 +55,32 @@ bool RepliesMatch(std::span<const uint8_t> buffer, uint32_t seq, uint32_t portid
     if (offset > buffer.size()) break;
   }
   return true;
+}
+
+bool NextNetlinkMessage(std::span<const uint8_t> buffer, size_t& offset, nlmsghdr& header,
+                        std::span<const uint8_t>& payload, uint64_t& malformed) {
+  if (offset >= buffer.size()) return false;
+  if (buffer.size() - offset < sizeof(header)) {
+    ++malformed;  // trailing bytes too short for a header
+    return false;
+  }
+  std::memcpy(&header, buffer.data() + offset, sizeof(header));
+  if (header.nlmsg_len < NLMSG_HDRLEN || header.nlmsg_len > buffer.size() - offset) {
+    // The length cannot be trusted, so neither can anything after it in this buffer.
+    ++malformed;
+    return false;
+  }
+  payload = buffer.subspan(offset + NLMSG_HDRLEN, header.nlmsg_len - NLMSG_HDRLEN);
+  offset += std::min(NLMSG_ALIGN(static_cast<size_t>(header.nlmsg_len)), buffer.size() - offset);
+  return true;
+}
+
+int32_t DoneErrno(std::span<const uint8_t> payload) {
+  int32_t done_errno = 0;
+  if (payload.size() >= sizeof(done_errno)) {
+    std::memcpy(&done_errno, payload.data(), sizeof(done_errno));
+  }
+  return done_errno;
 }
 
 }  // namespace connwatch

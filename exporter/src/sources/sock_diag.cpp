@@ -154,22 +154,9 @@ DumpStatus ParseSockDiagReply(std::span<const uint8_t> buffer, Transport transpo
                               std::vector<Socket>& out, SockDiagStats& stats, int& error) {
   bool interrupted = false;
   size_t offset = 0;
-  while (offset < buffer.size()) {
-    // Headers are copied out, not cast: captured or synthetic buffers need not be aligned.
-    nlmsghdr header;
-    if (buffer.size() - offset < sizeof(header)) {
-      ++stats.malformed_messages;  // trailing bytes too short for a header
-      break;
-    }
-    std::memcpy(&header, buffer.data() + offset, sizeof(header));
-    if (header.nlmsg_len < NLMSG_HDRLEN || header.nlmsg_len > buffer.size() - offset) {
-      // The length cannot be trusted, so neither can anything after it in this buffer.
-      ++stats.malformed_messages;
-      break;
-    }
-    std::span<const uint8_t> payload =
-        buffer.subspan(offset + NLMSG_HDRLEN, header.nlmsg_len - NLMSG_HDRLEN);
-    offset += std::min(NLMSG_ALIGN(static_cast<size_t>(header.nlmsg_len)), buffer.size() - offset);
+  nlmsghdr header;
+  std::span<const uint8_t> payload;
+  while (NextNetlinkMessage(buffer, offset, header, payload, stats.malformed_messages)) {
     if ((header.nlmsg_flags & NLM_F_DUMP_INTR) != 0) interrupted = true;
 
     switch (header.nlmsg_type) {
@@ -178,10 +165,7 @@ DumpStatus ParseSockDiagReply(std::span<const uint8_t> buffer, Transport transpo
       case NLMSG_DONE: {
         // Since Linux 4.x an error inside the dump callback arrives as a negative errno
         // in NLMSG_DONE's payload instead of an NLMSG_ERROR.
-        int32_t done_errno = 0;
-        if (payload.size() >= sizeof(done_errno)) {
-          std::memcpy(&done_errno, payload.data(), sizeof(done_errno));
-        }
+        int32_t done_errno = DoneErrno(payload);
         if (done_errno < 0) {
           error = -done_errno;
           return DumpStatus::kError;
