@@ -297,7 +297,7 @@ def run_with_daemonset_args(ds, container, flags, objects, work):
                 value = path + value[len(mount_path):]
         args.append(f"{name}={value}")
     print(f"connwatch {' '.join(args)}")
-    server = h.Connwatch(*args, interval="1s")
+    server = h.Connwatch(*args, subcommand=(), interval="1s")  # no subcommand, as in the pod
     try:
         server.start()
         live = container["livenessProbe"]["httpGet"]["path"]
