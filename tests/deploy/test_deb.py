@@ -198,9 +198,10 @@ def check_package_file(deb, version, work):
     # README "Install on a host" lists where things land: every path it names is packaged.
     with open(os.path.join(REPO_ROOT, "README.md"), encoding="utf-8") as f:
         section = f.read().partition("## Install on a host")[2].partition("\n## ")[0]
-    named = re.findall(r"^\| `(/[^`]+)` \|", section, re.M)
-    check(named and all(p.rstrip("/") in packaged or any(q.startswith(p) for q in packaged)
-                        for p in named), f"README's install table names packaged paths {named}")
+    named = re.findall(r"^- `(/[^`]+)`:", section, re.M)
+    check(len(named) >= 5 and all(p in packaged or any(q.startswith(p) for q in packaged)
+                                  for p in named),
+          f"README's 'What lands where' names packaged paths {named}")
     check(packaged.get("/usr/bin/connwatch") == "-rwxr-xr-x", "/usr/bin/connwatch is 0755")
     check(packaged.get(CONFFILE) == "-rw-r--r--", f"{CONFFILE} is 0644")
 
