@@ -214,6 +214,24 @@ def check_package_file(deb, version, work):
     check("libssl3" in depends, "Depends names libssl3 (civetweb dlopens OpenSSL)")
 
 
+# Lintian tags that stay until the project has a license (debian/copyright) and a release
+# history (changelog) to ship, and a man page. Anything else lintian reports fails the test.
+LINTIAN_KNOWN = {"no-copyright-file", "no-changelog", "no-manual-page"}
+
+
+def check_lintian(deb):
+    print("--- lintian")
+    lintian = shutil.which("lintian")
+    if not check(lintian is not None, "lintian is installed (README command 2)"):
+        return
+    out = run([lintian, "--tag-display-limit", "0", deb], check_rc=False, timeout=600)
+    tags = re.findall(r"^([EWI]): \S+: (\S+)(.*)$", out.stdout, re.M)
+    bad = [f"{level}: {tag}{rest}" for level, tag, rest in tags
+           if level in "EW" and tag not in LINTIAN_KNOWN]
+    check(not bad, "lintian reports no errors or warnings but the known "
+          f"{sorted(LINTIAN_KNOWN)}" + (f": {bad}" if bad else ""))
+
+
 # ---------------------------------------------------------------------------------------------
 # The installed package
 
@@ -377,6 +395,7 @@ def main():
     try:
         deb = build_package(args.build_dir, os.path.join(work, "out"))
         check_package_file(deb, args.version, work)
+        check_lintian(deb)
         deb_files = [p for p in expected_files()]
         refuse_if_not_ours(deb_files)
 
