@@ -12,14 +12,17 @@
   agree on the port; the ConfigMap's policy passes the real `connwatch validate`; the
   PrometheusRule's groups are the rule files' groups and pass `promtool check rules`.
 - The real connwatch binary, started with the DaemonSet's own args (host paths mapped to
-  local ones as the kubelet would mount them), serves and answers both probes.
+  local ones as the kubelet would mount them) under its securityContext (uid, capability
+  bounding set, no_new_privs, through setpriv), serves, answers both probes and names the
+  process owning another user's socket.
 - deploy/Dockerfile (parsed, not built: no container engine runs here): Debian 12 bases,
   packages only from apt-get, no downloads, the .deb built by CPack and installed with apt,
   ENTRYPOINT and EXPOSE matching the DaemonSet.
 - With kubectl on PATH (not a Debian package), `kubectl kustomize` builds the set; without
   it that one check is skipped. Nothing is applied to a cluster (none is reachable here).
 
-Environment: CONNWATCH_BIN (the built connwatch), PROMTOOL_BIN (default promtool).
+Environment: CONNWATCH_BIN (the built connwatch), SOCKHOLDER_BIN (tests/support/sockholder),
+PROMTOOL_BIN (default promtool). Runs as root (it starts processes as other users).
 """
 
 import filecmp
@@ -268,11 +271,45 @@ def check_policy_and_rules(objects, connwatch, work):
           ("" if proc.returncode == 0 else f":\n{proc.stdout}"))
 
 
+def container_security_wrapper(container, work):
+    """A script that execs connwatch as a container runtime starts the container's process
+    under its securityContext: runAsUser/runAsGroup, a bounding set of exactly the added
+    capabilities (all others dropped; a root process then holds exactly those, a non-root one
+    none, as there are no ambient capabilities), and no_new_privs for
+    allowPrivilegeEscalation: false."""
+    sc = container["securityContext"]
+    caps = sc["capabilities"]
+    bounding = ",".join(["-all"] + [f"+{c.lower()}" for c in caps.get("add", [])])
+    command = ["setpriv", f"--reuid={sc.get('runAsUser', 0)}",
+               f"--regid={sc.get('runAsGroup', 0)}", "--clear-groups",
+               f"--bounding-set={bounding}", "--inh-caps=-all"]
+    if sc.get("allowPrivilegeEscalation") is False:
+        command.append("--no-new-privs")
+    path = os.path.join(work, "connwatch-in-container")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("#!/bin/sh\nexec " + shlex.join(command + ["--", h.connwatch_bin()]) +
+                ' "$@"\n')
+    os.chmod(path, 0o755)
+    return path, shlex.join(command)
+
+
+def start_other_users_listener(work):
+    """A sockholder running as nobody, listening on loopback: a socket of another user."""
+    directory = tempfile.mkdtemp(dir=work, prefix="other-user-")
+    os.chmod(work, 0o755)
+    os.chmod(directory, 0o755)
+    exe = os.fsdecode(h.install_executable(directory, "cw-kube-other"))
+    return h.Holder(exe, ["--tcp-listen", "127.0.0.1:0"],
+                    prefix=["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+
+
 def run_with_daemonset_args(ds, container, flags, objects, work):
-    """Starts the real connwatch with the DaemonSet's args, each mount path mapped to what the
-    kubelet would mount there: a read-only hostPath to the same host path, a writable one to
-    a temp dir (never this machine's real one), a ConfigMap to a dir of its keys."""
-    print("--- the DaemonSet's args, run")
+    """Starts the real connwatch with the DaemonSet's args and securityContext, each mount
+    path mapped to what the kubelet would mount there: a read-only hostPath to the same host
+    path, a writable one to a temp dir (never this machine's real one), a ConfigMap to a dir
+    of its keys. It must answer both probes and name the owner of another user's socket (what
+    DAC_READ_SEARCH and SYS_PTRACE, as root, are for)."""
+    print("--- the DaemonSet's args and securityContext, run")
     volumes = {v["name"]: v for v in ds["spec"]["template"]["spec"]["volumes"]}
     configmaps = {o["metadata"]["name"]: o for o in objects if o["kind"] == "ConfigMap"}
     local = {}
@@ -296,10 +333,14 @@ def run_with_daemonset_args(ds, container, flags, objects, work):
             if value == mount_path or value.startswith(mount_path + "/"):
                 value = path + value[len(mount_path):]
         args.append(f"{name}={value}")
-    print(f"connwatch {' '.join(args)}")
+    wrapper, security = container_security_wrapper(container, work)
+    print(f"{security} -- connwatch {' '.join(args)}")
+    holder = start_other_users_listener(work)
+    os.environ["CONNWATCH_BIN"], binary = wrapper, h.connwatch_bin()
     server = h.Connwatch(*args, subcommand=(), interval="1s")  # no subcommand, as in the pod
     try:
         server.start()
+        os.environ["CONNWATCH_BIN"] = binary
         live = container["livenessProbe"]["httpGet"]["path"]
         ready = container["readinessProbe"]["httpGet"]["path"]
         check(server.get(live).status == 200, f"liveness probe GET {live} -> 200")
@@ -308,9 +349,16 @@ def run_with_daemonset_args(ds, container, flags, objects, work):
         state = local[flags["--storage.path"]]
         h.wait_until(lambda: os.listdir(state), 30, "state written to --storage.path")
         check(True, f"state written to the --storage.path volume: {os.listdir(state)}")
+        port = str(holder.ready["tcp_listen"][0]["port"])
+        owners = [s.labels.get("process") for s in
+                  server.scrape().select("connwatch_listener_info", port=port)]
+        check(owners == [holder.name], f"a listener of user nobody (port {port}) is "
+              f"attributed to its process {holder.name!r} (got {owners})")
     finally:
+        os.environ["CONNWATCH_BIN"] = binary
         if server.proc:
             h.kill_process(server.proc)
+        holder.stop()
 
 
 # ---------------------------------------------------------------------------------------------
