@@ -17,7 +17,11 @@ import argparse
 import os
 import sys
 
-import yaml
+try:
+    import yaml
+except ImportError:
+    sys.exit(f"{os.path.basename(__file__)}: PyYAML is missing: apt-get install python3-yaml "
+             f"(this is {sys.executable})")
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))

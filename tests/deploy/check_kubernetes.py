@@ -35,7 +35,11 @@ import subprocess
 import sys
 import tempfile
 
-import yaml
+try:
+    import yaml
+except ImportError:
+    sys.exit(f"{os.path.basename(__file__)}: PyYAML is missing: apt-get install python3-yaml "
+             f"(this is {sys.executable})")
 
 REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 KUBE_DIR = os.path.join(REPO_ROOT, "deploy", "kubernetes")
