@@ -18,8 +18,8 @@
 - deploy/Dockerfile (parsed, not built: no container engine runs here): Debian 12 bases,
   packages only from apt-get, no downloads, the .deb built by CPack and installed with apt,
   ENTRYPOINT and EXPOSE matching the DaemonSet.
-- With kubectl on PATH (not a Debian package), `kubectl kustomize` builds the set; without
-  it that one check is skipped. Nothing is applied to a cluster (none is reachable here).
+- With kubectl on PATH (README command 2 installs none), `kubectl kustomize` builds the set
+  and the README's overlay; without it those checks are skipped. Nothing is applied to a cluster (none is reachable here).
 
 Environment: CONNWATCH_BIN (the built connwatch), SOCKHOLDER_BIN (tests/support/sockholder),
 PROMTOOL_BIN (default promtool). Runs as root (it starts processes as other users).
@@ -476,7 +476,7 @@ def check_kustomize_build(objects, kust):
     print("--- kubectl kustomize")
     kubectl = shutil.which("kubectl")
     if not kubectl:
-        print("skip: kubectl is not installed (not a Debian package); kustomize build unchecked")
+        print("skip: kubectl is not installed; the kustomize build is unchecked")
         return
     proc = subprocess.run([kubectl, "kustomize", KUBE_DIR], stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True, timeout=120)
@@ -497,7 +497,7 @@ def check_readme_overlay(connwatch, work):
     print("--- the README's overlay (kubectl kustomize)")
     kubectl = shutil.which("kubectl")
     if not kubectl:
-        print("skip: kubectl is not installed (not a Debian package); overlay unchecked")
+        print("skip: kubectl is not installed; the README overlay is unchecked")
         return
     with open(os.path.join(REPO_ROOT, "README.md"), encoding="utf-8") as f:
         m = re.search(r"```yaml\n(# my-fleet/kustomization\.yaml.*?)```", f.read(), re.S)
