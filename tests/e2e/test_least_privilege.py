@@ -185,6 +185,18 @@ class LeastPrivilege(unittest.TestCase):
                      "connections.state written")
         self.assertEqual(exp.value_or("connwatch_state_errors_total", 0, op="save"), 0)
 
+    def test_a_root_on_a_privileged_port_also_keeps_net_bind_service(self):
+        # Port 80 is free: this is the test's own network namespace.
+        cw = h.Connwatch(listen="127.0.0.1:80")
+        cw.start(timeout=60)
+        self.addCleanup(cw.stop)
+        self.assertEqual(cw.port, 80)
+        bind_service = 1 << 10
+        expected = (self.available | bind_service) & own_caps()["CapPrm"]
+        self.assert_thread_caps(cw, expected, 0)
+        kept, _ = self.capability_log(cw)
+        self.assertIn("cap_net_bind_service", kept)
+
     # (b) -----------------------------------------------------------------------------------
 
     def test_b_unprivileged_user_with_ambient_caps_attributes_root_sockets(self):
