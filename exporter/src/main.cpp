@@ -14,6 +14,7 @@
 #include "http/server.h"
 #include "http/web_config.h"
 #include "log.h"
+#include "privilege/capabilities.h"
 #include "sampler/policy_runtime.h"
 #include "sampler/sampler.h"
 #include "version.h"
@@ -156,6 +157,12 @@ int Serve(const std::vector<std::string>& args) {
        {"interval", interval},
        {"source", source},
        {"procfs", procfs}});
+  // Least privilege: here, after the flags (the listen port decides CAP_NET_BIND_SERVICE, the
+  // log level applies, --help and bad flags never get here) and before the policy, the state
+  // files, the sampler and the HTTP server, so everything that reads host data or the network
+  // runs with only the capabilities it needs. No thread exists yet: capabilities belong to a
+  // thread, and the sampler's and civetweb's threads inherit the reduced sets.
+  DropUnneededCapabilities(RequiredCapabilities(listen_address));
   PolicyRuntime runtime;
   std::vector<std::string> policy_errors;
   if (!runtime.Init({config_file, storage_path, reset_baseline}, policy_errors)) {

@@ -181,3 +181,45 @@ TEST_F(Host1, NetlinkModeDoesNotFallBack) {
 
 }  // namespace
 }  // namespace connwatch
+
+namespace connwatch {
+namespace {
+
+const CollectorResult* FindCollector(const Snapshot& snapshot, std::string_view name) {
+  for (const CollectorResult& result : snapshot.collectors) {
+    if (result.name == name) return &result;
+  }
+  return nullptr;
+}
+
+// An fd table refused for lack of CAP_DAC_READ_SEARCH/CAP_SYS_PTRACE fails proc_fd: reading
+// only connwatch's own fds is no success. As root (both capabilities) the same tree is read.
+TEST(OwnersCollectorTest, RefusedFdTablesWithoutCapabilitiesFailTheCollector) {
+  FakeProc proc;
+  proc.AddProcess(100).AddSocket(100, 3, 1);
+  proc.AddProcess(200).AddSocket(200, 3, 2).BreakFdDir(200, testing::FdDirFault::kNoPermission);
+  SnapshotOptions options;
+  options.procfs = proc.root();
+  options.source_mode = SourceMode::kProcfs;
+  ZoneClassifier zones;
+  std::string failure = testing::RunInUnprivilegedChild([&]() -> std::string {
+    Snapshot snapshot = TakeSnapshot(options, zones);
+    const CollectorResult* owners = FindCollector(snapshot, "proc_fd");
+    if (owners == nullptr) return "no proc_fd collector";
+    if (snapshot.owner_stats.permission_denied != 1) return "permission_denied != 1";
+    if (owners->success) return "proc_fd succeeded without the capabilities";
+    if (owners->error.find("CAP_SYS_PTRACE") == std::string::npos) return "error: " + owners->error;
+    return "";
+  });
+  EXPECT_EQ(failure, "");
+  if (geteuid() == 0) {
+    Snapshot snapshot = TakeSnapshot(options, zones);
+    const CollectorResult* owners = FindCollector(snapshot, "proc_fd");
+    ASSERT_NE(owners, nullptr);
+    EXPECT_EQ(snapshot.owner_stats.permission_denied, 0u);
+    EXPECT_TRUE(owners->success) << owners->error;
+  }
+}
+
+}  // namespace
+}  // namespace connwatch

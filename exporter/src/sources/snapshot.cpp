@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "log.h"
+#include "privilege/capabilities.h"
 
 namespace connwatch {
 namespace {
@@ -60,10 +61,20 @@ void CollectSockets(Snapshot& snapshot, const SnapshotOptions& options) {
 void CollectOwners(Snapshot& snapshot, const SnapshotOptions& options) {
   auto start = std::chrono::steady_clock::now();
   snapshot.owners = ScanSocketOwners(options.procfs, snapshot.owner_stats);
-  // The walk only fails as a whole when the procfs root itself cannot be listed.
-  bool success = snapshot.owner_stats.processes_scanned > 0;
-  snapshot.collectors.push_back(
-      {kCollectorOwners, success, SecondsSince(start), success ? "" : "no process readable"});
+  // A refused fd table hides which sockets its process holds; they are reported unowned.
+  // Without CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE that is every other user's process, so the
+  // collector fails rather than succeed on connwatch's own fd table. With both, a refusal
+  // comes from outside (an LSM, a sandbox's init no one may inspect): it is counted in
+  // permission_denied, and the collector still did all that privilege allows.
+  const OwnerScanStats& stats = snapshot.owner_stats;
+  std::string error;
+  if (stats.processes_scanned == 0) {
+    error = "no process readable";
+  } else if (stats.permission_denied > 0 && !HasEffectiveCapabilities(kSocketOwnerCapabilities)) {
+    error = std::to_string(stats.permission_denied) +
+            " processes' fd tables refused: needs CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE";
+  }
+  snapshot.collectors.push_back({kCollectorOwners, error.empty(), SecondsSince(start), error});
 }
 
 void CollectProcesses(Snapshot& snapshot, const SnapshotOptions& options) {
