@@ -199,6 +199,13 @@ class TlsServing(unittest.TestCase):
         self.assert_accepted(cw, "-tls1_2", protocol="TLSv1.2")
         self.assert_accepted(cw, "-tls1_3", protocol="TLSv1.3")
 
+    def test_min_version_tls13_refuses_tls12(self):
+        # OpenSSL's security level already refuses TLS 1.1, so this is the check that
+        # min_version itself is applied.
+        cw = self.start(self.pki.web_config("min13", min_version="TLS13"))
+        self.assert_refused(cw, "-tls1_2")
+        self.assert_accepted(cw, "-tls1_3", protocol="TLSv1.3")
+
     def test_min_version_tls10_serves_tls11(self):
         # OpenSSL alone would refuse TLS 1.1 at its default security level: this shows that
         # min_version is applied, not just that TLS 1.1 fails anyway.
