@@ -12,6 +12,7 @@
 #include "cli/policy_commands.h"
 #include "http/basic_auth.h"
 #include "http/server.h"
+#include "http/tls_config.h"
 #include "http/web_config.h"
 #include "log.h"
 #include "privilege/capabilities.h"
@@ -43,7 +44,7 @@ int Serve(const std::vector<std::string>& args) {
        &listen_address, nullptr},
       {"web.telemetry-path", "Path under which to expose metrics.", &telemetry_path, nullptr},
       {"web.config.file",
-       "exporter-toolkit web config (basic auth, headers). TLS is not supported yet.",
+       "exporter-toolkit web config: TLS (tls_server_config), basic auth, headers.",
        &web_config_file, nullptr},
       {"collect.interval", "How often to sample the socket table; scrapes serve the last sample.",
        &interval, nullptr},
@@ -125,11 +126,15 @@ int Serve(const std::vector<std::string>& args) {
       fprintf(stderr, "connwatch: invalid --web.config.file: %s\n", error.c_str());
       return 2;
     }
-    // Serving plain HTTP when TLS was asked for would expose what the operator meant to protect.
+    // LoadWebConfigFile has loaded the certificate and key with OpenSSL already.
     if (web_config.tls) {
-      fprintf(stderr, "connwatch: %s: tls_server_config: TLS is not supported yet\n",
-              web_config_file.c_str());
-      return 2;
+      TlsSettings tls;
+      if (!ToTlsSettings(*web_config.tls, tls, error)) {
+        fprintf(stderr, "connwatch: invalid --web.config.file: %s: %s\n", web_config_file.c_str(),
+                error.c_str());
+        return 2;
+      }
+      server_options.tls = std::move(tls);
     }
   }
   for (const auto& [name, value] : web_config.headers) {
@@ -181,7 +186,9 @@ int Serve(const std::vector<std::string>& args) {
   }
   sampler.Start();
   Log(LogLevel::kInfo, "listening",
-      {{"address", server.bound_address()}, {"telemetry_path", telemetry_path}});
+      {{"address", server.bound_address()},
+       {"telemetry_path", telemetry_path},
+       {"tls", server_options.tls ? "true" : "false"}});
 
   int signal_number = 0;
   while (sigwait(&stop_signals, &signal_number) == 0 && signal_number == SIGHUP) {

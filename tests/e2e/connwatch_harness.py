@@ -813,10 +813,12 @@ class Prometheus(_LocalServer):
     """A real Prometheus on 127.0.0.1 with a temporary TSDB, scraping the given targets."""
 
     def __init__(self, targets, job="connwatch", scrape_interval="1s", metrics_path="/metrics",
-                 evaluation_interval=None, rule_files=(), alertmanagers=(), basic_auth=None):
+                 evaluation_interval=None, rule_files=(), alertmanagers=(), basic_auth=None,
+                 scheme="http", tls_config=None):
         # rule_files: paths of rule files to load; alertmanagers: "host:port" targets that
         # get the alerts. Both empty by default (a scrape-only Prometheus). basic_auth: an
-        # optional (username, password) the scrape sends.
+        # optional (username, password) the scrape sends. scheme "https" with tls_config (a
+        # dict of Prometheus tls_config keys, e.g. ca_file) scrapes over TLS.
         self.dir = tempfile.mkdtemp(prefix="cw-e2e-prom-")
         self.config = os.path.join(self.dir, "prometheus.yml")
         self.job = job
@@ -831,6 +833,11 @@ class Prometheus(_LocalServer):
             if basic_auth:
                 f.write(f"    basic_auth:\n      username: {json.dumps(basic_auth[0])}\n"
                         f"      password: {json.dumps(basic_auth[1])}\n")
+            if scheme != "http":
+                f.write(f"    scheme: {json.dumps(scheme)}\n")
+            if tls_config:
+                f.write("    tls_config:\n" + "".join(f"      {k}: {json.dumps(v)}\n"
+                                                      for k, v in tls_config.items()))
             f.write(f"    static_configs:\n      - targets: [{targets_yaml}]\n")
             if rule_files:
                 f.write("rule_files:\n" + "".join(f"  - {json.dumps(os.path.abspath(r))}\n"

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """--web.config.file: basic auth on every path, security headers, a real Prometheus scraping
-with basic_auth, TLS refused for now, and the same accept/reject verdict as
+with basic_auth, and the same accept/reject verdict as
 `promtool check web-config` on every file in tests/fixtures/web_config/{good,bad}.
 """
 
 import base64
+import http.client
 import glob
 import os
 import subprocess
@@ -31,7 +32,7 @@ def basic(user, password):
 
 
 def connwatch_verdict(path):
-    """(accepted, output): accepted when connwatch listens or stops only because of TLS."""
+    """(accepted, output): accepted when connwatch listens (over HTTPS for TLS configs)."""
     cw = h.Connwatch(f"--web.config.file={path}")
     try:
         cw.start(timeout=30)
@@ -40,8 +41,6 @@ def connwatch_verdict(path):
         log = cw.log()
         if cw.proc.returncode != 2:
             raise AssertionError(f"{path}: exit {cw.proc.returncode}, want 2; log:\n{log}")
-        if "TLS is not supported yet" in log:
-            return True, log
         if "invalid --web.config.file" not in log:
             raise AssertionError(f"{path}: exit 2 without a web config error:\n{log}")
         return False, log
@@ -131,13 +130,14 @@ class WebAuth(unittest.TestCase):
             prom.stop()
 
 
-class TlsNotYet(unittest.TestCase):
-    def test_tls_config_refused(self):
+class TlsAndErrors(unittest.TestCase):
+    def test_tls_config_served_over_https(self):
+        # Served, never plain HTTP: test_tls.py covers the TLS settings themselves.
         path = os.path.join(FIXTURES, "good", "tls_relative.yml")
-        out = h.run_connwatch("serve", f"--web.config.file={path}",
-                              "--web.listen-address=127.0.0.1:0", timeout=30)
-        self.assertEqual(out.returncode, 2, out.stderr)
-        self.assertIn(b"TLS is not supported yet", out.stderr)
+        with h.Connwatch(f"--web.config.file={path}") as cw:
+            self.assertIn("tls=true", cw.log())
+            with self.assertRaises((OSError, http.client.HTTPException)):
+                cw.get("/metrics", timeout=5)
 
     def test_invalid_file_names_file_line_and_key(self):
         path = os.path.join(FIXTURES, "bad", "unknown_key.yml")

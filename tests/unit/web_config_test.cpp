@@ -55,7 +55,8 @@ TEST(WebConfigTest, ParsesUsersHeadersAndTls) {
   EXPECT_EQ(config.tls->min_version, "TLS13");
   EXPECT_EQ(config.tls->max_version, "TLS13");
   EXPECT_EQ(config.tls->client_auth_type, "NoClientCert");
-  EXPECT_EQ(config.tls->cipher_suites, std::vector<std::string>{"ECDHE-RSA-AES128-GCM-SHA256"});
+  EXPECT_EQ(config.tls->cipher_suites,
+            std::vector<std::string>{"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"});
   EXPECT_EQ(config.tls->curve_preferences, std::vector<std::string>{"X25519"});
 }
 
@@ -97,11 +98,22 @@ TEST(WebConfigTest, BcryptHashForm) {
   EXPECT_EQ(error, "bcrypt cost 03 is outside 4-31");
 }
 
-TEST(WebConfigTest, CipherNames) {
-  EXPECT_EQ(OpenSslCipherName("TLS_AES_128_GCM_SHA256"), "TLS_AES_128_GCM_SHA256");
-  EXPECT_EQ(OpenSslCipherName("TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"),
-            "ECDHE-ECDSA-CHACHA20-POLY1305");
-  EXPECT_EQ(OpenSslCipherName("TLS_RSA_WITH_RC4_128_SHA"), "");
+TEST(WebConfigTest, KeyMustMatchCertificate) {
+  // As promtool: "failed to load X509KeyPair: tls: private key does not match public key".
+  std::string error = ParseError(
+      "tls_server_config:\n  cert_file: ../certs/server.crt\n  key_file: ../certs/ca.key\n");
+  EXPECT_EQ(error.rfind("web.yml:3: tls_server_config.key_file: " + kDir +
+                            "/../certs/ca.key does not match the certificate in cert_file " + kDir +
+                            "/../certs/server.crt (",
+                        0),
+            0u)
+      << error;
+  // Settings no client could use are refused too (promtool only checks the names).
+  EXPECT_EQ(ParseError("tls_server_config:\n  cert_file: ../certs/server.crt\n"
+                       "  key_file: ../certs/server.key\n  min_version: TLS13\n"
+                       "  max_version: TLS12\n"),
+            "web.yml:2: tls_server_config: min_version TLS13 is above max_version TLS12: no "
+            "client could connect");
 }
 
 TEST(WebConfigTest, LoadResolvesPathsAgainstTheFile) {

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <exception>
 
+#include "http/tls_context.h"
 #include "log.h"
 #include "version.h"
 
@@ -102,16 +103,37 @@ HttpServer::~HttpServer() { Stop(); }
 bool HttpServer::Start(std::string& error) {
   std::string civet_port;
   if (!ToCivetPort(options_.listen_address, civet_port, error)) return false;
+  if (options_.tls) {
+    if (!CheckCivetwebSslLibrary(error)) return false;
+    civet_port += 's';  // civetweb: this port speaks HTTPS only
+  }
   std::string threads = std::to_string(options_.threads);
-  const char* civet_options[] = {
-      "listening_ports", civet_port.c_str(),  "num_threads", threads.c_str(), "request_timeout_ms",
-      "10000",           "enable_keep_alive", "yes",         nullptr};
+  // tcp_nodelay: a response is written as headers then body; with Nagle the body waits for
+  // the client's delayed ACK (40 ms per response on keep-alive and on every HTTPS response).
+  const char* civet_options[] = {"listening_ports",
+                                 civet_port.c_str(),
+                                 "num_threads",
+                                 threads.c_str(),
+                                 "request_timeout_ms",
+                                 "10000",
+                                 "enable_keep_alive",
+                                 "yes",
+                                 "tcp_nodelay",
+                                 "1",
+                                 nullptr};
   mg_callbacks callbacks{};
-  // Silence civetweb's own stderr logging; errors surface through mg_start's result.
-  callbacks.log_message = [](const mg_connection*, const char*) { return 1; };
-  context_ = mg_start(&callbacks, nullptr, civet_options);
+  // Keep civetweb's own logging off stderr; a start failure reports its first message.
+  callbacks.log_message = &HttpServer::LogMessage;
+  if (options_.tls) callbacks.init_ssl = &HttpServer::InitSsl;
+  {
+    std::lock_guard<std::mutex> lock(start_error_mutex_);
+    start_error_.clear();
+  }
+  context_ = mg_start(&callbacks, this, civet_options);
   if (context_ == nullptr) {
-    error = "cannot listen on " + options_.listen_address + " (address in use or invalid)";
+    std::lock_guard<std::mutex> lock(start_error_mutex_);
+    error = "cannot listen on " + options_.listen_address +
+            (start_error_.empty() ? " (address in use or invalid)" : ": " + start_error_);
     return false;
   }
   mg_set_request_handler(context_, "/", &HttpServer::HandleRequest, this);
@@ -122,6 +144,34 @@ bool HttpServer::Start(std::string& error) {
                          : civet_port.substr(0, civet_port.rfind(':'));
   bound_address_ = host + ":" + (count > 0 ? std::to_string(ports[0].port) : "?");
   return true;
+}
+
+int HttpServer::InitSsl(void* ssl_ctx, void* self) {
+  auto* server = static_cast<HttpServer*>(self);
+  std::string error;
+  // A C callback: nothing may escape it.
+  try {
+    if (ConfigureSslContext(static_cast<ssl_ctx_st*>(ssl_ctx), *server->options_.tls, error)) {
+      return 1;  // 1: the context is complete, civetweb loads no certificate of its own
+    }
+  } catch (const std::exception& exception) {
+    error = exception.what();
+  } catch (...) {
+    error = "unknown exception";
+  }
+  std::lock_guard<std::mutex> lock(server->start_error_mutex_);
+  server->start_error_ = error;
+  return -1;
+}
+
+int HttpServer::LogMessage(const mg_connection* connection, const char* message) {
+  mg_context* context = connection ? mg_get_context(connection) : nullptr;
+  auto* server = context ? static_cast<HttpServer*>(mg_get_user_data(context)) : nullptr;
+  if (server != nullptr && message != nullptr) {
+    std::lock_guard<std::mutex> lock(server->start_error_mutex_);
+    if (server->start_error_.empty()) server->start_error_ = message;
+  }
+  return 1;  // handled: civetweb prints nothing
 }
 
 void HttpServer::Stop() {

@@ -5,9 +5,12 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 
+#include "http/tls_config.h"
 #include "sampler/sampler.h"
 
 struct mg_context;
@@ -23,6 +26,8 @@ struct ServerOptions {
   std::function<bool(std::string_view authorization)> authorize;
   // Extra "Name: value\r\n" lines added to every response (web config security headers).
   std::string response_headers;
+  // Serve HTTPS only, configured by civetweb's init_ssl callback (tls_context.h).
+  std::optional<TlsSettings> tls;
 };
 
 // ":10107" -> "10107" (every IPv4 address), "127.0.0.1:0" -> itself, "localhost:p" ->
@@ -48,6 +53,8 @@ class HttpServer {
 
  private:
   static int HandleRequest(mg_connection* connection, void* self);
+  static int InitSsl(void* ssl_ctx, void* self);
+  static int LogMessage(const mg_connection* connection, const char* message);
   int Handle(mg_connection* connection);
   int Reply(mg_connection* connection, int status, const char* status_text,
             std::string_view content_type, std::string_view body, bool head,
@@ -62,6 +69,9 @@ class HttpServer {
   std::string landing_page_;
   mg_context* context_ = nullptr;
   std::string bound_address_;
+  // Why mg_start failed: the init_ssl callback's error, else civetweb's first log message.
+  std::mutex start_error_mutex_;
+  std::string start_error_;
 };
 
 }  // namespace connwatch

@@ -9,35 +9,14 @@
 #include <set>
 #include <sstream>
 
+#include "http/tls_config.h"
+#include "http/tls_context.h"
+
 namespace connwatch {
 namespace {
 
 // A web config is a few hundred bytes; anything this large is not one.
 constexpr size_t kMaxWebConfigBytes = 1u << 20;
-
-// Go 1.19's tls.CipherSuites() (the list exporter-toolkit accepts) and OpenSSL's names.
-constexpr std::array<std::pair<std::string_view, std::string_view>, 17> kCiphers = {{
-    {"TLS_RSA_WITH_AES_128_CBC_SHA", "AES128-SHA"},
-    {"TLS_RSA_WITH_AES_256_CBC_SHA", "AES256-SHA"},
-    {"TLS_RSA_WITH_AES_128_GCM_SHA256", "AES128-GCM-SHA256"},
-    {"TLS_RSA_WITH_AES_256_GCM_SHA384", "AES256-GCM-SHA384"},
-    {"TLS_AES_128_GCM_SHA256", "TLS_AES_128_GCM_SHA256"},
-    {"TLS_AES_256_GCM_SHA384", "TLS_AES_256_GCM_SHA384"},
-    {"TLS_CHACHA20_POLY1305_SHA256", "TLS_CHACHA20_POLY1305_SHA256"},
-    {"TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA", "ECDHE-ECDSA-AES128-SHA"},
-    {"TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA", "ECDHE-ECDSA-AES256-SHA"},
-    {"TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA", "ECDHE-RSA-AES128-SHA"},
-    {"TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA", "ECDHE-RSA-AES256-SHA"},
-    {"TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "ECDHE-ECDSA-AES128-GCM-SHA256"},
-    {"TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", "ECDHE-ECDSA-AES256-GCM-SHA384"},
-    {"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "ECDHE-RSA-AES128-GCM-SHA256"},
-    {"TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", "ECDHE-RSA-AES256-GCM-SHA384"},
-    {"TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256", "ECDHE-RSA-CHACHA20-POLY1305"},
-    {"TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256", "ECDHE-ECDSA-CHACHA20-POLY1305"},
-}};
-
-constexpr std::array<std::pair<std::string_view, std::string_view>, 4> kCurves = {
-    {{"CurveP256", "P-256"}, {"CurveP384", "P-384"}, {"CurveP521", "P-521"}, {"X25519", "X25519"}}};
 
 constexpr std::array<std::string_view, 4> kTlsVersions = {"TLS10", "TLS11", "TLS12", "TLS13"};
 
@@ -166,16 +145,13 @@ class Parser {
         tls.max_version = OneOf(value, key, kTlsVersions, "TLS version");
       } else if (name == "cipher_suites") {
         for (const std::string& cipher : List(value, key)) {
-          std::string openssl = OpenSslCipherName(cipher);
-          if (openssl.empty()) Fail(value, key, "unknown cipher: " + cipher);
-          tls.cipher_suites.push_back(openssl);
+          if (OpenSslCipherName(cipher).empty()) Fail(value, key, "unknown cipher: " + cipher);
+          tls.cipher_suites.push_back(cipher);
         }
       } else if (name == "curve_preferences") {
         for (const std::string& curve : List(value, key)) {
-          auto it = std::find_if(kCurves.begin(), kCurves.end(),
-                                 [&](const auto& known) { return known.first == curve; });
-          if (it == kCurves.end()) Fail(value, key, "unknown curve: " + curve);
-          tls.curve_preferences.emplace_back(it->second);
+          if (OpenSslGroupName(curve).empty()) Fail(value, key, "unknown curve: " + curve);
+          tls.curve_preferences.push_back(curve);
         }
       } else if (name == "prefer_server_cipher_suites") {
         tls.prefer_server_cipher_suites = Bool(value, key);
@@ -211,6 +187,16 @@ class Parser {
     if (!tls.client_ca_file.empty() && tls.client_auth_type == "NoClientCert") {
       Fail(node["client_ca_file"], key + ".client_ca_file",
            "client_ca_file is set without a client_auth_type");
+    }
+    // promtool loads the pair (Go's tls.LoadX509KeyPair) and so rejects a key that does not
+    // match its certificate; OpenSSL loads everything here the way serving will.
+    TlsSettings settings;
+    std::string error;
+    if (!ToTlsSettings(tls, settings, error) || !CheckTlsSettings(settings, error)) {
+      size_t colon = error.find(": ");  // "tls_server_config.KEY: message"
+      std::string failed_key = error.substr(0, colon);
+      const YAML::Node at = node[failed_key.substr(failed_key.find('.') + 1)];
+      Fail(at.IsDefined() ? at : node, failed_key, error.substr(colon + 2));
     }
   }
 
@@ -288,13 +274,6 @@ class Parser {
 };
 
 }  // namespace
-
-std::string OpenSslCipherName(std::string_view go_name) {
-  for (const auto& [go, openssl] : kCiphers) {
-    if (go == go_name) return std::string(openssl);
-  }
-  return "";
-}
 
 bool IsBcryptHash(std::string_view hash, std::string& error) {
   // Go's bcrypt: 59+ bytes, "$2", optional minor letter, "$", two-digit cost 4-31, "$".

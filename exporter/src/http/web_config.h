@@ -18,8 +18,8 @@ struct TlsServerConfig {
   std::string client_ca_file;
   std::string min_version = "TLS12";
   std::string max_version = "TLS13";
-  std::vector<std::string> cipher_suites;      // OpenSSL names, mapped from Go's names
-  std::vector<std::string> curve_preferences;  // OpenSSL group names
+  std::vector<std::string> cipher_suites;      // Go names as written (tls_config maps them)
+  std::vector<std::string> curve_preferences;  // Go names as written
   bool prefer_server_cipher_suites = true;
 };
 
@@ -31,13 +31,12 @@ struct WebConfig {
   std::map<std::string, std::string> basic_auth_users;  // user -> bcrypt hash
 };
 
-// Go's tls.CipherSuites() name -> OpenSSL name; empty when Go does not know the name.
-std::string OpenSslCipherName(std::string_view go_name);
 // True for `$2?$NN$` + 53 characters, the form Go's bcrypt.Cost accepts (cost 4-31).
 bool IsBcryptHash(std::string_view hash, std::string& error);
 
 // Parses `text`; errors read "FILE:LINE: KEY: message". `dir` resolves relative paths. Checks
-// that TLS files exist and contain PEM of the right kind, as promtool does.
+// that TLS files exist and load, and that the key matches the certificate, as promtool does;
+// stricter than promtool only where no client could ever connect (min_version > max_version).
 bool ParseWebConfig(std::string_view text, const std::string& file_name, const std::string& dir,
                     WebConfig& config, std::string& error);
 bool LoadWebConfigFile(const std::string& path, WebConfig& config, std::string& error);
