@@ -18,11 +18,13 @@ import pwd
 import re
 import shutil
 import signal
+import ssl
 import stat
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(REPO_ROOT, "tests", "e2e"))
@@ -94,6 +96,8 @@ def expected_files():
         "/usr/share/connwatch/policy.example.yaml":
             os.path.join(REPO_ROOT, "deploy/policy.example.yaml"),
         "/usr/share/doc/connwatch/README.md": os.path.join(REPO_ROOT, "README.md"),
+        "/usr/lib/sysusers.d/connwatch.conf":
+            os.path.join(REPO_ROOT, "deploy/systemd/connwatch.sysusers"),
     }
     rules = os.path.join(REPO_ROOT, "rules")
     for name in sorted(os.listdir(rules)):  # the rule files and the runbook, not rules/tests
@@ -236,13 +240,13 @@ def check_lintian(deb):
 # The installed package
 
 
-def start_installed_server(work):
+def start_installed_server(work, extra_args=(), scheme="http", log_name="serve.log"):
     """The installed binary as the service user on a kernel-chosen loopback port, with the
     real state directory (as connwatch.service runs it). Returns (proc, url, log path)."""
-    log_path = os.path.join(work, "serve.log")
+    log_path = os.path.join(work, log_name)
     args = ["setpriv", "--reuid=connwatch", "--regid=connwatch", "--init-groups", "--",
             "/usr/bin/connwatch", "--web.listen-address=127.0.0.1:0",
-            f"--storage.path={STATE_DIR}", "--collect.interval=1s"]
+            f"--storage.path={STATE_DIR}", "--collect.interval=1s", *extra_args]
     with open(log_path, "wb") as log:
         proc = h._track(subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log,
                                          stderr=log, preexec_fn=h._set_pdeathsig))
@@ -260,7 +264,48 @@ def start_installed_server(work):
         return None
 
     address = h.wait_until(listening, 30, "the installed connwatch's 'listening' log line")
-    return proc, f"http://{address}", read_log
+    return proc, f"{scheme}://{address}", read_log
+
+
+def check_installed_tls(work):
+    """The installed binary serves HTTPS through the package's own libssl.so shim (Debian's
+    civetweb dlopens libssl.so/libcrypto.so; libssl-dev's links must not be what it finds)."""
+    print("--- installed, over HTTPS")
+    tls_dir = os.path.join(work, "tls")
+    os.makedirs(tls_dir)
+    cert, key = os.path.join(tls_dir, "server.crt"), os.path.join(tls_dir, "server.key")
+    run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", key, "-out", cert])
+    web_config = os.path.join(tls_dir, "web.yml")
+    with open(web_config, "w") as f:
+        f.write("tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n")
+    connwatch = pwd.getpwnam("connwatch")
+    for path in (work, tls_dir, cert, key, web_config):
+        os.chown(path, connwatch.pw_uid, connwatch.pw_gid)
+    proc, url, read_log = start_installed_server(
+        work, [f"--web.config.file={web_config}"], "https", "serve-tls.log")
+    try:
+        context = ssl.create_default_context(cafile=cert)
+
+        def scraped():
+            try:
+                with urllib.request.urlopen(url + "/metrics", context=context, timeout=10) as r:
+                    return r.read() if r.status == 200 else None
+            except (OSError, ssl.SSLError):
+                return None
+
+        body = h.wait_until(scraped, 30, "a 200 from https://…/metrics")
+        check(b"connwatch_build_info" in body, "the installed binary serves /metrics over HTTPS")
+        with open(f"/proc/{proc.pid}/maps") as f:
+            maps = f.read()
+        check(f"{SHIM_DIR}libssl.so" in maps,
+              f"civetweb loaded the package's {SHIM_DIR}libssl.so, not libssl-dev's link")
+        check(proc.poll() is None, "still running after the HTTPS scrape")
+    finally:
+        h.kill_process(proc)
+    check(proc.returncode == 0, "HTTPS connwatch stopped cleanly on SIGTERM" + (
+        "" if proc.returncode == 0 else f" (exit {proc.returncode}); log:\n{read_log()}"))
 
 
 def check_installed(version, work):
@@ -405,6 +450,7 @@ def main():
         owned = True
         dpkg("-i", deb)
         check_installed(args.version, work)
+        check_installed_tls(work)
 
         # Reinstalling (the upgrade path of the maintainer scripts) keeps the admin's edit
         # of the conffile, the user and the state.
