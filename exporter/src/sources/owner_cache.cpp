@@ -106,7 +106,8 @@ SocketOwners OwnerCache::Claims() const {
 }
 
 SocketOwners OwnerCache::Scan(const std::string& procfs, const std::vector<Socket>& sockets,
-                              uint32_t full_scan_every, OwnerScanStats& stats) {
+                              uint32_t full_scan_every, OwnerScanStats& stats,
+                              const SocketLookupFn& lookup) {
   ++sample_;
   const bool full = last_full_sample_ == 0 || full_scan_every <= 1 ||
                     sample_ - last_full_sample_ >= full_scan_every;
@@ -176,6 +177,14 @@ SocketOwners OwnerCache::Scan(const std::string& procfs, const std::vector<Socke
   for (const Socket& socket : sockets) {
     if (socket.inode == 0 || owners.count(socket.inode) != 0) continue;
     if (!full && Contains(unfindable_, socket.inode)) continue;
+    // Most unclaimed sockets on a busy host were closed between the dump and the walk:
+    // searching every process for them would make every sample a full walk.
+    uint64_t inode_now = 0;
+    if (!full && lookup) {
+      SocketLookup answer = lookup(socket, inode_now);
+      if (answer == SocketLookup::kGone) continue;
+      if (answer == SocketLookup::kOpen && inode_now != socket.inode) continue;
+    }
     if (unknown.insert(socket.inode).second) unknown_uids.insert(socket.uid);
   }
   if (!full && !unknown.empty()) {

@@ -41,6 +41,7 @@ struct CollectorResult {
 };
 
 using SockDiagDumper = std::function<bool(std::vector<Socket>&, SockDiagStats&, std::string&)>;
+using SockDiagLookup = std::function<SocketLookup(const Socket&, uint64_t&)>;
 
 inline constexpr uint32_t kDefaultFullScanEvery = 30;
 
@@ -54,6 +55,8 @@ struct SnapshotOptions {
   uint32_t full_scan_every = kDefaultFullScanEvery;
   // The netlink dump; replaceable so tests can make it fail and watch auto mode fall back.
   SockDiagDumper sock_diag_dump = DumpSockDiag;
+  // Whether a dumped socket still exists; used by the cache for sockets it cannot place.
+  SockDiagLookup sock_diag_lookup = LookUpSockDiag;
 };
 
 struct Snapshot {
