@@ -35,8 +35,8 @@ std::map<uint64_t, std::vector<pid_t>> OwnersOf(const SocketOwners& owners,
                                                 const std::vector<Socket>& sockets) {
   std::map<uint64_t, std::vector<pid_t>> result;
   for (const Socket& socket : sockets) {
-    auto it = owners.find(socket.inode);
-    if (it != owners.end()) result[socket.inode] = it->second;
+    std::span<const pid_t> pids = owners.Of(socket.inode);
+    if (!pids.empty()) result[socket.inode] = std::vector<pid_t>(pids.begin(), pids.end());
   }
   return result;
 }
@@ -333,10 +333,11 @@ TEST(CompareAttributionTest, ReportsDifferentOwners) {
   Snapshot a, b;
   a.sockets = {MakeSocket(10, 1), MakeSocket(11, 2), MakeSocket(12, 3)};
   b.sockets = {MakeSocket(10, 1), MakeSocket(11, 2), MakeSocket(13, 4)};
-  a.owners[10] = {100};
-  b.owners[10] = {100};
-  a.owners[11] = {100};
-  b.owners[11] = {100, 200};
+  a.owners.Add(10, 100);
+  b.owners.Add(10, 100);
+  a.owners.Add(11, 100);
+  b.owners.Add(11, 200);
+  b.owners.Add(11, 100);
   AttributionDiff diff = CompareAttribution(a, b);
   EXPECT_EQ(diff.compared, 2u);
   EXPECT_EQ(diff.differing, 1u);
@@ -365,7 +366,10 @@ TEST(OwnerCacheLiveTest, ForkedChildrenSharingAListenerOnTheRealProc) {
   SnapshotCache cache;
   auto owners_of_listener = [&](const Snapshot& snapshot) {
     for (const Socket& socket : snapshot.sockets) {
-      if (socket.inode == inode) return snapshot.OwnersOf(socket);
+      if (socket.inode == inode) {
+        std::span<const pid_t> pids = snapshot.OwnersOf(socket);
+        return std::vector<pid_t>(pids.begin(), pids.end());
+      }
     }
     return std::vector<pid_t>{};
   };

@@ -76,6 +76,7 @@ class OwnerCache {
   // cannot be read, or they were closed while walked), sorted; not searched for again until
   // the next full walk.
   std::vector<uint64_t> unfindable_;
+  size_t claimed_inodes_hint_ = 0;  // inodes claimed last time: the table's size
   uint64_t sample_ = 0;
   uint64_t last_full_sample_ = 0;
   bool last_scan_full_ = true;

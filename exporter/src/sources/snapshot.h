@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -82,7 +83,7 @@ struct Snapshot {
   ProcessReadStats process_stats;
 
   // The owners of a socket; empty when none was found (or it has no inode).
-  const std::vector<pid_t>& OwnersOf(const Socket& socket) const;
+  std::span<const pid_t> OwnersOf(const Socket& socket) const;
   // Distinct names of a socket's owners, sorted; empty when unowned.
   std::vector<std::string> OwnerNames(const Socket& socket) const;
 };
