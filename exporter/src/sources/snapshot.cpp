@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 
 #include "log.h"
 #include "privilege/capabilities.h"
+#include "sources/owner_cache.h"
 
 namespace connwatch {
 namespace {
@@ -58,9 +60,11 @@ void CollectSockets(Snapshot& snapshot, const SnapshotOptions& options) {
   }
 }
 
-void CollectOwners(Snapshot& snapshot, const SnapshotOptions& options) {
+void CollectOwners(Snapshot& snapshot, const SnapshotOptions& options, SnapshotCache* cache) {
   auto start = std::chrono::steady_clock::now();
-  snapshot.owners = ScanSocketOwners(options.procfs, snapshot.owner_stats);
+  snapshot.owners = cache ? cache->owners().Scan(options.procfs, snapshot.sockets,
+                                                 options.full_scan_every, snapshot.owner_stats)
+                          : ScanSocketOwners(options.procfs, snapshot.owner_stats);
   // A refused fd table hides which sockets its process holds; they are reported unowned.
   // Without CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE that is every other user's process, so the
   // collector fails rather than succeed on connwatch's own fd table. With both, a refusal
@@ -77,7 +81,7 @@ void CollectOwners(Snapshot& snapshot, const SnapshotOptions& options) {
   snapshot.collectors.push_back({kCollectorOwners, error.empty(), SecondsSince(start), error});
 }
 
-void CollectProcesses(Snapshot& snapshot, const SnapshotOptions& options) {
+void CollectProcesses(Snapshot& snapshot, const SnapshotOptions& options, SnapshotCache* cache) {
   auto start = std::chrono::steady_clock::now();
   auto boot_time = ReadBootTime(options.procfs);
   for (const Socket& socket : snapshot.sockets) {
@@ -85,8 +89,10 @@ void CollectProcesses(Snapshot& snapshot, const SnapshotOptions& options) {
       if (snapshot.processes.count(pid) != 0) continue;
       // A process that exits now keeps its pid in `owners` but gets no entry here; if it
       // was the only owner, the socket counts as unowned.
+      double boot = boot_time.value_or(0);
       if (auto process =
-              ReadProcess(options.procfs, pid, boot_time.value_or(0), snapshot.process_stats)) {
+              cache ? cache->owners().ReadProcess(options.procfs, pid, boot, snapshot.process_stats)
+                    : ReadProcess(options.procfs, pid, boot, snapshot.process_stats)) {
         snapshot.processes.emplace(pid, std::move(*process));
       }
     }
@@ -122,11 +128,24 @@ const char* SocketSourceName(SocketSource source) {
   return "none";
 }
 
-const std::vector<pid_t>& Snapshot::OwnersOf(const Socket& socket) const {
-  static const std::vector<pid_t> kNone;
-  if (socket.inode == 0) return kNone;
-  auto it = owners.find(socket.inode);
-  return it == owners.end() ? kNone : it->second;
+std::span<const pid_t> Snapshot::OwnersOf(const Socket& socket) const {
+  if (!owners_by_socket_.empty() && owners_by_socket_.size() == sockets.size() &&
+      indexed_version_ == owners.version()) {
+    // Only a socket of this very vector has an index (std::less: a total order on pointers).
+    std::less<const Socket*> before;
+    const Socket* first = sockets.data();
+    if (!before(&socket, first) && before(&socket, first + sockets.size())) {
+      return owners.AtSlot(owners_by_socket_[static_cast<size_t>(&socket - first)]);
+    }
+  }
+  return owners.Of(socket.inode);
+}
+
+void Snapshot::IndexOwners() {
+  owners_by_socket_.clear();
+  owners_by_socket_.reserve(sockets.size());
+  for (const Socket& socket : sockets) owners_by_socket_.push_back(owners.SlotOf(socket.inode));
+  indexed_version_ = owners.version();
 }
 
 std::vector<std::string> Snapshot::OwnerNames(const Socket& socket) const {
@@ -141,18 +160,75 @@ std::vector<std::string> Snapshot::OwnerNames(const Socket& socket) const {
   return names;
 }
 
-Snapshot TakeSnapshot(const SnapshotOptions& options, const ZoneClassifier& zones) {
+Snapshot TakeSnapshot(const SnapshotOptions& options, const ZoneClassifier& zones,
+                      SnapshotCache* cache) {
   Snapshot snapshot;
   snapshot.timestamp_seconds = UnixNow();
+  if (cache && cache->last_socket_count() > 0) {
+    snapshot.sockets.reserve(cache->last_socket_count() + cache->last_socket_count() / 16 + 64);
+  }
   CollectSockets(snapshot, options);
   // Owners are walked after the socket dump: a socket opened in between has an owner but
   // no socket entry (ignored), one closed in between keeps its entry but may lose its
   // owner (reported unowned for one sample).
-  CollectOwners(snapshot, options);
-  CollectProcesses(snapshot, options);
+  CollectOwners(snapshot, options, cache);
+  snapshot.IndexOwners();
+  CollectProcesses(snapshot, options, cache);
   ClassifyOptions classify_options{ReadEphemeralPorts(options.procfs), options.udp_service_ports};
   snapshot.classes = ClassifySockets(snapshot.sockets, classify_options, zones);
+  if (cache) cache->CountSample(snapshot.sockets.size());
   return snapshot;
+}
+
+namespace {
+
+std::string DescribeOwners(const Snapshot& snapshot, const Socket& socket) {
+  std::string text = "[";
+  for (pid_t pid : snapshot.OwnersOf(socket)) {
+    if (text.size() > 1) text += " ";
+    text += std::to_string(pid);
+    auto it = snapshot.processes.find(pid);
+    text += "(" + (it == snapshot.processes.end() ? std::string("?") : it->second.name) + ")";
+  }
+  return text + "]";
+}
+
+}  // namespace
+
+AttributionDiff CompareAttribution(const Snapshot& a, const Snapshot& b, size_t max_examples) {
+  AttributionDiff diff;
+  std::unordered_map<uint64_t, const Socket*> in_b;
+  in_b.reserve(b.sockets.size());
+  for (const Socket& socket : b.sockets) {
+    if (socket.inode != 0) in_b.emplace(socket.inode, &socket);
+  }
+  size_t matched = 0;
+  for (const Socket& socket : a.sockets) {
+    if (socket.inode == 0) continue;
+    auto it = in_b.find(socket.inode);
+    if (it == in_b.end() ||
+        (socket.cookie != 0 && it->second->cookie != 0 && socket.cookie != it->second->cookie)) {
+      ++diff.only_in_one;
+      continue;
+    }
+    ++matched;
+    ++diff.compared;
+    auto owners_a = a.OwnersOf(socket);
+    auto owners_b = b.OwnersOf(*it->second);
+    bool same = std::equal(owners_a.begin(), owners_a.end(), owners_b.begin(), owners_b.end()) &&
+                a.OwnerNames(socket) == b.OwnerNames(*it->second);
+    if (same) continue;
+    ++diff.differing;
+    if (diff.examples.size() < max_examples) {
+      diff.examples.push_back("inode " + std::to_string(socket.inode) + ": " +
+                              DescribeOwners(a, socket) + " vs " + DescribeOwners(b, *it->second));
+    }
+  }
+  // Every b socket with an inode was either matched once or is only in b (duplicates of one
+  // inode, as a procfs table may list, count as matched).
+  size_t with_inode_b = in_b.size();
+  diff.only_in_one += with_inode_b > matched ? with_inode_b - matched : 0;
+  return diff;
 }
 
 }  // namespace connwatch

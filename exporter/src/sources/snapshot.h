@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "sources/proc_fd.h"
 #include "sources/proc_net.h"
 #include "sources/proc_process.h"
+#include "sources/snapshot_cache.h"
 #include "sources/sock_diag.h"
 
 namespace connwatch {
@@ -40,13 +42,22 @@ struct CollectorResult {
 };
 
 using SockDiagDumper = std::function<bool(std::vector<Socket>&, SockDiagStats&, std::string&)>;
+using SockDiagLookup = std::function<SocketLookup(const Socket&, uint64_t&)>;
+
+inline constexpr uint32_t kDefaultFullScanEvery = 30;
 
 struct SnapshotOptions {
   std::string procfs = "/proc";
   SourceMode source_mode = SourceMode::kAuto;
   PortSet udp_service_ports;
+  // With a SnapshotCache: every this many samples every process's fds are walked and every
+  // owner re-read, as without a cache; in between only what changed (owner_cache.cpp says
+  // what that can miss). 1 walks everything every sample.
+  uint32_t full_scan_every = kDefaultFullScanEvery;
   // The netlink dump; replaceable so tests can make it fail and watch auto mode fall back.
   SockDiagDumper sock_diag_dump = DumpSockDiag;
+  // Whether a dumped socket still exists; used by the cache for sockets it cannot place.
+  SockDiagLookup sock_diag_lookup = LookUpSockDiag;
 };
 
 struct Snapshot {
@@ -72,12 +83,40 @@ struct Snapshot {
   ProcessReadStats process_stats;
 
   // The owners of a socket; empty when none was found (or it has no inode).
-  const std::vector<pid_t>& OwnersOf(const Socket& socket) const;
+  std::span<const pid_t> OwnersOf(const Socket& socket) const;
+  // Looks every socket's owners up once, so that OwnersOf for a socket of `sockets` is an
+  // index instead of a hash probe (every sample asks several times per socket; the table
+  // is too big for the cache). TakeSnapshot calls it; an Add to `owners` voids it.
+  void IndexOwners();
+
+ private:
+  // Slots in `owners`, parallel to sockets: indexes survive a copy of the snapshot.
+  std::vector<uint32_t> owners_by_socket_;
+  uint64_t indexed_version_ = 0;
+
+ public:
   // Distinct names of a socket's owners, sorted; empty when unowned.
   std::vector<std::string> OwnerNames(const Socket& socket) const;
 };
 
 // Takes one snapshot. The ZoneClassifier must outlive the snapshot (zones are referenced).
-Snapshot TakeSnapshot(const SnapshotOptions& options, const ZoneClassifier& zones);
+// Without a cache every sample is cold: every process's fds are walked and every owner is
+// read. With one (the same cache passed to every sample of one host), what the previous
+// samples learned is reused where it can be verified cheaply (sources/owner_cache.h).
+Snapshot TakeSnapshot(const SnapshotOptions& options, const ZoneClassifier& zones,
+                      SnapshotCache* cache = nullptr);
+
+// How two snapshots of one host attribute their sockets: a sample taken with a cache
+// against a cold one taken right after it (the unit tests and the benchmark check that the
+// cache changes nothing). Sockets are matched by inode (and cookie, when both have one);
+// for each socket in both, the owner pids and the owner names must be equal. Sockets in
+// only one snapshot opened or closed in between and are only counted.
+struct AttributionDiff {
+  size_t compared = 0;                // sockets with an inode found in both snapshots
+  size_t only_in_one = 0;             // sockets with an inode found in one snapshot only
+  size_t differing = 0;               // compared sockets whose owners differ
+  std::vector<std::string> examples;  // the first differences, for a log or a test failure
+};
+AttributionDiff CompareAttribution(const Snapshot& a, const Snapshot& b, size_t max_examples = 10);
 
 }  // namespace connwatch

@@ -1,0 +1,43 @@
+// What one sample leaves for the next so that a steady host is not rescanned from scratch:
+// which sockets each process held (the /proc/<pid>/fd walk) and who each process is
+// (/proc/<pid>/{stat,status,exe,cmdline}). The Sampler owns one and passes it to every
+// TakeSnapshot; a fresh cache gives a cold sample.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+namespace connwatch {
+
+class OwnerCache;
+
+class SnapshotCache {
+ public:
+  SnapshotCache();
+  ~SnapshotCache();
+  SnapshotCache(SnapshotCache&&) noexcept;
+  SnapshotCache& operator=(SnapshotCache&&) noexcept;
+  SnapshotCache(const SnapshotCache&) = delete;
+  SnapshotCache& operator=(const SnapshotCache&) = delete;
+
+  // Samples taken with this cache so far.
+  uint64_t samples() const { return samples_; }
+
+  // Used by TakeSnapshot.
+  OwnerCache& owners() { return *owners_; }
+  void CountSample(size_t sockets) {
+    ++samples_;
+    last_socket_count_ = sockets;
+  }
+  // Sockets in the last sample: the next dump's vector is reserved for about as many, so
+  // it is not grown by doubling (which briefly holds 1.5x the table and copies it).
+  size_t last_socket_count() const { return last_socket_count_; }
+
+ private:
+  std::unique_ptr<OwnerCache> owners_;
+  uint64_t samples_ = 0;
+  size_t last_socket_count_ = 0;
+};
+
+}  // namespace connwatch
