@@ -109,8 +109,8 @@ void Sampler::SampleOnce() {
     std::shared_ptr<const EffectivePolicy> effective = runtime_ ? runtime_->Current() : nullptr;
     SnapshotOptions snapshot_options = options_.snapshot;
     if (effective) snapshot_options.udp_service_ports = effective->udp_service_ports;
-    Snapshot snapshot =
-        TakeSnapshot(snapshot_options, effective ? effective->zones : builtin_zones_);
+    Snapshot snapshot = TakeSnapshot(
+        snapshot_options, effective ? effective->zones : builtin_zones_, &snapshot_cache_);
     counters_.AddSnapshot(snapshot);
     TrackAges(snapshot);
     std::optional<Evaluation> evaluation;

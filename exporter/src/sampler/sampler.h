@@ -70,6 +70,7 @@ class Sampler {
   void TrackAges(Snapshot& snapshot);
 
   CumulativeCounters counters_;        // only touched by the sampling thread
+  SnapshotCache snapshot_cache_;       // likewise
   std::optional<AgeTracker> tracker_;  // created on the first sample
   std::string state_path_;
 

@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "log.h"
+#include "sources/owner_cache.h"
 
 namespace connwatch {
 namespace {
@@ -57,9 +58,11 @@ void CollectSockets(Snapshot& snapshot, const SnapshotOptions& options) {
   }
 }
 
-void CollectOwners(Snapshot& snapshot, const SnapshotOptions& options) {
+void CollectOwners(Snapshot& snapshot, const SnapshotOptions& options, SnapshotCache* cache) {
   auto start = std::chrono::steady_clock::now();
-  snapshot.owners = ScanSocketOwners(options.procfs, snapshot.owner_stats);
+  snapshot.owners =
+      cache ? cache->owners().Scan(options.procfs, snapshot.sockets, snapshot.owner_stats)
+            : ScanSocketOwners(options.procfs, snapshot.owner_stats);
   // The walk only fails as a whole when the procfs root itself cannot be listed.
   bool success = snapshot.owner_stats.processes_scanned > 0;
   snapshot.collectors.push_back(
@@ -130,18 +133,71 @@ std::vector<std::string> Snapshot::OwnerNames(const Socket& socket) const {
   return names;
 }
 
-Snapshot TakeSnapshot(const SnapshotOptions& options, const ZoneClassifier& zones) {
+Snapshot TakeSnapshot(const SnapshotOptions& options, const ZoneClassifier& zones,
+                      SnapshotCache* cache) {
   Snapshot snapshot;
   snapshot.timestamp_seconds = UnixNow();
   CollectSockets(snapshot, options);
   // Owners are walked after the socket dump: a socket opened in between has an owner but
   // no socket entry (ignored), one closed in between keeps its entry but may lose its
   // owner (reported unowned for one sample).
-  CollectOwners(snapshot, options);
+  CollectOwners(snapshot, options, cache);
   CollectProcesses(snapshot, options);
   ClassifyOptions classify_options{ReadEphemeralPorts(options.procfs), options.udp_service_ports};
   snapshot.classes = ClassifySockets(snapshot.sockets, classify_options, zones);
+  if (cache) cache->CountSample();
   return snapshot;
+}
+
+namespace {
+
+std::string DescribeOwners(const Snapshot& snapshot, const Socket& socket) {
+  std::string text = "[";
+  for (pid_t pid : snapshot.OwnersOf(socket)) {
+    if (text.size() > 1) text += " ";
+    text += std::to_string(pid);
+    auto it = snapshot.processes.find(pid);
+    text += "(" + (it == snapshot.processes.end() ? std::string("?") : it->second.name) + ")";
+  }
+  return text + "]";
+}
+
+}  // namespace
+
+AttributionDiff CompareAttribution(const Snapshot& a, const Snapshot& b, size_t max_examples) {
+  AttributionDiff diff;
+  std::unordered_map<uint64_t, const Socket*> in_b;
+  in_b.reserve(b.sockets.size());
+  for (const Socket& socket : b.sockets) {
+    if (socket.inode != 0) in_b.emplace(socket.inode, &socket);
+  }
+  size_t matched = 0;
+  for (const Socket& socket : a.sockets) {
+    if (socket.inode == 0) continue;
+    auto it = in_b.find(socket.inode);
+    if (it == in_b.end() ||
+        (socket.cookie != 0 && it->second->cookie != 0 && socket.cookie != it->second->cookie)) {
+      ++diff.only_in_one;
+      continue;
+    }
+    ++matched;
+    ++diff.compared;
+    auto owners_a = a.OwnersOf(socket);
+    auto owners_b = b.OwnersOf(*it->second);
+    bool same = std::equal(owners_a.begin(), owners_a.end(), owners_b.begin(), owners_b.end()) &&
+                a.OwnerNames(socket) == b.OwnerNames(*it->second);
+    if (same) continue;
+    ++diff.differing;
+    if (diff.examples.size() < max_examples) {
+      diff.examples.push_back("inode " + std::to_string(socket.inode) + ": " +
+                              DescribeOwners(a, socket) + " vs " + DescribeOwners(b, *it->second));
+    }
+  }
+  // Every b socket with an inode was either matched once or is only in b (duplicates of one
+  // inode, as a procfs table may list, count as matched).
+  size_t with_inode_b = in_b.size();
+  diff.only_in_one += with_inode_b > matched ? with_inode_b - matched : 0;
+  return diff;
 }
 
 }  // namespace connwatch

@@ -1,0 +1,12 @@
+#include "sources/snapshot_cache.h"
+
+#include "sources/owner_cache.h"
+
+namespace connwatch {
+
+SnapshotCache::SnapshotCache() : owners_(std::make_unique<OwnerCache>()) {}
+SnapshotCache::~SnapshotCache() = default;
+SnapshotCache::SnapshotCache(SnapshotCache&&) noexcept = default;
+SnapshotCache& SnapshotCache::operator=(SnapshotCache&&) noexcept = default;
+
+}  // namespace connwatch
