@@ -172,6 +172,8 @@ static void run_child(const struct sockaddr_in *addr, long conns, long hold_ms) 
   for (; n < conns; ++n) {
     fds[n] = connect_to(addr);
     if (fds[n] < 0) break;
+    struct linger lg = {1, 0}; /* reset even when killed */
+    setsockopt(fds[n], SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
   }
   struct timespec hold = {hold_ms / 1000, (hold_ms % 1000) * 1000000L};
   while (nanosleep(&hold, &hold) != 0 && errno == EINTR && !g_stop) {

@@ -103,29 +103,39 @@ CoreSample TakeCoreSample(const SnapshotOptions& options, const ZoneClassifier& 
   return sample;
 }
 
-using OwnersByInode = std::unordered_map<uint64_t, std::vector<pid_t>>;
+// Who a snapshot says holds each socket: the pids and their names (a stale cached process,
+// e.g. after pid reuse, shows up as a wrong name).
+struct Owners {
+  std::vector<pid_t> pids;
+  std::vector<std::string> names;
+  bool operator==(const Owners&) const = default;
+};
+using OwnersByInode = std::unordered_map<uint64_t, Owners>;
 
 OwnersByInode IndexOwners(const Snapshot& snapshot) {
   OwnersByInode index;
   for (const Socket& socket : snapshot.sockets) {
     if (socket.inode == 0) continue;
-    std::vector<pid_t> owners = snapshot.OwnersOf(socket);
-    std::sort(owners.begin(), owners.end());
+    Owners owners{snapshot.OwnersOf(socket), snapshot.OwnerNames(socket)};
+    std::sort(owners.pids.begin(), owners.pids.end());
     index[socket.inode] = std::move(owners);
   }
   return index;
 }
 
-std::string PidList(const std::vector<pid_t>& pids) {
+std::string Describe(const Owners& owners) {
   std::string text = "[";
-  for (pid_t pid : pids) text += (text.size() > 1 ? "," : "") + std::to_string(pid);
-  return text + "]";
+  for (pid_t pid : owners.pids) text += (text.size() > 1 ? "," : "") + std::to_string(pid);
+  text += "] (";
+  for (size_t i = 0; i < owners.names.size(); ++i) text += (i ? "," : "") + owners.names[i];
+  return text + ")";
 }
 
-// Steady owners against cold ones. A socket counts when the cold snapshot taken right after
-// the steady one has it too. A difference is a mismatch unless the owners demonstrably moved
-// meanwhile: the cold snapshot taken before the steady one had the socket with yet other
-// owners (a process exited or passed the fd on); those are counted as unstable, not failed.
+// Steady owners against cold ones. A socket is checked when the cold snapshots taken right
+// before and right after the steady one both have it with the same owners: then nothing moved
+// meanwhile, and the steady sample must agree. Sockets that came or went, or whose owners
+// changed (an fd closed between a dump and its fd scan, a process exited, an fd passed on) in
+// that window are counted apart, not judged.
 struct Verification {
   uint64_t checked = 0, mismatches = 0, unstable = 0, not_in_cold = 0;
   std::vector<std::string> examples;
@@ -134,21 +144,21 @@ struct Verification {
                const OwnersByInode& after) {
     for (const auto& [inode, owners] : steady) {
       auto cold = after.find(inode);
-      if (cold == after.end()) {
+      auto earlier = before.find(inode);
+      if (cold == after.end() || earlier == before.end()) {
         ++not_in_cold;
+        continue;
+      }
+      if (earlier->second != cold->second) {
+        ++unstable;
         continue;
       }
       ++checked;
       if (cold->second == owners) continue;
-      auto earlier = before.find(inode);
-      if (earlier != before.end() && earlier->second != cold->second) {
-        ++unstable;
-        continue;
-      }
       ++mismatches;
       if (examples.size() < 10) {
-        examples.push_back("inode " + std::to_string(inode) + ": steady " + PidList(owners) +
-                           ", cold " + PidList(cold->second));
+        examples.push_back("inode " + std::to_string(inode) + ": steady " + Describe(owners) +
+                           ", cold " + Describe(cold->second));
       }
     }
   }
@@ -212,19 +222,26 @@ int Run(const Flags& flags) {
   std::vector<std::pair<int, long>> rss;
   CoreSample last;
   uint64_t processes_scanned = 0;
+  // Verified samples are bracketed by cold snapshots taken right before and right after
+  // them (untimed); with --verify-every=1 one cold snapshot serves as both.
   OwnersByInode cold_before;
+  int before_taken_after = -1;  // the sample cold_before directly follows
   for (int i = 0; i < (cold ? 0 : flags.warmup); ++i) {
     last = TakeCoreSample(flags.options, zones, counters, &cache);
   }
-  if (!cold && flags.verify) cold_before = IndexOwners(Take(flags.options, zones, nullptr));
   for (int i = 1; i <= flags.samples; ++i) {
+    const bool verify_this = !cold && flags.verify && i % flags.verify_every == 0;
+    if (verify_this && before_taken_after != i - 1) {
+      cold_before = IndexOwners(Take(flags.options, zones, nullptr));
+    }
     last = TakeCoreSample(flags.options, zones, counters, cold ? nullptr : &cache);
     seconds.push_back(last.seconds);
     processes_scanned += last.snapshot.owner_stats.processes_scanned;
-    if (!cold && flags.verify && i % flags.verify_every == 0) {
+    if (verify_this) {
       OwnersByInode cold_after = IndexOwners(Take(flags.options, zones, nullptr));
       verification.Compare(IndexOwners(last.snapshot), cold_before, cold_after);
       cold_before = std::move(cold_after);
+      before_taken_after = i;
     }
     if (std::find(flags.rss_at.begin(), flags.rss_at.end(), i) != flags.rss_at.end()) {
       rss.emplace_back(i, StatusKib("VmRSS"));
