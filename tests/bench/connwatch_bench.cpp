@@ -106,9 +106,13 @@ CoreSample TakeCoreSample(const SnapshotOptions& options, const ZoneClassifier& 
 // Who a snapshot says holds each socket: the pids and their names (a stale cached process,
 // e.g. after pid reuse, shows up as a wrong name).
 struct Owners {
+  uint64_t cookie = 0;  // a reused inode is another socket: compared apart from the owners
   std::vector<pid_t> pids;
   std::vector<std::string> names;
-  bool operator==(const Owners&) const = default;
+  bool SameOwners(const Owners& other) const { return pids == other.pids && names == other.names; }
+  bool SameSocket(const Owners& other) const {
+    return cookie == 0 || other.cookie == 0 || cookie == other.cookie;
+  }
 };
 using OwnersByInode = std::unordered_map<uint64_t, Owners>;
 
@@ -116,7 +120,7 @@ OwnersByInode IndexOwners(const Snapshot& snapshot) {
   OwnersByInode index;
   for (const Socket& socket : snapshot.sockets) {
     if (socket.inode == 0) continue;
-    Owners owners{snapshot.OwnersOf(socket), snapshot.OwnerNames(socket)};
+    Owners owners{socket.cookie, snapshot.OwnersOf(socket), snapshot.OwnerNames(socket)};
     std::sort(owners.pids.begin(), owners.pids.end());
     index[socket.inode] = std::move(owners);
   }
@@ -145,16 +149,17 @@ struct Verification {
     for (const auto& [inode, owners] : steady) {
       auto cold = after.find(inode);
       auto earlier = before.find(inode);
-      if (cold == after.end() || earlier == before.end()) {
+      if (cold == after.end() || earlier == before.end() || !owners.SameSocket(cold->second) ||
+          !owners.SameSocket(earlier->second)) {
         ++not_in_cold;
         continue;
       }
-      if (earlier->second != cold->second) {
+      if (!earlier->second.SameOwners(cold->second)) {
         ++unstable;
         continue;
       }
       ++checked;
-      if (cold->second == owners) continue;
+      if (cold->second.SameOwners(owners)) continue;
       ++mismatches;
       if (examples.size() < 10) {
         examples.push_back("inode " + std::to_string(inode) + ": steady " + Describe(owners) +

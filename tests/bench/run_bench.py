@@ -65,7 +65,9 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 class CorrectnessError(RuntimeError):
-    pass
+    def __init__(self, message, result=None):
+        super().__init__(message)
+        self.result = result  # the bench's JSON line, still worth reporting
 
 
 def int_list(text):
@@ -147,7 +149,8 @@ def run_json(args, timeout):
     err = err.decode("utf-8", "replace")
     lines = [l for l in out.decode().splitlines() if l.startswith("{")]
     if proc.returncode == 3:
-        raise CorrectnessError(f"{' '.join(args)}:\n{err.strip()}\n{lines[-1] if lines else ''}")
+        raise CorrectnessError(f"{' '.join(args)}:\n{err.strip()}",
+                               json.loads(lines[-1]) if lines else None)
     if proc.returncode != 0 or not lines:
         raise RuntimeError(f"{' '.join(args)} exited {proc.returncode}: {err.strip()[-2000:]}")
     return json.loads(lines[-1])
@@ -245,7 +248,11 @@ def measure_bench(ctx, mode):
     key = "bench_" + mode
     if key not in ctx.row:
         args = [ctx.bench, f"--mode={mode}", f"--samples={ctx.opts.samples}", "--warmup=3"]
-        ctx.row[key] = run_json(args, timeout=1800)
+        try:
+            ctx.row[key] = run_json(args, timeout=1800)
+        except CorrectnessError as e:
+            ctx.row[key] = e.result
+            raise
     return ctx.row[key]
 
 
@@ -426,16 +433,17 @@ def case_churn(ctx):
             raise RuntimeError(f"churn exited {gen.returncode}: {gen.stderr.read()[:500]}")
         cw = start_serve(ctx, "100ms")
         n = ctx.opts.churn_samples
+        marks = sorted({min(100, n), n})
         bench = popen([ctx.bench, "--mode=churn", f"--samples={n}", "--warmup=3",
-                       "--verify-every=10", f"--rss-at=100,{n}"], stdout=subprocess.PIPE,
-                      stderr=subprocess.PIPE)
+                       "--verify-every=10", "--rss-at=" + ",".join(map(str, marks))],
+                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         serve_rss = {}
         deadline = time.monotonic() + 1800
-        while bench.poll() is None or len(serve_rss) < 2:
+        while bench.poll() is None or len(serve_rss) < len(marks):
             if time.monotonic() > deadline:
                 raise RuntimeError("churn case did not finish in 30 min")
             taken = samples_total(cw)
-            for mark in (100, n):
+            for mark in marks:
                 if taken >= mark and mark not in serve_rss:
                     serve_rss[mark] = {"samples": taken,
                                        "rss_kib": proc_status_kib(cw.proc.pid, "VmRSS")}
@@ -443,7 +451,8 @@ def case_churn(ctx):
         out, err = bench.communicate(timeout=60)
         lines = [l for l in out.decode().splitlines() if l.startswith("{")]
         if bench.returncode == 3:
-            raise CorrectnessError(f"churn: {err.decode().strip()}\n{lines[-1] if lines else ''}")
+            ctx.row["churn_bench"] = json.loads(lines[-1]) if lines else None
+            raise CorrectnessError(f"churn: {err.decode().strip()}")
         if bench.returncode != 0 or not lines:
             raise RuntimeError(f"connwatch_bench --mode=churn exited {bench.returncode}: "
                                f"{err.decode()[-1500:]}")
@@ -496,7 +505,8 @@ def mib(kib):
 
 
 def report(rows, opts):
-    sample_rows = [r for r in rows if "bench_cold" in r and "ss-tanp" in r]
+    sample_rows = [r for r in rows if r.get("bench_cold") and r.get("bench_steady") and
+                   "ss-tanp" in r]
     if sample_rows:
         print("\n### Cold and steady samples against ss (median (min–max); ratios of medians)\n")
         print("| conns (sockets) | procs | ss -tanp | ss -tan | cold core | cold full | "
@@ -517,7 +527,7 @@ def report(rows, opts):
                   f"{s.get('verified_sockets', 0)} ({s.get('owner_mismatches', '?')}) | "
                   f"{mib(max(c['max_rss_kib'], s['max_rss_kib']))} |")
     for r in rows:
-        if "node_exporter" in r:
+        if "node_exporter" in r and r.get("bench_steady"):
             s, n = r["bench_steady"], r["node_exporter"]
             print(f"\nnode_exporter tcpstat at {r['conns']} conns x {r['procs']} procs: scrape "
                   f"{ranged(n)} (n={n['n']}, established={n['established']}); ss -tan "
@@ -550,7 +560,7 @@ def report(rows, opts):
                   f"{mib(p['max_rss_kib'])} (VmRSS {mib(p['rss_kib'])}) after "
                   f"{p['samples']:.0f} samples and a plain ({p['body_bytes']} B) and gzip "
                   f"({p['gzip_bytes']} B) scrape")
-        if "churn_bench" in r:
+        if r.get("churn_bench") and "churn_serve" in r:
             b, s = r["churn_bench"], r["churn_serve"]["rss_kib_at"]
             marks = sorted(b["rss_kib_at"], key=int)
             first, last = b["rss_kib_at"][marks[0]], b["rss_kib_at"][marks[-1]]
