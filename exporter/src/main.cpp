@@ -37,6 +37,7 @@ int Serve(const std::vector<std::string>& args) {
               log_level = "info", config_file, storage_path = kDefaultStoragePath,
               max_findings = std::to_string(kDefaultMaxFindingSeries), web_config_file;
   bool help = false, version = false, reset_baseline = false;
+  std::string full_scan_every = std::to_string(kDefaultFullScanEvery);
   std::vector<FlagSpec> specs = {
       {"web.listen-address", "Address to listen on (IPv4 only: Debian's civetweb lacks IPv6).",
        &listen_address, nullptr},
@@ -46,6 +47,10 @@ int Serve(const std::vector<std::string>& args) {
        &web_config_file, nullptr},
       {"collect.interval", "How often to sample the socket table; scrapes serve the last sample.",
        &interval, nullptr},
+      {"collect.full-scan-every",
+       "Every N samples read every process's fds and attributes; in between only what changed "
+       "(1: every sample).",
+       &full_scan_every, nullptr},
       {"metrics.max-series", "Most series per metric family; the rest is counted as dropped.",
        &max_series, nullptr},
       {"collector.source",
@@ -83,6 +88,10 @@ int Serve(const std::vector<std::string>& args) {
     error = "unexpected argument: " + positional[0];
   } else if (!(parsed_interval = ParseDuration(interval)) || parsed_interval->count() < 100) {
     error = "--collect.interval must be a duration of at least 100ms (e.g. 10s)";
+  } else if (full_scan_every.empty() ||
+             full_scan_every.find_first_not_of("0123456789") != std::string::npos ||
+             full_scan_every.size() > 9 || std::stoul(full_scan_every) == 0) {
+    error = "--collect.full-scan-every must be a positive integer";
   } else if (max_series.empty() ||
              max_series.find_first_not_of("0123456789") != std::string::npos ||
              max_series.size() > 9 || std::stoul(max_series) == 0) {
@@ -113,6 +122,7 @@ int Serve(const std::vector<std::string>& args) {
   SetLogLevel(level);
   sampler_options.interval = *parsed_interval;
   sampler_options.snapshot.procfs = procfs;
+  sampler_options.snapshot.full_scan_every = static_cast<uint32_t>(std::stoul(full_scan_every));
   sampler_options.storage_path = storage_path;
   sampler_options.metrics.max_series = std::stoul(max_series);
   sampler_options.metrics.max_finding_series = std::stoul(max_findings);

@@ -94,11 +94,50 @@ FakeProc& FakeProc::AddProcess(pid_t pid, const FakeProcess& process) {
   std::string dir = std::to_string(pid);
   MakeDir(dir);
   MakeDir(dir + "/fd");
+  // procfs makes the fd directory owned by the process's effective uid.
+  if (lchown(Path(dir + "/fd").c_str(), process.euid.value_or(process.uid), 0) != 0) {
+    ADD_FAILURE() << "chown " << Path(dir + "/fd") << ": " << Errno();
+  }
+  MarkFdDirChanged(pid);
+  return RewriteProcess(pid, process);
+}
+
+FakeProc& FakeProc::RewriteProcess(pid_t pid, const FakeProcess& process) {
+  std::string dir = std::to_string(pid);
   WriteFile(dir + "/stat", FakeStatText(pid, process));
   WriteFile(dir + "/status", FakeStatusText(pid, process));
   WriteFile(dir + "/comm", process.comm + "\n");
   WriteFile(dir + "/cmdline", process.cmdline);
+  unlink(Path(dir + "/exe").c_str());
   if (process.exe) Symlink(dir + "/exe", *process.exe);
+  return *this;
+}
+
+void FakeProc::MarkFdDirChanged(pid_t pid) {
+  static int64_t next_second = 1000000000;
+  timespec times[2] = {{0, UTIME_OMIT}, {next_second++, 0}};
+  std::string path = Path(std::to_string(pid) + "/fd");
+  if (utimensat(AT_FDCWD, path.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) {
+    ADD_FAILURE() << "utimensat " << path << ": " << Errno();
+  }
+}
+
+FakeProc& FakeProc::RemoveFd(pid_t pid, int fd) {
+  Remove(std::to_string(pid) + "/fd/" + std::to_string(fd));
+  MarkFdDirChanged(pid);
+  return *this;
+}
+
+FakeProc& FakeProc::ReplaceFdQuietly(pid_t pid, int fd, const std::string& target) {
+  std::string dir = Path(std::to_string(pid) + "/fd");
+  struct stat before {};
+  if (stat(dir.c_str(), &before) != 0) ADD_FAILURE() << "stat " << dir << ": " << Errno();
+  unlink((dir + "/" + std::to_string(fd)).c_str());
+  Symlink(std::to_string(pid) + "/fd/" + std::to_string(fd), target);
+  timespec times[2] = {{0, UTIME_OMIT}, before.st_mtim};
+  if (utimensat(AT_FDCWD, dir.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) {
+    ADD_FAILURE() << "utimensat " << dir << ": " << Errno();
+  }
   return *this;
 }
 
@@ -112,6 +151,7 @@ FakeProc& FakeProc::AddFdLink(pid_t pid, int fd, const std::string& target) {
   std::filesystem::create_directories(Path(dir), error);
   if (error) ADD_FAILURE() << "mkdir " << Path(dir) << ": " << error.message();
   Symlink(dir + "/" + std::to_string(fd), target);
+  MarkFdDirChanged(pid);
   return *this;
 }
 

@@ -63,6 +63,16 @@ class FakeProc {
   FakeProc& AddSocket(pid_t pid, int fd, uint64_t inode);
   // <root>/<pid>/fd/<fd> -> any link text: "pipe:[7]", "/dev/null", "anon_inode:[eventfd]".
   FakeProc& AddFdLink(pid_t pid, int fd, const std::string& target);
+  // Removes <root>/<pid>/fd/<fd>.
+  FakeProc& RemoveFd(pid_t pid, int fd);
+  // Points <pid>/fd/<fd> at `target` (replacing any link there) and then restores the fd
+  // directory's mtime: an fd table that changed while its fd count stayed the same, which
+  // only a full walk notices.
+  FakeProc& ReplaceFdQuietly(pid_t pid, int fd, const std::string& target);
+  // Rewrites stat, status, comm, cmdline and exe of <pid> in place, leaving its fd
+  // directory alone: another process under a reused pid (start_time_ticks differs), or an
+  // execve / prctl(PR_SET_NAME) (it does not).
+  FakeProc& RewriteProcess(pid_t pid, const FakeProcess& process);
   // An empty numeric directory: a process that exited between the readdir of the root and
   // the reads of its files (there is no fd, stat or status under it).
   FakeProc& AddVanishedProcess(pid_t pid);
@@ -77,6 +87,12 @@ class FakeProc {
   void Remove(const std::string& relative);
 
  private:
+  // Every change to an fd directory gives it a new mtime, unique in this run: the file
+  // system's own mtime has the granularity of a clock tick, so two changes within one tick
+  // (or a change and a sample) could otherwise leave the directory looking untouched.
+  // procfs shows the same change as a new st_size (the fd count).
+  void MarkFdDirChanged(pid_t pid);
+
   std::string root_;
   std::vector<std::string> chmodded_;  // restored before removal (needed when not root)
 };

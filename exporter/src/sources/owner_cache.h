@@ -1,19 +1,77 @@
-// Socket owners carried across samples (see owner_cache.cpp for what it may miss).
+// Socket owners and owner attributes carried across samples, so that a host whose sockets
+// and processes mostly stay put is not walked fd by fd every sample. What it can miss
+// between two full walks, and why that is acceptable, is spelled out in owner_cache.cpp.
 #pragma once
 
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "model.h"
 #include "sources/proc_fd.h"
+#include "sources/proc_process.h"
 
 namespace connwatch {
 
 class OwnerCache {
  public:
-  // The owners of `sockets`, as a full /proc/<pid>/fd walk would find them.
+  // The owners of `sockets` (dumped just before), as a full /proc/<pid>/fd walk would find
+  // them. Every `full_scan_every`-th call (and the first) walks every process like
+  // ScanSocketOwners; the calls in between walk only the processes that are new or changed
+  // and, when a socket is still unaccounted for, others until it is found. 0 or 1: always
+  // full. `stats` counts as a full walk would: a process that was not walked again adds
+  // the outcome of its last walk.
   SocketOwners Scan(const std::string& procfs, const std::vector<Socket>& sockets,
-                    OwnerScanStats& stats);
+                    uint32_t full_scan_every, OwnerScanStats& stats);
+
+  // ReadProcess, from the cache when the process is the one read before (same pid, start
+  // time and comm) and the last Scan was not a full one.
+  std::optional<Process> ReadProcess(const std::string& procfs, pid_t pid, double boot_time_seconds,
+                                     ProcessReadStats& stats);
+
+  bool last_scan_full() const { return last_scan_full_; }
+
+ private:
+  struct Entry {
+    FdDirSignature signature;       // of <pid>/fd when its links were last read
+    std::vector<uint64_t> inodes;   // the socket inodes read then, sorted
+    FdScanErrors errors;            // what went wrong then, replayed into the stats
+    bool opened = false;            // the fd directory could be opened then
+    uint64_t walked_sample = 0;     // the sample that read the links
+    uint64_t listed_sample = 0;     // the last sample that listed the pid
+    uint64_t walk_start_ticks = 0;  // the start time (stat field 22) when walked
+    // stat field 22 and comm, as read in stat_sample (identity: pid + start time).
+    uint64_t start_ticks = 0;
+    std::string comm;
+    uint64_t stat_sample = 0;
+    // The owner's attributes, read when it owned a socket, the start time they belong to,
+    // and the refusals met reading them (replayed into the stats when reused).
+    std::optional<Process> process;
+    uint64_t process_start_ticks = 0;
+    uint64_t process_denied = 0;
+  };
+
+  void Walk(const std::string& procfs, int procfs_fd, pid_t pid, Entry& entry,
+            OwnerScanStats& stats);
+  // Reads start time and comm from <pid>/stat, once per sample.
+  bool ReadIdentity(const std::string& procfs, pid_t pid, Entry& entry);
+  SocketOwners Claims() const;
+
+  std::unordered_map<pid_t, Entry> entries_;
+  // inode -> cookie of the previous sample's sockets, sorted by inode: a cached claim on an
+  // inode whose cookie changed is a claim on a socket that no longer exists.
+  std::vector<std::pair<uint64_t, uint64_t>> previous_cookies_;
+  // Inodes of sockets that a walk of every readable process did not find (their holder
+  // cannot be read, or they were closed while walked), sorted; not searched for again until
+  // the next full walk.
+  std::vector<uint64_t> unfindable_;
+  uint64_t sample_ = 0;
+  uint64_t last_full_sample_ = 0;
+  bool last_scan_full_ = true;
 };
 
 }  // namespace connwatch

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,29 +21,6 @@ constexpr std::string_view kSocketPrefix = "socket:[";
 // file paths and other anon inodes ("anon_inode:[eventfd]", "pipe:[N]") are skipped cheaply.
 constexpr size_t kLinkBufferBytes = 64;
 
-// What went wrong with one process. Each process adds at most one to each counter, so the
-// counters read as "processes affected", not "fds affected".
-struct ProcessErrors {
-  bool vanished = false;
-  bool permission_denied = false;
-  bool other = false;
-
-  void Record(int error) {
-    if (error == ENOENT || error == ESRCH) {
-      vanished = true;
-    } else if (error == EACCES || error == EPERM) {
-      permission_denied = true;
-    } else {
-      other = true;
-    }
-  }
-  void AddTo(OwnerScanStats& stats) const {
-    stats.vanished += vanished;
-    stats.permission_denied += permission_denied;
-    stats.other_errors += other;
-  }
-};
-
 std::optional<pid_t> ParsePid(const char* name) {
   size_t length = strlen(name);
   if (length == 0) return std::nullopt;
@@ -52,13 +30,108 @@ std::optional<pid_t> ParsePid(const char* name) {
   return pid;
 }
 
-// Reads every fd link of one process into `owners`. `fd_dir` is consumed.
-void ScanFdDir(int fd_dir, pid_t pid, SocketOwners& owners, ProcessErrors& errors) {
+FdDirSignature SignatureOf(const struct stat& info) {
+  FdDirSignature signature;
+  signature.inode = info.st_ino;
+  signature.size = info.st_size;
+  signature.mtime_ns =
+      static_cast<int64_t>(info.st_mtim.tv_sec) * 1000000000 + info.st_mtim.tv_nsec;
+  signature.uid = info.st_uid;
+  return signature;
+}
+
+// "<pid>/fd": pids have at most 10 digits, so 32 bytes always suffice.
+struct FdPath {
+  char text[32];
+  explicit FdPath(pid_t pid) { std::snprintf(text, sizeof(text), "%d/fd", pid); }
+};
+
+}  // namespace
+
+std::optional<uint64_t> ParseSocketLink(std::string_view link) {
+  if (!link.starts_with(kSocketPrefix) || !link.ends_with(']')) return std::nullopt;
+  std::string_view digits = link.substr(kSocketPrefix.size());
+  digits.remove_suffix(1);
+  if (digits.empty() || digits.front() < '0' || digits.front() > '9') return std::nullopt;
+  uint64_t inode = 0;
+  auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), inode);
+  if (error != std::errc() || end != digits.data() + digits.size()) return std::nullopt;
+  // Sockets without a file (TIME_WAIT, request sockets) report inode 0; an owner for inode 0
+  // would attach some process to all of them. sockfs never hands out 0 for a real file.
+  if (inode == 0) return std::nullopt;
+  return inode;
+}
+
+void FdScanErrors::Record(int error) {
+  if (error == ENOENT || error == ESRCH) {
+    vanished = true;
+  } else if (error == EACCES || error == EPERM) {
+    permission_denied = true;
+  } else {
+    other = true;
+  }
+}
+
+void FdScanErrors::AddTo(OwnerScanStats& stats) const {
+  stats.vanished += vanished;
+  stats.permission_denied += permission_denied;
+  stats.other_errors += other;
+}
+
+bool ListPids(int procfs_fd, std::vector<pid_t>& pids) {
+  pids.clear();
+  int fd = openat(procfs_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return false;
+  DIR* dir = fdopendir(fd);
+  if (dir == nullptr) {
+    close(fd);
+    return false;
+  }
+  bool ok = true;
+  while (true) {
+    errno = 0;
+    const dirent* entry = readdir(dir);
+    if (entry == nullptr) {
+      ok = errno == 0;
+      break;
+    }
+    // self, thread-self, net, sys, ... are not processes. Only thread-group leaders are
+    // listed: threads normally share their leader's fd table. A thread that called
+    // unshare(CLONE_FILES) holds fds we do not see (a blind spot ss -p shares).
+    if (std::optional<pid_t> pid = ParsePid(entry->d_name)) pids.push_back(*pid);
+  }
+  closedir(dir);
+  // /proc lists pids in ascending order, but a fake tree (or a pid wrap during the walk)
+  // need not.
+  std::sort(pids.begin(), pids.end());
+  return ok;
+}
+
+int StatFdDir(int procfs_fd, pid_t pid, FdDirSignature& signature) {
+  struct stat info;
+  if (fstatat(procfs_fd, FdPath(pid).text, &info, 0) != 0) return errno;
+  signature = SignatureOf(info);
+  return 0;
+}
+
+bool ReadSocketInodes(int procfs_fd, pid_t pid, std::vector<uint64_t>& inodes,
+                      FdDirSignature& signature, FdScanErrors& errors) {
+  inodes.clear();
+  // The pid was listed a moment ago; it may have exited since (ENOENT/ESRCH, counted as
+  // vanished). Reading another user's fds needs CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH;
+  // without them this fails with EACCES, which is counted.
+  int fd_dir = openat(procfs_fd, FdPath(pid).text, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd_dir < 0) {
+    errors.Record(errno);
+    return false;
+  }
+  struct stat info;
+  if (fstat(fd_dir, &info) == 0) signature = SignatureOf(info);
   DIR* dir = fdopendir(fd_dir);
   if (dir == nullptr) {
     errors.Record(errno);
     close(fd_dir);
-    return;
+    return true;
   }
   char link[kLinkBufferBytes];
   while (true) {
@@ -79,76 +152,35 @@ void ScanFdDir(int fd_dir, pid_t pid, SocketOwners& owners, ProcessErrors& error
       continue;
     }
     if (static_cast<size_t>(n) == sizeof(link)) continue;  // too long for a socket link
-    std::optional<uint64_t> inode = ParseSocketLink(std::string_view(link, n));
-    if (!inode) continue;
-    std::vector<pid_t>& pids = owners[*inode];
-    // dup()ed fds of one process are adjacent in this walk; other duplicates are removed
-    // when the walk ends.
-    if (pids.empty() || pids.back() != pid) pids.push_back(pid);
+    if (std::optional<uint64_t> inode = ParseSocketLink(std::string_view(link, n))) {
+      inodes.push_back(*inode);
+    }
   }
   closedir(dir);
-}
-
-}  // namespace
-
-std::optional<uint64_t> ParseSocketLink(std::string_view link) {
-  if (!link.starts_with(kSocketPrefix) || !link.ends_with(']')) return std::nullopt;
-  std::string_view digits = link.substr(kSocketPrefix.size());
-  digits.remove_suffix(1);
-  if (digits.empty() || digits.front() < '0' || digits.front() > '9') return std::nullopt;
-  uint64_t inode = 0;
-  auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), inode);
-  if (error != std::errc() || end != digits.data() + digits.size()) return std::nullopt;
-  // Sockets without a file (TIME_WAIT, request sockets) report inode 0; an owner for inode 0
-  // would attach some process to all of them. sockfs never hands out 0 for a real file.
-  if (inode == 0) return std::nullopt;
-  return inode;
+  // dup()ed fds of one socket count once.
+  std::sort(inodes.begin(), inodes.end());
+  inodes.erase(std::unique(inodes.begin(), inodes.end()), inodes.end());
+  return true;
 }
 
 SocketOwners ScanSocketOwners(const std::string& procfs, OwnerScanStats& stats) {
   SocketOwners owners;
-  DIR* proc = opendir(procfs.c_str());
-  if (proc == nullptr) {
-    ++stats.other_errors;
-    return owners;
-  }
-  int proc_fd = dirfd(proc);
-  // "<pid>/fd": pids have at most 10 digits, so 32 bytes always suffice.
-  char fd_path[32];
-  while (true) {
-    errno = 0;
-    const dirent* entry = readdir(proc);
-    if (entry == nullptr) {
-      if (errno != 0) ++stats.other_errors;
-      break;
-    }
-    std::optional<pid_t> pid = ParsePid(entry->d_name);
-    // self, thread-self, net, sys, ... are not processes. Only thread-group leaders are
-    // listed and walked: threads normally share their leader's fd table. A thread that
-    // called unshare(CLONE_FILES) holds fds we do not see (a blind spot ss -p shares).
-    if (!pid) continue;
-    // The pid was listed a moment ago; it may have exited since (ENOENT/ESRCH, counted as
-    // vanished and skipped). Reading another user's fds needs CAP_SYS_PTRACE and
-    // CAP_DAC_READ_SEARCH; without them this fails with EACCES, which is counted.
-    std::snprintf(fd_path, sizeof(fd_path), "%d/fd", *pid);
-    ProcessErrors errors;
-    int fd_dir = openat(proc_fd, fd_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd_dir < 0) {
-      errors.Record(errno);
-    } else {
+  int procfs_fd = open(procfs.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  std::vector<pid_t> pids;
+  if (procfs_fd < 0 || !ListPids(procfs_fd, pids)) ++stats.other_errors;
+  std::vector<uint64_t> inodes;
+  for (pid_t pid : pids) {
+    FdScanErrors errors;
+    FdDirSignature signature;
+    if (ReadSocketInodes(procfs_fd, pid, inodes, signature, errors)) {
       ++stats.processes_scanned;
-      ScanFdDir(fd_dir, *pid, owners, errors);
+      ++stats.processes_walked;
+      // pids ascend, so every owner list stays sorted and unique.
+      for (uint64_t inode : inodes) owners[inode].push_back(pid);
     }
     errors.AddTo(stats);
   }
-  closedir(proc);
-  // /proc lists pids in ascending order, but a fake tree (or a pid wrap during the walk)
-  // need not; sort so that owner lists are deterministic.
-  for (auto& [inode, pids] : owners) {
-    if (pids.size() < 2) continue;
-    std::sort(pids.begin(), pids.end());
-    pids.erase(std::unique(pids.begin(), pids.end()), pids.end());
-  }
+  if (procfs_fd >= 0) close(procfs_fd);
   return owners;
 }
 

@@ -13,7 +13,10 @@
 namespace connwatch {
 
 struct OwnerScanStats {
+  // Processes whose fd directory was looked at: its links read (walked), or, with a cache,
+  // its signature found unchanged since the links were last read.
   uint64_t processes_scanned = 0;
+  uint64_t processes_walked = 0;   // of those, the ones whose links were read this sample
   uint64_t permission_denied = 0;  // fd directories or links we may not read
   uint64_t vanished = 0;           // processes that exited between readdir and reading
   uint64_t other_errors = 0;
@@ -25,6 +28,45 @@ using SocketOwners = std::unordered_map<uint64_t, std::vector<pid_t>>;
 
 // "socket:[12345]" -> 12345; anything else -> nullopt.
 std::optional<uint64_t> ParseSocketLink(std::string_view link);
+
+// What went wrong with one process. Each process adds at most one to each counter, so the
+// counters read as "processes affected", not "fds affected".
+struct FdScanErrors {
+  bool vanished = false;
+  bool permission_denied = false;
+  bool other = false;
+
+  void Record(int error);
+  void AddTo(OwnerScanStats& stats) const;
+};
+
+// What stat(2) says of <procfs>/<pid>/fd. On procfs (Linux >= 6.2) st_size is the number of
+// open fds; st_ino and st_mtime stay put while the directory's inode lives. In a fake tree
+// (tests) st_mtime moves whenever an fd link is added or removed. Equal signatures therefore
+// mean "very likely the same fds"; a different one means "read the links again".
+struct FdDirSignature {
+  uint64_t inode = 0;
+  int64_t size = -1;
+  int64_t mtime_ns = 0;
+  uint32_t uid = 0;  // the directory's owner: the process's effective uid
+
+  bool operator==(const FdDirSignature&) const = default;
+};
+
+// The numeric entries of <procfs> (thread-group leaders), ascending. false when the root
+// cannot be listed.
+bool ListPids(int procfs_fd, std::vector<pid_t>& pids);
+
+// stat(2) of <pid>/fd under an open procfs directory; 0 or the errno.
+int StatFdDir(int procfs_fd, pid_t pid, FdDirSignature& signature);
+
+// Reads the links of <pid>/fd under an open procfs directory: the socket inodes it holds,
+// sorted and unique, into `inodes`, and the directory's signature taken just before the
+// links were read (so a change during the read shows at the next look). false when the
+// directory could not be opened (the reason is in `errors`); fds that vanish mid-read are
+// skipped and recorded.
+bool ReadSocketInodes(int procfs_fd, pid_t pid, std::vector<uint64_t>& inodes,
+                      FdDirSignature& signature, FdScanErrors& errors);
 
 // Walks every numeric <procfs>/<pid>/fd. Races and missing permissions are counted, never
 // fatal.

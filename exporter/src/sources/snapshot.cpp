@@ -60,16 +60,16 @@ void CollectSockets(Snapshot& snapshot, const SnapshotOptions& options) {
 
 void CollectOwners(Snapshot& snapshot, const SnapshotOptions& options, SnapshotCache* cache) {
   auto start = std::chrono::steady_clock::now();
-  snapshot.owners =
-      cache ? cache->owners().Scan(options.procfs, snapshot.sockets, snapshot.owner_stats)
-            : ScanSocketOwners(options.procfs, snapshot.owner_stats);
+  snapshot.owners = cache ? cache->owners().Scan(options.procfs, snapshot.sockets,
+                                                 options.full_scan_every, snapshot.owner_stats)
+                          : ScanSocketOwners(options.procfs, snapshot.owner_stats);
   // The walk only fails as a whole when the procfs root itself cannot be listed.
   bool success = snapshot.owner_stats.processes_scanned > 0;
   snapshot.collectors.push_back(
       {kCollectorOwners, success, SecondsSince(start), success ? "" : "no process readable"});
 }
 
-void CollectProcesses(Snapshot& snapshot, const SnapshotOptions& options) {
+void CollectProcesses(Snapshot& snapshot, const SnapshotOptions& options, SnapshotCache* cache) {
   auto start = std::chrono::steady_clock::now();
   auto boot_time = ReadBootTime(options.procfs);
   for (const Socket& socket : snapshot.sockets) {
@@ -77,8 +77,10 @@ void CollectProcesses(Snapshot& snapshot, const SnapshotOptions& options) {
       if (snapshot.processes.count(pid) != 0) continue;
       // A process that exits now keeps its pid in `owners` but gets no entry here; if it
       // was the only owner, the socket counts as unowned.
+      double boot = boot_time.value_or(0);
       if (auto process =
-              ReadProcess(options.procfs, pid, boot_time.value_or(0), snapshot.process_stats)) {
+              cache ? cache->owners().ReadProcess(options.procfs, pid, boot, snapshot.process_stats)
+                    : ReadProcess(options.procfs, pid, boot, snapshot.process_stats)) {
         snapshot.processes.emplace(pid, std::move(*process));
       }
     }
@@ -142,7 +144,7 @@ Snapshot TakeSnapshot(const SnapshotOptions& options, const ZoneClassifier& zone
   // no socket entry (ignored), one closed in between keeps its entry but may lose its
   // owner (reported unowned for one sample).
   CollectOwners(snapshot, options, cache);
-  CollectProcesses(snapshot, options);
+  CollectProcesses(snapshot, options, cache);
   ClassifyOptions classify_options{ReadEphemeralPorts(options.procfs), options.udp_service_ports};
   snapshot.classes = ClassifySockets(snapshot.sockets, classify_options, zones);
   if (cache) cache->CountSample();

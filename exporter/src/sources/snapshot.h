@@ -42,10 +42,16 @@ struct CollectorResult {
 
 using SockDiagDumper = std::function<bool(std::vector<Socket>&, SockDiagStats&, std::string&)>;
 
+inline constexpr uint32_t kDefaultFullScanEvery = 30;
+
 struct SnapshotOptions {
   std::string procfs = "/proc";
   SourceMode source_mode = SourceMode::kAuto;
   PortSet udp_service_ports;
+  // With a SnapshotCache: every this many samples every process's fds are walked and every
+  // owner re-read, as without a cache; in between only what changed (owner_cache.cpp says
+  // what that can miss). 1 walks everything every sample.
+  uint32_t full_scan_every = kDefaultFullScanEvery;
   // The netlink dump; replaceable so tests can make it fail and watch auto mode fall back.
   SockDiagDumper sock_diag_dump = DumpSockDiag;
 };
