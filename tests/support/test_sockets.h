@@ -57,7 +57,7 @@ struct SnapshotBuilder {
     return *this;
   }
   SnapshotBuilder& Own(uint64_t inode, pid_t pid, const std::string& name) {
-    snapshot.owners[inode].push_back(pid);
+    snapshot.owners.Add(inode, pid);
     snapshot.processes.emplace(pid, MakeProcess(pid, name));
     return *this;
   }

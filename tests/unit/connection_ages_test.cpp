@@ -209,8 +209,8 @@ TEST(AgeTrackerTest, ColdStartBoundsPreexistingConnectionsByTheOldestOwner) {
       .Own(11, 100, "worker")
       .Own(11, 101, "master")
       .Own(13, 102, "future");
-  builder.snapshot.owners[11].push_back(999);  // exited before it could be read
-  builder.snapshot.owners[14].push_back(998);  // its only owner exited
+  builder.snapshot.owners.Add(11, 999);  // exited before it could be read
+  builder.snapshot.owners.Add(14, 998);  // its only owner exited
   builder.snapshot.processes.at(100).start_since_boot_seconds = 50;
   builder.snapshot.processes.at(101).start_since_boot_seconds = 30;
   builder.snapshot.processes.at(102).start_since_boot_seconds = 500;  // clock skew

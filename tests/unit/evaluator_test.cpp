@@ -272,7 +272,7 @@ TEST(EvaluatorTest, UnownedListenerMatchesOnlyProcessLessRules) {
   SnapshotBuilder builder;
   builder.Add(Listener("0.0.0.0", 4444, 9)).Add(Listener("0.0.0.0", 5555, 0));
   Snapshot& snapshot = builder.Build();
-  snapshot.owners[9].push_back(77);  // an owner that exited before it could be read
+  snapshot.owners.Add(9, 77);  // an owner that exited before it could be read
   Policy policy;
   policy.listeners = {Listen("*")};
   Evaluation evaluation = Evaluate(policy, snapshot);

@@ -21,8 +21,8 @@ using testing::FdDirFault;
 using testing::RunInUnprivilegedChild;
 
 std::vector<pid_t> OwnersOf(const SocketOwners& owners, uint64_t inode) {
-  auto it = owners.find(inode);
-  return it == owners.end() ? std::vector<pid_t>{} : it->second;
+  std::span<const pid_t> pids = owners.Of(inode);
+  return std::vector<pid_t>(pids.begin(), pids.end());
 }
 
 TEST(ParseSocketLinkTest, AcceptsSocketLinks) {
@@ -63,6 +63,24 @@ TEST(ParseSocketLinkTest, RejectsEverythingElse) {
 TEST(ParseSocketLinkTest, RejectsInodeZero) {
   // TIME_WAIT and request sockets report inode 0; an owner for 0 would claim all of them.
   EXPECT_EQ(ParseSocketLink("socket:[0]"), std::nullopt);
+}
+
+TEST(SocketOwnersTest, KeepsOwnersSortedUniqueThroughGrowth) {
+  SocketOwners owners;
+  EXPECT_TRUE(owners.Of(5).empty());
+  // Sequential inodes, as sockfs hands them out, past several doublings of the table.
+  for (uint64_t inode = 1; inode <= 5000; ++inode) owners.Add(inode, static_cast<pid_t>(inode));
+  owners.Add(77, 9);
+  owners.Add(77, 1);
+  owners.Add(77, 9);
+  owners.Add(78, 78);  // its own pid again
+  owners.Add(0, 1);    // inode 0 never has owners
+  EXPECT_EQ(owners.size(), 5000u);
+  EXPECT_EQ(OwnersOf(owners, 77), (std::vector<pid_t>{1, 9, 77}));
+  EXPECT_EQ(OwnersOf(owners, 78), std::vector<pid_t>{78});
+  EXPECT_EQ(OwnersOf(owners, 4999), std::vector<pid_t>{4999});
+  EXPECT_TRUE(owners.Of(0).empty());
+  EXPECT_TRUE(owners.Of(5001).empty());
 }
 
 TEST(ScanSocketOwnersTest, FindsOwnersInFakeTree) {

@@ -95,18 +95,16 @@ void OwnerCache::Walk(const std::string& procfs, int procfs_fd, pid_t pid, Entry
 
 SocketOwners OwnerCache::Claims() const {
   SocketOwners owners;
-  owners.reserve(previous_cookies_.size() + 64);
+  owners.Reserve(claimed_inodes_hint_);
   for (const auto& [pid, entry] : entries_) {
-    for (uint64_t inode : entry.inodes) owners[inode].push_back(pid);
-  }
-  for (auto& [inode, pids] : owners) {
-    if (pids.size() > 1) std::sort(pids.begin(), pids.end());
+    for (uint64_t inode : entry.inodes) owners.Add(inode, pid);
   }
   return owners;
 }
 
 SocketOwners OwnerCache::Scan(const std::string& procfs, const std::vector<Socket>& sockets,
-                              uint32_t full_scan_every, OwnerScanStats& stats) {
+                              uint32_t full_scan_every, OwnerScanStats& stats,
+                              const SocketLookupFn& lookup) {
   ++sample_;
   const bool full = last_full_sample_ == 0 || full_scan_every <= 1 ||
                     sample_ - last_full_sample_ >= full_scan_every;
@@ -156,11 +154,11 @@ SocketOwners OwnerCache::Scan(const std::string& procfs, const std::vector<Socke
   if (!full) {
     std::vector<pid_t> stale;
     for (const auto& [inode, cookie] : cookies) {
-      auto claim = owners.find(inode);
-      if (claim == owners.end()) continue;
+      std::span<const pid_t> claimants = owners.Of(inode);
+      if (claimants.empty()) continue;
       const uint64_t* previous = FindCookie(previous_cookies_, inode);
       if (previous != nullptr && *previous == cookie) continue;
-      for (pid_t pid : claim->second) {
+      for (pid_t pid : claimants) {
         if (entries_.at(pid).walked_sample != sample_) stale.push_back(pid);
       }
     }
@@ -174,8 +172,16 @@ SocketOwners OwnerCache::Scan(const std::string& procfs, const std::vector<Socke
   std::unordered_set<uint64_t> unknown;
   std::unordered_set<uint32_t> unknown_uids;
   for (const Socket& socket : sockets) {
-    if (socket.inode == 0 || owners.count(socket.inode) != 0) continue;
+    if (socket.inode == 0 || !owners.Of(socket.inode).empty()) continue;
     if (!full && Contains(unfindable_, socket.inode)) continue;
+    // Most unclaimed sockets on a busy host were closed between the dump and the walk:
+    // searching every process for them would make every sample a full walk.
+    uint64_t inode_now = 0;
+    if (!full && lookup) {
+      SocketLookup answer = lookup(socket, inode_now);
+      if (answer == SocketLookup::kGone) continue;
+      if (answer == SocketLookup::kOpen && inode_now != socket.inode) continue;
+    }
     if (unknown.insert(socket.inode).second) unknown_uids.insert(socket.uid);
   }
   if (!full && !unknown.empty()) {
@@ -213,6 +219,7 @@ SocketOwners OwnerCache::Scan(const std::string& procfs, const std::vector<Socke
   std::sort(unfindable_.begin(), unfindable_.end());
   unfindable_.erase(std::unique(unfindable_.begin(), unfindable_.end()), unfindable_.end());
   previous_cookies_ = std::move(cookies);
+  claimed_inodes_hint_ = owners.size();
   return owners;
 }
 

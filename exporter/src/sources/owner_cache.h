@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -14,8 +15,12 @@
 #include "model.h"
 #include "sources/proc_fd.h"
 #include "sources/proc_process.h"
+#include "sources/sock_diag.h"
 
 namespace connwatch {
+
+// Whether a socket of the dump still exists, and its inode now (LookUpSockDiag).
+using SocketLookupFn = std::function<SocketLookup(const Socket&, uint64_t&)>;
 
 class OwnerCache {
  public:
@@ -24,9 +29,11 @@ class OwnerCache {
   // ScanSocketOwners; the calls in between walk only the processes that are new or changed
   // and, when a socket is still unaccounted for, others until it is found. 0 or 1: always
   // full. `stats` counts as a full walk would: a process that was not walked again adds
-  // the outcome of its last walk.
+  // the outcome of its last walk. `lookup`, when set, is asked before a search whether an
+  // unclaimed socket still exists: one closed since the dump has nothing left to find.
   SocketOwners Scan(const std::string& procfs, const std::vector<Socket>& sockets,
-                    uint32_t full_scan_every, OwnerScanStats& stats);
+                    uint32_t full_scan_every, OwnerScanStats& stats,
+                    const SocketLookupFn& lookup = nullptr);
 
   // ReadProcess, from the cache when the process is the one read before (same pid, start
   // time and comm) and the last Scan was not a full one.
@@ -69,6 +76,7 @@ class OwnerCache {
   // cannot be read, or they were closed while walked), sorted; not searched for again until
   // the next full walk.
   std::vector<uint64_t> unfindable_;
+  size_t claimed_inodes_hint_ = 0;  // inodes claimed last time: the table's size
   uint64_t sample_ = 0;
   uint64_t last_full_sample_ = 0;
   bool last_scan_full_ = true;

@@ -62,6 +62,56 @@ std::optional<uint64_t> ParseSocketLink(std::string_view link) {
   return inode;
 }
 
+size_t SocketOwners::SlotOf(uint64_t inode) const {
+  // Fibonacci hashing: sockfs inode numbers are sequential, the multiplication spreads them.
+  const size_t mask = slots_.size() - 1;
+  size_t index = static_cast<size_t>((inode * 0x9E3779B97F4A7C15ULL) >> 20) & mask;
+  while (slots_[index].inode != 0 && slots_[index].inode != inode) index = (index + 1) & mask;
+  return index;
+}
+
+void SocketOwners::Grow(size_t capacity) {
+  std::vector<Slot> old = std::move(slots_);
+  slots_.assign(capacity, Slot());
+  for (const Slot& slot : old) {
+    if (slot.inode != 0) slots_[SlotOf(slot.inode)] = slot;
+  }
+}
+
+void SocketOwners::Reserve(size_t inodes) {
+  size_t capacity = 16;
+  while (capacity * 3 < inodes * 4) capacity *= 2;
+  if (capacity > slots_.size()) Grow(capacity);
+}
+
+void SocketOwners::Add(uint64_t inode, pid_t pid) {
+  if (inode == 0) return;
+  if ((size_ + 1) * 4 > slots_.size() * 3) Grow(std::max<size_t>(16, slots_.size() * 2));
+  Slot& slot = slots_[SlotOf(inode)];
+  if (slot.inode == 0) {
+    slot = {inode, pid, 0};
+    ++size_;
+    return;
+  }
+  if (slot.shared == 0) {
+    if (slot.pid == pid) return;
+    shared_.push_back({std::min(slot.pid, pid), std::max(slot.pid, pid)});
+    slot.shared = static_cast<uint32_t>(shared_.size());
+    return;
+  }
+  std::vector<pid_t>& pids = shared_[slot.shared - 1];
+  auto at = std::lower_bound(pids.begin(), pids.end(), pid);
+  if (at == pids.end() || *at != pid) pids.insert(at, pid);
+}
+
+std::span<const pid_t> SocketOwners::Of(uint64_t inode) const {
+  if (inode == 0 || slots_.empty()) return {};
+  const Slot& slot = slots_[SlotOf(inode)];
+  if (slot.inode == 0) return {};
+  if (slot.shared == 0) return {&slot.pid, 1};
+  return shared_[slot.shared - 1];
+}
+
 void FdScanErrors::Record(int error) {
   if (error == ENOENT || error == ESRCH) {
     vanished = true;
@@ -175,8 +225,7 @@ SocketOwners ScanSocketOwners(const std::string& procfs, OwnerScanStats& stats) 
     if (ReadSocketInodes(procfs_fd, pid, inodes, signature, errors)) {
       ++stats.processes_scanned;
       ++stats.processes_walked;
-      // pids ascend, so every owner list stays sorted and unique.
-      for (uint64_t inode : inodes) owners[inode].push_back(pid);
+      for (uint64_t inode : inodes) owners.Add(inode, pid);
     }
     errors.AddTo(stats);
   }

@@ -116,11 +116,8 @@ const char* SocketSourceName(SocketSource source) {
   return "none";
 }
 
-const std::vector<pid_t>& Snapshot::OwnersOf(const Socket& socket) const {
-  static const std::vector<pid_t> kNone;
-  if (socket.inode == 0) return kNone;
-  auto it = owners.find(socket.inode);
-  return it == owners.end() ? kNone : it->second;
+std::span<const pid_t> Snapshot::OwnersOf(const Socket& socket) const {
+  return owners.Of(socket.inode);
 }
 
 std::vector<std::string> Snapshot::OwnerNames(const Socket& socket) const {

@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -41,6 +42,7 @@ struct CollectorResult {
 };
 
 using SockDiagDumper = std::function<bool(std::vector<Socket>&, SockDiagStats&, std::string&)>;
+using SockDiagLookup = std::function<SocketLookup(const Socket&, uint64_t&)>;
 
 inline constexpr uint32_t kDefaultFullScanEvery = 30;
 
@@ -54,6 +56,8 @@ struct SnapshotOptions {
   uint32_t full_scan_every = kDefaultFullScanEvery;
   // The netlink dump; replaceable so tests can make it fail and watch auto mode fall back.
   SockDiagDumper sock_diag_dump = DumpSockDiag;
+  // Whether a dumped socket still exists; used by the cache for sockets it cannot place.
+  SockDiagLookup sock_diag_lookup = LookUpSockDiag;
 };
 
 struct Snapshot {
@@ -79,7 +83,7 @@ struct Snapshot {
   ProcessReadStats process_stats;
 
   // The owners of a socket; empty when none was found (or it has no inode).
-  const std::vector<pid_t>& OwnersOf(const Socket& socket) const;
+  std::span<const pid_t> OwnersOf(const Socket& socket) const;
   // Distinct names of a socket's owners, sorted; empty when unowned.
   std::vector<std::string> OwnerNames(const Socket& socket) const;
 };

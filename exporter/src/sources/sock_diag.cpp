@@ -246,4 +246,48 @@ bool DumpSockDiag(std::vector<Socket>& out, SockDiagStats& stats, std::string& e
   return true;
 }
 
+SocketLookup LookUpSockDiag(const Socket& socket, uint64_t& inode) {
+  std::string error;
+  MnlSocketPtr nl = OpenNetlinkSocket(NETLINK_SOCK_DIAG, kRecvTimeoutSeconds, error);
+  if (!nl) return SocketLookup::kUnknown;
+  uint32_t portid = mnl_socket_get_portid(nl.get());
+  uint32_t seq = NextNetlinkSequence();
+  alignas(nlmsghdr) uint8_t request[NLMSG_SPACE(sizeof(inet_diag_req_v2))] = {};
+  nlmsghdr* nlh = mnl_nlmsg_put_header(request);
+  nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
+  nlh->nlmsg_flags = NLM_F_REQUEST;  // no NLM_F_DUMP: inet_diag_find_one_icsk / udp_dump_one
+  nlh->nlmsg_seq = seq;
+  auto* req =
+      static_cast<inet_diag_req_v2*>(mnl_nlmsg_put_extra_header(nlh, sizeof(inet_diag_req_v2)));
+  req->sdiag_family = socket.family == Family::kIpv4 ? AF_INET : AF_INET6;
+  req->sdiag_protocol = socket.transport == Transport::kTcp ? IPPROTO_TCP : IPPROTO_UDP;
+  req->idiag_states = ~0u;
+  req->id.idiag_sport = htons(socket.local_port);
+  req->id.idiag_dport = htons(socket.remote_port);
+  std::memcpy(req->id.idiag_src, socket.local.bytes.data(), sizeof(req->id.idiag_src));
+  std::memcpy(req->id.idiag_dst, socket.remote.bytes.data(), sizeof(req->id.idiag_dst));
+  // sock_diag_check_cookie(): a cookie that does not match answers ESTALE; none (all ones)
+  // matches whatever socket holds the tuple now.
+  req->id.idiag_cookie[0] =
+      socket.cookie == 0 ? INET_DIAG_NOCOOKIE : static_cast<uint32_t>(socket.cookie);
+  req->id.idiag_cookie[1] =
+      socket.cookie == 0 ? INET_DIAG_NOCOOKIE : static_cast<uint32_t>(socket.cookie >> 32);
+  if (mnl_socket_sendto(nl.get(), nlh, nlh->nlmsg_len) < 0) return SocketLookup::kUnknown;
+  std::vector<uint8_t> buffer(8192);
+  ssize_t n = mnl_socket_recvfrom(nl.get(), buffer.data(), buffer.size());
+  if (n <= 0) return SocketLookup::kUnknown;
+  std::span<const uint8_t> reply(buffer.data(), static_cast<size_t>(n));
+  if (!RepliesMatch(reply, seq, portid)) return SocketLookup::kUnknown;
+  std::vector<Socket> found;
+  SockDiagStats stats;
+  int err = 0;
+  DumpStatus status = ParseSockDiagReply(reply, socket.transport, found, stats, err);
+  if (status == DumpStatus::kError) {
+    return err == ENOENT || err == ESTALE ? SocketLookup::kGone : SocketLookup::kUnknown;
+  }
+  if (found.size() != 1) return SocketLookup::kUnknown;
+  inode = found[0].inode;
+  return SocketLookup::kOpen;
+}
+
 }  // namespace connwatch

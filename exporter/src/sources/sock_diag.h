@@ -41,4 +41,11 @@ bool DumpSockDiagTable(Family family, Transport transport, std::vector<Socket>& 
                        SockDiagStats& stats, std::string& error,
                        std::vector<std::vector<uint8_t>>* raw_buffers = nullptr);
 
+// Asks the kernel about one socket of an earlier dump (an exact lookup by addresses, ports
+// and cookie, not a dump). kOpen: it still exists and `inode` is its inode now (0 once its
+// last fd was closed); kGone: no such socket any more (ENOENT, or ESTALE when the tuple now
+// belongs to another socket); kUnknown: the question could not be answered.
+enum class SocketLookup { kOpen, kGone, kUnknown };
+SocketLookup LookUpSockDiag(const Socket& socket, uint64_t& inode);
+
 }  // namespace connwatch
