@@ -120,7 +120,8 @@ OwnersByInode IndexOwners(const Snapshot& snapshot) {
   OwnersByInode index;
   for (const Socket& socket : snapshot.sockets) {
     if (socket.inode == 0) continue;
-    Owners owners{socket.cookie, snapshot.OwnersOf(socket), snapshot.OwnerNames(socket)};
+    auto pids = snapshot.OwnersOf(socket);
+    Owners owners{socket.cookie, {pids.begin(), pids.end()}, snapshot.OwnerNames(socket)};
     std::sort(owners.pids.begin(), owners.pids.end());
     index[socket.inode] = std::move(owners);
   }
