@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "policy/cidr.h"
+#include "sources/proc_file.h"
 #include "support/test_sockets.h"
 
 namespace connwatch {
@@ -444,6 +445,159 @@ TEST(TrackerStateLiveTest, ReadsTheBootIdOfThisHost) {
                                               "[0-9a-f]{12}")))
       << id;
   EXPECT_EQ(ReadBootId("/proc"), id);
+}
+
+// The journal: each save appends what changed; a load replays it on the snapshot.
+class TrackerJournalTest : public TrackerStateFileTest {
+ protected:
+  void SetUp() override {
+    TrackerStateFileTest::SetUp();
+    path_ = dir_ + "/connections.state";
+    journal_ = dir_ + "/connections.journal";
+    state_.boot_id = kBoot;
+  }
+  // Applies a change to state_ and saves it through store_.
+  bool Change(const std::vector<uint64_t>& add, const std::vector<uint64_t>& remove,
+              std::string& error) {
+    std::vector<ConnectionKey> added, removed;
+    for (uint64_t cookie : add) {
+      state_.entries[CookieKey(cookie)] = {static_cast<double>(cookie) + 0.5,
+                                           AgeSource::kFirstSeen};
+      added.push_back(CookieKey(cookie));
+    }
+    for (uint64_t cookie : remove) {
+      state_.entries.erase(CookieKey(cookie));
+      removed.push_back(CookieKey(cookie));
+    }
+    return store_.Save(state_, added, removed, error);
+  }
+  std::string Read(const std::string& path) {
+    std::string text;
+    EXPECT_EQ(ReadProcFile(path, 1 << 20, text), 0) << path;
+    return text;
+  }
+  Entries Load(std::string& journal_error) {
+    std::string error;
+    auto loaded = LoadTrackerState(path_, error, &journal_error);
+    EXPECT_TRUE(loaded.has_value()) << error;
+    return loaded ? loaded->entries : Entries();
+  }
+
+  std::string path_, journal_;
+  TrackerState state_;
+  TrackerStateStore store_{dir_ + "/connections.state"};
+};
+
+TEST_F(TrackerJournalTest, SavesAppendChangesAndLoadsReplayThem) {
+  store_ = TrackerStateStore(path_);
+  std::string error, journal_error;
+  ASSERT_TRUE(Change({1, 2}, {}, error)) << error;
+  EXPECT_EQ(store_.compactions(), 1u) << "the first save of a run writes the snapshot";
+  std::string snapshot = Read(path_);
+  ASSERT_TRUE(Change({3}, {1}, error)) << error;
+  ASSERT_TRUE(Change({}, {}, error)) << error;  // nothing changed: nothing written
+  ASSERT_TRUE(Change({4}, {}, error)) << error;
+  EXPECT_EQ(store_.compactions(), 1u);
+  EXPECT_EQ(Read(path_), snapshot) << "the snapshot is not rewritten";
+  std::string journal = Read(journal_);
+  std::string header = JournalHeader(kBoot, snapshot);
+  EXPECT_EQ(journal, header +
+                         "- c 1\n+ c 3 3.5 first_seen\ncommit 2\n"
+                         "+ c 4 4.5 first_seen\ncommit 1\n");
+  ExpectSameEntries(Load(journal_error), state_.entries);
+  EXPECT_EQ(journal_error, "");
+  EXPECT_EQ(Listing(dir_), (std::vector<std::string>{"connections.journal", "connections.state"}));
+}
+
+TEST_F(TrackerJournalTest, TornTailIsDroppedAndReported) {
+  store_ = TrackerStateStore(path_);
+  std::string error, journal_error;
+  ASSERT_TRUE(Change({1, 2}, {}, error)) << error;
+  ASSERT_TRUE(Change({3}, {1}, error)) << error;
+  Entries after_first = state_.entries;
+  size_t first_end = Read(journal_).size();
+  ASSERT_TRUE(Change({4, 5}, {2}, error)) << error;
+  std::string journal = Read(journal_);
+  // Every cut inside the last sample's records (a kill mid-write) loses that sample only.
+  for (size_t cut = first_end + 1; cut < journal.size(); ++cut) {
+    Write(journal_, journal.substr(0, cut));
+    Entries loaded = Load(journal_error);
+    ExpectSameEntries(loaded, after_first);
+    EXPECT_NE(journal_error.find("torn"), std::string::npos) << cut << ": " << journal_error;
+  }
+  Write(journal_, journal.substr(0, first_end));
+  ExpectSameEntries(Load(journal_error), after_first);
+  EXPECT_EQ(journal_error, "");
+}
+
+TEST_F(TrackerJournalTest, CorruptJournalIsReportedAndNotTrusted) {
+  store_ = TrackerStateStore(path_);
+  std::string error, journal_error;
+  ASSERT_TRUE(Change({1, 2}, {}, error)) << error;
+  Entries snapshot_entries = state_.entries;
+  ASSERT_TRUE(Change({3}, {1}, error)) << error;
+  ASSERT_TRUE(Change({4}, {}, error)) << error;
+  std::string journal = Read(journal_);
+  for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
+           {"+ c 4 4.5", "+ c 4 -4.5"},  // a bad start in a committed sample
+           {"commit 2", "commit 3"},     // a count that does not add up
+           {"- c 1", "* c 1"},           // an unknown record
+           {"connwatch-connection-journal", "connwatch-connection-journey"}}) {
+    std::string bad = journal;
+    bad.replace(bad.find(from), from.size(), to);
+    Write(journal_, bad);
+    ExpectSameEntries(Load(journal_error), snapshot_entries);
+    EXPECT_NE(journal_error, "") << to;
+    EXPECT_NE(journal_error.find(journal_), std::string::npos) << journal_error;
+  }
+}
+
+TEST_F(TrackerJournalTest, JournalOfAnotherSnapshotIsIgnoredQuietly) {
+  store_ = TrackerStateStore(path_);
+  std::string error, journal_error;
+  ASSERT_TRUE(Change({1, 2}, {}, error)) << error;
+  ASSERT_TRUE(Change({3}, {}, error)) << error;
+  // A snapshot rewritten (by a crash-interrupted compaction, or by hand) next to the old
+  // journal: the journal's records must not be applied to it.
+  TrackerState other;
+  other.boot_id = kBoot;
+  other.entries[CookieKey(9)] = {1, AgeSource::kFirstSeen};
+  ASSERT_TRUE(SaveTrackerState(path_, other, error)) << error;
+  ExpectSameEntries(Load(journal_error), other.entries);
+  EXPECT_EQ(journal_error, "");
+}
+
+TEST_F(TrackerJournalTest, JournalIsFoldedIntoTheSnapshotWhenItOutgrowsIt) {
+  store_ = TrackerStateStore(path_);
+  std::string error, journal_error;
+  ASSERT_TRUE(Change({1}, {}, error)) << error;
+  // Full churn: every sample replaces every connection.
+  uint64_t next = 2;
+  for (int sample = 0; sample < 200; ++sample) {
+    std::vector<uint64_t> add, remove;
+    for (const auto& [key, tracked] : state_.entries) remove.push_back(key.cookie);
+    for (int i = 0; i < 100; ++i) add.push_back(next++);
+    ASSERT_TRUE(Change(add, remove, error)) << error;
+    struct stat info {};
+    ASSERT_EQ(stat(journal_.c_str(), &info), 0);
+    EXPECT_LE(info.st_size, 300 << 10) << "sample " << sample;
+  }
+  EXPECT_GT(store_.compactions(), 1u);
+  ExpectSameEntries(Load(journal_error), state_.entries);
+  EXPECT_EQ(journal_error, "");
+}
+
+TEST_F(TrackerJournalTest, FailedAppendIsReportedAndTheNextSaveRewritesBoth) {
+  store_ = TrackerStateStore(path_);
+  std::string error, journal_error;
+  ASSERT_TRUE(Change({1}, {}, error)) << error;
+  ASSERT_EQ(unlink(journal_.c_str()), 0);
+  EXPECT_FALSE(Change({2}, {}, error));
+  EXPECT_NE(error.find(journal_), std::string::npos) << error;
+  EXPECT_TRUE(Change({3}, {}, error)) << error;
+  EXPECT_EQ(store_.compactions(), 2u);
+  ExpectSameEntries(Load(journal_error), state_.entries);
+  EXPECT_EQ(journal_error, "");
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include "sampler/policy_runtime.h"
 #include "sources/snapshot.h"
 #include "tracking/connection_ages.h"
+#include "tracking/state_file.h"
 
 namespace connwatch {
 
@@ -73,6 +74,7 @@ class Sampler {
   SnapshotCache snapshot_cache_;       // likewise
   std::optional<AgeTracker> tracker_;  // created on the first sample
   std::string state_path_;
+  std::optional<TrackerStateStore> state_store_;
 
   mutable std::mutex latest_mutex_;
   std::shared_ptr<const Exposition> latest_;

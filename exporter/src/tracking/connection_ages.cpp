@@ -152,23 +152,18 @@ std::vector<std::optional<ConnectionAge>> AgeTracker::Update(
   ConntrackIndex index = IndexConntrack(conntrack);
 
   std::vector<std::optional<ConnectionAge>> ages(snapshot.sockets.size());
-  // Only what this snapshot holds survives: closed connections are forgotten, and a
-  // reused inode with a new 4-tuple is a new key that starts afresh.
-  std::unordered_map<ConnectionKey, TrackedConnection, ConnectionKeyHash> seen;
-  seen.reserve(std::min(entries_.size() + 64, snapshot.sockets.size()));
-
+  // Updated in place: only what this snapshot holds survives (closed connections are
+  // forgotten, and a reused inode with a new 4-tuple is a new key that starts afresh), and
+  // what changed is kept for the journal. One table, not a second one per sample.
+  ++generation_;
+  added_.clear();
+  removed_.clear();
   for (size_t i = 0; i < snapshot.sockets.size() && i < snapshot.classes.size(); ++i) {
     if (snapshot.classes[i].role != SocketRole::kConnection) continue;
     const Socket& socket = snapshot.sockets[i];
-    ConnectionKey key = KeyOf(socket);
-
-    TrackedConnection tracked;
-    if (auto it = seen.find(key); it != seen.end()) {
-      tracked = it->second;  // the same connection twice in one snapshot
-    } else if (auto known = entries_.find(key); known != entries_.end()) {
-      tracked = known->second;
-      seen.emplace(key, tracked);
-    } else {
+    auto [it, inserted] = entries_.try_emplace(KeyOf(socket));
+    TrackedConnection& tracked = it->second;
+    if (inserted) {
       if (auto start = ConntrackStartOf(index, socket)) {
         // Converted from CLOCK_REALTIME by the caller: a wall-clock step can put it in the
         // future or before boot; the age then stays within [0, uptime].
@@ -179,12 +174,20 @@ std::vector<std::optional<ConnectionAge>> AgeTracker::Update(
       } else {
         tracked = {now_boot_seconds, AgeSource::kFirstSeen};
       }
-      seen.emplace(key, tracked);
+      added_.push_back(it->first);
     }
+    tracked.seen = generation_;  // also covers the same connection twice in one snapshot
     ages[i] =
         ConnectionAge{std::max(0.0, now_boot_seconds - tracked.start_boot_seconds), tracked.source};
   }
-  entries_ = std::move(seen);
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    if (it->second.seen == generation_) {
+      ++it;
+    } else {
+      removed_.push_back(it->first);
+      it = entries_.erase(it);
+    }
+  }
   return ages;
 }
 

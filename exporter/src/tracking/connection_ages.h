@@ -49,6 +49,7 @@ struct ConntrackStart {
 struct TrackedConnection {
   double start_boot_seconds = 0;
   AgeSource source = AgeSource::kFirstSeen;
+  uint32_t seen = 0;  // the tracker's last Update that saw it (not persisted)
 };
 
 class AgeTracker {
@@ -71,6 +72,16 @@ class AgeTracker {
                                                    const std::vector<ConntrackStart>& conntrack);
 
   const std::string& boot_id() const { return boot_id_; }
+  // Lends the table out (to be saved without a copy) and takes it back.
+  std::unordered_map<ConnectionKey, TrackedConnection, ConnectionKeyHash> TakeEntries() {
+    return std::move(entries_);
+  }
+  void PutEntries(std::unordered_map<ConnectionKey, TrackedConnection, ConnectionKeyHash> entries) {
+    entries_ = std::move(entries);
+  }
+  // What the last Update added to and removed from entries(): the state file's journal.
+  const std::vector<ConnectionKey>& added() const { return added_; }
+  const std::vector<ConnectionKey>& removed() const { return removed_; }
   const std::unordered_map<ConnectionKey, TrackedConnection, ConnectionKeyHash>& entries() const {
     return entries_;
   }
@@ -78,6 +89,8 @@ class AgeTracker {
  private:
   std::string boot_id_;
   std::unordered_map<ConnectionKey, TrackedConnection, ConnectionKeyHash> entries_;
+  std::vector<ConnectionKey> added_, removed_;
+  uint32_t generation_ = 0;  // counts Updates
   bool first_update_ = true;
   bool restored_ = false;
 };

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <tuple>
 #include <vector>
@@ -119,6 +120,45 @@ std::string ParseEntry(const std::vector<std::string_view>& fields, ConnectionKe
   return "";
 }
 
+void AppendKey(std::string& text, const ConnectionKey& key) {
+  if (key.cookie != 0) {
+    text += "c ";
+    text += std::to_string(key.cookie);
+  } else {
+    text += "i " + std::to_string(key.inode) + (key.transport == Transport::kUdp ? " u " : " t ") +
+            FormatIpAddress(key.local) + " " + std::to_string(key.local_port) + " " +
+            FormatIpAddress(key.remote) + " " + std::to_string(key.remote_port);
+  }
+}
+
+void AppendEntry(std::string& text, const ConnectionKey& key, const TrackedConnection& tracked) {
+  AppendKey(text, key);
+  text += ' ';
+  text += FormatStart(tracked.start_boot_seconds);
+  text += ' ';
+  text += AgeSourceName(tracked.source);
+  text += '\n';
+}
+
+constexpr std::string_view kJournalHeaderPrefix = "connwatch-connection-journal ";
+
+// FNV-1a, 64 bits: names the snapshot a journal extends. Not a defence against an attacker
+// (who could write either file); it tells a journal from an older snapshot's.
+uint64_t Fnv1a(std::string_view text) {
+  uint64_t hash = 0xcbf29ce484222325ULL;
+  for (unsigned char c : text) {
+    hash ^= c;
+    hash *= 0x100000001b3ULL;
+  }
+  return hash;
+}
+
+std::string Hex16(uint64_t value) {
+  char buffer[17];
+  std::snprintf(buffer, sizeof(buffer), "%016llx", static_cast<unsigned long long>(value));
+  return buffer;
+}
+
 }  // namespace
 
 std::string SerializeTrackerState(const TrackerState& state) {
@@ -144,19 +184,8 @@ std::string SerializeTrackerState(const TrackerState& state) {
 
   std::string text = std::string(kHeaderPrefix) + std::string(kFormat) + "\n";
   text += "boot_id " + state.boot_id + "\n";
-  for (const Entry* entry : entries) {
-    const ConnectionKey& key = entry->first;
-    if (key.cookie != 0) {
-      text += "c " + std::to_string(key.cookie);
-    } else {
-      text += "i " + std::to_string(key.inode) +
-              (key.transport == Transport::kUdp ? " u " : " t ") + FormatIpAddress(key.local) +
-              " " + std::to_string(key.local_port) + " " + FormatIpAddress(key.remote) + " " +
-              std::to_string(key.remote_port);
-    }
-    text += " " + FormatStart(entry->second.start_boot_seconds) + " " +
-            AgeSourceName(entry->second.source) + "\n";
-  }
+  text.reserve(text.size() + entries.size() * 40);
+  for (const Entry* entry : entries) AppendEntry(text, entry->first, entry->second);
   text += "end " + std::to_string(entries.size()) + "\n";
   return text;
 }
@@ -239,8 +268,10 @@ bool SaveTrackerState(const std::string& path, const TrackerState& state, std::s
   return WriteFileAtomically("the connection state", path, SerializeTrackerState(state), error);
 }
 
-std::optional<TrackerState> LoadTrackerState(const std::string& path, std::string& error) {
+std::optional<TrackerState> LoadTrackerState(const std::string& path, std::string& error,
+                                             std::string* journal_error) {
   error.clear();
+  if (journal_error != nullptr) journal_error->clear();
   std::string text;
   bool truncated = false;
   // One byte over the cap tells "too big" from "exactly at the cap".
@@ -261,7 +292,200 @@ std::optional<TrackerState> LoadTrackerState(const std::string& path, std::strin
     error = "ignoring the connection state " + path + ": " + problem;
     return std::nullopt;
   }
+  std::string journal_path = JournalPathFor(path);
+  std::string journal;
+  int journal_read = ReadProcFile(journal_path, kMaxStateFileBytes + 1, journal, &truncated);
+  std::string journal_problem;
+  if (journal_read == ENOENT) {
+    // A snapshot alone: the journal was never created (or a crash came between the two).
+  } else if (journal_read != 0) {
+    journal_problem = "cannot read " + journal_path + ": " + strerror(journal_read);
+  } else if (truncated || journal.size() > kMaxStateFileBytes) {
+    journal_problem = journal_path + " is larger than the limit; ignoring it";
+  } else if (ReplayJournal(journal, text, *state, problem); !problem.empty()) {
+    journal_problem = journal_path + ": " + problem;
+  }
+  if (journal_error != nullptr) *journal_error = journal_problem;
   return state;
+}
+
+std::string JournalPathFor(const std::string& state_path) {
+  constexpr std::string_view kSuffix = ".state";
+  std::string_view base = state_path;
+  if (base.ends_with(kSuffix)) base.remove_suffix(kSuffix.size());
+  return std::string(base) + ".journal";
+}
+
+std::string JournalHeader(const std::string& boot_id, std::string_view snapshot_text) {
+  return std::string(kJournalHeaderPrefix) + std::string(kFormat) + "\nboot_id " + boot_id +
+         "\nsnapshot " + Hex16(Fnv1a(snapshot_text)) + "\n";
+}
+
+std::string JournalRecords(const TrackerState& state, const std::vector<ConnectionKey>& added,
+                           const std::vector<ConnectionKey>& removed) {
+  std::string text;
+  size_t lines = 0;
+  for (const ConnectionKey& key : removed) {
+    text += "- ";
+    AppendKey(text, key);
+    text += '\n';
+    ++lines;
+  }
+  for (const ConnectionKey& key : added) {
+    auto it = state.entries.find(key);
+    if (it == state.entries.end()) continue;
+    text += "+ ";
+    AppendEntry(text, key, it->second);
+    ++lines;
+  }
+  if (lines == 0) return "";
+  return text + "commit " + std::to_string(lines) + "\n";
+}
+
+bool ReplayJournal(std::string_view journal, std::string_view snapshot_text, TrackerState& state,
+                   std::string& error) {
+  error.clear();
+  std::string expected = JournalHeader(state.boot_id, snapshot_text);
+  if (!journal.starts_with(kJournalHeaderPrefix)) {
+    error = "not a connwatch connection journal; ignoring it";
+    return false;
+  }
+  if (!journal.starts_with(expected)) {
+    // After a crash between a snapshot's rewrite and the journal's restart the journal is
+    // the previous snapshot's, whose records the new snapshot already holds: nothing wrong,
+    // nothing to apply.
+    return false;
+  }
+  std::string_view rest = journal.substr(expected.size());
+  // Records are applied per committed sample: a sample's lines take effect together.
+  std::vector<std::pair<bool, std::pair<ConnectionKey, TrackedConnection>>> pending;
+  std::vector<std::string_view> fields;
+  size_t line_number = 3;
+  size_t applied = 0;
+  TrackerState result = state;
+  while (!rest.empty()) {
+    ++line_number;
+    size_t newline = rest.find('\n');
+    if (newline == std::string_view::npos) break;  // a torn last line
+    std::string_view line = rest.substr(0, newline);
+    rest.remove_prefix(newline + 1);
+    auto fail = [&](const std::string& what) {
+      error = "line " + std::to_string(line_number) + ": " + what + "; ignoring the journal";
+      return false;
+    };
+    if (!SplitFields(line, fields)) return fail("empty field or stray space");
+    if (fields[0] == "commit") {
+      size_t count = 0;
+      if (fields.size() != 2 || !ParseUnsigned(fields[1], count) || count != pending.size()) {
+        return fail("a commit line that does not count its records");
+      }
+      for (auto& [add, entry] : pending) {
+        if (add) {
+          result.entries[entry.first] = entry.second;
+        } else {
+          result.entries.erase(entry.first);
+        }
+      }
+      applied += pending.size();
+      pending.clear();
+      continue;
+    }
+    if ((fields[0] != "+" && fields[0] != "-") || fields.size() < 2) {
+      return fail("expected \"+ <entry>\", \"- <key>\" or \"commit <n>\"");
+    }
+    bool add = fields[0] == "+";
+    std::vector<std::string_view> entry(fields.begin() + 1, fields.end());
+    // A removal names the key only; the parser of entries wants a start and a source.
+    if (!add) {
+      entry.push_back("0");
+      entry.push_back(AgeSourceName(AgeSource::kFirstSeen));
+    }
+    ConnectionKey key;
+    TrackedConnection tracked;
+    std::string problem = ParseEntry(entry, key, tracked);
+    if (!problem.empty()) return fail(problem);
+    pending.push_back({add, {key, tracked}});
+  }
+  state = std::move(result);
+  if (!pending.empty() || !rest.empty()) {
+    error =
+        "a torn last sample (no \"commit\" line, as a kill during the write leaves); "
+        "its records were dropped, " +
+        std::to_string(applied) + " earlier ones applied";
+  }
+  return true;
+}
+
+TrackerStateStore::TrackerStateStore(std::string state_path)
+    : state_path_(std::move(state_path)), journal_path_(JournalPathFor(state_path_)) {}
+
+bool TrackerStateStore::Compact(const TrackerState& state, std::string& error) {
+  journal_ok_ = false;
+  if (!ValidBootId(state.boot_id)) {
+    error = "cannot save the connection state " + state_path_ + ": the boot id \"" + state.boot_id +
+            "\" is empty or not one word";
+    return false;
+  }
+  std::string text = SerializeTrackerState(state);
+  if (!WriteFileAtomically("the connection state", state_path_, text, error)) return false;
+  ++compactions_;
+  snapshot_bytes_ = text.size();
+  // Until this rename the old journal stays in place: it names the old snapshot's hash and
+  // is ignored beside the new one.
+  std::string header = JournalHeader(state.boot_id, text);
+  if (!WriteFileAtomically("the connection journal", journal_path_, header, error)) return false;
+  journal_bytes_ = header.size();
+  journal_ok_ = true;
+  return true;
+}
+
+bool TrackerStateStore::Save(const TrackerState& state, const std::vector<ConnectionKey>& added,
+                             const std::vector<ConnectionKey>& removed, std::string& error) {
+  error.clear();
+  // The journal may grow to the snapshot's size (at least 256 KiB) before it is folded in:
+  // both files together stay under about twice a full table.
+  constexpr uint64_t kMinJournalBytes = 256u << 10;
+  if (!journal_ok_ || journal_bytes_ > std::max(kMinJournalBytes, snapshot_bytes_)) {
+    return Compact(state, error);
+  }
+  std::string records = JournalRecords(state, added, removed);
+  if (records.empty()) return true;  // nothing changed: nothing to write or sync
+  int fd = open(journal_path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+  const char* step = nullptr;
+  int saved = 0;
+  if (fd < 0) {
+    step = "opening ";
+    saved = errno;
+  } else {
+    std::string_view rest = records;
+    while (!rest.empty() && step == nullptr) {
+      ssize_t n = write(fd, rest.data(), rest.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        step = "appending to ";
+        saved = n < 0 ? errno : EIO;
+      } else {
+        rest.remove_prefix(static_cast<size_t>(n));
+      }
+    }
+    if (step == nullptr && fdatasync(fd) != 0) {
+      step = "syncing ";
+      saved = errno;
+    }
+    // A partial append (full disk) is cut off again; whatever happens, the next save
+    // rewrites the snapshot and starts a new journal rather than append after a torn tail.
+    if (step != nullptr && ftruncate(fd, static_cast<off_t>(journal_bytes_)) != 0) {
+    }
+    close(fd);
+  }
+  if (step != nullptr) {
+    journal_ok_ = false;
+    error = "cannot save the connection journal " + journal_path_ + ": " + step + journal_path_ +
+            ": " + strerror(saved);
+    return false;
+  }
+  journal_bytes_ += records.size();
+  return true;
 }
 
 std::string ReadBootId(const std::string& procfs) {
