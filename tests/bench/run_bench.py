@@ -591,6 +591,78 @@ def report(rows, opts):
             print(line)
 
 
+def goals(rows):
+    """Issue 7's goals against what this run measured, as a markdown table."""
+    out = []
+
+    def row(goal, target, measured, met):
+        out.append(f"| {goal} | {target} | {measured} | {'yes' if met else '**no**'} |")
+
+    for r in rows:
+        c, s = r.get("bench_cold"), r.get("bench_steady")
+        where = f"{r['conns'] // 1000}k × {r['procs']}" if r["conns"] else "idle"
+        if c and "ss-tanp" in r and r["conns"] >= 50000:
+            limit = 0.05 if r["conns"] >= 100000 else 0.15
+            tanp = r["ss-tanp"]["median"]
+            for path in ("core", "full"):
+                x = c[f"{path}_median_seconds"] / tanp
+                row(f"cold sample ({path}), {where}", f"≤ {limit}× ss -tanp",
+                    f"{x:.3f}× ({ms(c[path + '_median_seconds'])} / {ms(tanp)})", x <= limit)
+        if s and "ss-tan" in r and r["conns"] == 50000:
+            tan = r["ss-tan"]["median"]
+            for path in ("core", "full"):
+                x = s[f"{path}_median_seconds"] / tan
+                row(f"steady sample ({path}), {where}", "≤ 0.7× ss -tan",
+                    f"{x:.3f}× ({ms(s[path + '_median_seconds'])} / {ms(tan)})", x <= 0.7)
+            if "node_exporter" in r:
+                n = r["node_exporter"]["median"]
+                for path in ("core", "full"):
+                    x = s[f"{path}_median_seconds"] / n
+                    row(f"steady sample ({path}), {where}", "≤ 1× node_exporter tcpstat scrape",
+                        f"{x:.3f}× ({ms(s[path + '_median_seconds'])} / {ms(n)})", x <= 1)
+        if s and "owner_mismatches" in s:
+            row(f"steady owners = cold owners, {where}", "0 mismatches",
+                f"{s['owner_mismatches']} of {s['verified_sockets']}", s["owner_mismatches"] == 0)
+        if "peak" in r:
+            kib = r["peak"]["max_rss_kib"]
+            row(f"peak RSS of serve, {where}", "≤ 64 MiB", mib(kib), kib <= 64 * 1024)
+        if r.get("churn_bench") and "churn_serve" in r:
+            b = r["churn_bench"]
+            marks = sorted(b["rss_kib_at"], key=int)
+            growth = b["rss_kib_at"][marks[-1]] - b["rss_kib_at"][marks[0]]
+            row(f"RSS growth, samples {marks[0]}→{marks[-1]} with churn, bench, {where}",
+                "none (≤ 1 MiB)", mib(growth), growth <= 1024)
+            sv = r["churn_serve"]["rss_kib_at"]
+            keys = sorted(sv)
+            if len(keys) == 2:
+                g = sv[keys[1]]["rss_kib"] - sv[keys[0]]["rss_kib"]
+                row(f"RSS growth, samples {sv[keys[0]]['samples']:.0f}→"
+                    f"{sv[keys[1]]['samples']:.0f} with churn, serve, {where}", "none (≤ 1 MiB)", mib(g),
+                    g <= 1024)
+            row(f"owners under churn, {where}", "0 mismatches",
+                f"{b.get('owner_mismatches')} of {b.get('verified_sockets')}",
+                b.get("owner_mismatches") == 0)
+        if "wrk" in r:
+            w = r["wrk"]
+            failures = w["non_2xx"] + w["socket_errors"]
+            extra = w["samples_after"] - w["samples_before"]
+            row(f"20 scrapers × {w['wall_seconds']:.0f} s, {where}", "0 failures",
+                f"{failures:.0f} of {w['requests']:.0f}", failures == 0)
+            row(f"20 scrapers, {where}", "p99 ≤ 50 ms", f"{w['p99_ms']:.1f} ms",
+                w["p99_ms"] <= 50)
+            row(f"20 scrapers, {where}", "no extra samples",
+                f"{extra:.0f} samples in {w['wall_seconds']:.0f} s at 10 s",
+                extra <= w["samples_expected_at_most"])
+        if "cpu" in r:
+            c = r["cpu"]
+            row(f"CPU per hour at 10 s, {where}", "in the README",
+                f"{c['cpu_seconds_per_hour_at_10s']:.1f} s "
+                f"({c['cpu_seconds_per_sample'] * 1000:.1f} ms/sample)", True)
+    if out:
+        print("\n### Goals\n\n| goal | target | measured | met |\n|---|---|---|---|")
+        print("\n".join(out))
+
+
 class Context:
     pass
 
@@ -658,6 +730,7 @@ def main():
                 with open(opts.json, "w") as f:
                     json.dump(rows, f, indent=2)
     report(rows, opts)
+    goals(rows)
     print(f"\nmachine: {os.cpu_count()} CPUs; connwatch {revision(opts.build_dir)}; "
           f"ss runs {opts.ss_runs}, bench samples {opts.samples} (steady after 3 warm-up)")
     if failures:
