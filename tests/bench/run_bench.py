@@ -561,7 +561,8 @@ def report(rows, opts):
                   f"{mib(w['max_rss_kib'])}")
         if "cpu" in r:
             c = r["cpu"]
-            where = "idle host" if r["conns"] is None else f"{r['conns']} conns x {r['procs']} procs"
+            where = ("idle host" if r["conns"] is None else
+                     f"{r['conns']} conns x {r['procs']} procs")
             print(f"\ncost of being on, {where} ({c['established']} established sockets): "
                   f"{c['cpu_seconds']:.2f} CPU s for {c['samples']} samples at {c['interval']} = "
                   f"{c['cpu_seconds_per_sample'] * 1000:.1f} ms/sample -> "
@@ -582,7 +583,7 @@ def report(rows, opts):
                     f"{marks[-1]} {mib(last)} (growth {mib(last - first)}); owners verified "
                     f"{b.get('verified_sockets')} (mismatches {b.get('owner_mismatches')}, "
                     f"unstable {b.get('owner_unstable')})")
-            keys = sorted(s)
+            keys = sorted(s, key=int)
             if len(keys) == 2:
                 a, z = s[keys[0]], s[keys[1]]
                 line += (f"; connwatch serve (100 ms) VmRSS at sample {a['samples']:.0f} "
@@ -633,12 +634,12 @@ def goals(rows):
             row(f"RSS growth, samples {marks[0]}→{marks[-1]} with churn, bench, {where}",
                 "none (≤ 1 MiB)", mib(growth), growth <= 1024)
             sv = r["churn_serve"]["rss_kib_at"]
-            keys = sorted(sv)
+            keys = sorted(sv, key=int)
             if len(keys) == 2:
                 g = sv[keys[1]]["rss_kib"] - sv[keys[0]]["rss_kib"]
                 row(f"RSS growth, samples {sv[keys[0]]['samples']:.0f}→"
-                    f"{sv[keys[1]]['samples']:.0f} with churn, serve, {where}", "none (≤ 1 MiB)", mib(g),
-                    g <= 1024)
+                    f"{sv[keys[1]]['samples']:.0f} with churn, serve, {where}", "none (≤ 1 MiB)",
+                    mib(g), g <= 1024)
             row(f"owners under churn, {where}", "0 mismatches",
                 f"{b.get('owner_mismatches')} of {b.get('verified_sockets')}",
                 b.get("owner_mismatches") == 0)
