@@ -136,6 +136,9 @@ Snapshot TakeSnapshot(const SnapshotOptions& options, const ZoneClassifier& zone
                       SnapshotCache* cache) {
   Snapshot snapshot;
   snapshot.timestamp_seconds = UnixNow();
+  if (cache && cache->last_socket_count() > 0) {
+    snapshot.sockets.reserve(cache->last_socket_count() + cache->last_socket_count() / 16 + 64);
+  }
   CollectSockets(snapshot, options);
   // Owners are walked after the socket dump: a socket opened in between has an owner but
   // no socket entry (ignored), one closed in between keeps its entry but may lose its
@@ -144,7 +147,7 @@ Snapshot TakeSnapshot(const SnapshotOptions& options, const ZoneClassifier& zone
   CollectProcesses(snapshot, options, cache);
   ClassifyOptions classify_options{ReadEphemeralPorts(options.procfs), options.udp_service_ports};
   snapshot.classes = ClassifySockets(snapshot.sockets, classify_options, zones);
-  if (cache) cache->CountSample();
+  if (cache) cache->CountSample(snapshot.sockets.size());
   return snapshot;
 }
 

@@ -4,6 +4,7 @@
 // TakeSnapshot; a fresh cache gives a cold sample.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 
@@ -25,11 +26,18 @@ class SnapshotCache {
 
   // Used by TakeSnapshot.
   OwnerCache& owners() { return *owners_; }
-  void CountSample() { ++samples_; }
+  void CountSample(size_t sockets) {
+    ++samples_;
+    last_socket_count_ = sockets;
+  }
+  // Sockets in the last sample: the next dump's vector is reserved for about as many, so
+  // it is not grown by doubling (which briefly holds 1.5x the table and copies it).
+  size_t last_socket_count() const { return last_socket_count_; }
 
  private:
   std::unique_ptr<OwnerCache> owners_;
   uint64_t samples_ = 0;
+  size_t last_socket_count_ = 0;
 };
 
 }  // namespace connwatch

@@ -212,37 +212,44 @@ DumpStatus ParseSockDiagReply(std::span<const uint8_t> buffer, Transport transpo
 bool DumpSockDiagTable(Family family, Transport transport, std::vector<Socket>& out,
                        SockDiagStats& stats, std::string& error,
                        std::vector<std::vector<uint8_t>>* raw_buffers) {
+  const size_t start = out.size();
   for (int attempt = 0; attempt <= kMaxDumpRetries; ++attempt) {
     if (attempt > 0) ++stats.dump_retries;
-    std::vector<Socket> sockets;
+    // An interrupted attempt's sockets are cut off again.
+    out.resize(start);
     std::vector<std::vector<uint8_t>> buffers;
     std::string attempt_error;
-    switch (DumpOnce(family, transport, sockets, stats, attempt_error,
+    switch (DumpOnce(family, transport, out, stats, attempt_error,
                      raw_buffers != nullptr ? &buffers : nullptr)) {
       case AttemptResult::kOk:
-        out.insert(out.end(), sockets.begin(), sockets.end());
         if (raw_buffers != nullptr) *raw_buffers = std::move(buffers);
         return true;
       case AttemptResult::kInterrupted:
         continue;
       case AttemptResult::kFailed:
+        out.resize(start);
         error = std::string(TableName(family, transport)) + " dump: " + attempt_error;
         return false;
     }
   }
+  out.resize(start);
   error = std::string(TableName(family, transport)) + " dump: interrupted " +
           std::to_string(kMaxDumpRetries + 1) + " times (NLM_F_DUMP_INTR)";
   return false;
 }
 
 bool DumpSockDiag(std::vector<Socket>& out, SockDiagStats& stats, std::string& error) {
-  std::vector<Socket> sockets;
+  // Straight into `out` (no per-table copies: at 200k sockets each copy is ~14 MB), cut
+  // back to what it held should any dump fail.
+  const size_t start = out.size();
   for (Transport transport : {Transport::kTcp, Transport::kUdp}) {
     for (Family family : {Family::kIpv4, Family::kIpv6}) {
-      if (!DumpSockDiagTable(family, transport, sockets, stats, error)) return false;
+      if (!DumpSockDiagTable(family, transport, out, stats, error)) {
+        out.resize(start);
+        return false;
+      }
     }
   }
-  out.insert(out.end(), sockets.begin(), sockets.end());
   return true;
 }
 
