@@ -333,6 +333,48 @@ class RestartTest(AgeCase):
         self.assertEqual(state_errors(exp, "save"), 0, cw2.log())
 
 
+class TornJournalTest(AgeCase):
+    """kill -9 during a journal append: the torn last sample is dropped and reported."""
+
+    def test_torn_journal_tail_is_reported_and_the_rest_restored(self):
+        storage = new_dir("torn")
+        cw = self.connwatch(storage)
+        h.wait_for_scrape(cw, lambda e: e.select("connwatch_connection_age_sources"), APPEAR,
+                          "the first sample")
+        # Opened after the first sample wrote the snapshot: its first sighting is in the
+        # journal only.
+        holder = self.holder("cw-age-torn", ["--pair"])
+        exp = h.wait_for_scrape(cw, lambda e: (max_age(e, "cw-age-torn") or 0) >= 2.0,
+                                APPEAR, "cw-age-torn's age >= 2 s")
+        before = max_age(exp, "cw-age-torn")
+        cw.proc.send_signal(signal.SIGKILL)
+        cw.proc.wait(timeout=10)
+        journal = os.path.join(storage, "connections.journal")
+        with open(journal) as f:
+            text = f.read()
+        self.assertRegex(text, r"\n\+ c \d+ [0-9.e+]+ first_seen\n", text[:500])
+        self.assertTrue(text.endswith("\n") and text.splitlines()[-1].startswith("commit "),
+                        text[-200:])
+        # What a kill in the middle of the next append leaves: records without their commit
+        # line, the last one cut short. Were it applied, a connection would be removed.
+        torn = "".join(line.replace("+ ", "- ", 1).rsplit(" ", 2)[0] + "\n"
+                       for line in text.splitlines() if line.startswith("+ c "))
+        with open(journal, "a") as f:
+            f.write(torn + "+ c 4242 1.5 first_se")
+
+        cw2 = self.connwatch(storage)
+        exp = wait_for_ages(cw2, "cw-age-torn", "cw-age-torn's ages after the restart")
+        self.assertEqual(state_errors(exp, "load"), 1, cw2.log())
+        self.assertEqual(state_errors(exp, "save"), 0, cw2.log())
+        self.assertIn("torn", cw2.log())
+        # The committed records were replayed: the ages go on from before the kill instead
+        # of starting over (first_seen now) or falling back to the process start.
+        self.assertGreaterEqual(max_age(exp, "cw-age-torn"), before,
+                                max_ages(exp, "cw-age-torn"))
+        self.assert_ages_true(exp, holder, "after a torn journal")
+        self.assertEqual(age_sources(exp)["process_start"], 0, age_sources(exp))
+
+
 class CorruptStateTest(AgeCase):
     """Test 3: a bad state file is reported and never trusted."""
 

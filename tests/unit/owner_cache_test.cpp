@@ -327,6 +327,26 @@ TEST_F(OwnerCacheTest, SnapshotWithCacheAttributesLikeAColdSnapshot) {
     EXPECT_EQ(cached.processes.size(), cold.processes.size());
   }
   EXPECT_EQ(cache.samples(), 3u);
+
+  // OwnersOf answers from an index made once per snapshot; a copy keeps a valid one, and an
+  // owner added afterwards voids it.
+  sockets_.push_back(MakeSocket(13, 4));  // no owner
+  Snapshot snapshot = TakeSnapshot(options, zones, &cache);
+  Snapshot copy = snapshot;
+  snapshot = Snapshot();
+  auto owners_of = [](const Snapshot& s, size_t i) {
+    std::span<const pid_t> pids = s.OwnersOf(s.sockets[i]);
+    return std::vector<pid_t>(pids.begin(), pids.end());
+  };
+  EXPECT_EQ(owners_of(copy, 0), (std::vector<pid_t>{100, 101}));
+  EXPECT_EQ(owners_of(copy, 2), (std::vector<pid_t>{102}));
+  EXPECT_TRUE(owners_of(copy, 3).empty());
+  copy.owners.Add(12, 7);
+  copy.owners.Add(13, 7);
+  EXPECT_EQ(owners_of(copy, 2), (std::vector<pid_t>{7, 102}));
+  EXPECT_EQ(owners_of(copy, 3), (std::vector<pid_t>{7}));
+  Socket outside = copy.sockets[1];  // not an element of copy.sockets: looked up by inode
+  EXPECT_EQ(copy.OwnersOf(outside).size(), 1u);
 }
 
 TEST(CompareAttributionTest, ReportsDifferentOwners) {

@@ -62,7 +62,7 @@ std::optional<uint64_t> ParseSocketLink(std::string_view link) {
   return inode;
 }
 
-size_t SocketOwners::SlotOf(uint64_t inode) const {
+size_t SocketOwners::Probe(uint64_t inode) const {
   // Fibonacci hashing: sockfs inode numbers are sequential, the multiplication spreads them.
   const size_t mask = slots_.size() - 1;
   size_t index = static_cast<size_t>((inode * 0x9E3779B97F4A7C15ULL) >> 20) & mask;
@@ -74,7 +74,7 @@ void SocketOwners::Grow(size_t capacity) {
   std::vector<Slot> old = std::move(slots_);
   slots_.assign(capacity, Slot());
   for (const Slot& slot : old) {
-    if (slot.inode != 0) slots_[SlotOf(slot.inode)] = slot;
+    if (slot.inode != 0) slots_[Probe(slot.inode)] = slot;
   }
 }
 
@@ -86,8 +86,9 @@ void SocketOwners::Reserve(size_t inodes) {
 
 void SocketOwners::Add(uint64_t inode, pid_t pid) {
   if (inode == 0) return;
+  ++version_;
   if ((size_ + 1) * 4 > slots_.size() * 3) Grow(std::max<size_t>(16, slots_.size() * 2));
-  Slot& slot = slots_[SlotOf(inode)];
+  Slot& slot = slots_[Probe(inode)];
   if (slot.inode == 0) {
     slot = {inode, pid, 0};
     ++size_;
@@ -104,13 +105,20 @@ void SocketOwners::Add(uint64_t inode, pid_t pid) {
   if (at == pids.end() || *at != pid) pids.insert(at, pid);
 }
 
-std::span<const pid_t> SocketOwners::Of(uint64_t inode) const {
-  if (inode == 0 || slots_.empty()) return {};
-  const Slot& slot = slots_[SlotOf(inode)];
-  if (slot.inode == 0) return {};
+uint32_t SocketOwners::SlotOf(uint64_t inode) const {
+  if (inode == 0 || slots_.empty()) return kNoSlot;
+  size_t index = Probe(inode);
+  return slots_[index].inode == 0 ? kNoSlot : static_cast<uint32_t>(index);
+}
+
+std::span<const pid_t> SocketOwners::AtSlot(uint32_t index) const {
+  if (index == kNoSlot) return {};
+  const Slot& slot = slots_[index];
   if (slot.shared == 0) return {&slot.pid, 1};
   return shared_[slot.shared - 1];
 }
+
+std::span<const pid_t> SocketOwners::Of(uint64_t inode) const { return AtSlot(SlotOf(inode)); }
 
 void FdScanErrors::Record(int error) {
   if (error == ENOENT || error == ESRCH) {

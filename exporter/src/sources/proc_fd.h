@@ -34,6 +34,13 @@ class SocketOwners {
   // The owners of `inode`, ascending; empty when none. Valid until the next Add.
   std::span<const pid_t> Of(uint64_t inode) const;
   size_t size() const { return size_; }  // inodes with an owner
+  // Where `inode` sits (kNoSlot: no owners), and the owners at such a place: what a
+  // caller that asks about the same inodes many times keeps instead of probing again.
+  static constexpr uint32_t kNoSlot = UINT32_MAX;
+  uint32_t SlotOf(uint64_t inode) const;
+  std::span<const pid_t> AtSlot(uint32_t slot) const;
+  // Changes with every Add: spans and slots taken before are then stale.
+  uint64_t version() const { return version_; }
   bool empty() const { return size_ == 0; }
   void Reserve(size_t inodes);
 
@@ -43,12 +50,13 @@ class SocketOwners {
     pid_t pid = 0;        // the owner, when it is the only one
     uint32_t shared = 0;  // else 1 + the index of the owners in shared_
   };
-  size_t SlotOf(uint64_t inode) const;  // its slot, or the empty one where it would go
+  size_t Probe(uint64_t inode) const;  // its slot, or the empty one where it would go
   void Grow(size_t capacity);
 
   std::vector<Slot> slots_;  // a power of two, at most 3/4 full
   std::vector<std::vector<pid_t>> shared_;
   size_t size_ = 0;
+  uint64_t version_ = 0;
 };
 
 // "socket:[12345]" -> 12345; anything else -> nullopt.

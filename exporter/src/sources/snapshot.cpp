@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 
 #include "log.h"
 #include "sources/owner_cache.h"
@@ -117,7 +118,23 @@ const char* SocketSourceName(SocketSource source) {
 }
 
 std::span<const pid_t> Snapshot::OwnersOf(const Socket& socket) const {
+  if (!owners_by_socket_.empty() && owners_by_socket_.size() == sockets.size() &&
+      indexed_version_ == owners.version()) {
+    // Only a socket of this very vector has an index (std::less: a total order on pointers).
+    std::less<const Socket*> before;
+    const Socket* first = sockets.data();
+    if (!before(&socket, first) && before(&socket, first + sockets.size())) {
+      return owners.AtSlot(owners_by_socket_[static_cast<size_t>(&socket - first)]);
+    }
+  }
   return owners.Of(socket.inode);
+}
+
+void Snapshot::IndexOwners() {
+  owners_by_socket_.clear();
+  owners_by_socket_.reserve(sockets.size());
+  for (const Socket& socket : sockets) owners_by_socket_.push_back(owners.SlotOf(socket.inode));
+  indexed_version_ = owners.version();
 }
 
 std::vector<std::string> Snapshot::OwnerNames(const Socket& socket) const {
@@ -144,6 +161,7 @@ Snapshot TakeSnapshot(const SnapshotOptions& options, const ZoneClassifier& zone
   // no socket entry (ignored), one closed in between keeps its entry but may lose its
   // owner (reported unowned for one sample).
   CollectOwners(snapshot, options, cache);
+  snapshot.IndexOwners();
   CollectProcesses(snapshot, options, cache);
   ClassifyOptions classify_options{ReadEphemeralPorts(options.procfs), options.udp_service_ports};
   snapshot.classes = ClassifySockets(snapshot.sockets, classify_options, zones);

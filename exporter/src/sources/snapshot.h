@@ -84,6 +84,17 @@ struct Snapshot {
 
   // The owners of a socket; empty when none was found (or it has no inode).
   std::span<const pid_t> OwnersOf(const Socket& socket) const;
+  // Looks every socket's owners up once, so that OwnersOf for a socket of `sockets` is an
+  // index instead of a hash probe (every sample asks several times per socket; the table
+  // is too big for the cache). TakeSnapshot calls it; an Add to `owners` voids it.
+  void IndexOwners();
+
+ private:
+  // Slots in `owners`, parallel to sockets: indexes survive a copy of the snapshot.
+  std::vector<uint32_t> owners_by_socket_;
+  uint64_t indexed_version_ = 0;
+
+ public:
   // Distinct names of a socket's owners, sorted; empty when unowned.
   std::vector<std::string> OwnerNames(const Socket& socket) const;
 };
