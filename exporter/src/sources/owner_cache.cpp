@@ -9,8 +9,16 @@
 //     then;
 //   - a socket of this sample is claimed by no process: processes not walked yet are then
 //     read, those running as the socket's uid first, until every such socket is found.
+//     Before that, sock_diag is asked whether the socket still exists (most unclaimed
+//     sockets on a busy host closed between the dump and the walk: nothing to find), and a
+//     socket that a walk of every readable process did not find (its holder is unreadable,
+//     in another pid namespace, or the fd is in flight in a Unix socket queue) is not
+//     searched for again until the next full walk.
 // Everything else is taken from the last walk, after one stat(2) of <pid>/fd per process
-// (and one read of <pid>/stat for processes holding sockets).
+// (and one read of <pid>/stat for processes holding sockets). The proc_fd collector's
+// duration is the time of this whole step, so it drops between full walks; its success
+// and the scan error counters mean what they mean without a cache (each process counts
+// once, with the outcome of its latest walk).
 //
 // What it can miss until the next full walk (every --collect.full-scan-every samples):
 //   - an extra owner gained without a change in the fd count: a process that received a
