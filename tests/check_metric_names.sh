@@ -23,8 +23,11 @@ for name in $(grep -oh 'connwatch_[a-z0-9_]*[a-z0-9]' "${sources[@]}" | sort -u)
   fi
 done
 # And the other way round: every family connwatch emits has a row in a README metric table.
+# Read once: `grep ... | grep -q` under pipefail fails at random once the first grep's output
+# spans several writes (grep -q exits early and the writer gets SIGPIPE).
+table_rows=$(grep '^|' README.md)
 for name in $known; do
-  if ! grep '^|' README.md | grep -q "\b$name\b"; then
+  if ! grep -q "\b$name\b" <<<"$table_rows"; then
     echo "emitted metric $name has no row in a README metric table"
     missing=1
   fi
