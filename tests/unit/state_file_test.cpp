@@ -24,7 +24,7 @@
 namespace connwatch {
 namespace {
 
-using Entries = std::unordered_map<ConnectionKey, TrackedConnection, ConnectionKeyHash>;
+using Entries = ConnectionTable;
 
 constexpr const char* kBoot = "6a1f0c2e-1d1b-4f57-9c1e-2b2f1c0d9e11";
 
@@ -459,7 +459,7 @@ class TrackerJournalTest : public TrackerStateFileTest {
   // Applies a change to state_ and saves it through store_.
   bool Change(const std::vector<uint64_t>& add, const std::vector<uint64_t>& remove,
               std::string& error) {
-    std::vector<ConnectionKey> added, removed;
+    ConnectionKeyList added, removed;
     for (uint64_t cookie : add) {
       state_.entries[CookieKey(cookie)] = {static_cast<double>(cookie) + 0.5,
                                            AgeSource::kFirstSeen};

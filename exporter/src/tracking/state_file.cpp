@@ -162,18 +162,28 @@ std::string Hex16(uint64_t value) {
 }  // namespace
 
 std::string SerializeTrackerState(const TrackerState& state) {
-  using Entry = std::pair<const ConnectionKey, TrackedConnection>;
-  std::vector<const Entry*> entries;
+  // What the order needs, 32 bytes a row: procfs keys are pointed to, cookies copied.
+  struct Row {
+    double start;
+    uint64_t cookie;
+    const ConnectionKey* tuple;  // the table's key when there is no cookie
+    AgeSource source;
+  };
+  std::vector<Row> entries;
   entries.reserve(state.entries.size());
-  for (const Entry& entry : state.entries) entries.push_back(&entry);
+  state.entries.ForEach([&](const ConnectionKey& key, const TrackedConnection& tracked) {
+    entries.push_back(
+        {tracked.start_boot_seconds, key.cookie, key.cookie != 0 ? nullptr : &key, tracked.source});
+  });
   // Oldest first, ties broken by the key so that the text is deterministic.
-  auto older = [](const Entry* a, const Entry* b) {
-    const ConnectionKey& x = a->first;
-    const ConnectionKey& y = b->first;
-    return std::tie(a->second.start_boot_seconds, x.cookie, x.inode, x.transport, x.local,
-                    x.local_port, x.remote, x.remote_port) <
-           std::tie(b->second.start_boot_seconds, y.cookie, y.inode, y.transport, y.local,
-                    y.local_port, y.remote, y.remote_port);
+  auto older = [](const Row& a, const Row& b) {
+    if (a.start != b.start) return a.start < b.start;
+    if (a.cookie != b.cookie) return a.cookie < b.cookie;
+    if (a.tuple == nullptr || b.tuple == nullptr) return b.tuple != nullptr;
+    const ConnectionKey& x = *a.tuple;
+    const ConnectionKey& y = *b.tuple;
+    return std::tie(x.inode, x.transport, x.local, x.local_port, x.remote, x.remote_port) <
+           std::tie(y.inode, y.transport, y.local, y.local_port, y.remote, y.remote_port);
   };
   if (entries.size() > kMaxPersistedConnections) {
     std::nth_element(entries.begin(), entries.begin() + kMaxPersistedConnections, entries.end(),
@@ -185,7 +195,11 @@ std::string SerializeTrackerState(const TrackerState& state) {
   std::string text = std::string(kHeaderPrefix) + std::string(kFormat) + "\n";
   text += "boot_id " + state.boot_id + "\n";
   text.reserve(text.size() + entries.size() * 40);
-  for (const Entry* entry : entries) AppendEntry(text, entry->first, entry->second);
+  for (const Row& row : entries) {
+    ConnectionKey cookie_key;
+    cookie_key.cookie = row.cookie;
+    AppendEntry(text, row.tuple != nullptr ? *row.tuple : cookie_key, {row.start, row.source});
+  }
   text += "end " + std::to_string(entries.size()) + "\n";
   return text;
 }
@@ -246,7 +260,9 @@ std::optional<TrackerState> ParseTrackerState(std::string_view text, std::string
     TrackedConnection tracked;
     std::string problem = ParseEntry(fields, key, tracked);
     if (!problem.empty()) return fail(problem);
-    if (!state.entries.emplace(key, tracked).second) return fail("duplicate connection");
+    auto [slot, inserted] = state.entries.try_emplace(key);
+    if (!inserted) return fail("duplicate connection");
+    *slot = tracked;
   }
   if (!ended) {
     ++line_number;
@@ -321,23 +337,23 @@ std::string JournalHeader(const std::string& boot_id, std::string_view snapshot_
          "\nsnapshot " + Hex16(Fnv1a(snapshot_text)) + "\n";
 }
 
-std::string JournalRecords(const TrackerState& state, const std::vector<ConnectionKey>& added,
-                           const std::vector<ConnectionKey>& removed) {
+std::string JournalRecords(const TrackerState& state, const ConnectionKeyList& added,
+                           const ConnectionKeyList& removed) {
   std::string text;
   size_t lines = 0;
-  for (const ConnectionKey& key : removed) {
+  removed.ForEach([&](const ConnectionKey& key) {
     text += "- ";
     AppendKey(text, key);
     text += '\n';
     ++lines;
-  }
-  for (const ConnectionKey& key : added) {
+  });
+  added.ForEach([&](const ConnectionKey& key) {
     auto it = state.entries.find(key);
-    if (it == state.entries.end()) continue;
+    if (it == state.entries.end()) return;
     text += "+ ";
     AppendEntry(text, key, it->second);
     ++lines;
-  }
+  });
   if (lines == 0) return "";
   return text + "commit " + std::to_string(lines) + "\n";
 }
@@ -439,8 +455,8 @@ bool TrackerStateStore::Compact(const TrackerState& state, std::string& error) {
   return true;
 }
 
-bool TrackerStateStore::Save(const TrackerState& state, const std::vector<ConnectionKey>& added,
-                             const std::vector<ConnectionKey>& removed, std::string& error) {
+bool TrackerStateStore::Save(const TrackerState& state, const ConnectionKeyList& added,
+                             const ConnectionKeyList& removed, std::string& error) {
   error.clear();
   // The journal may grow to the snapshot's size (at least 256 KiB) before it is folded in:
   // both files together stay under about twice a full table.
