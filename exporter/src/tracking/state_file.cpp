@@ -162,45 +162,71 @@ std::string Hex16(uint64_t value) {
 }  // namespace
 
 std::string SerializeTrackerState(const TrackerState& state) {
-  // What the order needs, 32 bytes a row: procfs keys are pointed to, cookies copied.
-  struct Row {
+  // Oldest first, ties broken by the key so that the text is deterministic. Sorted as
+  // 16-byte (start, cookie) rows: at 200k entries the rows are the largest part of a save
+  // after the text. Procfs keys (cookie 0) are rare and sorted apart by their full key;
+  // the two runs are then merged, as one sort of (start, cookie, the rest of the key) would
+  // order them.
+  struct CookieRow {
     double start;
     uint64_t cookie;
-    const ConnectionKey* tuple;  // the table's key when there is no cookie
+    auto operator<=>(const CookieRow&) const = default;
+  };
+  struct TupleRow {
+    double start;
+    const ConnectionKey* key;  // the table's own: stable while it is not changed
     AgeSource source;
   };
-  std::vector<Row> entries;
-  entries.reserve(state.entries.size());
+  std::vector<CookieRow> cookie_rows;
+  std::vector<TupleRow> tuple_rows;
+  cookie_rows.reserve(state.entries.size());
   state.entries.ForEach([&](const ConnectionKey& key, const TrackedConnection& tracked) {
-    entries.push_back(
-        {tracked.start_boot_seconds, key.cookie, key.cookie != 0 ? nullptr : &key, tracked.source});
+    if (key.cookie != 0) {
+      cookie_rows.push_back({tracked.start_boot_seconds, key.cookie});
+    } else {
+      tuple_rows.push_back({tracked.start_boot_seconds, &key, tracked.source});
+    }
   });
-  // Oldest first, ties broken by the key so that the text is deterministic.
-  auto older = [](const Row& a, const Row& b) {
-    if (a.start != b.start) return a.start < b.start;
-    if (a.cookie != b.cookie) return a.cookie < b.cookie;
-    if (a.tuple == nullptr || b.tuple == nullptr) return b.tuple != nullptr;
-    const ConnectionKey& x = *a.tuple;
-    const ConnectionKey& y = *b.tuple;
-    return std::tie(x.inode, x.transport, x.local, x.local_port, x.remote, x.remote_port) <
-           std::tie(y.inode, y.transport, y.local, y.local_port, y.remote, y.remote_port);
+  auto older_tuple = [](const TupleRow& a, const TupleRow& b) {
+    const ConnectionKey& x = *a.key;
+    const ConnectionKey& y = *b.key;
+    return std::tie(a.start, x.inode, x.transport, x.local, x.local_port, x.remote, x.remote_port) <
+           std::tie(b.start, y.inode, y.transport, y.local, y.local_port, y.remote, y.remote_port);
   };
-  if (entries.size() > kMaxPersistedConnections) {
-    std::nth_element(entries.begin(), entries.begin() + kMaxPersistedConnections, entries.end(),
-                     older);
-    entries.resize(kMaxPersistedConnections);
-  }
-  std::sort(entries.begin(), entries.end(), older);
+  // The oldest kMaxPersistedConnections of both runs: each run keeps at most that many,
+  // the merge below stops there.
+  auto keep_oldest = [](auto& rows, auto older) {
+    if (rows.size() > kMaxPersistedConnections) {
+      std::nth_element(rows.begin(), rows.begin() + kMaxPersistedConnections, rows.end(), older);
+      rows.resize(kMaxPersistedConnections);
+    }
+    std::sort(rows.begin(), rows.end(), older);
+  };
+  keep_oldest(cookie_rows, std::less<CookieRow>());
+  keep_oldest(tuple_rows, older_tuple);
 
   std::string text = std::string(kHeaderPrefix) + std::string(kFormat) + "\n";
   text += "boot_id " + state.boot_id + "\n";
-  text.reserve(text.size() + entries.size() * 40);
-  for (const Row& row : entries) {
-    ConnectionKey cookie_key;
-    cookie_key.cookie = row.cookie;
-    AppendEntry(text, row.tuple != nullptr ? *row.tuple : cookie_key, {row.start, row.source});
+  size_t total = std::min(kMaxPersistedConnections, cookie_rows.size() + tuple_rows.size());
+  text.reserve(text.size() + total * 40);
+  size_t next_cookie = 0, next_tuple = 0;
+  for (size_t written = 0; written < total; ++written) {
+    // At equal starts a procfs key (cookie 0) sorts before any cookie.
+    bool cookie_next = next_tuple == tuple_rows.size() ||
+                       (next_cookie < cookie_rows.size() &&
+                        cookie_rows[next_cookie].start < tuple_rows[next_tuple].start);
+    if (cookie_next) {
+      const CookieRow& row = cookie_rows[next_cookie++];
+      ConnectionKey key;
+      key.cookie = row.cookie;
+      auto it = state.entries.find(key);
+      AppendEntry(text, key, {row.start, it->second.source});
+    } else {
+      const TupleRow& row = tuple_rows[next_tuple++];
+      AppendEntry(text, *row.key, {row.start, row.source});
+    }
   }
-  text += "end " + std::to_string(entries.size()) + "\n";
+  text += "end " + std::to_string(total) + "\n";
   return text;
 }
 
