@@ -132,6 +132,28 @@ TEST(ConnectionTableTest, ClearEmptiesAndTheTableIsUsableAgain) {
   EXPECT_EQ(table.size(), 1u);
 }
 
+TEST(ConnectionTableTest, AMovedFromTableIsEmptyAndUsable) {
+  ConnectionTable table;
+  for (uint64_t cookie = 1; cookie <= 100; ++cookie)
+    table[CookieKey(cookie)].start_boot_seconds = 1;
+  table[TupleKey(1, 1)].start_boot_seconds = 2;
+  ConnectionTable moved = std::move(table);
+  EXPECT_EQ(moved.size(), 101u);
+  EXPECT_EQ(table.size(), 0u);  // NOLINT(bugprone-use-after-move): what this test checks
+  EXPECT_EQ(table.begin(), table.end());
+  size_t visits = 0;
+  table.Sweep([&](const ConnectionKey&, TrackedConnection&) { return ++visits > 0; });
+  EXPECT_EQ(visits, 0u);
+  table[CookieKey(5)].start_boot_seconds = 3;
+  EXPECT_EQ(table.size(), 1u);
+  ConnectionTable assigned;
+  assigned[CookieKey(500)].start_boot_seconds = 4;
+  assigned = std::move(moved);
+  EXPECT_EQ(assigned.size(), 101u);
+  EXPECT_FALSE(assigned.contains(CookieKey(500)));
+  EXPECT_EQ(moved.size(), 0u);  // NOLINT(bugprone-use-after-move)
+}
+
 TEST(ConnectionKeyListTest, KeepsCookieAndTupleKeys) {
   ConnectionKeyList list;
   list.push_back(CookieKey(9));

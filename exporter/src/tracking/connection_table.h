@@ -78,6 +78,20 @@ class ConnectionTable {
     TupleIterator tuple_;
   };
 
+  ConnectionTable() = default;
+  ConnectionTable(const ConnectionTable&) = default;
+  ConnectionTable& operator=(const ConnectionTable&) = default;
+  // A moved-from table is empty (the tracker lends its table out and takes it back).
+  ConnectionTable(ConnectionTable&& other) noexcept { *this = std::move(other); }
+  ConnectionTable& operator=(ConnectionTable&& other) noexcept {
+    if (this != &other) {
+      slots_ = std::exchange(other.slots_, {});
+      cookie_count_ = std::exchange(other.cookie_count_, 0);
+      tuples_ = std::exchange(other.tuples_, {});
+    }
+    return *this;
+  }
+
   size_t size() const { return cookie_count_ + tuples_.size(); }
   bool empty() const { return size() == 0; }
   void clear();
