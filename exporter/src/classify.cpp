@@ -1,6 +1,7 @@
 #include "classify.h"
 
-#include <unordered_map>
+#include <cstring>
+#include <unordered_set>
 
 namespace connwatch {
 namespace {
@@ -26,15 +27,55 @@ uint32_t ListenKey(Transport transport, uint16_t port) {
   return (static_cast<uint32_t>(transport) << 16) | port;
 }
 
-// Does a listener bound to `listen_address` receive connections addressed to `local`?
-// Both are unmapped. A v6 wildcard also takes IPv4 (dual stack, unless IPV6_V6ONLY, which
-// sock_diag does not report; accepting is the conservative reading for "inbound").
-bool ListenerCovers(const IpAddress& listen_address, const IpAddress& local) {
-  if (IsUnspecified(listen_address)) {
-    return listen_address.family == Family::kIpv6 || local.family == Family::kIpv4;
+// One listener's (transport, port, unmapped address).
+struct ListenerAddress {
+  uint32_t listen_key = 0;
+  IpAddress address;
+  bool operator==(const ListenerAddress&) const = default;
+};
+
+struct ListenerAddressHash {
+  size_t operator()(const ListenerAddress& listener) const {
+    uint64_t halves[2];
+    static_assert(sizeof(halves) == sizeof(listener.address.bytes));
+    std::memcpy(halves, listener.address.bytes.data(), sizeof(halves));
+    uint64_t seed = (static_cast<uint64_t>(listener.listen_key) << 8) |
+                    static_cast<uint64_t>(listener.address.family);
+    seed = (seed ^ halves[0]) * 0x9e3779b97f4a7c15ULL;
+    seed = (seed ^ halves[1]) * 0xc4ceb9fe1a85ec53ULL;
+    return static_cast<size_t>(seed ^ (seed >> 29));
   }
-  return listen_address == local;
-}
+};
+
+// Which local addresses the listeners of each (transport, port) receive connections for.
+// A listener bound to a wildcard covers a whole family: a v6 wildcard also takes IPv4 (dual
+// stack, unless IPV6_V6ONLY, which sock_diag does not report; accepting is the conservative
+// reading for "inbound"), a v4 wildcard IPv4 only; any other covers its own address. Kept as
+// sets, not per-port lists: many listeners share one port on different addresses (one per
+// container or worker), and a list would be scanned once per connection.
+class ListenerIndex {
+ public:
+  void Add(Transport transport, uint16_t port, const IpAddress& address) {
+    uint32_t key = ListenKey(transport, port);
+    IpAddress unmapped = UnmapV4(address);
+    if (IsUnspecified(unmapped)) {
+      (unmapped.family == Family::kIpv6 ? v6_wildcard_ : v4_wildcard_).insert(key);
+    } else {
+      addresses_.insert({key, unmapped});
+    }
+  }
+  bool Covers(Transport transport, uint16_t port, const IpAddress& local) const {
+    uint32_t key = ListenKey(transport, port);
+    if (v6_wildcard_.contains(key)) return true;
+    IpAddress unmapped = UnmapV4(local);
+    if (unmapped.family == Family::kIpv4 && v4_wildcard_.contains(key)) return true;
+    return !addresses_.empty() && addresses_.contains({key, unmapped});
+  }
+
+ private:
+  std::unordered_set<uint32_t> v4_wildcard_, v6_wildcard_;
+  std::unordered_set<ListenerAddress, ListenerAddressHash> addresses_;
+};
 
 }  // namespace
 
@@ -42,28 +83,20 @@ std::vector<SocketClass> ClassifySockets(const std::vector<Socket>& sockets,
                                          const ClassifyOptions& options,
                                          const ZoneClassifier& zones) {
   std::vector<SocketClass> classes(sockets.size());
-  std::unordered_map<uint32_t, std::vector<IpAddress>> listeners;
+  ListenerIndex listeners;
   for (size_t i = 0; i < sockets.size(); ++i) {
     classes[i].role = RoleOf(sockets[i], options);
     if (classes[i].role == SocketRole::kListener) {
-      listeners[ListenKey(sockets[i].transport, sockets[i].local_port)].push_back(
-          UnmapV4(sockets[i].local));
+      listeners.Add(sockets[i].transport, sockets[i].local_port, sockets[i].local);
     }
   }
   for (size_t i = 0; i < sockets.size(); ++i) {
     const Socket& socket = sockets[i];
     if (classes[i].role == SocketRole::kListener || socket.remote_port == 0) continue;
     classes[i].remote_zone = &zones.Classify(socket.remote);
-    classes[i].direction = Direction::kOutbound;
-    auto it = listeners.find(ListenKey(socket.transport, socket.local_port));
-    if (it == listeners.end()) continue;
-    IpAddress local = UnmapV4(socket.local);
-    for (const IpAddress& listen_address : it->second) {
-      if (ListenerCovers(listen_address, local)) {
-        classes[i].direction = Direction::kInbound;
-        break;
-      }
-    }
+    classes[i].direction = listeners.Covers(socket.transport, socket.local_port, socket.local)
+                               ? Direction::kInbound
+                               : Direction::kOutbound;
   }
   return classes;
 }

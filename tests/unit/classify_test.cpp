@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 #include "support/test_sockets.h"
 
 namespace connwatch {
@@ -59,6 +62,30 @@ TEST(ClassifyTest, DualStackListenerTakesV4MappedConnections) {
   EXPECT_EQ(classes[1].direction, Direction::kInbound);
   EXPECT_EQ(*classes[1].remote_zone, "external");
   EXPECT_EQ(classes[3].direction, Direction::kOutbound) << "a v4 wildcard takes no IPv6";
+}
+
+// One port, many listeners on different addresses (one per worker or container): each
+// covers its own address only, whichever of them the connection's local address is.
+TEST(ClassifyTest, ManyListenersOnOnePortEachCoverTheirOwnAddress) {
+  std::vector<Socket> sockets;
+  std::vector<std::string> addresses;
+  for (int w = 0; w < 300; ++w)
+    addresses.push_back("127.1." + std::to_string(w / 256) + "." + std::to_string(w % 256));
+  for (const std::string& address : addresses) {
+    sockets.push_back(Tcp(kListen, address.c_str(), 20000, "0.0.0.0", 0));
+  }
+  size_t first = sockets.size();
+  sockets.push_back(Tcp(kEstablished, "127.1.0.0", 20000, "127.2.0.1", 40000));   // the first
+  sockets.push_back(Tcp(kEstablished, "127.1.1.43", 20000, "127.2.0.1", 40001));  // the last
+  sockets.push_back(Tcp(kEstablished, "127.1.1.44", 20000, "127.2.0.1", 40002));  // none
+  sockets.push_back(Tcp(kEstablished, "::ffff:127.1.0.7", 20000, "::1", 40003));  // mapped
+  sockets.push_back(Tcp(kEstablished, "127.1.0.7", 20001, "127.2.0.1", 40004));   // other port
+  auto classes = Classify(sockets);
+  EXPECT_EQ(classes[first].direction, Direction::kInbound);
+  EXPECT_EQ(classes[first + 1].direction, Direction::kInbound);
+  EXPECT_EQ(classes[first + 2].direction, Direction::kOutbound);
+  EXPECT_EQ(classes[first + 3].direction, Direction::kInbound);
+  EXPECT_EQ(classes[first + 4].direction, Direction::kOutbound);
 }
 
 TEST(ClassifyTest, TransportsDoNotShareListeningPorts) {

@@ -298,7 +298,7 @@ TEST(AgeTrackerTest, StateFromAnotherBootIsRefused) {
 
 TEST(AgeTrackerTest, AnUnknownBootIdRefusesEverything) {
   AgeTracker tracker("");
-  std::unordered_map<ConnectionKey, TrackedConnection, ConnectionKeyHash> entries;
+  ConnectionTable entries;
   ConnectionKey key;
   key.cookie = 5;
   entries[key] = {10, AgeSource::kFirstSeen};

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <regex>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -24,7 +25,7 @@
 namespace connwatch {
 namespace {
 
-using Entries = std::unordered_map<ConnectionKey, TrackedConnection, ConnectionKeyHash>;
+using Entries = ConnectionTable;
 
 constexpr const char* kBoot = "6a1f0c2e-1d1b-4f57-9c1e-2b2f1c0d9e11";
 
@@ -103,6 +104,30 @@ TEST(TrackerStateTest, RoundTrips) {
   EXPECT_EQ(error, "");
   EXPECT_EQ(parsed->boot_id, kBoot);
   ExpectSameEntries(parsed->entries, state.entries);
+}
+
+// Oldest first; at one start, procfs keys (no cookie) before cookies, each by its key.
+TEST(TrackerStateTest, OrdersByStartThenKey) {
+  TrackerState state;
+  state.boot_id = kBoot;
+  state.entries[CookieKey(3)] = {5, AgeSource::kFirstSeen};
+  state.entries[InodeKey(8, Transport::kTcp, "10.0.0.1", 1, "10.0.0.2", 2)] = {
+      5, AgeSource::kFirstSeen};
+  state.entries[CookieKey(2)] = {5, AgeSource::kConntrack};
+  state.entries[CookieKey(9)] = {1, AgeSource::kProcessStart};
+  state.entries[InodeKey(7, Transport::kUdp, "10.0.0.1", 1, "10.0.0.2", 2)] = {
+      5, AgeSource::kFirstSeen};
+  state.entries[InodeKey(4, Transport::kTcp, "10.0.0.1", 1, "10.0.0.2", 2)] = {
+      6, AgeSource::kFirstSeen};
+  std::string text = SerializeTrackerState(state);
+  std::vector<std::string> keys;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.starts_with("c ") || line.starts_with("i ")) {
+      keys.push_back(line.substr(0, line.find(' ', 2)));
+    }
+  }
+  EXPECT_EQ(keys, (std::vector<std::string>{"c 9", "i 7", "i 8", "c 2", "c 3", "i 4"})) << text;
 }
 
 TEST(TrackerStateTest, EmptyTableRoundTrips) {
@@ -459,7 +484,7 @@ class TrackerJournalTest : public TrackerStateFileTest {
   // Applies a change to state_ and saves it through store_.
   bool Change(const std::vector<uint64_t>& add, const std::vector<uint64_t>& remove,
               std::string& error) {
-    std::vector<ConnectionKey> added, removed;
+    ConnectionKeyList added, removed;
     for (uint64_t cookie : add) {
       state_.entries[CookieKey(cookie)] = {static_cast<double>(cookie) + 0.5,
                                            AgeSource::kFirstSeen};

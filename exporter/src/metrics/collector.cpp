@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <optional>
 #include <sstream>
+#include <string_view>
+#include <unordered_map>
 #include <utility>
 
 #include "metrics/metric_names.h"
@@ -95,11 +97,6 @@ MetricFamily Single(const metric::Info& info, MetricType type, double value) {
   return MetricFamily{info.name, info.help, type, {metric}};
 }
 
-std::vector<std::string> NamesOrUnowned(std::vector<std::string> names) {
-  if (names.empty()) names.emplace_back();  // unowned: process=""
-  return names;
-}
-
 const char* ProtocolMatchName(ProtocolMatch protocol) {
   switch (protocol) {
     case ProtocolMatch::kTcp:
@@ -110,6 +107,45 @@ const char* ProtocolMatchName(ProtocolMatch protocol) {
       break;
   }
   return "any";
+}
+
+// A socket's distinct owner names, sorted, as views into snapshot.processes (what
+// Snapshot::OwnerNames gives, without a string per socket); `names` is reused.
+void OwnerNameViews(const Snapshot& snapshot, const Socket& socket,
+                    std::vector<std::string_view>& names) {
+  names.clear();
+  for (pid_t pid : snapshot.OwnersOf(socket)) {
+    // A process that exited before it could be read is no name at all: skipped.
+    auto it = snapshot.processes.find(pid);
+    if (it != snapshot.processes.end()) names.push_back(it->second.name);
+  }
+  if (names.size() > 1) {
+    std::sort(names.begin(), names.end());
+    names.erase(std::unique(names.begin(), names.end()), names.end());
+  }
+}
+
+// Per-connection families are summed per (process, direction, zone) first and handed to
+// their FamilyBuilder once per group: the builder's label strings, sanitizing and map
+// cost once per series instead of once per socket (100k sockets, a few hundred series).
+struct ConnectionGroup {
+  std::string_view process;  // "" when unowned
+  Direction direction = Direction::kNone;
+  const std::string* zone = nullptr;  // the ZoneClassifier's; null: no zone
+  bool operator==(const ConnectionGroup&) const = default;
+};
+
+struct ConnectionGroupHash {
+  size_t operator()(const ConnectionGroup& group) const {
+    size_t seed = std::hash<std::string_view>{}(group.process);
+    seed ^= std::hash<const void*>{}(group.zone) + 0x9e3779b97f4a7c15ULL + (seed << 6);
+    return seed ^ static_cast<size_t>(group.direction);
+  }
+};
+
+LabelValues GroupLabels(const ConnectionGroup& group) {
+  return {std::string(group.process), DirectionName(group.direction),
+          group.zone ? *group.zone : std::string()};
 }
 
 // Connection ages, when the sampler tracked them.
@@ -125,19 +161,39 @@ void AddAgeFamilies(const Snapshot& snapshot, double long_connection_seconds,
        {AgeSource::kConntrack, AgeSource::kFirstSeen, AgeSource::kProcessStart}) {
     sources.Set({AgeSourceName(source)}, 0);
   }
+  struct AgeGroup {
+    double max_age = 0;
+    double long_connections = 0;
+  };
+  std::unordered_map<ConnectionGroup, AgeGroup, ConnectionGroupHash> groups;
+  double by_source[3] = {0, 0, 0};
+  std::vector<std::string_view> names;
   for (size_t i = 0; i < snapshot.sockets.size() && i < snapshot.ages.size(); ++i) {
     const std::optional<ConnectionAge>& age = snapshot.ages[i];
     if (!age) continue;
     const SocketClass& socket_class = snapshot.classes[i];
-    std::string zone = socket_class.remote_zone ? *socket_class.remote_zone : "";
-    sources.Add({AgeSourceName(age->source)}, 1);
+    by_source[static_cast<size_t>(age->source)] += 1;
     bool is_long = age->age_seconds > long_connection_seconds;
-    for (const std::string& name : NamesOrUnowned(snapshot.OwnerNames(snapshot.sockets[i]))) {
-      LabelValues labels = {name, DirectionName(socket_class.direction), zone};
-      max_age.Max(labels, age->age_seconds);
+    OwnerNameViews(snapshot, snapshot.sockets[i], names);
+    if (names.empty()) names.emplace_back();  // unowned: process=""
+    for (std::string_view name : names) {
+      auto [it, inserted] = groups.try_emplace(
+          ConnectionGroup{name, socket_class.direction, socket_class.remote_zone},
+          AgeGroup{age->age_seconds, 0});
+      if (!inserted) it->second.max_age = std::max(it->second.max_age, age->age_seconds);
       // Every group gets a series (0 when nothing is long), so rules see it drop to 0.
-      long_connections.Add(labels, is_long ? 1 : 0);
+      if (is_long) it->second.long_connections += 1;
     }
+  }
+  for (AgeSource source :
+       {AgeSource::kConntrack, AgeSource::kFirstSeen, AgeSource::kProcessStart}) {
+    double count = by_source[static_cast<size_t>(source)];
+    if (count > 0) sources.Add({AgeSourceName(source)}, count);
+  }
+  for (const auto& [group, value] : groups) {
+    LabelValues labels = GroupLabels(group);
+    max_age.Max(labels, value.max_age);
+    long_connections.Add(labels, value.long_connections);
   }
   families.push_back(max_age.Build(options.max_series, counters));
   families.push_back(long_connections.Build(options.max_series, counters));
@@ -260,31 +316,58 @@ std::vector<MetricFamily> BuildFamilies(const Snapshot& snapshot, double sample_
   unowned.Set({"tcp"}, 0);
   unowned.Set({"udp"}, 0);
 
+  // Summed per enum combination and per connection group, then handed to the builders.
+  double by_state[2][2][kMaxSocketState + 1] = {};
+  double unowned_by_transport[2] = {0, 0};
+  std::unordered_map<ConnectionGroup, double, ConnectionGroupHash> connection_groups;
+  std::vector<std::string_view> names;
   for (size_t i = 0; i < snapshot.sockets.size(); ++i) {
     const Socket& socket = snapshot.sockets[i];
     const SocketClass& socket_class = snapshot.classes[i];
     const char* protocol = TransportName(socket.transport);
-    sockets.Add({protocol, FamilyName(socket.family), StateName(socket.transport, socket.state)},
-                1);
-    std::vector<std::string> names = snapshot.OwnerNames(socket);
+    size_t state = static_cast<size_t>(socket.state);
+    if (state <= static_cast<size_t>(kMaxSocketState)) {
+      by_state[static_cast<size_t>(socket.transport)][static_cast<size_t>(socket.family)][state] +=
+          1;
+    } else {
+      sockets.Add({protocol, FamilyName(socket.family), StateName(socket.transport, socket.state)},
+                  1);
+    }
+    OwnerNameViews(snapshot, socket, names);
     // Sockets without an inode (TIME_WAIT, request sockets, orphans) belong to no process
     // by nature; only sockets that should have an owner count as unowned.
-    if (names.empty() && socket.inode != 0) unowned.Add({protocol}, 1);
+    if (names.empty() && socket.inode != 0) {
+      unowned_by_transport[static_cast<size_t>(socket.transport)] += 1;
+    }
+    if (names.empty()) names.emplace_back();  // unowned: process=""
     if (socket_class.role == SocketRole::kListener) {
       std::string address = FormatIpAddress(socket.local);
       std::string port = std::to_string(socket.local_port);
       bool expected = evaluation == nullptr || i >= evaluation->listener_expected.size() ||
                       evaluation->listener_expected[i] != 0;
-      for (const std::string& name : NamesOrUnowned(names)) {
-        listeners.Set({protocol, address, port, name, expected ? "true" : "false"}, 1);
+      for (std::string_view name : names) {
+        listeners.Set({protocol, address, port, std::string(name), expected ? "true" : "false"}, 1);
       }
     } else if (socket_class.role == SocketRole::kConnection) {
-      for (const std::string& name : NamesOrUnowned(names)) {
-        connections.Add({name, DirectionName(socket_class.direction), *socket_class.remote_zone},
-                        1);
+      for (std::string_view name : names) {
+        connection_groups[{name, socket_class.direction, socket_class.remote_zone}] += 1;
       }
     }
   }
+  for (Transport transport : {Transport::kTcp, Transport::kUdp}) {
+    for (Family family : {Family::kIpv4, Family::kIpv6}) {
+      for (int state = 0; state <= kMaxSocketState; ++state) {
+        double count = by_state[static_cast<size_t>(transport)][static_cast<size_t>(family)][state];
+        if (count == 0) continue;
+        sockets.Add({TransportName(transport), FamilyName(family),
+                     StateName(transport, static_cast<SocketState>(state))},
+                    count);
+      }
+    }
+    double count = unowned_by_transport[static_cast<size_t>(transport)];
+    if (count > 0) unowned.Add({TransportName(transport)}, count);
+  }
+  for (const auto& [group, count] : connection_groups) connections.Add(GroupLabels(group), count);
 
   FamilyBuilder collector_success(metric::kCollectorSuccess, MetricType::Gauge, {"collector"});
   FamilyBuilder collector_duration(metric::kCollectorDuration, MetricType::Gauge, {"collector"});

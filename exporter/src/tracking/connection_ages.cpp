@@ -106,37 +106,9 @@ const char* AgeSourceName(AgeSource source) {
   return "unknown";
 }
 
-ConnectionKey KeyOf(const Socket& socket) {
-  ConnectionKey key;
-  if (socket.cookie != 0) {
-    key.cookie = socket.cookie;
-    return key;
-  }
-  key.inode = socket.inode;
-  key.transport = socket.transport;
-  key.local = socket.local;
-  key.remote = socket.remote;
-  key.local_port = socket.local_port;
-  key.remote_port = socket.remote_port;
-  return key;
-}
-
-size_t ConnectionKeyHash::operator()(const ConnectionKey& key) const {
-  size_t seed = 0;
-  Combine(seed, key.cookie);
-  Combine(seed, key.inode);
-  Combine(seed, static_cast<uint64_t>(key.transport));
-  CombineAddress(seed, key.local);
-  CombineAddress(seed, key.remote);
-  Combine(seed, (static_cast<uint64_t>(key.local_port) << 16) | key.remote_port);
-  return seed;
-}
-
 AgeTracker::AgeTracker(std::string boot_id) : boot_id_(std::move(boot_id)) {}
 
-bool AgeTracker::Restore(
-    const std::string& boot_id,
-    std::unordered_map<ConnectionKey, TrackedConnection, ConnectionKeyHash> entries) {
+bool AgeTracker::Restore(const std::string& boot_id, ConnectionTable entries) {
   // Boot clock times from another boot (or from an unknown one) are meaningless here.
   if (boot_id.empty() || boot_id != boot_id_) return false;
   entries_ = std::move(entries);
@@ -161,8 +133,9 @@ std::vector<std::optional<ConnectionAge>> AgeTracker::Update(
   for (size_t i = 0; i < snapshot.sockets.size() && i < snapshot.classes.size(); ++i) {
     if (snapshot.classes[i].role != SocketRole::kConnection) continue;
     const Socket& socket = snapshot.sockets[i];
-    auto [it, inserted] = entries_.try_emplace(KeyOf(socket));
-    TrackedConnection& tracked = it->second;
+    ConnectionKey key = KeyOf(socket);
+    auto [slot, inserted] = entries_.try_emplace(key);
+    TrackedConnection& tracked = *slot;
     if (inserted) {
       if (auto start = ConntrackStartOf(index, socket)) {
         // Converted from CLOCK_REALTIME by the caller: a wall-clock step can put it in the
@@ -174,20 +147,17 @@ std::vector<std::optional<ConnectionAge>> AgeTracker::Update(
       } else {
         tracked = {now_boot_seconds, AgeSource::kFirstSeen};
       }
-      added_.push_back(it->first);
+      added_.push_back(key);
     }
     tracked.seen = generation_;  // also covers the same connection twice in one snapshot
     ages[i] =
         ConnectionAge{std::max(0.0, now_boot_seconds - tracked.start_boot_seconds), tracked.source};
   }
-  for (auto it = entries_.begin(); it != entries_.end();) {
-    if (it->second.seen == generation_) {
-      ++it;
-    } else {
-      removed_.push_back(it->first);
-      it = entries_.erase(it);
-    }
-  }
+  entries_.Sweep([&](const ConnectionKey& key, const TrackedConnection& tracked) {
+    if (tracked.seen == generation_) return true;
+    removed_.push_back(key);
+    return false;
+  });
   return ages;
 }
 

@@ -162,31 +162,71 @@ std::string Hex16(uint64_t value) {
 }  // namespace
 
 std::string SerializeTrackerState(const TrackerState& state) {
-  using Entry = std::pair<const ConnectionKey, TrackedConnection>;
-  std::vector<const Entry*> entries;
-  entries.reserve(state.entries.size());
-  for (const Entry& entry : state.entries) entries.push_back(&entry);
-  // Oldest first, ties broken by the key so that the text is deterministic.
-  auto older = [](const Entry* a, const Entry* b) {
-    const ConnectionKey& x = a->first;
-    const ConnectionKey& y = b->first;
-    return std::tie(a->second.start_boot_seconds, x.cookie, x.inode, x.transport, x.local,
-                    x.local_port, x.remote, x.remote_port) <
-           std::tie(b->second.start_boot_seconds, y.cookie, y.inode, y.transport, y.local,
-                    y.local_port, y.remote, y.remote_port);
+  // Oldest first, ties broken by the key so that the text is deterministic. Sorted as
+  // 16-byte (start, cookie) rows: at 200k entries the rows are the largest part of a save
+  // after the text. Procfs keys (cookie 0) are rare and sorted apart by their full key;
+  // the two runs are then merged, as one sort of (start, cookie, the rest of the key) would
+  // order them.
+  struct CookieRow {
+    double start;
+    uint64_t cookie;
+    auto operator<=>(const CookieRow&) const = default;
   };
-  if (entries.size() > kMaxPersistedConnections) {
-    std::nth_element(entries.begin(), entries.begin() + kMaxPersistedConnections, entries.end(),
-                     older);
-    entries.resize(kMaxPersistedConnections);
-  }
-  std::sort(entries.begin(), entries.end(), older);
+  struct TupleRow {
+    double start;
+    const ConnectionKey* key;  // the table's own: stable while it is not changed
+    AgeSource source;
+  };
+  std::vector<CookieRow> cookie_rows;
+  std::vector<TupleRow> tuple_rows;
+  cookie_rows.reserve(state.entries.size());
+  state.entries.ForEach([&](const ConnectionKey& key, const TrackedConnection& tracked) {
+    if (key.cookie != 0) {
+      cookie_rows.push_back({tracked.start_boot_seconds, key.cookie});
+    } else {
+      tuple_rows.push_back({tracked.start_boot_seconds, &key, tracked.source});
+    }
+  });
+  auto older_tuple = [](const TupleRow& a, const TupleRow& b) {
+    const ConnectionKey& x = *a.key;
+    const ConnectionKey& y = *b.key;
+    return std::tie(a.start, x.inode, x.transport, x.local, x.local_port, x.remote, x.remote_port) <
+           std::tie(b.start, y.inode, y.transport, y.local, y.local_port, y.remote, y.remote_port);
+  };
+  // The oldest kMaxPersistedConnections of both runs: each run keeps at most that many,
+  // the merge below stops there.
+  auto keep_oldest = [](auto& rows, auto older) {
+    if (rows.size() > kMaxPersistedConnections) {
+      std::nth_element(rows.begin(), rows.begin() + kMaxPersistedConnections, rows.end(), older);
+      rows.resize(kMaxPersistedConnections);
+    }
+    std::sort(rows.begin(), rows.end(), older);
+  };
+  keep_oldest(cookie_rows, std::less<CookieRow>());
+  keep_oldest(tuple_rows, older_tuple);
 
   std::string text = std::string(kHeaderPrefix) + std::string(kFormat) + "\n";
   text += "boot_id " + state.boot_id + "\n";
-  text.reserve(text.size() + entries.size() * 40);
-  for (const Entry* entry : entries) AppendEntry(text, entry->first, entry->second);
-  text += "end " + std::to_string(entries.size()) + "\n";
+  size_t total = std::min(kMaxPersistedConnections, cookie_rows.size() + tuple_rows.size());
+  text.reserve(text.size() + total * 40);
+  size_t next_cookie = 0, next_tuple = 0;
+  for (size_t written = 0; written < total; ++written) {
+    // At equal starts a procfs key (cookie 0) sorts before any cookie.
+    bool cookie_next = next_tuple == tuple_rows.size() ||
+                       (next_cookie < cookie_rows.size() &&
+                        cookie_rows[next_cookie].start < tuple_rows[next_tuple].start);
+    if (cookie_next) {
+      const CookieRow& row = cookie_rows[next_cookie++];
+      ConnectionKey key;
+      key.cookie = row.cookie;
+      auto it = state.entries.find(key);
+      AppendEntry(text, key, {row.start, it->second.source});
+    } else {
+      const TupleRow& row = tuple_rows[next_tuple++];
+      AppendEntry(text, *row.key, {row.start, row.source});
+    }
+  }
+  text += "end " + std::to_string(total) + "\n";
   return text;
 }
 
@@ -246,7 +286,9 @@ std::optional<TrackerState> ParseTrackerState(std::string_view text, std::string
     TrackedConnection tracked;
     std::string problem = ParseEntry(fields, key, tracked);
     if (!problem.empty()) return fail(problem);
-    if (!state.entries.emplace(key, tracked).second) return fail("duplicate connection");
+    auto [slot, inserted] = state.entries.try_emplace(key);
+    if (!inserted) return fail("duplicate connection");
+    *slot = tracked;
   }
   if (!ended) {
     ++line_number;
@@ -321,23 +363,23 @@ std::string JournalHeader(const std::string& boot_id, std::string_view snapshot_
          "\nsnapshot " + Hex16(Fnv1a(snapshot_text)) + "\n";
 }
 
-std::string JournalRecords(const TrackerState& state, const std::vector<ConnectionKey>& added,
-                           const std::vector<ConnectionKey>& removed) {
+std::string JournalRecords(const TrackerState& state, const ConnectionKeyList& added,
+                           const ConnectionKeyList& removed) {
   std::string text;
   size_t lines = 0;
-  for (const ConnectionKey& key : removed) {
+  removed.ForEach([&](const ConnectionKey& key) {
     text += "- ";
     AppendKey(text, key);
     text += '\n';
     ++lines;
-  }
-  for (const ConnectionKey& key : added) {
+  });
+  added.ForEach([&](const ConnectionKey& key) {
     auto it = state.entries.find(key);
-    if (it == state.entries.end()) continue;
+    if (it == state.entries.end()) return;
     text += "+ ";
     AppendEntry(text, key, it->second);
     ++lines;
-  }
+  });
   if (lines == 0) return "";
   return text + "commit " + std::to_string(lines) + "\n";
 }
@@ -439,8 +481,8 @@ bool TrackerStateStore::Compact(const TrackerState& state, std::string& error) {
   return true;
 }
 
-bool TrackerStateStore::Save(const TrackerState& state, const std::vector<ConnectionKey>& added,
-                             const std::vector<ConnectionKey>& removed, std::string& error) {
+bool TrackerStateStore::Save(const TrackerState& state, const ConnectionKeyList& added,
+                             const ConnectionKeyList& removed, std::string& error) {
   error.clear();
   // The journal may grow to the snapshot's size (at least 256 KiB) before it is folded in:
   // both files together stay under about twice a full table.

@@ -9,7 +9,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "tracking/connection_ages.h"
@@ -22,7 +21,7 @@ inline constexpr size_t kMaxPersistedConnections = 200000;
 
 struct TrackerState {
   std::string boot_id;
-  std::unordered_map<ConnectionKey, TrackedConnection, ConnectionKeyHash> entries;
+  ConnectionTable entries;
 };
 
 // Pure: the file's text and back. Parse returns nullopt with `error` for a corrupt,
@@ -50,8 +49,8 @@ std::string JournalPathFor(const std::string& state_path);
 //   then per sample: "+ <entry as in the snapshot>" and "- <key>" lines, then "commit <n>"
 //   with n the number of those lines since the previous commit.
 std::string JournalHeader(const std::string& boot_id, std::string_view snapshot_text);
-std::string JournalRecords(const TrackerState& state, const std::vector<ConnectionKey>& added,
-                           const std::vector<ConnectionKey>& removed);
+std::string JournalRecords(const TrackerState& state, const ConnectionKeyList& added,
+                           const ConnectionKeyList& removed);
 // Applies a journal's committed records to `state` (the snapshot `snapshot_text` holds).
 // false when the journal is not for this snapshot (error "": a crash between a snapshot's
 // rewrite and the journal's restart leaves that, and it holds nothing new) or is corrupt
@@ -66,8 +65,8 @@ bool ReplayJournal(std::string_view journal, std::string_view snapshot_text, Tra
 class TrackerStateStore {
  public:
   explicit TrackerStateStore(std::string state_path);
-  bool Save(const TrackerState& state, const std::vector<ConnectionKey>& added,
-            const std::vector<ConnectionKey>& removed, std::string& error);
+  bool Save(const TrackerState& state, const ConnectionKeyList& added,
+            const ConnectionKeyList& removed, std::string& error);
   // Snapshot rewrites so far (for tests).
   uint64_t compactions() const { return compactions_; }
 
