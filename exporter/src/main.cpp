@@ -1,4 +1,5 @@
 // connwatch: flags -> sampler -> HTTP. Subcommands: serve (default), connections.
+#include <malloc.h>
 #include <signal.h>
 
 #include <cstdio>
@@ -34,6 +35,11 @@ constexpr const char* kUsage =
     "serve flags:\n";
 
 int Serve(const std::vector<std::string>& args) {
+  // A sample at 200k sockets allocates and frees arrays of several MiB. glibc's dynamic mmap
+  // threshold climbs after the first such free, so later ones land in the heap, which then
+  // fragments and keeps its peak: 95 MiB peak RSS at 100k connections, 60 MiB with a fixed
+  // 256 KiB threshold (big blocks are mmapped and returned to the kernel when freed).
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   std::string listen_address = ":10107", telemetry_path = "/metrics", interval = "10s",
               max_series = std::to_string(kDefaultMaxSeries), procfs = "/proc", source = "auto",
               log_level = "info", config_file, storage_path = kDefaultStoragePath,
