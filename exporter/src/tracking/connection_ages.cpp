@@ -9,23 +9,11 @@
 #include <utility>
 
 #include "classify.h"
+#include "hash_combine.h"
 #include "policy/cidr.h"
 
 namespace connwatch {
 namespace {
-
-void Combine(size_t& seed, uint64_t value) {
-  seed ^= std::hash<uint64_t>{}(value) + 0x9e3779b97f4a7c15ULL + (seed << 6) + (seed >> 2);
-}
-
-void CombineAddress(size_t& seed, const IpAddress& address) {
-  uint64_t halves[2];
-  static_assert(sizeof(halves) == sizeof(address.bytes));
-  std::memcpy(halves, address.bytes.data(), sizeof(halves));
-  Combine(seed, static_cast<uint64_t>(address.family));
-  Combine(seed, halves[0]);
-  Combine(seed, halves[1]);
-}
 
 // One end-to-end tuple as both conntrack and the socket can state it. Addresses are
 // unmapped: a dual-stack socket reports an IPv4 peer as ::ffff:a.b.c.d, conntrack as a.b.c.d.
@@ -40,10 +28,10 @@ struct FlowTuple {
 struct FlowTupleHash {
   size_t operator()(const FlowTuple& tuple) const {
     size_t seed = 0;
-    Combine(seed, static_cast<uint64_t>(tuple.transport));
-    CombineAddress(seed, tuple.first);
-    CombineAddress(seed, tuple.second);
-    Combine(seed, (static_cast<uint64_t>(tuple.first_port) << 16) | tuple.second_port);
+    HashCombine(seed, static_cast<uint64_t>(tuple.transport));
+    HashCombineAddress(seed, tuple.first);
+    HashCombineAddress(seed, tuple.second);
+    HashCombine(seed, (static_cast<uint64_t>(tuple.first_port) << 16) | tuple.second_port);
     return seed;
   }
 };

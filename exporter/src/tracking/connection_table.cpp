@@ -4,21 +4,10 @@
 #include <cstring>
 #include <functional>
 
+#include "hash_combine.h"
+
 namespace connwatch {
 namespace {
-
-void Combine(size_t& seed, uint64_t value) {
-  seed ^= std::hash<uint64_t>{}(value) + 0x9e3779b97f4a7c15ULL + (seed << 6) + (seed >> 2);
-}
-
-void CombineAddress(size_t& seed, const IpAddress& address) {
-  uint64_t halves[2];
-  static_assert(sizeof(halves) == sizeof(address.bytes));
-  std::memcpy(halves, address.bytes.data(), sizeof(halves));
-  Combine(seed, static_cast<uint64_t>(address.family));
-  Combine(seed, halves[0]);
-  Combine(seed, halves[1]);
-}
 
 // The kernel hands out cookies from a counter: consecutive values must land apart.
 uint64_t MixCookie(uint64_t cookie) {
@@ -51,12 +40,12 @@ ConnectionKey KeyOf(const Socket& socket) {
 
 size_t ConnectionKeyHash::operator()(const ConnectionKey& key) const {
   size_t seed = 0;
-  Combine(seed, key.cookie);
-  Combine(seed, key.inode);
-  Combine(seed, static_cast<uint64_t>(key.transport));
-  CombineAddress(seed, key.local);
-  CombineAddress(seed, key.remote);
-  Combine(seed, (static_cast<uint64_t>(key.local_port) << 16) | key.remote_port);
+  HashCombine(seed, key.cookie);
+  HashCombine(seed, key.inode);
+  HashCombine(seed, static_cast<uint64_t>(key.transport));
+  HashCombineAddress(seed, key.local);
+  HashCombineAddress(seed, key.remote);
+  HashCombine(seed, (static_cast<uint64_t>(key.local_port) << 16) | key.remote_port);
   return seed;
 }
 
