@@ -137,7 +137,7 @@ class TlsAndErrors(unittest.TestCase):
         with h.Connwatch(f"--web.config.file={path}") as cw:
             self.assertIn("tls=true", cw.log())
             with self.assertRaises((OSError, http.client.HTTPException)):
-                cw.get("/metrics", timeout=5)
+                cw.get("/metrics", timeout=1)
 
     def test_invalid_file_names_file_line_and_key(self):
         path = os.path.join(FIXTURES, "bad", "unknown_key.yml")
