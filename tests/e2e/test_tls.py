@@ -127,7 +127,9 @@ def assert_valid_exposition(test, status, body):
     test.assertTrue(exp.select("connwatch_sockets"))
 
 
-class TlsServing(unittest.TestCase):
+class PkiCase(unittest.TestCase):
+    """One set of certificates per test class, removed after it."""
+
     @classmethod
     def setUpClass(cls):
         cls.pki = Pki()
@@ -136,6 +138,8 @@ class TlsServing(unittest.TestCase):
     def tearDownClass(cls):
         cls.pki.cleanup()
 
+
+class TlsServing(PkiCase):
     def start(self, config):
         cw = h.Connwatch(f"--web.config.file={config}").start()
         self.addCleanup(cw.stop)
@@ -298,15 +302,7 @@ class TlsServing(unittest.TestCase):
         self.assertIsNone(cw.proc.poll(), f"connwatch died:\n{cw.log()}")
 
 
-class TlsStartErrors(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.pki = Pki()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.pki.cleanup()
-
+class TlsStartErrors(PkiCase):
     def refused(self, config):
         out = h.run_connwatch("serve", f"--web.config.file={config}",
                               "--web.listen-address=127.0.0.1:0", timeout=30)

@@ -21,6 +21,26 @@
 namespace connwatch {
 namespace {
 
+constexpr size_t kSockDiagRequestSize = NLMSG_SPACE(sizeof(inet_diag_req_v2));
+
+// Writes a SOCK_DIAG_BY_FAMILY request for every state (TIME_WAIT and request sockets
+// included: the bit for TCP_SYN_RECV also selects TCP_NEW_SYN_RECV in inet_diag_dump_icsk())
+// into `buffer` (kSockDiagRequestSize zeroed bytes); the caller fills in the socket id for a
+// lookup.
+inet_diag_req_v2* PutSockDiagRequest(uint8_t* buffer, uint16_t flags, uint32_t seq, Family family,
+                                     Transport transport, nlmsghdr*& nlh) {
+  nlh = mnl_nlmsg_put_header(buffer);
+  nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
+  nlh->nlmsg_flags = flags;
+  nlh->nlmsg_seq = seq;
+  auto* req =
+      static_cast<inet_diag_req_v2*>(mnl_nlmsg_put_extra_header(nlh, sizeof(inet_diag_req_v2)));
+  req->sdiag_family = family == Family::kIpv4 ? AF_INET : AF_INET6;
+  req->sdiag_protocol = transport == Transport::kTcp ? IPPROTO_TCP : IPPROTO_UDP;
+  req->idiag_states = ~0u;
+  return req;
+}
+
 // The kernel caps a dump skb at 32 KiB (netlink_dump(), max_recvmsg_len); twice that
 // leaves margin for kernels that change the cap, and a short buffer is still detected
 // (MSG_TRUNC -> ENOSPC from mnl_socket_recvfrom) rather than silently losing sockets.
@@ -93,18 +113,9 @@ AttemptResult DumpOnce(Family family, Transport transport, std::vector<Socket>& 
   uint32_t portid = mnl_socket_get_portid(nl.get());
   uint32_t seq = NextNetlinkSequence();
 
-  alignas(nlmsghdr) uint8_t request[NLMSG_SPACE(sizeof(inet_diag_req_v2))] = {};
-  nlmsghdr* nlh = mnl_nlmsg_put_header(request);
-  nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
-  nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-  nlh->nlmsg_seq = seq;
-  auto* req =
-      static_cast<inet_diag_req_v2*>(mnl_nlmsg_put_extra_header(nlh, sizeof(inet_diag_req_v2)));
-  req->sdiag_family = family == Family::kIpv4 ? AF_INET : AF_INET6;
-  req->sdiag_protocol = transport == Transport::kTcp ? IPPROTO_TCP : IPPROTO_UDP;
-  // Every state, TIME_WAIT and request sockets included (the bit for TCP_SYN_RECV also
-  // selects TCP_NEW_SYN_RECV in inet_diag_dump_icsk()).
-  req->idiag_states = ~0u;
+  alignas(nlmsghdr) uint8_t request[kSockDiagRequestSize] = {};
+  nlmsghdr* nlh = nullptr;
+  PutSockDiagRequest(request, NLM_F_REQUEST | NLM_F_DUMP, seq, family, transport, nlh);
   if (mnl_socket_sendto(nl.get(), nlh, nlh->nlmsg_len) < 0) {
     error = "netlink send: " + ErrnoText(errno);
     return AttemptResult::kFailed;
@@ -259,16 +270,11 @@ SocketLookup LookUpSockDiag(const Socket& socket, uint64_t& inode) {
   if (!nl) return SocketLookup::kUnknown;
   uint32_t portid = mnl_socket_get_portid(nl.get());
   uint32_t seq = NextNetlinkSequence();
-  alignas(nlmsghdr) uint8_t request[NLMSG_SPACE(sizeof(inet_diag_req_v2))] = {};
-  nlmsghdr* nlh = mnl_nlmsg_put_header(request);
-  nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
-  nlh->nlmsg_flags = NLM_F_REQUEST;  // no NLM_F_DUMP: inet_diag_find_one_icsk / udp_dump_one
-  nlh->nlmsg_seq = seq;
-  auto* req =
-      static_cast<inet_diag_req_v2*>(mnl_nlmsg_put_extra_header(nlh, sizeof(inet_diag_req_v2)));
-  req->sdiag_family = socket.family == Family::kIpv4 ? AF_INET : AF_INET6;
-  req->sdiag_protocol = socket.transport == Transport::kTcp ? IPPROTO_TCP : IPPROTO_UDP;
-  req->idiag_states = ~0u;
+  alignas(nlmsghdr) uint8_t request[kSockDiagRequestSize] = {};
+  nlmsghdr* nlh = nullptr;
+  // No NLM_F_DUMP: the kernel answers with inet_diag_find_one_icsk / udp_dump_one.
+  inet_diag_req_v2* req =
+      PutSockDiagRequest(request, NLM_F_REQUEST, seq, socket.family, socket.transport, nlh);
   req->id.idiag_sport = htons(socket.local_port);
   req->id.idiag_dport = htons(socket.remote_port);
   std::memcpy(req->id.idiag_src, socket.local.bytes.data(), sizeof(req->id.idiag_src));
