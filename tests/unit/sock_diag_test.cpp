@@ -309,6 +309,34 @@ TEST(SockDiagParseTest, UnknownTypesCountNoopsDoNot) {
   EXPECT_EQ(result.stats.malformed_messages, 1u);
 }
 
+// The compat dump (TCPDIAG_GETSOCK) answers with messages of its request's type.
+TEST(SockDiagParseTest, ParsesCompatDumpMessages) {
+  NetlinkBuilder builder;
+  builder.DiagMsg({.family = AF_INET, .inode = 7})
+      .DiagMsg({.family = AF_INET6, .local = "::1", .remote = "::", .inode = 8});
+  std::vector<uint8_t> bytes(builder.bytes().begin(), builder.bytes().end());
+  nlmsghdr first;
+  std::memcpy(&first, bytes.data(), sizeof(first));
+  for (size_t offset : {size_t{0}, static_cast<size_t>(NLMSG_ALIGN(first.nlmsg_len))}) {
+    uint16_t type = TCPDIAG_GETSOCK;
+    std::memcpy(bytes.data() + offset + offsetof(nlmsghdr, nlmsg_type), &type, sizeof(type));
+  }
+  ParseResult result = Parse(bytes);
+  ASSERT_EQ(result.sockets.size(), 2u);
+  EXPECT_EQ(result.sockets[0].family, Family::kIpv4);
+  EXPECT_EQ(result.sockets[1].family, Family::kIpv6);
+  EXPECT_EQ(result.sockets[1].inode, 8u);
+  EXPECT_EQ(result.stats.malformed_messages, 0u);
+}
+
+TEST(SockDiagParseTest, OnlyUnknownRequestErrorsMeanNoCompatDump) {
+  EXPECT_TRUE(CompatDumpRefused(EINVAL));
+  EXPECT_TRUE(CompatDumpRefused(EOPNOTSUPP));
+  EXPECT_FALSE(CompatDumpRefused(0));
+  EXPECT_FALSE(CompatDumpRefused(ENOBUFS));
+  EXPECT_FALSE(CompatDumpRefused(EPERM));
+}
+
 TEST(SockDiagParseTest, TruncatedLastMessageIsCounted) {
   NetlinkBuilder builder;
   builder.DiagMsg({.inode = 1}).DiagMsg({.inode = 2}).Truncate(10);
@@ -501,6 +529,17 @@ void OpenLoopback(int family, int type, OpenSocket& out, uint16_t peer_port = 0)
   out.inode = st.st_ino;
 }
 
+bool HaveIpv6Loopback() {
+  int probe = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (probe < 0) return false;
+  sockaddr_in6 loopback{};
+  loopback.sin6_family = AF_INET6;
+  loopback.sin6_addr = in6addr_loopback;
+  bool bound = bind(probe, reinterpret_cast<sockaddr*>(&loopback), sizeof(loopback)) == 0;
+  close(probe);
+  return bound;
+}
+
 const Socket* FindInode(const std::vector<Socket>& sockets, uint64_t inode) {
   auto it = std::find_if(sockets.begin(), sockets.end(),
                          [&](const Socket& socket) { return socket.inode == inode; });
@@ -540,17 +579,7 @@ TEST(SockDiagLiveTest, BothSourcesAgreeOnUdp) {
   OpenSocket server4, client4, server6, client6;
   ASSERT_NO_FATAL_FAILURE(OpenLoopback(AF_INET, SOCK_DGRAM, server4));
   ASSERT_NO_FATAL_FAILURE(OpenLoopback(AF_INET, SOCK_DGRAM, client4, server4.port));
-  bool have_ipv6 = false;
-  {
-    int probe = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (probe >= 0) {
-      sockaddr_in6 loopback{};
-      loopback.sin6_family = AF_INET6;
-      loopback.sin6_addr = in6addr_loopback;
-      have_ipv6 = bind(probe, reinterpret_cast<sockaddr*>(&loopback), sizeof(loopback)) == 0;
-      close(probe);
-    }
-  }
+  bool have_ipv6 = HaveIpv6Loopback();
   if (have_ipv6) {
     ASSERT_NO_FATAL_FAILURE(OpenLoopback(AF_INET6, SOCK_DGRAM, server6));
     ASSERT_NO_FATAL_FAILURE(OpenLoopback(AF_INET6, SOCK_DGRAM, client6, server6.port));
@@ -581,6 +610,85 @@ TEST(SockDiagLiveTest, BothSourcesAgreeOnUdp) {
   EXPECT_EQ(FindInode(from_proc, server4.inode)->state, SocketState::kClose);
   EXPECT_EQ(FindInode(from_proc, client4.inode)->state, SocketState::kEstablished);
   EXPECT_EQ(FindInode(from_proc, client4.inode)->remote_port, server4.port);
+}
+
+// A listener and a connection (both ends) per family, open while a test runs.
+struct TcpSocketsOfBothFamilies {
+  OpenSocket listener4, client4, listener6, client6;
+  std::vector<uint64_t> inodes;  // of all of them, and of the accepted ends
+  std::vector<int> accepted;
+  ~TcpSocketsOfBothFamilies() {
+    for (int fd : accepted) close(fd);
+  }
+  void Open() {
+    for (auto [family, listener, client] :
+         {std::tuple{AF_INET, &listener4, &client4}, std::tuple{AF_INET6, &listener6, &client6}}) {
+      ASSERT_NO_FATAL_FAILURE(OpenLoopback(family, SOCK_STREAM, *listener));
+      ASSERT_EQ(listen(listener->fd, 4), 0);
+      ASSERT_NO_FATAL_FAILURE(OpenLoopback(family, SOCK_STREAM, *client, listener->port));
+      int fd = accept4(listener->fd, nullptr, nullptr, SOCK_CLOEXEC);
+      ASSERT_GE(fd, 0) << std::strerror(errno);
+      accepted.push_back(fd);
+      struct stat st {};
+      ASSERT_EQ(fstat(fd, &st), 0);
+      inodes.insert(inodes.end(), {listener->inode, client->inode, st.st_ino});
+    }
+  }
+};
+
+// The compat request's one walk returns what the two per-family dumps return.
+TEST(SockDiagLiveTest, CompatDumpMatchesPerFamilyDumps) {
+  if (!HaveIpv6Loopback()) GTEST_SKIP() << "no IPv6 loopback";
+  TcpSocketsOfBothFamilies mine;
+  ASSERT_NO_FATAL_FAILURE(mine.Open());
+
+  std::vector<Socket> compat, per_family;
+  SockDiagStats compat_stats, per_family_stats;
+  std::string error;
+  ASSERT_TRUE(DumpSockDiagWith(DumpMethod::kCompatTcp, compat, compat_stats, error)) << error;
+  ASSERT_TRUE(DumpSockDiagWith(DumpMethod::kPerFamily, per_family, per_family_stats, error))
+      << error;
+  for (uint64_t inode : mine.inodes) {
+    const Socket* a = FindInode(compat, inode);
+    const Socket* b = FindInode(per_family, inode);
+    ASSERT_NE(a, nullptr) << "inode " << inode << " not in the compat dump";
+    ASSERT_NE(b, nullptr) << "inode " << inode << " not in the per-family dumps";
+    EXPECT_EQ(*a, *b) << DescribeSocket(*a) << " vs " << DescribeSocket(*b);
+  }
+  EXPECT_EQ(FindInode(compat, mine.listener6.inode)->family, Family::kIpv6);
+  EXPECT_EQ(FindInode(compat, mine.client4.inode)->family, Family::kIpv4);
+  EXPECT_EQ(compat_stats.malformed_messages, 0u);
+}
+
+TEST(SockDiagLiveTest, CompatDumpHoldsBothFamiliesAndOnlyTcp) {
+  if (!HaveIpv6Loopback()) GTEST_SKIP() << "no IPv6 loopback";
+  TcpSocketsOfBothFamilies mine;
+  ASSERT_NO_FATAL_FAILURE(mine.Open());
+  OpenSocket udp;
+  ASSERT_NO_FATAL_FAILURE(OpenLoopback(AF_INET, SOCK_DGRAM, udp));
+  std::vector<Socket> sockets;
+  SockDiagStats stats;
+  std::string error;
+  int kernel_errno = -1;
+  std::vector<std::vector<uint8_t>> raw;
+  ASSERT_TRUE(DumpTcpBothFamilies(sockets, stats, error, kernel_errno, &raw)) << error;
+  EXPECT_EQ(kernel_errno, 0);
+  for (uint64_t inode : mine.inodes) EXPECT_NE(FindInode(sockets, inode), nullptr) << inode;
+  EXPECT_EQ(FindInode(sockets, udp.inode), nullptr);
+  // The replies carry the request's type, and replaying them gives the same sockets.
+  std::vector<Socket> replayed;
+  DumpStatus status = DumpStatus::kMore;
+  for (const auto& buffer : raw) {
+    nlmsghdr header;
+    std::memcpy(&header, buffer.data(), sizeof(header));
+    if (header.nlmsg_type != NLMSG_DONE) {
+      EXPECT_EQ(header.nlmsg_type, TCPDIAG_GETSOCK);
+    }
+    int replay_error = 0;
+    status = ParseSockDiagReply(buffer, Transport::kTcp, replayed, stats, replay_error);
+  }
+  EXPECT_EQ(status, DumpStatus::kDone);
+  EXPECT_EQ(replayed, sockets);
 }
 
 TEST(SockDiagLiveTest, RecordsRawBuffersOfOneTable) {

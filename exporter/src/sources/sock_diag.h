@@ -32,7 +32,26 @@ DumpStatus ParseSockDiagReply(std::span<const uint8_t> buffer, Transport transpo
 
 // Dumps TCP (all states) and UDP for IPv4 and IPv6 from the caller's network namespace.
 // Returns false with `error` set when netlink is unusable or a dump fails after retries.
+// TCP comes from one compat dump of both families (DumpTcpBothFamilies) unless the kernel
+// refused that once; then, as for UDP, from one dump per family.
 bool DumpSockDiag(std::vector<Socket>& out, SockDiagStats& stats, std::string& error);
+
+// How DumpSockDiagWith dumps TCP: kAuto as DumpSockDiag does; the other two force one way
+// (tests compare them; kCompatTcp fails instead of falling back).
+enum class DumpMethod { kAuto, kCompatTcp, kPerFamily };
+bool DumpSockDiagWith(DumpMethod method, std::vector<Socket>& out, SockDiagStats& stats,
+                      std::string& error);
+
+// TCP sockets of both families in one walk of the kernel's TCP tables: the TCPDIAG_GETSOCK
+// request, which the kernel runs for AF_UNSPEC. `kernel_errno` is set when the kernel
+// refused the request (see CompatDumpRefused).
+bool DumpTcpBothFamilies(std::vector<Socket>& out, SockDiagStats& stats, std::string& error,
+                         int& kernel_errno,
+                         std::vector<std::vector<uint8_t>>* raw_buffers = nullptr);
+
+// Whether an errno answering the compat request means "this kernel does not do it" (then
+// the per-family requests are used), rather than a failure of the dump.
+bool CompatDumpRefused(int kernel_errno);
 
 // One of DumpSockDiag's four dumps (one request on a fresh netlink socket, restarted on
 // NLM_F_DUMP_INTR). When `raw_buffers` is set it receives the recv() buffers of the attempt
