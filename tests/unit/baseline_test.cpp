@@ -232,6 +232,47 @@ TEST(BaselineLearnerTest, PathsUseTheServicePortAndZone) {
       << "a connecting socket is no path yet, but its owner holds a socket";
 }
 
+// Observe looks at the first socket of each kind only (same owner, role, transport, port,
+// bind address or direction and zone): sockets of one owner that differ in any of them are
+// each learned.
+TEST(BaselineLearnerTest, OneOwnerLearnsEverySocketThatDiffersInAnyField) {
+  SnapshotBuilder builder;
+  builder.Add(Tcp(SocketState::kListen, "0.0.0.0", 80, "0.0.0.0", 0, 1))
+      .Add(Tcp(SocketState::kListen, "0.0.0.0", 81, "0.0.0.0", 0, 2))     // port
+      .Add(Tcp(SocketState::kListen, "192.0.2.10", 82, "0.0.0.0", 0, 3))  // address
+      .Add(Tcp(SocketState::kListen, "192.0.2.11", 82, "0.0.0.0", 0, 4))  // address only
+      .Add(Udp("0.0.0.0", 80, "0.0.0.0", 0, 5))                           // transport
+      .Add(Tcp(SocketState::kEstablished, "10.0.0.5", 80, "203.0.113.7", 51000, 6))
+      .Add(Tcp(SocketState::kEstablished, "10.0.0.5", 80, "203.0.113.8", 51001, 7))  // again
+      .Add(Tcp(SocketState::kEstablished, "10.0.0.5", 80, "10.0.0.9", 51002, 8))     // zone
+      .Add(Tcp(SocketState::kEstablished, "10.0.0.5", 40000, "10.0.0.9", 80, 9))     // direction
+      .Add(Tcp(SocketState::kEstablished, "10.0.0.5", 40001, "10.0.0.9", 8080, 10))  // port
+      .Add(Udp("10.0.0.5", 40002, "10.0.0.9", 8080, 11));                            // transport
+  for (uint64_t inode = 1; inode <= 11; ++inode) builder.Own(inode, 100, "app");
+  // Another process of another name owning a socket like one above.
+  builder.Add(Tcp(SocketState::kEstablished, "10.0.0.5", 40003, "10.0.0.9", 8080, 12))
+      .Own(12, 101, "other");
+  BaselineLearner learner;
+  learner.Observe(builder.Build());
+  Policy learned = learner.Learned();
+  EXPECT_EQ(DescribeAll(learned.listeners), (Strings{
+                                                "tcp/80 any app",
+                                                "tcp/81 any app",
+                                                "tcp/82 192.0.2.10 app",
+                                                "tcp/82 192.0.2.11 app",
+                                                "udp/80 any app",
+                                            }));
+  EXPECT_EQ(DescribeAll(learned.paths), (Strings{
+                                            "tcp inbound external 80 app",
+                                            "tcp inbound internal 80 app",
+                                            "tcp outbound internal 80 app",
+                                            "tcp outbound internal 8080 app",
+                                            "tcp outbound internal 8080 other",
+                                            "udp outbound internal 8080 app",
+                                        }));
+  EXPECT_EQ(Processes(learned), (Strings{"app", "other"}));
+}
+
 TEST(BaselineLearnerTest, GlobCharactersInNamesAreEscaped) {
   SnapshotBuilder builder;
   builder.Add(Tcp(SocketState::kListen, "0.0.0.0", 80, "0.0.0.0", 0, 1))
