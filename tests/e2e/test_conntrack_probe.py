@@ -12,6 +12,12 @@ What each test proves:
   test_flow_is_tracked        the kernel side of the setup works: the flow is in
                               /proc/net/nf_conntrack with a timestamp (delta-time=);
                               skipped where that file does not exist.
+  test_sampler_dumps_conntrack_only_with_timestamps
+                              `connwatch serve`, watched with strace, opens no
+                              NETLINK_NETFILTER socket while the sysctl is 0 (its samples
+                              still dump sock_diag) and opens one per sample while it is 1:
+                              without timestamps the flows carry no start time, and a NAT
+                              gateway's conntrack table can be far larger than its sockets.
   test_age_from_conntrack     `connwatch connections --format=json` reports both ends of the
                               connection with age_source "conntrack" and an age between the
                               time the test held it (minus 1 s) and the time since it was
@@ -24,6 +30,7 @@ ends the script after 120 s.
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -143,6 +150,51 @@ class ConntrackProbeTest(unittest.TestCase):
                 self.assertIsNotNone(entry["age_seconds"], entry)
                 self.assertGreaterEqual(entry["age_seconds"], held - 1.0, entry)
                 self.assertLessEqual(entry["age_seconds"], since_open + 1.0, entry)
+
+
+class SamplerConntrackTest(unittest.TestCase):
+    def syscalls_while_serving(self, samples=3, timeout=30.0):
+        """The socket(2) calls of a `connwatch serve` (every 100 ms) over `samples` samples:
+        the trace ends once that many samples' sock_diag dumps (3 sockets each) were seen."""
+        cw = h.Connwatch(interval="100ms").start()
+        self.addCleanup(cw.stop)
+        trace = os.path.join(TMP.name, f"strace-{time.monotonic_ns()}")
+        # -f with -p attaches every thread of the process, the sampler's included.
+        strace = subprocess.Popen(["strace", "-f", "-qq", "-e", "trace=socket", "-o", trace,
+                                   "-p", str(cw.proc.pid)], stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(h.kill_process, strace)
+
+        def traced():
+            try:
+                with open(trace) as f:
+                    text = f.read()
+            except FileNotFoundError:
+                return None
+            # One sample more than asked: the last one may still be under way.
+            return text if text.count("NETLINK_SOCK_DIAG") >= 3 * (samples + 1) else None
+
+        text = h.wait_until(traced, timeout, f"{samples} samples under strace", interval=0.1)
+        strace.send_signal(signal.SIGINT)
+        strace.wait(timeout=30)
+        return text
+
+    def set_timestamps(self, value):
+        with open(TIMESTAMP_SYSCTL, "w") as f:
+            f.write(f"{value}\n")
+
+    def test_sampler_dumps_conntrack_only_with_timestamps(self):
+        if shutil.which("strace") is None:
+            self.skipTest("strace is missing (apt-get install strace)")
+        self.addCleanup(self.set_timestamps, 1)  # what the other tests need
+        self.set_timestamps(0)
+        off = self.syscalls_while_serving()
+        self.assertGreaterEqual(off.count("NETLINK_SOCK_DIAG"), 3, f"no samples seen:\n{off}")
+        self.assertNotIn("NETLINK_NETFILTER", off, "conntrack dumped with timestamps off")
+        self.set_timestamps(1)
+        on = self.syscalls_while_serving()
+        self.assertGreaterEqual(on.count("NETLINK_NETFILTER"), 3,
+                                f"no conntrack dump with timestamps on:\n{on}")
 
 
 if __name__ == "__main__":

@@ -76,7 +76,9 @@ void Sampler::TrackAges(Snapshot& snapshot) {
   double now_unix = snapshot.timestamp_seconds;
   snapshot.conntrack_timestamps = ConntrackTimestampsEnabled(options_.snapshot.procfs);
   std::vector<ConntrackStart> starts;
-  if (snapshot.conntrack_timestamps) {
+  // Only with timestamps on: the flows carry no start time otherwise, and a NAT gateway's
+  // conntrack table can be far larger than its socket table.
+  if (*snapshot.conntrack_timestamps) {
     std::vector<ConntrackFlow> flows;
     ConntrackStats stats;
     std::string error;
