@@ -135,7 +135,9 @@ std::span<const pid_t> Snapshot::OwnersOf(const Socket& socket) const {
     std::less<const Socket*> before;
     const Socket* first = sockets.data();
     if (!before(&socket, first) && before(&socket, first + sockets.size())) {
-      return owners.AtSlot(owners_by_socket_[static_cast<size_t>(&socket - first)]);
+      const IndexedOwners& indexed = owners_by_socket_[static_cast<size_t>(&socket - first)];
+      if (indexed.only != 0) return {&indexed.only, 1};
+      return owners.AtSlot(indexed.slot);
     }
   }
   return owners.Of(socket.inode);
@@ -144,7 +146,13 @@ std::span<const pid_t> Snapshot::OwnersOf(const Socket& socket) const {
 void Snapshot::IndexOwners() {
   owners_by_socket_.clear();
   owners_by_socket_.reserve(sockets.size());
-  for (const Socket& socket : sockets) owners_by_socket_.push_back(owners.SlotOf(socket.inode));
+  for (const Socket& socket : sockets) {
+    IndexedOwners indexed;
+    indexed.slot = owners.SlotOf(socket.inode);
+    std::span<const pid_t> pids = owners.AtSlot(indexed.slot);
+    if (pids.size() == 1) indexed.only = pids[0];
+    owners_by_socket_.push_back(indexed);
+  }
   indexed_version_ = owners.version();
 }
 

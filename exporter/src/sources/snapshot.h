@@ -90,8 +90,14 @@ struct Snapshot {
   void IndexOwners();
 
  private:
-  // Slots in `owners`, parallel to sockets: indexes survive a copy of the snapshot.
-  std::vector<uint32_t> owners_by_socket_;
+  // Where each socket's owners are, parallel to sockets: its slot in `owners` and, when it
+  // has one owner, that pid, so the common case reads this array in order instead of the
+  // table at random. Indexes and pids survive a copy of the snapshot.
+  struct IndexedOwners {
+    uint32_t slot = SocketOwners::kNoSlot;
+    pid_t only = 0;  // the single owner; 0 when there are none or several
+  };
+  std::vector<IndexedOwners> owners_by_socket_;
   uint64_t indexed_version_ = 0;
 
  public:
