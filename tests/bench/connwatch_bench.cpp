@@ -51,11 +51,16 @@ using Cache = SnapshotCache;
 Snapshot Take(const SnapshotOptions& options, const ZoneClassifier& zones, Cache* cache) {
   return TakeSnapshot(options, zones, cache);
 }
+// What the Sampler does when a sample is done: the cache takes its owner table back.
+void GiveBack(Cache* cache, Snapshot&& snapshot) {
+  if (cache != nullptr) cache->Reclaim(std::move(snapshot));
+}
 #else
 struct Cache {};
 Snapshot Take(const SnapshotOptions& options, const ZoneClassifier& zones, Cache*) {
   return TakeSnapshot(options, zones);
 }
+void GiveBack(Cache*, Snapshot&&) {}
 #endif
 
 double SecondsSince(std::chrono::steady_clock::time_point start) {
@@ -233,6 +238,7 @@ int Run(const Flags& flags) {
   OwnersByInode cold_before;
   int before_taken_after = -1;  // the sample cold_before directly follows
   for (int i = 0; i < (cold ? 0 : flags.warmup); ++i) {
+    GiveBack(&cache, std::move(last.snapshot));
     last = TakeCoreSample(flags.options, zones, counters, &cache);
   }
   for (int i = 1; i <= flags.samples; ++i) {
@@ -240,6 +246,7 @@ int Run(const Flags& flags) {
     if (verify_this && before_taken_after != i - 1) {
       cold_before = IndexOwners(Take(flags.options, zones, nullptr));
     }
+    GiveBack(cold ? nullptr : &cache, std::move(last.snapshot));
     last = TakeCoreSample(flags.options, zones, counters, cold ? nullptr : &cache);
     seconds.push_back(last.seconds);
     processes_scanned += last.snapshot.owner_stats.processes_scanned;

@@ -2,6 +2,7 @@
 // after every change, the cached attribution is compared with a cold walk of the same tree.
 #include "sources/owner_cache.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
 
 #include "sources/snapshot.h"
@@ -68,6 +70,28 @@ class OwnerCacheTest : public ::testing::Test {
 };
 
 using Owners = std::map<uint64_t, std::vector<pid_t>>;
+
+// What procfs does for a new process under a reused pid: <pid>/fd is another directory with
+// another inode number. Links, entry count and mtime stay as they were, so only the inode
+// number differs.
+void GiveFdDirANewInode(FakeProc& proc, pid_t pid) {
+  const std::string fd = std::to_string(pid) + "/fd";
+  struct stat old_dir {};
+  ASSERT_EQ(stat(proc.Path(fd).c_str(), &old_dir), 0);
+  proc.MakeDir(fd + ".next");  // made while the old one exists: another inode number
+  for (const auto& link : std::filesystem::directory_iterator(proc.Path(fd))) {
+    proc.Symlink(fd + ".next/" + link.path().filename().string(),
+                 std::filesystem::read_symlink(link.path()).string());
+  }
+  proc.Remove(fd);
+  std::filesystem::rename(proc.Path(fd + ".next"), proc.Path(fd));
+  timespec times[2] = {old_dir.st_atim, old_dir.st_mtim};
+  ASSERT_EQ(utimensat(AT_FDCWD, proc.Path(fd).c_str(), times, 0), 0);
+  struct stat new_dir {};
+  ASSERT_EQ(stat(proc.Path(fd).c_str(), &new_dir), 0);
+  ASSERT_NE(new_dir.st_ino, old_dir.st_ino);
+  ASSERT_EQ(new_dir.st_size, old_dir.st_size);
+}
 
 TEST_F(OwnerCacheTest, SteadyTreeIsNotWalkedAgain) {
   proc_.AddProcess(100).AddSocket(100, 3, 10).AddSocket(100, 4, 11);
@@ -189,14 +213,28 @@ TEST_F(OwnerCacheTest, ExitedProcessesAndReusedPids) {
   // like the old one's. Its claims are read again, not inherited.
   proc_.AddProcess(100, first).AddSocket(100, 3, 11);
   EXPECT_EQ(Scan(), (Owners{{11, {100, 200}}}));
-  // And again: its fds look unchanged (same signature) but it is another process, holding
-  // a pipe where the old one held the shared socket. Only the start time tells.
+  // And again: its fds look unchanged (same count, same mtime) but it is another process,
+  // holding a pipe where the old one held the shared socket. procfs gives every process's
+  // fd directory a new inode number: that alone tells.
   FakeProcess second = first;
   second.start_time_ticks = 2000;
   proc_.RewriteProcess(100, second);
   proc_.ReplaceFdQuietly(100, 3, "pipe:[5]");
+  ASSERT_NO_FATAL_FAILURE(GiveFdDirANewInode(proc_, 100));
   EXPECT_EQ(Scan(), (Owners{{11, {200}}}));
   EXPECT_EQ(stats_.processes_walked, 1u);
+}
+
+// A process listed but gone by the time its fd directory is looked at (a zombie: the pid
+// directory stays, the fd table is gone) claims nothing any more.
+TEST_F(OwnerCacheTest, ProcessGoneBetweenListingAndStatLosesItsClaims) {
+  proc_.AddProcess(100).AddSocket(100, 3, 10);
+  proc_.AddProcess(200).AddSocket(200, 3, 20);
+  sockets_ = {MakeSocket(10, 1), MakeSocket(20, 2)};
+  EXPECT_EQ(Scan(), (Owners{{10, {100}}, {20, {200}}}));
+  proc_.Remove("100/fd");
+  EXPECT_EQ(Scan(), (Owners{{20, {200}}}));
+  EXPECT_EQ(stats_.vanished, 1u);
 }
 
 TEST_F(OwnerCacheTest, FdPassedToAnotherProcess) {
@@ -271,7 +309,7 @@ TEST_F(OwnerCacheTest, UnreadableProcessIsCountedAndNotSearched) {
   EXPECT_EQ(failure, "");
 }
 
-TEST_F(OwnerCacheTest, ProcessAttributesAreReusedUntilCommOrStartTimeChanges) {
+TEST_F(OwnerCacheTest, ProcessAttributesAreReusedUntilCommOrProcessChanges) {
   FakeProcess nginx;
   nginx.comm = "nginx";
   nginx.exe = "/usr/sbin/nginx";
@@ -291,11 +329,13 @@ TEST_F(OwnerCacheTest, ProcessAttributesAreReusedUntilCommOrStartTimeChanges) {
   proc_.RewriteProcess(100, renamed);
   Scan();
   EXPECT_EQ(cache_.ReadProcess(proc_.root(), 100, 0, stats)->name, "nginx-debug");
-  // So is another process under the same pid.
-  FakeProcess other = nginx;
+  // So is another process under the same pid, even with the same comm: its fd directory
+  // is another one.
+  FakeProcess other = renamed;
   other.exe = "/usr/bin/curl";
   other.start_time_ticks = nginx.start_time_ticks + 5;
   proc_.RewriteProcess(100, other);
+  ASSERT_NO_FATAL_FAILURE(GiveFdDirANewInode(proc_, 100));
   Scan();
   EXPECT_EQ(cache_.ReadProcess(proc_.root(), 100, 0, stats)->name, "curl");
   EXPECT_EQ(stats.vanished, 0u);

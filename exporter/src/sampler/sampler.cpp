@@ -153,6 +153,7 @@ void Sampler::SampleOnce() {
         {{"sockets", std::to_string(snapshot.sockets.size())},
          {"processes", std::to_string(snapshot.processes.size())},
          {"duration_seconds", std::to_string(seconds)}});
+    snapshot_cache_.Reclaim(std::move(snapshot));
   } catch (const std::exception& error) {
     Log(LogLevel::kError, "sample failed", {{"err", error.what()}});
   }

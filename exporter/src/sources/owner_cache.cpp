@@ -1,9 +1,10 @@
 // The owner cache. A cold sample reads every fd link of every process (the floor of
 // `ss -p` and of connwatch without a cache). Between two full walks this cache reads the
 // links of a process only when:
-//   - the pid is new, or its fd directory's signature changed (procfs: the number of open
-//     fds; see FdDirSignature), or it holds sockets and its start time changed (the pid was
-//     reused);
+//   - the pid is new, or its fd directory's signature changed: the number of open fds, or
+//     the directory's inode number, which procfs gives anew to every process (a new
+//     number from get_next_ino() in proc_pid_make_inode()), so a reused pid always shows
+//     as a change (see FdDirSignature);
 //   - it claims, from an earlier walk, an inode whose socket changed identity since the
 //     previous sample (another cookie: the inode number was reused), or that was absent
 //     then;
@@ -14,8 +15,8 @@
 //     socket that a walk of every readable process did not find (its holder is unreadable,
 //     in another pid namespace, or the fd is in flight in a Unix socket queue) is not
 //     searched for again until the next full walk.
-// Everything else is taken from the last walk, after one stat(2) of <pid>/fd per process
-// (and one read of <pid>/stat for processes holding sockets). The proc_fd collector's
+// Everything else is taken from the last walk, after one stat(2) of <pid>/fd per process.
+// The proc_fd collector's
 // duration is the time of this whole step, so it drops between full walks; its success
 // and the scan error counters mean what they mean without a cache (each process counts
 // once, with the outcome of its latest walk).
@@ -35,11 +36,11 @@
 // within one interval, on a socket that already had another owner: rare, short-lived (one
 // full-walk period), and a cold sample taken at that instant may miss the same fds while
 // they move. New processes (fork children inheriting a listener) and pid reuse are always
-// caught. Process attributes (exe, cmdline, uid, user) are re-read when the start time or
-// comm changes (execve sets comm; prctl(PR_SET_NAME) and writes to /proc/<pid>/comm change
-// it too, and comm is re-read every sample from stat anyway), otherwise kept until the next
-// full walk: an execve of a binary with the same comm, a setuid() or an edited argv show up
-// late, by at most that period.
+// caught. Process attributes (exe, cmdline, uid, user) are re-read when the fd directory's
+// inode (the process) or comm changes (execve sets comm; prctl(PR_SET_NAME) and writes to
+// /proc/<pid>/comm change it too; comm is read every sample, from <pid>/comm, which costs
+// less than <pid>/stat), otherwise kept until the next full walk: an execve of a binary
+// with the same comm, a setuid() or an edited argv show up late, by at most that period.
 #include "sources/owner_cache.h"
 
 #include <fcntl.h>
@@ -53,39 +54,34 @@
 namespace connwatch {
 namespace {
 
-const uint64_t* FindCookie(const std::vector<std::pair<uint64_t, uint64_t>>& cookies,
-                           uint64_t inode) {
-  auto it = std::lower_bound(cookies.begin(), cookies.end(), std::make_pair(inode, uint64_t{0}));
-  if (it == cookies.end() || it->first != inode) return nullptr;
-  return &it->second;
-}
-
 bool Contains(const std::vector<uint64_t>& sorted, uint64_t value) {
   return std::binary_search(sorted.begin(), sorted.end(), value);
 }
 
 }  // namespace
 
-bool OwnerCache::ReadIdentity(const std::string& procfs, pid_t pid, Entry& entry) {
-  if (entry.stat_sample == sample_) return true;
-  std::string text;
-  if (ReadProcFile(procfs + "/" + std::to_string(pid) + "/stat", kMaxSmallProcFileBytes, text) !=
+namespace {
+
+// <procfs>/<pid>/comm: task->comm (the bytes stat shows in parentheses) and a newline.
+bool ReadComm(const std::string& procfs, pid_t pid, std::string& comm) {
+  if (ReadProcFile(procfs + "/" + std::to_string(pid) + "/comm", kMaxSmallProcFileBytes, comm) !=
       0) {
     return false;
   }
-  std::optional<StatFields> stat = ParseProcStat(text);
-  if (!stat) return false;
-  entry.start_ticks = stat->start_time_ticks;
-  entry.comm = std::move(stat->comm);
-  entry.stat_sample = sample_;
+  if (!comm.empty() && comm.back() == '\n') comm.pop_back();
   return true;
 }
 
-void OwnerCache::Walk(const std::string& procfs, int procfs_fd, pid_t pid, Entry& entry,
-                      OwnerScanStats& stats) {
+}  // namespace
+
+void OwnerCache::Walk(int procfs_fd, pid_t pid, Entry& entry, OwnerScanStats& stats) {
   FdScanErrors errors;
   FdDirSignature signature;
+  std::vector<uint64_t> inodes_before = std::move(entry.inodes);
   entry.opened = ReadSocketInodes(procfs_fd, pid, entry.inodes, signature, errors);
+  // Processes are mostly walked again for fds that are not sockets (connwatch itself, each
+  // sample): the claims are rebuilt only when the socket inodes changed.
+  if (entry.inodes != inodes_before) claims_stale_ = true;
   // An unreadable directory (EACCES without CAP_SYS_PTRACE) still has a signature: while it
   // stays the same, the refusal is replayed instead of asked again.
   if (!entry.opened && StatFdDir(procfs_fd, pid, signature) != 0) signature = FdDirSignature();
@@ -93,21 +89,19 @@ void OwnerCache::Walk(const std::string& procfs, int procfs_fd, pid_t pid, Entry
   entry.errors = errors;
   entry.walked_sample = sample_;
   if (entry.opened) ++stats.processes_walked;
-  // The start time makes the claims checkable next time; a process that exited now simply
-  // fails the check then.
-  entry.walk_start_ticks = 0;
-  if (!entry.inodes.empty() && ReadIdentity(procfs, pid, entry)) {
-    entry.walk_start_ticks = entry.start_ticks;
-  }
 }
 
-SocketOwners OwnerCache::Claims() const {
-  SocketOwners owners;
-  owners.Reserve(claimed_inodes_hint_);
-  for (const auto& [pid, entry] : entries_) {
-    for (uint64_t inode : entry.inodes) owners.Add(inode, pid);
+const SocketOwners& OwnerCache::Claims() {
+  if (claims_stale_) {
+    SocketOwners owners;
+    owners.Reserve(claims_.size());
+    for (const auto& [pid, entry] : entries_) {
+      for (uint64_t inode : entry.inodes) owners.Add(inode, pid);
+    }
+    claims_ = std::move(owners);
+    claims_stale_ = false;
   }
-  return owners;
+  return claims_;
 }
 
 SocketOwners OwnerCache::Scan(const std::string& procfs, const std::vector<Socket>& sockets,
@@ -129,7 +123,7 @@ SocketOwners OwnerCache::Scan(const std::string& procfs, const std::vector<Socke
     Entry& entry = it->second;
     entry.listed_sample = sample_;
     if (inserted || full) {
-      Walk(procfs, procfs_fd, pid, entry, stats);
+      Walk(procfs_fd, pid, entry, stats);
       continue;
     }
     FdDirSignature signature;
@@ -139,48 +133,45 @@ SocketOwners OwnerCache::Scan(const std::string& procfs, const std::vector<Socke
       FdScanErrors errors;
       errors.Record(error);
       errors.AddTo(stats);
+      if (!it->second.inodes.empty()) claims_stale_ = true;
       entries_.erase(it);
       continue;
     }
-    if (signature != entry.signature ||
-        (!entry.inodes.empty() &&
-         (!ReadIdentity(procfs, pid, entry) || entry.start_ticks != entry.walk_start_ticks))) {
-      Walk(procfs, procfs_fd, pid, entry, stats);
-    }
+    if (signature != entry.signature) Walk(procfs_fd, pid, entry, stats);
   }
-  std::erase_if(entries_,
-                [this](const auto& item) { return item.second.listed_sample != sample_; });
+  std::erase_if(entries_, [this](const auto& item) {
+    if (item.second.listed_sample == sample_) return false;
+    if (!item.second.inodes.empty()) claims_stale_ = true;
+    return true;
+  });
 
   // 2. Cached claims on sockets that are not the ones claimed: walk the claimants again.
-  std::vector<std::pair<uint64_t, uint64_t>> cookies;
-  cookies.reserve(sockets.size());
-  for (const Socket& socket : sockets) {
-    if (socket.inode != 0) cookies.emplace_back(socket.inode, socket.cookie);
-  }
-  std::sort(cookies.begin(), cookies.end());
-  SocketOwners owners = Claims();
-  if (!full) {
-    std::vector<pid_t> stale;
-    for (const auto& [inode, cookie] : cookies) {
-      std::span<const pid_t> claimants = owners.Of(inode);
-      if (claimants.empty()) continue;
-      const uint64_t* previous = FindCookie(previous_cookies_, inode);
-      if (previous != nullptr && *previous == cookie) continue;
-      for (pid_t pid : claimants) {
-        if (entries_.at(pid).walked_sample != sample_) stale.push_back(pid);
-      }
+  // Every socket's cookie is recorded, in full samples too: the next sample compares.
+  cookies_.BeginSample(sockets.size());
+  const SocketOwners* owners = &Claims();
+  std::vector<pid_t> stale;
+  constexpr size_t kPrefetchAhead = 8;
+  for (size_t i = 0; i < sockets.size(); ++i) {
+    if (i + kPrefetchAhead < sockets.size()) cookies_.Prefetch(sockets[i + kPrefetchAhead].inode);
+    const Socket& socket = sockets[i];
+    bool same_socket = cookies_.Record(socket.inode, socket.cookie);
+    if (full || same_socket || socket.inode == 0) continue;
+    for (pid_t pid : owners->Of(socket.inode)) {
+      if (entries_.at(pid).walked_sample != sample_) stale.push_back(pid);
     }
+  }
+  if (!stale.empty()) {
     std::sort(stale.begin(), stale.end());
     stale.erase(std::unique(stale.begin(), stale.end()), stale.end());
-    for (pid_t pid : stale) Walk(procfs, procfs_fd, pid, entries_.at(pid), stats);
-    if (!stale.empty()) owners = Claims();
+    for (pid_t pid : stale) Walk(procfs_fd, pid, entries_.at(pid), stats);
+    owners = &Claims();
   }
 
   // 3. Sockets nobody claims: search the processes not walked in this sample.
   std::unordered_set<uint64_t> unknown;
   std::unordered_set<uint32_t> unknown_uids;
   for (const Socket& socket : sockets) {
-    if (socket.inode == 0 || !owners.Of(socket.inode).empty()) continue;
+    if (socket.inode == 0 || !owners->Of(socket.inode).empty()) continue;
     if (!full && Contains(unfindable_, socket.inode)) continue;
     // Most unclaimed sockets on a busy host were closed between the dump and the walk:
     // searching every process for them would make every sample a full walk.
@@ -203,12 +194,12 @@ SocketOwners OwnerCache::Scan(const std::string& procfs, const std::vector<Socke
     bool walked = false;
     for (const auto& [other_uid, pid] : candidates) {
       Entry& entry = entries_.at(pid);
-      Walk(procfs, procfs_fd, pid, entry, stats);
+      Walk(procfs_fd, pid, entry, stats);
       walked = true;
       for (uint64_t inode : entry.inodes) unknown.erase(inode);
       if (unknown.empty()) break;
     }
-    if (walked) owners = Claims();
+    if (walked) owners = &Claims();
   }
   if (procfs_fd >= 0) close(procfs_fd);
   // Each process counts once, with the outcome of its latest walk: what a cold walk of
@@ -221,14 +212,26 @@ SocketOwners OwnerCache::Scan(const std::string& procfs, const std::vector<Socke
   // What no walk of every readable process found is not searched for again (until the
   // next full walk); what is gone from the socket table is forgotten.
   if (full) unfindable_.clear();
-  std::erase_if(unfindable_,
-                [&cookies](uint64_t inode) { return FindCookie(cookies, inode) == nullptr; });
+  std::erase_if(unfindable_, [this](uint64_t inode) { return !cookies_.RecordedNow(inode); });
   unfindable_.insert(unfindable_.end(), unknown.begin(), unknown.end());
   std::sort(unfindable_.begin(), unfindable_.end());
   unfindable_.erase(std::unique(unfindable_.begin(), unfindable_.end()), unfindable_.end());
-  previous_cookies_ = std::move(cookies);
-  claimed_inodes_hint_ = owners.size();
-  return owners;
+  // Lent, not copied: the table holds every claimed inode (8 MB at 200k sockets).
+  SocketOwners lent = std::move(claims_);
+  claims_ = SocketOwners();
+  claims_stale_ = true;
+  claims_lent_ = true;
+  lent_version_ = lent.version();
+  return lent;
+}
+
+void OwnerCache::ReturnClaims(SocketOwners&& owners) {
+  // Only the very table lent by the last Scan, unchanged (an Add changes the version).
+  if (claims_lent_ && owners.version() == lent_version_ && !owners.empty()) {
+    claims_ = std::move(owners);
+    claims_stale_ = false;
+  }
+  claims_lent_ = false;
 }
 
 std::optional<Process> OwnerCache::ReadProcess(const std::string& procfs, pid_t pid,
@@ -236,17 +239,18 @@ std::optional<Process> OwnerCache::ReadProcess(const std::string& procfs, pid_t 
   auto it = entries_.find(pid);
   if (it == entries_.end()) return connwatch::ReadProcess(procfs, pid, boot_time_seconds, stats);
   Entry& entry = it->second;
-  bool identified = ReadIdentity(procfs, pid, entry);
-  if (!last_scan_full_ && identified && entry.process &&
-      entry.start_ticks == entry.process_start_ticks && entry.comm == entry.process->comm) {
+  std::string comm;
+  if (!last_scan_full_ && entry.process && entry.signature.inode != 0 &&
+      entry.signature.inode == entry.process_fd_inode && ReadComm(procfs, pid, comm) &&
+      comm == entry.process->comm) {
     stats.permission_denied += entry.process_denied;
     return entry.process;
   }
   uint64_t denied_before = stats.permission_denied;
   std::optional<Process> process = connwatch::ReadProcess(procfs, pid, boot_time_seconds, stats);
   entry.process = process;
-  // A process that changed between the two reads of stat is read again next time.
-  entry.process_start_ticks = identified && process ? entry.start_ticks : 0;
+  // The process these attributes belong to: the one whose fd directory Scan looked at.
+  entry.process_fd_inode = process ? entry.signature.inode : 0;
   entry.process_denied = stats.permission_denied - denied_before;
   return process;
 }

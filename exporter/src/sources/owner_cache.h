@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "model.h"
+#include "sources/inode_cookie_map.h"
 #include "sources/proc_fd.h"
 #include "sources/proc_process.h"
 #include "sources/sock_diag.h"
@@ -35,8 +36,13 @@ class OwnerCache {
                     uint32_t full_scan_every, OwnerScanStats& stats,
                     const SocketLookupFn& lookup = nullptr);
 
-  // ReadProcess, from the cache when the process is the one read before (same pid, start
-  // time and comm) and the last Scan was not a full one.
+  // Gives back the table the last Scan returned, once the sample is done with it. Scan
+  // hands out its own claims table instead of a copy; given back, the next Scan starts from
+  // it, otherwise it rebuilds it from the cached walks.
+  void ReturnClaims(SocketOwners&& owners);
+
+  // ReadProcess, from the cache when the process is the one read before (same pid, fd
+  // directory inode and comm) and the last Scan was not a full one.
   std::optional<Process> ReadProcess(const std::string& procfs, pid_t pid, double boot_time_seconds,
                                      ProcessReadStats& stats);
 
@@ -44,39 +50,36 @@ class OwnerCache {
 
  private:
   struct Entry {
-    FdDirSignature signature;       // of <pid>/fd when its links were last read
-    std::vector<uint64_t> inodes;   // the socket inodes read then, sorted
-    FdScanErrors errors;            // what went wrong then, replayed into the stats
-    bool opened = false;            // the fd directory could be opened then
-    uint64_t walked_sample = 0;     // the sample that read the links
-    uint64_t listed_sample = 0;     // the last sample that listed the pid
-    uint64_t walk_start_ticks = 0;  // the start time (stat field 22) when walked
-    // stat field 22 and comm, as read in stat_sample (identity: pid + start time).
-    uint64_t start_ticks = 0;
-    std::string comm;
-    uint64_t stat_sample = 0;
-    // The owner's attributes, read when it owned a socket, the start time they belong to,
-    // and the refusals met reading them (replayed into the stats when reused).
+    FdDirSignature signature;      // of <pid>/fd when its links were last read
+    std::vector<uint64_t> inodes;  // the socket inodes read then, sorted
+    FdScanErrors errors;           // what went wrong then, replayed into the stats
+    bool opened = false;           // the fd directory could be opened then
+    uint64_t walked_sample = 0;    // the sample that read the links
+    uint64_t listed_sample = 0;    // the last sample that listed the pid
+    // The owner's attributes, read when it owned a socket, the fd directory inode of the
+    // process they belong to, and the refusals met reading them (replayed when reused).
     std::optional<Process> process;
-    uint64_t process_start_ticks = 0;
+    uint64_t process_fd_inode = 0;
     uint64_t process_denied = 0;
   };
 
-  void Walk(const std::string& procfs, int procfs_fd, pid_t pid, Entry& entry,
-            OwnerScanStats& stats);
-  // Reads start time and comm from <pid>/stat, once per sample.
-  bool ReadIdentity(const std::string& procfs, pid_t pid, Entry& entry);
-  SocketOwners Claims() const;
+  void Walk(int procfs_fd, pid_t pid, Entry& entry, OwnerScanStats& stats);
+  // The claims of every entry; rebuilt only after a walk or an exit changed them.
+  const SocketOwners& Claims();
 
   std::unordered_map<pid_t, Entry> entries_;
-  // inode -> cookie of the previous sample's sockets, sorted by inode: a cached claim on an
-  // inode whose cookie changed is a claim on a socket that no longer exists.
-  std::vector<std::pair<uint64_t, uint64_t>> previous_cookies_;
+  // inode -> cookie in this and the previous sample: a cached claim on an inode whose
+  // cookie changed is a claim on a socket that no longer exists.
+  InodeCookieMap cookies_;
+  // Every entry's inodes as one table, valid unless stale; lent out by Scan.
+  SocketOwners claims_;
+  bool claims_stale_ = true;
+  bool claims_lent_ = false;
+  uint64_t lent_version_ = 0;
   // Inodes of sockets that a walk of every readable process did not find (their holder
   // cannot be read, or they were closed while walked), sorted; not searched for again until
   // the next full walk.
   std::vector<uint64_t> unfindable_;
-  size_t claimed_inodes_hint_ = 0;  // inodes claimed last time: the table's size
   uint64_t sample_ = 0;
   uint64_t last_full_sample_ = 0;
   bool last_scan_full_ = true;

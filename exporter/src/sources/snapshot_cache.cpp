@@ -1,6 +1,7 @@
 #include "sources/snapshot_cache.h"
 
 #include "sources/owner_cache.h"
+#include "sources/snapshot.h"
 
 namespace connwatch {
 
@@ -8,5 +9,9 @@ SnapshotCache::SnapshotCache() : owners_(std::make_unique<OwnerCache>()) {}
 SnapshotCache::~SnapshotCache() = default;
 SnapshotCache::SnapshotCache(SnapshotCache&&) noexcept = default;
 SnapshotCache& SnapshotCache::operator=(SnapshotCache&&) noexcept = default;
+
+void SnapshotCache::Reclaim(Snapshot&& snapshot) {
+  owners_->ReturnClaims(std::move(snapshot.owners));
+}
 
 }  // namespace connwatch

@@ -11,6 +11,7 @@
 namespace connwatch {
 
 class OwnerCache;
+struct Snapshot;
 
 class SnapshotCache {
  public:
@@ -30,6 +31,9 @@ class SnapshotCache {
     ++samples_;
     last_socket_count_ = sockets;
   }
+  // Takes back what `snapshot` (taken with this cache, and done with) borrowed from it: its
+  // owner table, which the next sample otherwise rebuilds.
+  void Reclaim(Snapshot&& snapshot);
   // Sockets in the last sample: the next dump's vector is reserved for about as many, so
   // it is not grown by doubling (which briefly holds 1.5x the table and copies it).
   size_t last_socket_count() const { return last_socket_count_; }
