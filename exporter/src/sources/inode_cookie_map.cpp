@@ -2,16 +2,9 @@
 
 #include <limits>
 
+#include "sources/inode_table.h"
+
 namespace connwatch {
-namespace {
-
-size_t CapacityFor(size_t entries) {
-  size_t capacity = 16;
-  while (capacity * 3 < entries * 4) capacity *= 2;
-  return capacity;
-}
-
-}  // namespace
 
 size_t InodeCookieMap::Probe(uint32_t inode) const {
   const size_t mask = slots_.size() - 1;
@@ -21,35 +14,41 @@ size_t InodeCookieMap::Probe(uint32_t inode) const {
 }
 
 void InodeCookieMap::Rebuild(size_t capacity) {
-  std::vector<Slot> old = std::move(slots_);
-  slots_.assign(capacity, Slot());
-  used_ = 0;
-  for (const Slot& slot : old) {
+  // Only what the previous and this sample recorded survives. The survivors are set aside
+  // first (16 bytes each) so that a rebuild at the same capacity reuses the table instead
+  // of holding an old and a new one at once.
+  std::vector<Slot> live;
+  for (const Slot& slot : slots_) {
     // Generations compare by difference, so that the counter may wrap.
-    uint32_t age = generation_ - slot.generation;
-    if (slot.inode == 0 || age > 1) continue;
-    slots_[Probe(slot.inode)] = slot;
-    ++used_;
+    if (slot.inode != 0 && generation_ - slot.generation <= 1) live.push_back(slot);
   }
+  if (slots_.size() == capacity) {
+    std::fill(slots_.begin(), slots_.end(), Slot());
+  } else {
+    slots_ = std::vector<Slot>(capacity);
+  }
+  for (const Slot& slot : live) slots_[Probe(slot.inode)] = slot;
+  used_ = live.size();
 }
 
 void InodeCookieMap::BeginSample(size_t inodes) {
   ++generation_;
-  // Room for every inode of this sample being new; dropping the inodes older than the
-  // previous sample usually makes it, else the table grows.
-  if ((used_ + inodes) * 4 > slots_.size() * 3) {
-    size_t live = 0;
-    for (const Slot& slot : slots_) {
-      if (slot.inode != 0 && generation_ - slot.generation == 1) ++live;
-    }
-    Rebuild(CapacityFor(live + inodes));
-  }
+  // Sized for this sample's inodes; what the earlier samples left is dropped when the
+  // table fills up (Record), not reserved for: a steady host records the same inodes again.
+  if (slots_.size() < InodeTableCapacityFor(inodes)) Rebuild(InodeTableCapacityFor(inodes));
 }
 
 bool InodeCookieMap::Record(uint64_t inode, uint64_t cookie) {
   if (inode == 0 || inode > std::numeric_limits<uint32_t>::max()) return false;
-  if (slots_.empty() || (used_ + 1) * 4 > slots_.size() * 3) {
-    Rebuild(CapacityFor(used_ * 2 + 1));
+  if (slots_.empty() || InodeTableCrowded(used_ + 1, slots_.size())) {
+    // Full of current and departed inodes: drop the departed, and grow only when the
+    // current ones alone would fill more than half of it.
+    size_t live = 0;
+    for (const Slot& slot : slots_) {
+      if (slot.inode != 0 && generation_ - slot.generation <= 1) ++live;
+    }
+    bool crowded = slots_.empty() || InodeTableCrowded(live * 2, slots_.size());
+    Rebuild(crowded ? InodeTableCapacityFor(live * 2 + 1) : slots_.size());
   }
   Slot& slot = slots_[Probe(static_cast<uint32_t>(inode))];
   if (slot.inode == 0) {

@@ -8,12 +8,14 @@
 #include <cstdint>
 #include <vector>
 
+#include "sources/inode_table.h"
+
 namespace connwatch {
 
 class InodeCookieMap {
  public:
   // Starts the next sample, in which about `inodes` inodes will be recorded. What was last
-  // recorded before the previous sample is dropped whenever the table needs room.
+  // recorded before the previous sample is dropped whenever the table fills up.
   void BeginSample(size_t inodes);
   // Records `inode`'s cookie in this sample. True when the previous sample recorded the
   // same cookie for it; false for an inode new, changed, or unknown then. Sockfs inode
@@ -34,15 +36,13 @@ class InodeCookieMap {
     uint32_t generation = 0;  // the sample that recorded it last
     uint64_t cookie = 0;
   };
-  // Fibonacci hashing, as SocketOwners: sockfs inode numbers are sequential.
-  size_t Home(uint32_t inode) const {
-    return static_cast<size_t>((inode * 0x9E3779B97F4A7C15ULL) >> 20) & (slots_.size() - 1);
-  }
+  size_t Home(uint32_t inode) const { return InodeHome(inode, slots_.size()); }
   size_t Probe(uint32_t inode) const;  // its slot, or the empty one where it would go
-  // A table of `capacity` slots holding only what the previous and this sample recorded.
+  // A table of `capacity` slots (a power of two) holding only what the previous and this
+  // sample recorded.
   void Rebuild(size_t capacity);
 
-  std::vector<Slot> slots_;  // a power of two, at most 3/4 used
+  std::vector<Slot> slots_;  // a power of two, at most 7/8 used
   size_t used_ = 0;          // slots holding an inode, current or not
   uint32_t generation_ = 0;  // this sample's
 };

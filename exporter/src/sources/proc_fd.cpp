@@ -11,6 +11,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "sources/inode_table.h"
+
 namespace connwatch {
 namespace {
 
@@ -63,9 +65,8 @@ std::optional<uint64_t> ParseSocketLink(std::string_view link) {
 }
 
 size_t SocketOwners::Probe(uint64_t inode) const {
-  // Fibonacci hashing: sockfs inode numbers are sequential, the multiplication spreads them.
   const size_t mask = slots_.size() - 1;
-  size_t index = static_cast<size_t>((inode * 0x9E3779B97F4A7C15ULL) >> 20) & mask;
+  size_t index = InodeHome(inode, slots_.size());
   while (slots_[index].inode != 0 && slots_[index].inode != inode) index = (index + 1) & mask;
   return index;
 }
@@ -79,15 +80,16 @@ void SocketOwners::Grow(size_t capacity) {
 }
 
 void SocketOwners::Reserve(size_t inodes) {
-  size_t capacity = 16;
-  while (capacity * 3 < inodes * 4) capacity *= 2;
+  size_t capacity = InodeTableCapacityFor(inodes);
   if (capacity > slots_.size()) Grow(capacity);
 }
 
 void SocketOwners::Add(uint64_t inode, pid_t pid) {
   if (inode == 0) return;
   ++version_;
-  if ((size_ + 1) * 4 > slots_.size() * 3) Grow(std::max<size_t>(16, slots_.size() * 2));
+  if (slots_.empty() || InodeTableCrowded(size_ + 1, slots_.size())) {
+    Grow(std::max<size_t>(16, slots_.size() * 2));
+  }
   Slot& slot = slots_[Probe(inode)];
   if (slot.inode == 0) {
     slot = {inode, pid, 0};

@@ -53,7 +53,7 @@ class SocketOwners {
   size_t Probe(uint64_t inode) const;  // its slot, or the empty one where it would go
   void Grow(size_t capacity);
 
-  std::vector<Slot> slots_;  // a power of two, at most 3/4 full
+  std::vector<Slot> slots_;  // a power of two, at most 7/8 full (sources/inode_table.h)
   std::vector<std::vector<pid_t>> shared_;
   size_t size_ = 0;
   uint64_t version_ = 0;
