@@ -1,6 +1,6 @@
 // NETLINK_SOCK_DIAG (inet_diag, linux/inet_diag.h): the primary socket source. One dump
-// request per family and protocol; replies are parsed by pure functions so tests can feed
-// synthetic or captured messages.
+// request for TCP of both families (the compat request) and one per family for UDP;
+// replies are parsed by pure functions so tests can feed synthetic or captured messages.
 #pragma once
 
 #include <cstddef>
