@@ -50,18 +50,10 @@ import connwatch_harness as h  # noqa: E402
 sys.path.insert(0, KUBE_DIR)
 sys.dont_write_bytecode = True  # no __pycache__ in deploy/kubernetes
 import generate  # noqa: E402
+from checklist import check, report  # noqa: E402
 
 CAPABILITIES = {"DAC_READ_SEARCH", "SYS_PTRACE", "NET_ADMIN"}
 ENTRYPOINT = ["/usr/bin/connwatch"]
-
-failures = []
-
-
-def check(condition, message):
-    print(("ok: " if condition else "FAIL: ") + message)
-    if not condition:
-        failures.append(message)
-    return condition
 
 
 def load_manifests():
@@ -472,18 +464,33 @@ def check_image_and_readme(container):
     check("deploy/kubernetes/generate.py" in section, "README says how to regenerate")
 
 
-def check_kustomize_build(objects, kust):
-    print("--- kubectl kustomize")
+def kubectl_or_skip(what):
+    """The kubectl binary, or None after saying that `what` goes unchecked without it."""
     kubectl = shutil.which("kubectl")
     if not kubectl:
-        print("skip: kubectl is not installed; the kustomize build is unchecked")
-        return
-    proc = subprocess.run([kubectl, "kustomize", KUBE_DIR], stdout=subprocess.PIPE,
+        print(f"skip: kubectl is not installed; {what} is unchecked")
+    return kubectl
+
+
+def kustomize(kubectl, directory, what):
+    """The documents `kubectl kustomize directory` builds, or None (a failed check) when it
+    does not build."""
+    proc = subprocess.run([kubectl, "kustomize", directory], stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True, timeout=120)
-    if not check(proc.returncode == 0, "kubectl kustomize deploy/kubernetes builds" +
+    if not check(proc.returncode == 0, f"kubectl kustomize builds {what}" +
                  ("" if proc.returncode == 0 else f":\n{proc.stdout}")):
+        return None
+    return [d for d in yaml.safe_load_all(proc.stdout) if d]
+
+
+def check_kustomize_build(objects, kust):
+    print("--- kubectl kustomize")
+    kubectl = kubectl_or_skip("the kustomize build")
+    if not kubectl:
         return
-    built = [d for d in yaml.safe_load_all(proc.stdout) if d]
+    built = kustomize(kubectl, KUBE_DIR, "deploy/kubernetes")
+    if built is None:
+        return
     namespace = kust["namespace"]
     want = sorted((o["kind"], o["metadata"]["name"]) for o in objects)
     got = sorted((o["kind"], o["metadata"]["name"]) for o in built)
@@ -495,9 +502,8 @@ def check_kustomize_build(objects, kust):
 def check_readme_overlay(connwatch, work):
     """The README's own overlay example, built: registry image, replaced policy, labels."""
     print("--- the README's overlay (kubectl kustomize)")
-    kubectl = shutil.which("kubectl")
+    kubectl = kubectl_or_skip("the README overlay")
     if not kubectl:
-        print("skip: kubectl is not installed; the README overlay is unchecked")
         return
     with open(os.path.join(REPO_ROOT, "README.md"), encoding="utf-8") as f:
         m = re.search(r"```yaml\n(# my-fleet/kustomization\.yaml.*?)```", f.read(), re.S)
@@ -516,12 +522,9 @@ def check_readme_overlay(connwatch, work):
     proc = subprocess.run([connwatch, "validate", os.path.join(overlay_dir, "policy.yaml")],
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
     check(proc.returncode == 0, "the test's fleet policy is valid")
-    proc = subprocess.run([kubectl, "kustomize", overlay_dir], stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, timeout=120)
-    if not check(proc.returncode == 0, "kubectl kustomize builds the README's overlay" +
-                 ("" if proc.returncode == 0 else f":\n{proc.stdout}")):
+    built = kustomize(kubectl, overlay_dir, "the README's overlay")
+    if built is None:
         return
-    built = [d for d in yaml.safe_load_all(proc.stdout) if d]
     image = overlay["images"][0]
     ds = one(built, "DaemonSet")
     pod = ds["spec"]["template"]["spec"]
@@ -560,13 +563,7 @@ def main():
     finally:
         h.kill_all_children()
         shutil.rmtree(work, ignore_errors=True)
-    if failures:
-        print(f"check_kubernetes: {len(failures)} check(s) failed:")
-        for f in failures:
-            print(f"  - {f}")
-        return 1
-    print("check_kubernetes: all checks passed")
-    return 0
+    return report("check_kubernetes")
 
 
 if __name__ == "__main__":

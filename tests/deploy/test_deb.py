@@ -29,6 +29,7 @@ import urllib.request
 REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(REPO_ROOT, "tests", "e2e"))
 import connwatch_harness as h  # noqa: E402
+from checklist import check, report  # noqa: E402
 
 PACKAGE = "connwatch"
 CONFFILE = "/etc/default/connwatch"
@@ -39,17 +40,6 @@ MARKER = "/var/tmp/connwatch-test_deb.installed"
 # The TLS shim library (another part of the build) may add files here; anything else the
 # package holds must be listed in expected_files().
 SHIM_DIR = "/usr/lib/connwatch/"
-
-failures = []
-
-
-def check(condition, message):
-    if condition:
-        print(f"ok: {message}")
-    else:
-        print(f"FAIL: {message}")
-        failures.append(message)
-    return condition
 
 
 def run(args, check_rc=True, timeout=300, **kw):
@@ -487,13 +477,7 @@ def main():
             run(["delgroup", "--system", "--quiet", "connwatch"], check_rc=False)
         shutil.rmtree(work, ignore_errors=True)
 
-    if failures:
-        print(f"test_deb: {len(failures)} check(s) failed:")
-        for f in failures:
-            print(f"  - {f}")
-        return 1
-    print("test_deb: all checks passed")
-    return 0
+    return report("test_deb")
 
 
 if __name__ == "__main__":

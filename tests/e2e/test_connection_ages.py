@@ -155,6 +155,22 @@ class AgeCase(unittest.TestCase):
         self.addCleanup(cw.stop)
         return cw
 
+    def hold_then_kill9(self, storage, name):
+        """connwatch on `storage`; after its first sample a --pair holder `name` whose
+        connections it sees for 2 s; then connwatch is killed with SIGKILL. Returns the
+        holder, the last scrape and the time of that scrape (monotonic)."""
+        cw = self.connwatch(storage)
+        h.wait_for_scrape(cw, lambda e: e.select("connwatch_connection_age_sources"), APPEAR,
+                          "the first sample")
+        holder = self.holder(name, ["--pair"])
+        exp = h.wait_for_scrape(cw, lambda e: (max_age(e, name) or 0) >= 2.0, APPEAR,
+                                f"{name}'s age >= 2 s")
+        scraped_at = time.monotonic()
+        cw.proc.send_signal(signal.SIGKILL)
+        cw.proc.wait(timeout=10)
+        self.assertEqual(cw.proc.returncode, -signal.SIGKILL)
+        return holder, exp, scraped_at
+
     def assert_ages_true(self, exp, holder, what):
         """Every max-age series of the holder lies within its measured true age.
 
@@ -299,19 +315,9 @@ class RestartTest(AgeCase):
 
     def test_kill9_restart_keeps_ages(self):
         storage = new_dir("restart")
-        cw = self.connwatch(storage)
-        h.wait_for_scrape(cw, lambda e: e.select("connwatch_connection_age_sources"), APPEAR,
-                          "the first sample")
-        holder = self.holder("cw-age-kill", ["--pair"])
-        exp = h.wait_for_scrape(cw, lambda e: (max_age(e, "cw-age-kill") or 0) >= 2.0,
-                                APPEAR, "cw-age-kill's age >= 2 s")
+        holder, exp, scraped_at = self.hold_then_kill9(storage, "cw-age-kill")
         self.assertEqual(age_sources(exp)["process_start"], 0, age_sources(exp))
         before = max_age(exp, "cw-age-kill")
-        scraped_at = time.monotonic()
-
-        cw.proc.send_signal(signal.SIGKILL)
-        cw.proc.wait(timeout=10)
-        self.assertEqual(cw.proc.returncode, -signal.SIGKILL)
         self.assertTrue(os.path.isfile(os.path.join(storage, "connections.state")))
         time.sleep(2.0)
 
@@ -338,17 +344,10 @@ class TornJournalTest(AgeCase):
 
     def test_torn_journal_tail_is_reported_and_the_rest_restored(self):
         storage = new_dir("torn")
-        cw = self.connwatch(storage)
-        h.wait_for_scrape(cw, lambda e: e.select("connwatch_connection_age_sources"), APPEAR,
-                          "the first sample")
         # Opened after the first sample wrote the snapshot: its first sighting is in the
         # journal only.
-        holder = self.holder("cw-age-torn", ["--pair"])
-        exp = h.wait_for_scrape(cw, lambda e: (max_age(e, "cw-age-torn") or 0) >= 2.0,
-                                APPEAR, "cw-age-torn's age >= 2 s")
+        holder, exp, _ = self.hold_then_kill9(storage, "cw-age-torn")
         before = max_age(exp, "cw-age-torn")
-        cw.proc.send_signal(signal.SIGKILL)
-        cw.proc.wait(timeout=10)
         journal = os.path.join(storage, "connections.journal")
         with open(journal) as f:
             text = f.read()

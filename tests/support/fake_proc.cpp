@@ -13,6 +13,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "support/live_process.h"
+
 namespace connwatch::testing {
 namespace {
 
@@ -220,47 +222,13 @@ void FakeProc::Remove(const std::string& relative) {
 
 std::string RunInUnprivilegedChild(const std::function<std::string()>& check) {
   constexpr uid_t kNobody = 65534;
-  int pipe_fds[2];
-  if (pipe2(pipe_fds, O_CLOEXEC) != 0) return "pipe: " + Errno();
-  pid_t child = fork();
-  if (child < 0) {
-    close(pipe_fds[0]);
-    close(pipe_fds[1]);
-    return "fork: " + Errno();
-  }
-  if (child == 0) {
-    close(pipe_fds[0]);
-    std::string result;
+  return RunInChild([&check]() -> std::string {
     if (geteuid() == 0 &&
         (setgroups(0, nullptr) != 0 || setgid(kNobody) != 0 || setuid(kNobody) != 0)) {
-      result = "dropping privileges: " + Errno();
-    } else {
-      result = check();
+      return "dropping privileges: " + Errno();
     }
-    // _exit: the child must not run the parent's gtest teardown or atexit handlers.
-    ssize_t ignored = write(pipe_fds[1], result.data(), result.size());
-    (void)ignored;
-    _exit(0);
-  }
-  close(pipe_fds[1]);
-  std::string result;
-  char buffer[512];
-  ssize_t n;
-  while ((n = read(pipe_fds[0], buffer, sizeof(buffer))) != 0) {
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      break;
-    }
-    result.append(buffer, static_cast<size_t>(n));
-  }
-  close(pipe_fds[0]);
-  int status = 0;
-  while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    return "child failed (wait status " + std::to_string(status) + "): " + result;
-  }
-  return result;
+    return check();
+  });
 }
 
 }  // namespace connwatch::testing

@@ -11,9 +11,12 @@
 #include <string>
 
 #include "sources/proc_file.h"
+#include "support/live_process.h"
 
 namespace connwatch {
 namespace {
+
+using testing::RunInChild;
 
 constexpr CapabilitySet kAllOf41 =
     (CapabilitySet{1} << 41) - 1;  // CAP_CHOWN..CAP_CHECKPOINT_RESTORE
@@ -131,32 +134,6 @@ TEST(PlanCapabilityDropTest, MissingCapabilitiesAreLackingAndTheBoundingSetStays
 
   CapabilityState none{0, 0, 0, kAllOf41, 0};
   EXPECT_EQ(PlanCapabilityDrop(none, kConnwatchCapabilities).lacking, kConnwatchCapabilities);
-}
-
-// Runs `body` in a forked child (capabilities are per thread and cannot be regained) and
-// returns what it reports; "" means success.
-std::string RunInChild(const std::function<std::string()>& body) {
-  int fds[2];
-  if (pipe(fds) != 0) return "pipe failed";
-  pid_t child = fork();
-  if (child < 0) return "fork failed";
-  if (child == 0) {
-    close(fds[0]);
-    std::string result = body();
-    ssize_t ignored = write(fds[1], result.data(), result.size());
-    (void)ignored;
-    _exit(0);
-  }
-  close(fds[1]);
-  std::string result;
-  char buffer[512];
-  ssize_t n;
-  while ((n = read(fds[0], buffer, sizeof(buffer))) > 0) result.append(buffer, n);
-  close(fds[0]);
-  int status = 0;
-  waitpid(child, &status, 0);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) result += " (child died)";
-  return result;
 }
 
 std::optional<CapabilityState> KernelView() {

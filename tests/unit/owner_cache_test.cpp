@@ -16,12 +16,15 @@
 
 #include "sources/snapshot.h"
 #include "support/fake_proc.h"
+#include "support/live_process.h"
 
 namespace connwatch {
 namespace {
 
 using testing::FakeProc;
 using testing::FakeProcess;
+using testing::LoopbackListener;
+using testing::WaitingChildren;
 
 Socket MakeSocket(uint64_t inode, uint64_t cookie, uint32_t uid = 0) {
   Socket socket;
@@ -409,16 +412,8 @@ TEST(CompareAttributionTest, ReportsDifferentOwners) {
 // Real processes and the real kernel: a listener shared with forked children, sampled with
 // a cache (the same one every time) and cold, in turn.
 TEST(OwnerCacheLiveTest, ForkedChildrenSharingAListenerOnTheRealProc) {
-  int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  ASSERT_GE(listener, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
-  ASSERT_EQ(listen(listener, 8), 0);
-  struct stat info {};
-  ASSERT_EQ(fstat(listener, &info), 0);
-  const uint64_t inode = info.st_ino;
+  LoopbackListener listener;
+  ASSERT_NO_FATAL_FAILURE(listener.Open());
 
   SnapshotOptions options;
   options.source_mode = SourceMode::kNetlink;
@@ -426,7 +421,7 @@ TEST(OwnerCacheLiveTest, ForkedChildrenSharingAListenerOnTheRealProc) {
   SnapshotCache cache;
   auto owners_of_listener = [&](const Snapshot& snapshot) {
     for (const Socket& socket : snapshot.sockets) {
-      if (socket.inode == inode) {
+      if (socket.inode == listener.inode()) {
         std::span<const pid_t> pids = snapshot.OwnersOf(socket);
         return std::vector<pid_t>(pids.begin(), pids.end());
       }
@@ -435,23 +430,10 @@ TEST(OwnerCacheLiveTest, ForkedChildrenSharingAListenerOnTheRealProc) {
   };
   EXPECT_EQ(owners_of_listener(TakeSnapshot(options, zones, &cache)), std::vector<pid_t>{getpid()});
 
-  // Children that wait for the pipe to close; read() and _exit() are async-signal-safe.
-  int pipe_fds[2];
-  ASSERT_EQ(pipe(pipe_fds), 0);
-  std::vector<pid_t> expected = {getpid()};
-  for (int i = 0; i < 2; ++i) {
-    pid_t child = fork();
-    if (child == 0) {
-      close(pipe_fds[1]);
-      char byte;
-      while (read(pipe_fds[0], &byte, 1) > 0) {
-      }
-      _exit(0);
-    }
-    ASSERT_GT(child, 0);
-    expected.push_back(child);
-  }
-  close(pipe_fds[0]);
+  WaitingChildren children;
+  ASSERT_NO_FATAL_FAILURE(children.Start(2));
+  std::vector<pid_t> expected = children.pids();
+  expected.push_back(getpid());
   std::sort(expected.begin(), expected.end());
   Snapshot cached = TakeSnapshot(options, zones, &cache);
   Snapshot cold = TakeSnapshot(options, zones);
@@ -459,42 +441,29 @@ TEST(OwnerCacheLiveTest, ForkedChildrenSharingAListenerOnTheRealProc) {
   EXPECT_EQ(owners_of_listener(cold), expected);
   EXPECT_FALSE(cache.owners().last_scan_full());
 
-  close(pipe_fds[1]);
-  for (size_t i = 0; i < expected.size(); ++i) {
-    if (expected[i] != getpid()) waitpid(expected[i], nullptr, 0);
-  }
+  children.Release();
   EXPECT_EQ(owners_of_listener(TakeSnapshot(options, zones, &cache)), std::vector<pid_t>{getpid()});
-  close(listener);
 }
 
 TEST(LookUpSockDiagTest, TellsOpenFromClosedSockets) {
-  int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  ASSERT_GE(listener, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
-  ASSERT_EQ(listen(listener, 8), 0);
-  socklen_t length = sizeof(address);
-  ASSERT_EQ(getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length), 0);
-  struct stat info {};
-  ASSERT_EQ(fstat(listener, &info), 0);
+  LoopbackListener listener;
+  ASSERT_NO_FATAL_FAILURE(listener.Open());
 
   std::vector<Socket> dumped;
   SockDiagStats stats;
   std::string error;
   ASSERT_TRUE(DumpSockDiag(dumped, stats, error)) << error;
   auto it = std::find_if(dumped.begin(), dumped.end(),
-                         [&](const Socket& socket) { return socket.inode == info.st_ino; });
+                         [&](const Socket& socket) { return socket.inode == listener.inode(); });
   ASSERT_NE(it, dumped.end());
   Socket dumped_listener = *it;
   uint64_t inode = 0;
   EXPECT_EQ(LookUpSockDiag(dumped_listener, inode), SocketLookup::kOpen);
-  EXPECT_EQ(inode, info.st_ino);
+  EXPECT_EQ(inode, listener.inode());
   Socket other_cookie = dumped_listener;
   other_cookie.cookie ^= 1;
   EXPECT_EQ(LookUpSockDiag(other_cookie, inode), SocketLookup::kGone) << "ESTALE";
-  close(listener);
+  listener.Close();
   EXPECT_EQ(LookUpSockDiag(dumped_listener, inode), SocketLookup::kGone);
 }
 

@@ -12,13 +12,16 @@
 #include <vector>
 
 #include "support/fake_proc.h"
+#include "support/live_process.h"
 
 namespace connwatch {
 namespace {
 
 using testing::FakeProc;
 using testing::FdDirFault;
+using testing::LoopbackListener;
 using testing::RunInUnprivilegedChild;
+using testing::WaitingChildren;
 
 std::vector<pid_t> OwnersOf(const SocketOwners& owners, uint64_t inode) {
   std::span<const pid_t> pids = owners.Of(inode);
@@ -228,41 +231,21 @@ TEST(ScanSocketOwnersTest, EmptyTreeHasNoOwners) {
 
 // Against the real /proc: a socket this test opens, then shares with a forked child.
 TEST(ScanSocketOwnersLiveTest, FindsOwnSocketAndForkedChild) {
-  int sock = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  ASSERT_GE(sock, 0);
-  struct stat st {};
-  ASSERT_EQ(fstat(sock, &st), 0);
-  uint64_t inode = st.st_ino;
+  LoopbackListener sock;
+  ASSERT_NO_FATAL_FAILURE(sock.Open());
 
   OwnerScanStats stats;
   SocketOwners owners = ScanSocketOwners("/proc", stats);
-  EXPECT_EQ(OwnersOf(owners, inode), std::vector<pid_t>{getpid()});
+  EXPECT_EQ(OwnersOf(owners, sock.inode()), std::vector<pid_t>{getpid()});
   EXPECT_GT(stats.processes_scanned, 0u);
 
-  // The child inherits the socket (CLOEXEC only matters on exec) and waits for the pipe to
-  // close; read() and _exit() are async-signal-safe, as a child of a threaded parent needs.
-  int pipe_fds[2];
-  ASSERT_EQ(pipe(pipe_fds), 0);
-  pid_t child = fork();
-  if (child == 0) {
-    close(pipe_fds[1]);
-    char byte;
-    while (read(pipe_fds[0], &byte, 1) > 0) {
-    }
-    _exit(0);
-  }
-  close(pipe_fds[0]);
-  EXPECT_GT(child, 0);
-  if (child > 0) {
-    OwnerScanStats after_fork;
-    owners = ScanSocketOwners("/proc", after_fork);
-    std::vector<pid_t> expected = {getpid(), child};
-    std::sort(expected.begin(), expected.end());
-    EXPECT_EQ(OwnersOf(owners, inode), expected);
-  }
-  close(pipe_fds[1]);
-  if (child > 0) waitpid(child, nullptr, 0);
-  close(sock);
+  WaitingChildren children;
+  ASSERT_NO_FATAL_FAILURE(children.Start(1));
+  OwnerScanStats after_fork;
+  owners = ScanSocketOwners("/proc", after_fork);
+  std::vector<pid_t> expected = {getpid(), children.pids()[0]};
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(OwnersOf(owners, sock.inode()), expected);
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "sources/proc_file.h"
+#include "support/live_process.h"
 #include "support/netlink_builder.h"
 
 namespace connwatch {
@@ -21,6 +22,7 @@ namespace {
 
 using testing::DescribeSocket;
 using testing::DescribeSockets;
+using testing::LoopbackListener;
 
 std::string FixturePath(const std::string& relative) {
   return std::string(CONNWATCH_FIXTURES_DIR) + "/" + relative;
@@ -306,30 +308,21 @@ TEST_F(ProcNetTreeTest, MissingTcpIsAnError) {
 
 // The real kernel: a listener opened here shows up with its inode.
 TEST(ProcNetLiveTest, FindsOwnListener) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  ASSERT_GE(fd, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
-  ASSERT_EQ(listen(fd, 1), 0);
-  socklen_t length = sizeof(address);
-  ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length), 0);
-  struct stat st {};
-  ASSERT_EQ(fstat(fd, &st), 0);
+  LoopbackListener listener;
+  ASSERT_NO_FATAL_FAILURE(listener.Open());
 
   std::vector<Socket> sockets;
   ProcNetStats stats;
   std::string error;
   ASSERT_TRUE(ReadProcNetSockets("/proc", sockets, stats, error)) << error;
-  close(fd);
+  listener.Close();
   auto it = std::find_if(sockets.begin(), sockets.end(),
-                         [&](const Socket& s) { return s.inode == st.st_ino; });
-  ASSERT_NE(it, sockets.end()) << "inode " << st.st_ino << " not in /proc/net";
+                         [&](const Socket& s) { return s.inode == listener.inode(); });
+  ASSERT_NE(it, sockets.end()) << "inode " << listener.inode() << " not in /proc/net";
   EXPECT_EQ(it->transport, Transport::kTcp);
   EXPECT_EQ(it->family, Family::kIpv4);
   EXPECT_EQ(it->state, SocketState::kListen);
-  EXPECT_EQ(it->local_port, ntohs(address.sin_port));
+  EXPECT_EQ(it->local_port, listener.port());
   EXPECT_EQ(it->local.bytes[0], 127);
   EXPECT_EQ(it->uid, geteuid());
   EXPECT_EQ(stats.malformed_lines, 0u);

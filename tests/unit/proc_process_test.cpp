@@ -10,6 +10,7 @@
 #include <string>
 
 #include "support/fake_proc.h"
+#include "support/live_process.h"
 
 namespace connwatch {
 namespace {
@@ -17,6 +18,7 @@ namespace {
 using testing::FakeProc;
 using testing::FakeProcess;
 using testing::RunInUnprivilegedChild;
+using testing::WaitingChildren;
 
 using namespace std::literals;  // "...\0..."s keeps embedded NULs; ""sv
 
@@ -405,35 +407,22 @@ TEST(ReadProcessLiveTest, OtherUsersExeIsDenied) {
   // CAP_SYS_PTRACE) while stat and status stay world-readable, so it is reported under its
   // comm and the denial is counted.
   if (geteuid() != 0) GTEST_SKIP() << "needs root to read a process as another user";
-  int pipe_fds[2];
-  ASSERT_EQ(pipe(pipe_fds), 0);
-  pid_t holder = fork();
-  if (holder == 0) {
-    close(pipe_fds[1]);
-    char byte;
-    while (read(pipe_fds[0], &byte, 1) > 0) {
+  WaitingChildren holders;
+  ASSERT_NO_FATAL_FAILURE(holders.Start(1));
+  const pid_t holder = holders.pids()[0];
+  std::string comm = std::string(program_invocation_short_name).substr(0, 15);
+  std::string failure = RunInUnprivilegedChild([&]() -> std::string {
+    ProcessReadStats stats;
+    auto process = ReadProcess("/proc", holder, 0, stats);
+    if (!process) return "holder not read";
+    if (process->exe != "") return "exe readable: " + process->exe;
+    if (process->name != comm) return "name " + process->name + " != " + comm;
+    if (process->uid != 0) return "uid " + std::to_string(process->uid);
+    if (stats.permission_denied != 1) {
+      return "permission_denied=" + std::to_string(stats.permission_denied);
     }
-    _exit(0);
-  }
-  close(pipe_fds[0]);
-  std::string failure = "fork failed";
-  if (holder > 0) {
-    std::string comm = std::string(program_invocation_short_name).substr(0, 15);
-    failure = RunInUnprivilegedChild([&]() -> std::string {
-      ProcessReadStats stats;
-      auto process = ReadProcess("/proc", holder, 0, stats);
-      if (!process) return "holder not read";
-      if (process->exe != "") return "exe readable: " + process->exe;
-      if (process->name != comm) return "name " + process->name + " != " + comm;
-      if (process->uid != 0) return "uid " + std::to_string(process->uid);
-      if (stats.permission_denied != 1) {
-        return "permission_denied=" + std::to_string(stats.permission_denied);
-      }
-      return "";
-    });
-  }
-  close(pipe_fds[1]);
-  if (holder > 0) waitpid(holder, nullptr, 0);
+    return "";
+  });
   EXPECT_EQ(failure, "");
 }
 
