@@ -232,7 +232,7 @@ int Run(const Flags& flags) {
   std::vector<double> seconds;
   std::vector<std::pair<int, long>> rss;
   CoreSample last;
-  uint64_t processes_scanned = 0;
+  uint64_t processes_scanned = 0, processes_walked = 0, looked_up = 0, gone = 0;
   // Verified samples are bracketed by cold snapshots taken right before and right after
   // them (untimed); with --verify-every=1 one cold snapshot serves as both.
   OwnersByInode cold_before;
@@ -250,6 +250,9 @@ int Run(const Flags& flags) {
     last = TakeCoreSample(flags.options, zones, counters, cold ? nullptr : &cache);
     seconds.push_back(last.seconds);
     processes_scanned += last.snapshot.owner_stats.processes_scanned;
+    processes_walked += last.snapshot.owner_stats.processes_walked;
+    looked_up += last.snapshot.owner_stats.sockets_looked_up;
+    gone += last.snapshot.owner_stats.sockets_gone;
     if (verify_this) {
       OwnersByInode cold_after = IndexOwners(Take(flags.options, zones, nullptr));
       verification.Compare(IndexOwners(last.snapshot), cold_before, cold_after);
@@ -275,6 +278,8 @@ int Run(const Flags& flags) {
          Json("owned_sockets", uint64_t(owned)) + ", " +
          Json("processes", uint64_t(last.snapshot.processes.size())) + ", " +
          Json("processes_scanned_per_sample", processes_scanned / flags.samples) + ", " +
+         Json("processes_walked", processes_walked) + ", " + Json("sockets_looked_up", looked_up) +
+         ", " + Json("sockets_gone", gone) + ", " +
          Json("exposition_bytes", uint64_t(last.exposition_bytes)) + ", ";
   if (!cold && flags.verify) {
     out += Json("verified_sockets", verification.checked) + ", " +
@@ -318,6 +323,7 @@ int main(int argc, char** argv) {
   using connwatch::FlagSpec;
   connwatch::Flags flags;
   std::string samples = "5", warmup = "3", verify = "1", full = "1", verify_every = "1", rss_at,
+              lookup = "1",
               source = "auto", procfs = "/proc";
   std::vector<FlagSpec> specs = {
       {"mode", "cold, steady or churn.", &flags.mode, nullptr},
@@ -330,6 +336,8 @@ int main(int argc, char** argv) {
       {"rss-at", "Comma-separated sample numbers after which to read VmRSS.", &rss_at, nullptr},
       {"collector.source", "auto, netlink or procfs.", &source, nullptr},
       {"path.procfs", "procfs mountpoint.", &procfs, nullptr},
+      {"lookup", "1: steady samples ask sock_diag about unclaimed sockets; 0: they do not.",
+       &lookup, nullptr},
   };
   std::vector<std::string> positional;
   std::string error;
@@ -339,6 +347,7 @@ int main(int argc, char** argv) {
        connwatch::ParseCount(warmup, 0, flags.warmup) &&
        connwatch::ParseCount(verify_every, 1, flags.verify_every) &&
        (verify == "0" || verify == "1") && (full == "0" || full == "1") &&
+       (lookup == "0" || lookup == "1") &&
        (flags.mode == "cold" || flags.mode == "steady" || flags.mode == "churn");
   for (size_t at = 0; ok && at < rss_at.size();) {
     size_t comma = std::min(rss_at.find(',', at), rss_at.size());
@@ -355,5 +364,6 @@ int main(int argc, char** argv) {
   flags.verify = verify == "1";
   flags.full = full == "1";
   flags.options.procfs = procfs;
+  if (lookup == "0") flags.options.sock_diag_lookup = nullptr;
   return connwatch::Run(flags);
 }

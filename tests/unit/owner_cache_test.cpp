@@ -176,7 +176,7 @@ TEST_F(OwnerCacheTest, SocketClosedSinceTheDumpIsNotSearchedFor) {
   sockets_.push_back(MakeSocket(30, 3));  // in the dump, closed before the walk
   sockets_.push_back(MakeSocket(40, 4));  // in the dump, its last fd closed since (inode 0)
   std::vector<uint64_t> asked;
-  SocketLookupFn lookup = [&asked](const Socket& socket, uint64_t& inode) {
+  SockDiagLookup lookup = [&asked](const Socket& socket, uint64_t& inode) {
     asked.push_back(socket.inode);
     inode = 0;
     return socket.inode == 30 ? SocketLookup::kGone : SocketLookup::kOpen;

@@ -5,7 +5,12 @@
 #include "sources/snapshot.h"
 
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -219,6 +224,97 @@ TEST(OwnersCollectorTest, RefusedFdTablesWithoutCapabilitiesFailTheCollector) {
     EXPECT_EQ(snapshot.owner_stats.permission_denied, 0u);
     EXPECT_TRUE(owners->success) << owners->error;
   }
+}
+
+}  // namespace
+}  // namespace connwatch
+
+namespace connwatch {
+namespace {
+
+// A steady sample (with a cache) asks sock_diag about a socket that no walk accounts for
+// before it searches every process for it: here a listener of this test, dumped and then
+// closed before the fd walk, as a short-lived socket on a busy host is. On the real kernel
+// and /proc; the lookup is the real one, recorded on the way through.
+TEST(SnapshotLookupTest, SocketClosedAfterTheDumpIsLookedUpThroughTakeSnapshot) {
+  SnapshotOptions options;
+  options.full_scan_every = 1000;  // the samples below are steady ones, not full walks
+  std::vector<std::pair<uint64_t, SocketLookup>> asked;
+  options.sock_diag_lookup = [&asked](const Socket& socket, uint64_t& inode) {
+    SocketLookup answer = LookUpSockDiag(socket, inode);
+    asked.emplace_back(socket.inode, answer);
+    return answer;
+  };
+  ZoneClassifier zones;
+  SnapshotCache cache;
+  cache.Reclaim(TakeSnapshot(options, zones, &cache));  // full walk: no lookups
+  cache.Reclaim(TakeSnapshot(options, zones, &cache));
+
+  int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  ASSERT_EQ(listen(listener, 1), 0);
+  struct stat info{};
+  ASSERT_EQ(fstat(listener, &info), 0);
+  const uint64_t inode = info.st_ino;
+  options.sock_diag_dump = [listener](std::vector<Socket>& out, SockDiagStats& stats,
+                                      std::string& error) {
+    bool ok = DumpSockDiag(out, stats, error);
+    close(listener);  // gone before the walk; this process's fd count is as it was
+    return ok;
+  };
+  asked.clear();
+  Snapshot snapshot = TakeSnapshot(options, zones, &cache);
+  EXPECT_EQ(snapshot.source, SocketSource::kNetlink);
+  bool dumped = std::any_of(snapshot.sockets.begin(), snapshot.sockets.end(),
+                            [inode](const Socket& socket) { return socket.inode == inode; });
+  ASSERT_TRUE(dumped) << "the dump should hold the listener";
+  auto ours = std::find_if(asked.begin(), asked.end(),
+                           [inode](const auto& question) { return question.first == inode; });
+  ASSERT_NE(ours, asked.end()) << "TakeSnapshot never asked sock_diag about the closed socket";
+  EXPECT_EQ(ours->second, SocketLookup::kGone);
+  EXPECT_GE(snapshot.owner_stats.sockets_looked_up, 1u);
+  EXPECT_GE(snapshot.owner_stats.sockets_gone, 1u);
+  EXPECT_TRUE(snapshot.OwnersOf(*std::find_if(snapshot.sockets.begin(), snapshot.sockets.end(),
+                                              [inode](const Socket& socket) {
+                                                return socket.inode == inode;
+                                              }))
+                  .empty());
+}
+
+// Sockets read from a procfs tree are not asked about: the kernel answers for its own
+// namespace's sockets, not for a tree's (a test's, or another namespace's /proc/<pid>/net).
+TEST(SnapshotLookupTest, ProcfsSocketsAreNotLookedUp) {
+  FakeProc proc;
+  proc.MakeDir("net");
+  proc.WriteFile("net/tcp",
+                 "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  "
+                 "timeout inode\n"
+                 "   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     "
+                 "0        0 4242 1 0000000000000000 100 0 0 10 0\n");
+  proc.WriteFile("net/udp",
+                 "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  "
+                 "timeout inode ref pointer drops\n");
+  proc.AddProcess(100);
+  SnapshotOptions options;
+  options.procfs = proc.root();
+  options.source_mode = SourceMode::kProcfs;
+  options.full_scan_every = 1000;
+  size_t asked = 0;
+  options.sock_diag_lookup = [&asked](const Socket&, uint64_t&) {
+    ++asked;
+    return SocketLookup::kGone;
+  };
+  ZoneClassifier zones;
+  SnapshotCache cache;
+  cache.Reclaim(TakeSnapshot(options, zones, &cache));
+  Snapshot snapshot = TakeSnapshot(options, zones, &cache);
+  ASSERT_EQ(snapshot.sockets.size(), 1u);
+  EXPECT_EQ(asked, 0u);
+  EXPECT_EQ(snapshot.owner_stats.sockets_looked_up, 0u);
 }
 
 }  // namespace

@@ -106,7 +106,7 @@ const SocketOwners& OwnerCache::Claims() {
 
 SocketOwners OwnerCache::Scan(const std::string& procfs, const std::vector<Socket>& sockets,
                               uint32_t full_scan_every, OwnerScanStats& stats,
-                              const SocketLookupFn& lookup) {
+                              const SockDiagLookup& lookup) {
   ++sample_;
   const bool full = last_full_sample_ == 0 || full_scan_every <= 1 ||
                     sample_ - last_full_sample_ >= full_scan_every;
@@ -177,9 +177,14 @@ SocketOwners OwnerCache::Scan(const std::string& procfs, const std::vector<Socke
     // searching every process for them would make every sample a full walk.
     uint64_t inode_now = 0;
     if (!full && lookup) {
+      ++stats.sockets_looked_up;
       SocketLookup answer = lookup(socket, inode_now);
-      if (answer == SocketLookup::kGone) continue;
-      if (answer == SocketLookup::kOpen && inode_now != socket.inode) continue;
+      bool gone = answer == SocketLookup::kGone ||
+                  (answer == SocketLookup::kOpen && inode_now != socket.inode);
+      if (gone) {
+        ++stats.sockets_gone;
+        continue;
+      }
     }
     if (unknown.insert(socket.inode).second) unknown_uids.insert(socket.uid);
   }

@@ -20,9 +20,6 @@
 
 namespace connwatch {
 
-// Whether a socket of the dump still exists, and its inode now (LookUpSockDiag).
-using SocketLookupFn = std::function<SocketLookup(const Socket&, uint64_t&)>;
-
 class OwnerCache {
  public:
   // The owners of `sockets` (dumped just before), as a full /proc/<pid>/fd walk would find
@@ -34,7 +31,7 @@ class OwnerCache {
   // unclaimed socket still exists: one closed since the dump has nothing left to find.
   SocketOwners Scan(const std::string& procfs, const std::vector<Socket>& sockets,
                     uint32_t full_scan_every, OwnerScanStats& stats,
-                    const SocketLookupFn& lookup = nullptr);
+                    const SockDiagLookup& lookup = nullptr);
 
   // Gives back the table the last Scan returned, once the sample is done with it. Scan
   // hands out its own claims table instead of a copy; given back, the next Scan starts from

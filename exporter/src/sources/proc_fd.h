@@ -21,6 +21,10 @@ struct OwnerScanStats {
   uint64_t permission_denied = 0;  // fd directories or links we may not read
   uint64_t vanished = 0;           // processes that exited between readdir and reading
   uint64_t other_errors = 0;
+  // With a cache: sockets no walk accounted for that sock_diag was asked about (an exact
+  // lookup each), and of those the ones found closed since the dump (not searched for).
+  uint64_t sockets_looked_up = 0;
+  uint64_t sockets_gone = 0;
 };
 
 // inode -> the pids holding an fd to it, sorted and unique. A socket may have several

@@ -62,8 +62,13 @@ void CollectSockets(Snapshot& snapshot, const SnapshotOptions& options) {
 
 void CollectOwners(Snapshot& snapshot, const SnapshotOptions& options, SnapshotCache* cache) {
   auto start = std::chrono::steady_clock::now();
+  // The exact lookup asks the kernel about sockets of this namespace's dump; sockets read
+  // from a procfs tree (another namespace's, or a test's) are not the kernel's to answer for.
+  const SockDiagLookup& lookup =
+      snapshot.source == SocketSource::kNetlink ? options.sock_diag_lookup : SockDiagLookup();
   snapshot.owners = cache ? cache->owners().Scan(options.procfs, snapshot.sockets,
-                                                 options.full_scan_every, snapshot.owner_stats)
+                                                 options.full_scan_every, snapshot.owner_stats,
+                                                 lookup)
                           : ScanSocketOwners(options.procfs, snapshot.owner_stats);
   // A refused fd table hides which sockets its process holds; they are reported unowned.
   // Without CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE that is every other user's process, so the

@@ -42,7 +42,6 @@ struct CollectorResult {
 };
 
 using SockDiagDumper = std::function<bool(std::vector<Socket>&, SockDiagStats&, std::string&)>;
-using SockDiagLookup = std::function<SocketLookup(const Socket&, uint64_t&)>;
 
 inline constexpr uint32_t kDefaultFullScanEvery = 30;
 

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -66,5 +67,7 @@ bool DumpSockDiagTable(Family family, Transport transport, std::vector<Socket>& 
 // belongs to another socket); kUnknown: the question could not be answered.
 enum class SocketLookup { kOpen, kGone, kUnknown };
 SocketLookup LookUpSockDiag(const Socket& socket, uint64_t& inode);
+// LookUpSockDiag, or what a test puts in its place.
+using SockDiagLookup = std::function<SocketLookup(const Socket&, uint64_t&)>;
 
 }  // namespace connwatch
