@@ -159,10 +159,4 @@ const char* StateName(Transport transport, SocketState state) {
   return "unknown";
 }
 
-const char* TransportName(Transport transport) {
-  return transport == Transport::kTcp ? "tcp" : "udp";
-}
-
-const char* FamilyName(Family family) { return family == Family::kIpv4 ? "ipv4" : "ipv6"; }
-
 }  // namespace connwatch

@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "model.h"
-#include "policy/zones.h"
-#include "sources/proc_sys.h"
+#include "net/ports.h"
+#include "net/zones.h"
 
 namespace connwatch {
 
@@ -49,7 +49,5 @@ std::vector<SocketClass> ClassifySockets(const std::vector<Socket>& sockets,
 const char* RoleName(SocketRole role);
 const char* DirectionName(Direction direction);  // "" for kNone
 const char* StateName(Transport transport, SocketState state);
-const char* TransportName(Transport transport);
-const char* FamilyName(Family family);
 
 }  // namespace connwatch

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "base/log.h"
 #include "cli/check.h"
 #include "cli/connections.h"
 #include "cli/flags.h"
@@ -15,7 +16,6 @@
 #include "http/server.h"
 #include "http/tls_config.h"
 #include "http/web_config.h"
-#include "log.h"
 #include "privilege/capabilities.h"
 #include "sampler/policy_runtime.h"
 #include "sampler/sampler.h"

@@ -1,18 +1,16 @@
 // The data model shared by every source, the classifier, the metrics and the CLI.
-// Sources fill Socket and Process; the snapshot builder joins them.
+// Sources fill Socket and Process; the snapshot builder joins them. Addresses and
+// transports are the network vocabulary (net/ip_address.h).
 #pragma once
 
 #include <sys/types.h>
 
-#include <array>
 #include <cstdint>
 #include <string>
-#include <vector>
+
+#include "net/ip_address.h"
 
 namespace connwatch {
-
-enum class Transport : uint8_t { kTcp, kUdp };
-enum class Family : uint8_t { kIpv4, kIpv6 };
 
 // Kernel socket states (include/net/tcp_states.h). UDP sockets use kEstablished when
 // connected and kClose when not, in sock_diag and /proc/net/udp alike.
@@ -32,15 +30,6 @@ enum class SocketState : uint8_t {
   kNewSynRecv = 12,
 };
 inline constexpr int kMaxSocketState = 12;
-
-// An IP address in network byte order. IPv4 uses bytes[0..3]; the rest stay zero.
-struct IpAddress {
-  Family family = Family::kIpv4;
-  std::array<uint8_t, 16> bytes{};
-
-  bool operator==(const IpAddress&) const = default;
-  auto operator<=>(const IpAddress&) const = default;
-};
 
 struct Socket {
   Transport transport = Transport::kTcp;

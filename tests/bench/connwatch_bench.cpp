@@ -27,11 +27,11 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/read_file.h"
 #include "cli/flags.h"
 #include "metrics/collector.h"
 #include "sampler/policy_runtime.h"
 #include "sampler/sampler.h"
-#include "sources/proc_file.h"
 #include "sources/snapshot.h"
 
 // Built against a tree without the owner cache (before issue 7), steady == cold: that is what
@@ -82,7 +82,7 @@ Stats Summarize(std::vector<double> values) {
 // driver), which hides connwatch's own footprint.
 long StatusKib(const char* field) {
   std::string status;
-  ReadProcFile("/proc/self/status", kMaxSmallProcFileBytes, status);
+  ReadFileCapped("/proc/self/status", kMaxSmallProcFileBytes, status);
   size_t at = status.find(std::string(field) + ":");
   return at == std::string::npos
              ? 0
@@ -323,8 +323,7 @@ int main(int argc, char** argv) {
   using connwatch::FlagSpec;
   connwatch::Flags flags;
   std::string samples = "5", warmup = "3", verify = "1", full = "1", verify_every = "1", rss_at,
-              lookup = "1",
-              source = "auto", procfs = "/proc";
+              lookup = "1", source = "auto", procfs = "/proc";
   std::vector<FlagSpec> specs = {
       {"mode", "cold, steady or churn.", &flags.mode, nullptr},
       {"samples", "Number of samples to time.", &samples, nullptr},

@@ -6,7 +6,7 @@
 
 #include "classify.h"
 #include "model.h"
-#include "policy/cidr.h"
+#include "net/cidr.h"
 #include "sources/snapshot.h"
 
 namespace connwatch::testing {

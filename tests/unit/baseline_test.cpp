@@ -9,7 +9,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "policy/cidr.h"
+#include "net/cidr.h"
 #include "policy/policy_loader.h"
 #include "support/test_sockets.h"
 
@@ -24,7 +24,7 @@ const char* Protocol(ProtocolMatch protocol) {
   return protocol == ProtocolMatch::kTcp ? "tcp" : protocol == ProtocolMatch::kUdp ? "udp" : "any";
 }
 
-std::string Ports(const PortSpan& ports) {
+std::string Ports(const PortRange& ports) {
   return ports.low == ports.high ? std::to_string(ports.low)
                                  : std::to_string(ports.low) + "-" + std::to_string(ports.high);
 }

@@ -10,7 +10,7 @@
 #include <functional>
 #include <string>
 
-#include "sources/proc_file.h"
+#include "base/read_file.h"
 #include "support/live_process.h"
 
 namespace connwatch {
@@ -138,7 +138,7 @@ TEST(PlanCapabilityDropTest, MissingCapabilitiesAreLackingAndTheBoundingSetStays
 
 std::optional<CapabilityState> KernelView() {
   std::string status;
-  if (ReadProcFile("/proc/thread-self/status", kMaxSmallProcFileBytes, status) != 0)
+  if (ReadFileCapped("/proc/thread-self/status", kMaxSmallProcFileBytes, status) != 0)
     return std::nullopt;
   return ParseStatusCapabilities(status);
 }

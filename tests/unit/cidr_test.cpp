@@ -1,4 +1,4 @@
-#include "policy/cidr.h"
+#include "net/cidr.h"
 
 #include <gtest/gtest.h>
 

@@ -6,7 +6,7 @@
 #include <optional>
 #include <vector>
 
-#include "policy/cidr.h"
+#include "net/cidr.h"
 #include "support/test_sockets.h"
 
 namespace connwatch {

@@ -5,7 +5,7 @@
 #include <random>
 #include <unordered_map>
 
-#include "policy/cidr.h"
+#include "net/cidr.h"
 
 namespace connwatch {
 namespace {

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "sources/proc_sys.h"
 #include "support/fake_proc.h"
 #include "support/netlink_builder.h"
 
@@ -549,21 +550,21 @@ TEST(ConntrackDumpTest, WithoutCapNetAdminFailsWithAClearError) {
 
 TEST(ConntrackTimestampsTest, ReadsTheSysctl) {
   FakeProc proc;
-  EXPECT_FALSE(ConntrackTimestampsEnabled(proc.root())) << "absent: nf_conntrack not loaded";
+  EXPECT_FALSE(ReadConntrackTimestampsEnabled(proc.root())) << "absent: nf_conntrack not loaded";
   proc.MakeDir("sys");
   proc.MakeDir("sys/net");
   proc.MakeDir("sys/net/netfilter");
   const std::string file = "sys/net/netfilter/nf_conntrack_timestamp";
   proc.WriteFile(file, "1\n");
-  EXPECT_TRUE(ConntrackTimestampsEnabled(proc.root()));
+  EXPECT_TRUE(ReadConntrackTimestampsEnabled(proc.root()));
   proc.WriteFile(file, "0\n");
-  EXPECT_FALSE(ConntrackTimestampsEnabled(proc.root()));
+  EXPECT_FALSE(ReadConntrackTimestampsEnabled(proc.root()));
   proc.WriteFile(file, "");
-  EXPECT_FALSE(ConntrackTimestampsEnabled(proc.root()));
+  EXPECT_FALSE(ReadConntrackTimestampsEnabled(proc.root()));
   proc.WriteFile(file, "1");
-  EXPECT_TRUE(ConntrackTimestampsEnabled(proc.root()));
+  EXPECT_TRUE(ReadConntrackTimestampsEnabled(proc.root()));
   proc.WriteFile(file, "10\n");
-  EXPECT_FALSE(ConntrackTimestampsEnabled(proc.root()));
+  EXPECT_FALSE(ReadConntrackTimestampsEnabled(proc.root()));
 }
 
 }  // namespace

@@ -15,12 +15,12 @@ constexpr auto kEstablished = SocketState::kEstablished;
 constexpr auto kInbound = Direction::kInbound;
 constexpr auto kOutbound = Direction::kOutbound;
 
-PortSpan Port(uint16_t port) { return {port, port}; }
+PortRange Port(uint16_t port) { return {port, port}; }
 
 IpAddress Ip(const char* text) { return *ParseIpAddress(text); }
 
 // Rule literals (designated initializers trip -Wmissing-field-initializers on GCC 12).
-ListenerRule Listen(std::string process, PortSpan ports = {},
+ListenerRule Listen(std::string process, PortRange ports = {},
                     ProtocolMatch protocol = ProtocolMatch::kAny) {
   ListenerRule rule;
   rule.process = std::move(process);
@@ -53,7 +53,7 @@ NetworkProcessRule Allow(std::string process) {
 }
 
 PathRule Path(std::string process, Direction direction = Direction::kNone,
-              std::string remote_zone = "", PortSpan ports = {},
+              std::string remote_zone = "", PortRange ports = {},
               ProtocolMatch protocol = ProtocolMatch::kAny) {
   PathRule rule;
   rule.process = std::move(process);

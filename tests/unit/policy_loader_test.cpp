@@ -10,7 +10,7 @@
 #include <set>
 #include <sstream>
 
-#include "policy/cidr.h"
+#include "net/cidr.h"
 
 namespace connwatch {
 namespace {
@@ -52,7 +52,7 @@ const char* ProtocolText(ProtocolMatch protocol) {
   return protocol == ProtocolMatch::kTcp ? "tcp" : protocol == ProtocolMatch::kUdp ? "udp" : "any";
 }
 
-std::string PortsText(const PortSpan& ports) {
+std::string PortsText(const PortRange& ports) {
   return std::to_string(ports.low) + "-" + std::to_string(ports.high);
 }
 
@@ -132,14 +132,14 @@ TEST(PolicyLoaderTest, FullPolicyParsesToExactValues) {
   const std::vector<ListenerRule>& listeners = *policy.listeners;
   ASSERT_EQ(listeners.size(), 4u);
   EXPECT_EQ(listeners[0].process, "sshd");
-  EXPECT_EQ(listeners[0].ports, (PortSpan{22, 22}));
+  EXPECT_EQ(listeners[0].ports, (PortRange{22, 22}));
   EXPECT_EQ(listeners[0].protocol, ProtocolMatch::kTcp);
   EXPECT_EQ(listeners[0].bind.scope, BindScope::kWildcard);
   EXPECT_EQ(listeners[0].where.file, "full.yaml");
   EXPECT_EQ(listeners[0].where.line, 9);
   EXPECT_EQ(listeners[0].where.column, 5);
   EXPECT_EQ(listeners[1].process, "node*");
-  EXPECT_EQ(listeners[1].ports, (PortSpan{8000, 8100}));
+  EXPECT_EQ(listeners[1].ports, (PortRange{8000, 8100}));
   EXPECT_EQ(listeners[1].protocol, ProtocolMatch::kUdp);
   EXPECT_EQ(listeners[1].bind.scope, BindScope::kLoopback);
   EXPECT_EQ(listeners[2].process, "");
@@ -148,7 +148,7 @@ TEST(PolicyLoaderTest, FullPolicyParsesToExactValues) {
   EXPECT_EQ(listeners[2].bind.scope, BindScope::kAddress);
   EXPECT_EQ(listeners[2].bind.address, Ip("::1"));
   EXPECT_EQ(listeners[3].process, "caf\xe9");  // !!binary
-  EXPECT_EQ(listeners[3].ports, (PortSpan{65535, 65535}));
+  EXPECT_EQ(listeners[3].ports, (PortRange{65535, 65535}));
   EXPECT_EQ(listeners[3].bind.scope, BindScope::kAddress);
   EXPECT_EQ(listeners[3].bind.address, Ip("10.20.0.5"));
   EXPECT_EQ(listeners[3].where.line, 18);
@@ -181,12 +181,12 @@ TEST(PolicyLoaderTest, FullPolicyParsesToExactValues) {
   EXPECT_EQ(paths[0].process, "nginx");
   EXPECT_EQ(paths[0].direction, Direction::kInbound);
   EXPECT_EQ(paths[0].remote_zone, "external");
-  EXPECT_EQ(paths[0].ports, (PortSpan{443, 443}));
+  EXPECT_EQ(paths[0].ports, (PortRange{443, 443}));
   EXPECT_EQ(paths[0].protocol, ProtocolMatch::kTcp);
   EXPECT_EQ(paths[1].process, "systemd-resolve*");
   EXPECT_EQ(paths[1].direction, Direction::kOutbound);
   EXPECT_EQ(paths[1].remote_zone, "dmz");
-  EXPECT_EQ(paths[1].ports, (PortSpan{53, 53}));
+  EXPECT_EQ(paths[1].ports, (PortRange{53, 53}));
   EXPECT_EQ(paths[1].protocol, ProtocolMatch::kUdp);
   EXPECT_EQ(paths[2].process, "");  // {}: matches every connection
   EXPECT_EQ(paths[2].direction, Direction::kNone);

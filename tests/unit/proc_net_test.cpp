@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "sources/proc_file.h"
+#include "base/read_file.h"
 #include "support/live_process.h"
 #include "support/netlink_builder.h"
 
@@ -30,7 +30,7 @@ std::string FixturePath(const std::string& relative) {
 
 std::string ReadFixture(const std::string& relative) {
   std::string text;
-  EXPECT_EQ(ReadProcFile(FixturePath(relative), kMaxProcNetFileBytes, text), 0) << relative;
+  EXPECT_EQ(ReadFileCapped(FixturePath(relative), kMaxProcNetFileBytes, text), 0) << relative;
   return text;
 }
 

@@ -15,10 +15,10 @@
 #include <fstream>
 #include <sstream>
 
+#include "base/read_file.h"
 #include "metrics/collector.h"
 #include "policy/evaluator.h"
 #include "policy/policy_loader.h"
-#include "sources/proc_file.h"
 #include "support/fake_proc.h"
 
 namespace connwatch {
@@ -31,7 +31,7 @@ const std::string kFixtures = CONNWATCH_FIXTURES_DIR;
 
 std::string ReadFixture(const std::string& relative) {
   std::string text;
-  EXPECT_EQ(ReadProcFile(kFixtures + "/" + relative, kMaxProcNetFileBytes, text), 0) << relative;
+  EXPECT_EQ(ReadFileCapped(kFixtures + "/" + relative, kMaxProcNetFileBytes, text), 0) << relative;
   return text;
 }
 
@@ -141,7 +141,7 @@ TEST_F(Host1, ProcfsSnapshotMatchesTheGoldenExposition) {
     std::ofstream(golden_path, std::ios::binary) << actual;
   }
   std::string golden;
-  ASSERT_EQ(ReadProcFile(golden_path, kMaxProcNetFileBytes, golden), 0)
+  ASSERT_EQ(ReadFileCapped(golden_path, kMaxProcNetFileBytes, golden), 0)
       << "missing " << golden_path << "; run with CONNWATCH_UPDATE_GOLDEN=1";
   EXPECT_EQ(actual, golden) << "the exposition changed; if intended, rerun with "
                                "CONNWATCH_UPDATE_GOLDEN=1 and review the diff";
@@ -257,7 +257,7 @@ TEST(SnapshotLookupTest, SocketClosedAfterTheDumpIsLookedUpThroughTakeSnapshot) 
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
   ASSERT_EQ(listen(listener, 1), 0);
-  struct stat info{};
+  struct stat info {};
   ASSERT_EQ(fstat(listener, &info), 0);
   const uint64_t inode = info.st_ino;
   options.sock_diag_dump = [listener](std::vector<Socket>& out, SockDiagStats& stats,
@@ -278,11 +278,11 @@ TEST(SnapshotLookupTest, SocketClosedAfterTheDumpIsLookedUpThroughTakeSnapshot) 
   EXPECT_EQ(ours->second, SocketLookup::kGone);
   EXPECT_GE(snapshot.owner_stats.sockets_looked_up, 1u);
   EXPECT_GE(snapshot.owner_stats.sockets_gone, 1u);
-  EXPECT_TRUE(snapshot.OwnersOf(*std::find_if(snapshot.sockets.begin(), snapshot.sockets.end(),
-                                              [inode](const Socket& socket) {
-                                                return socket.inode == inode;
-                                              }))
-                  .empty());
+  EXPECT_TRUE(
+      snapshot
+          .OwnersOf(*std::find_if(snapshot.sockets.begin(), snapshot.sockets.end(),
+                                  [inode](const Socket& socket) { return socket.inode == inode; }))
+          .empty());
 }
 
 // Sockets read from a procfs tree are not asked about: the kernel answers for its own
@@ -290,14 +290,16 @@ TEST(SnapshotLookupTest, SocketClosedAfterTheDumpIsLookedUpThroughTakeSnapshot) 
 TEST(SnapshotLookupTest, ProcfsSocketsAreNotLookedUp) {
   FakeProc proc;
   proc.MakeDir("net");
-  proc.WriteFile("net/tcp",
-                 "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  "
-                 "timeout inode\n"
-                 "   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     "
-                 "0        0 4242 1 0000000000000000 100 0 0 10 0\n");
-  proc.WriteFile("net/udp",
-                 "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  "
-                 "timeout inode ref pointer drops\n");
+  proc.WriteFile(
+      "net/tcp",
+      "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  "
+      "timeout inode\n"
+      "   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     "
+      "0        0 4242 1 0000000000000000 100 0 0 10 0\n");
+  proc.WriteFile(
+      "net/udp",
+      "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  "
+      "timeout inode ref pointer drops\n");
   proc.AddProcess(100);
   SnapshotOptions options;
   options.procfs = proc.root();

@@ -19,7 +19,7 @@
 #include <tuple>
 #include <vector>
 
-#include "sources/proc_file.h"
+#include "base/read_file.h"
 #include "sources/proc_net.h"
 #include "support/netlink_builder.h"
 
@@ -461,8 +461,8 @@ TEST(SockDiagCapturedTest, BothSourcesAgreeOnCapturedHost) {
     std::vector<Socket> sockets = ReplayCapturedDump(table, diag_stats);
     from_diag.insert(from_diag.end(), sockets.begin(), sockets.end());
     std::string text;
-    ASSERT_EQ(ReadProcFile(FixturePath(std::string("host1/proc/net/") + table.proc),
-                           kMaxProcNetFileBytes, text),
+    ASSERT_EQ(ReadFileCapped(FixturePath(std::string("host1/proc/net/") + table.proc),
+                             kMaxProcNetFileBytes, text),
               0);
     ParseProcNet(text, table.transport, table.family, from_proc, proc_stats);
   }

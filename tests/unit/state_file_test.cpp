@@ -18,8 +18,9 @@
 #include <string>
 #include <vector>
 
-#include "policy/cidr.h"
-#include "sources/proc_file.h"
+#include "base/read_file.h"
+#include "net/cidr.h"
+#include "sources/proc_sys.h"
 #include "support/test_sockets.h"
 
 namespace connwatch {
@@ -498,7 +499,7 @@ class TrackerJournalTest : public TrackerStateFileTest {
   }
   std::string Read(const std::string& path) {
     std::string text;
-    EXPECT_EQ(ReadProcFile(path, 1 << 20, text), 0) << path;
+    EXPECT_EQ(ReadFileCapped(path, 1 << 20, text), 0) << path;
     return text;
   }
   Entries Load(std::string& journal_error) {

@@ -1,4 +1,4 @@
-#include "policy/zones.h"
+#include "net/zones.h"
 
 #include <gtest/gtest.h>
 

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "sources/conntrack.h"
+#include "sources/proc_sys.h"
 #include "tracking/connection_ages.h"
 #include "tracking/state_file.h"
 
@@ -12,7 +13,7 @@ void AttachOneShotAges(Snapshot& snapshot, const std::string& procfs,
                        const std::string& storage_path) {
   double now_boot = BootClockSeconds();
   std::vector<ConntrackStart> starts;
-  snapshot.conntrack_timestamps = ConntrackTimestampsEnabled(procfs);
+  snapshot.conntrack_timestamps = ReadConntrackTimestampsEnabled(procfs);
   if (*snapshot.conntrack_timestamps) {
     std::vector<ConntrackFlow> flows;
     ConntrackStats stats;

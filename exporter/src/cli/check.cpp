@@ -4,13 +4,13 @@
 
 #include <cstdio>
 
+#include "base/log.h"
 #include "cli/ages.h"
 #include "cli/flags.h"
 #include "cli/policy_commands.h"
 #include "cli/text_format.h"
-#include "log.h"
+#include "net/cidr.h"
 #include "policy/baseline.h"
-#include "policy/cidr.h"
 #include "policy/policy_loader.h"
 #include "sampler/policy_runtime.h"
 

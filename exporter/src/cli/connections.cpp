@@ -4,13 +4,12 @@
 #include <cstdio>
 #include <numeric>
 
+#include "base/log.h"
 #include "cli/ages.h"
 #include "cli/flags.h"
 #include "cli/policy_commands.h"
 #include "cli/text_format.h"
-#include "log.h"
-#include "metrics/sanitize.h"
-#include "policy/cidr.h"
+#include "net/endpoint.h"
 #include "tracking/connection_ages.h"
 
 namespace connwatch {
@@ -69,10 +68,10 @@ std::string FormatConnectionsTable(const Snapshot& snapshot, const ConnectionsVi
         std::string(TransportName(socket.transport)) + (socket.family == Family::kIpv6 ? "6" : "");
     rows.push_back(
         {protocol, StateName(socket.transport, socket.state),
-         Endpoint(socket.local, socket.local_port),
+         FormatEndpoint(socket.local, socket.local_port),
          socket.remote_port == 0 && socket_class.role != SocketRole::kConnection
              ? std::string("*")
-             : Endpoint(socket.remote, socket.remote_port),
+             : FormatEndpoint(socket.remote, socket.remote_port),
          socket_class.role == SocketRole::kListener
              ? std::string("listen")
              : (socket_class.direction == Direction::kNone ? std::string("-")

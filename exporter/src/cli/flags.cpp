@@ -1,36 +1,6 @@
 #include "cli/flags.h"
 
-#include <charconv>
-
 namespace connwatch {
-
-std::optional<std::chrono::milliseconds> ParseDuration(std::string_view text) {
-  if (text.empty()) return std::nullopt;
-  int64_t total_ms = 0;
-  while (!text.empty()) {
-    int64_t number = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
-    if (ec != std::errc() || end == text.data() || number < 0) return std::nullopt;
-    text.remove_prefix(static_cast<size_t>(end - text.data()));
-    int64_t unit_ms;
-    if (text.starts_with("ms")) {
-      unit_ms = 1;
-      text.remove_prefix(2);
-    } else if (!text.empty() &&
-               (text[0] == 's' || text[0] == 'm' || text[0] == 'h' || text[0] == 'd')) {
-      unit_ms = text[0] == 's'   ? 1000
-                : text[0] == 'm' ? 60000
-                : text[0] == 'h' ? 3600000
-                                 : 86400000;
-      text.remove_prefix(1);
-    } else {
-      return std::nullopt;
-    }
-    if (number > (int64_t{1} << 40) / unit_ms) return std::nullopt;  // absurdly long
-    total_ms += number * unit_ms;
-  }
-  return std::chrono::milliseconds(total_ms);
-}
 
 bool ParseFlags(const std::vector<std::string>& args, const std::vector<FlagSpec>& specs,
                 std::vector<std::string>& positional, std::string& error) {

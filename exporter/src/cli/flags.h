@@ -7,10 +7,9 @@
 #include <string_view>
 #include <vector>
 
-namespace connwatch {
+#include "base/duration.h"
 
-// "10s", "500ms", "1m30s", "2h", "1d" (Prometheus duration syntax, without y/w).
-std::optional<std::chrono::milliseconds> ParseDuration(std::string_view text);
+namespace connwatch {
 
 struct FlagSpec {
   std::string name;  // without the leading "--"

@@ -5,8 +5,8 @@
 #include <cstring>
 #include <exception>
 
+#include "base/log.h"
 #include "http/tls_context.h"
-#include "log.h"
 #include "version.h"
 
 namespace connwatch {

@@ -10,9 +10,9 @@
 #include <unordered_map>
 #include <utility>
 
+#include "base/text.h"
 #include "metrics/metric_names.h"
-#include "metrics/sanitize.h"
-#include "policy/cidr.h"
+#include "net/cidr.h"
 #include "tracking/connection_ages.h"
 #include "version.h"
 

@@ -15,11 +15,11 @@
 #include <unordered_set>
 #include <vector>
 
-#include "atomic_file.h"
-#include "hash_combine.h"
-#include "policy/cidr.h"
+#include "base/atomic_file.h"
+#include "base/hash_combine.h"
+#include "base/read_file.h"
+#include "net/cidr.h"
 #include "policy/policy_loader.h"
-#include "sources/proc_file.h"
 
 namespace connwatch {
 namespace {
@@ -57,13 +57,6 @@ std::vector<std::string> LearnableOwners(std::vector<std::string> names) {
   if (names.empty()) return {""};
   std::erase(names, std::string());
   return names;
-}
-
-bool IsLoopback(const IpAddress& address) {  // `address` unmapped
-  if (address.family == Family::kIpv4) return address.bytes[0] == 127;
-  return std::all_of(address.bytes.begin(), address.bytes.end() - 1,
-                     [](uint8_t byte) { return byte == 0; }) &&
-         address.bytes[15] == 1;
 }
 
 ProtocolMatch ProtocolOf(int transport) {
@@ -308,7 +301,7 @@ std::optional<Policy> LoadBaseline(const std::string& path, std::string& error) 
   std::string text;
   bool truncated = false;
   // One byte over the cap tells "too big" from "exactly at the cap".
-  int read_error = ReadProcFile(path, kMaxPolicyFileBytes + 1, text, &truncated);
+  int read_error = ReadFileCapped(path, kMaxPolicyFileBytes + 1, text, &truncated);
   if (read_error == ENOENT) return std::nullopt;
   if (read_error != 0) {
     error = "cannot read the baseline " + path + ": " + strerror(read_error);

@@ -4,7 +4,7 @@
 #include <tuple>
 #include <unordered_map>
 
-#include "policy/cidr.h"
+#include "net/endpoint.h"
 
 namespace connwatch {
 namespace {
@@ -50,14 +50,6 @@ const char* ProtocolText(ProtocolMatch protocol) {
   return "tcp/udp";
 }
 
-bool IsLoopback(const IpAddress& address) {
-  if (address.family == Family::kIpv4) return address.bytes[0] == 127;
-  IpAddress one;
-  one.family = Family::kIpv6;
-  one.bytes[15] = 1;
-  return address == one;
-}
-
 // The local address is unmapped first: a dual-stack socket bound to ::ffff:127.0.0.1 is
 // bound to IPv4 loopback.
 bool BindMatches(const BindMatch& bind, const IpAddress& local) {
@@ -73,12 +65,6 @@ bool BindMatches(const BindMatch& bind, const IpAddress& local) {
       return address == UnmapV4(bind.address);
   }
   return false;
-}
-
-std::string Endpoint(const IpAddress& address, uint16_t port) {
-  std::string text = FormatIpAddress(address);
-  if (address.family == Family::kIpv6) text = "[" + text + "]";
-  return text + ":" + std::to_string(port);
 }
 
 std::string ForWhom(const Process* owner) {
@@ -137,7 +123,7 @@ void EvaluateListeners(const std::vector<ListenerRule>& rules, const Snapshot& s
     ForEachOwner(owners, [&](const Process* owner) {
       Finding finding = MakeFinding(Check::kUnexpectedListener, i, owner);
       finding.reason = std::string("no listeners rule allows ") + TransportName(socket.transport) +
-                       " " + Endpoint(socket.local, socket.local_port) + " " + ForWhom(owner);
+                       " " + FormatEndpoint(socket.local, socket.local_port) + " " + ForWhom(owner);
       evaluation.findings.push_back(std::move(finding));
     });
   }
@@ -261,7 +247,7 @@ void EvaluatePaths(const std::vector<PathRule>& rules, const Snapshot& snapshot,
           socket_class.direction == Direction::kInbound
               ? "from " + FormatIpAddress(socket.remote) + " (" + zone + ") to port " +
                     std::to_string(port)
-              : "to " + Endpoint(socket.remote, socket.remote_port) + " (" + zone + ")";
+              : "to " + FormatEndpoint(socket.remote, socket.remote_port) + " (" + zone + ")";
       finding.reason = std::string("no paths rule allows ") +
                        DirectionName(socket_class.direction) + " " +
                        TransportName(socket.transport) + " " + peer + " " + ForWhom(owner);
@@ -283,7 +269,7 @@ void EvaluateLongConnections(const Limits& limits, const Snapshot& snapshot,
       Finding finding = MakeFinding(Check::kLongConnection, i, owner);
       finding.age_seconds = age->age_seconds;
       finding.reason = std::string(TransportName(socket.transport)) + " connection to " +
-                       Endpoint(socket.remote, socket.remote_port) + " open for " +
+                       FormatEndpoint(socket.remote, socket.remote_port) + " open for " +
                        std::to_string(static_cast<int64_t>(age->age_seconds)) + " s, longer than " +
                        std::to_string(limits.long_connection.count()) + " s " + ForWhom(owner);
       evaluation.findings.push_back(std::move(finding));

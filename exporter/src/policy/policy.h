@@ -10,7 +10,8 @@
 
 #include "classify.h"
 #include "model.h"
-#include "policy/zones.h"
+#include "net/ports.h"
+#include "net/zones.h"
 
 namespace connwatch {
 
@@ -22,16 +23,6 @@ struct SourceLocation {
 };
 
 enum class ProtocolMatch : uint8_t { kAny, kTcp, kUdp };
-
-// An inclusive port range; the default matches every port.
-struct PortSpan {
-  uint16_t low = 0;
-  uint16_t high = 65535;
-
-  bool Contains(uint16_t port) const { return port >= low && port <= high; }
-  bool IsAny() const { return low == 0 && high == 65535; }
-  bool operator==(const PortSpan&) const = default;
-};
 
 enum class BindScope : uint8_t {
   kUnspecified,  // key absent: any bind matches
@@ -48,7 +39,7 @@ struct BindMatch {
 // A listening socket that is allowed.
 struct ListenerRule {
   std::string process;  // exact name or fnmatch(3) glob; empty matches any (and unowned)
-  PortSpan ports;
+  PortRange ports;
   ProtocolMatch protocol = ProtocolMatch::kAny;
   BindMatch bind;
   SourceLocation where;
@@ -69,7 +60,7 @@ struct PathRule {
   std::string process;                     // glob; empty matches any
   Direction direction = Direction::kNone;  // kNone: either direction
   std::string remote_zone;                 // empty: any zone
-  PortSpan ports;
+  PortRange ports;
   ProtocolMatch protocol = ProtocolMatch::kAny;
   SourceLocation where;
 };

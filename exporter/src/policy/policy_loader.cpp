@@ -19,9 +19,9 @@
 #include <string>
 #include <vector>
 
-#include "cli/flags.h"
-#include "policy/cidr.h"
-#include "sources/proc_file.h"
+#include "base/duration.h"
+#include "base/read_file.h"
+#include "net/cidr.h"
 
 namespace connwatch {
 namespace {
@@ -348,19 +348,6 @@ std::optional<uint16_t> ParsePortNumber(std::string_view text) {
   return static_cast<uint16_t>(value);
 }
 
-std::string FormatDuration(std::chrono::seconds duration) {
-  int64_t rest = duration.count();
-  if (rest <= 0) return "0";
-  std::string out;
-  for (auto [unit, seconds] : {std::pair{'d', 86400}, {'h', 3600}, {'m', 60}, {'s', 1}}) {
-    if (rest >= seconds) {
-      out += std::to_string(rest / seconds) + unit;
-      rest %= seconds;
-    }
-  }
-  return out;
-}
-
 struct Field {
   const YamlNode* key = nullptr;
   const YamlNode* value = nullptr;
@@ -518,7 +505,7 @@ class Checker {
     return port;
   }
 
-  std::optional<PortSpan> PortRange(const YamlNode& node, const std::string& path) {
+  std::optional<PortRange> RangeOfPorts(const YamlNode& node, const std::string& path) {
     std::optional<std::string> text = String(node, path);
     if (!text) return std::nullopt;
     size_t dash = text->find('-');
@@ -539,11 +526,11 @@ class Checker {
       errors_.At(node, path, "port range is reversed: " + Quote(*text));
       return std::nullopt;
     }
-    return PortSpan{*low, *high};
+    return PortRange{*low, *high};
   }
 
   // `port: N` or `ports: "L-H"`, at most one of them; absent: every port.
-  void Ports(const Fields& fields, const std::string& path, PortSpan& span) {
+  void Ports(const Fields& fields, const std::string& path, PortRange& span) {
     auto port = fields.find("port");
     auto ports = fields.find("ports");
     if (port != fields.end() && ports != fields.end()) {
@@ -557,7 +544,7 @@ class Checker {
     if (port != fields.end()) {
       if (auto value = Port(*port->second.value, Join(path, "port"))) span = {*value, *value};
     } else if (ports != fields.end()) {
-      if (auto value = PortRange(*ports->second.value, Join(path, "ports"))) span = *value;
+      if (auto value = RangeOfPorts(*ports->second.value, Join(path, "ports"))) span = *value;
     }
   }
 
@@ -1064,7 +1051,7 @@ void EmitItem(const std::vector<std::pair<std::string, YamlScalar>>& entries,
   }
 }
 
-void AddPorts(const PortSpan& ports, std::vector<std::pair<std::string, YamlScalar>>& entries) {
+void AddPorts(const PortRange& ports, std::vector<std::pair<std::string, YamlScalar>>& entries) {
   if (ports.IsAny()) return;
   if (ports.low == ports.high) {
     entries.push_back({"port", {std::to_string(ports.low), ""}});
@@ -1122,7 +1109,7 @@ PolicyLoadResult LoadPolicyFile(const std::string& path) {
   std::string text;
   bool truncated = false;
   // One byte over the cap tells "too big" from "exactly at the cap".
-  int error = ReadProcFile(path, kMaxPolicyFileBytes + 1, text, &truncated);
+  int error = ReadFileCapped(path, kMaxPolicyFileBytes + 1, text, &truncated);
   if (error != 0) {
     PolicyLoadResult result;
     result.errors.push_back({{path, 0, 0}, "", std::string("cannot read: ") + strerror(error)});

@@ -11,7 +11,7 @@
 #include <charconv>
 #include <cstring>
 
-#include "log.h"
+#include "base/log.h"
 
 namespace connwatch {
 namespace {

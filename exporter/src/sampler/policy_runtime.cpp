@@ -5,7 +5,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "log.h"
+#include "base/log.h"
 #include "policy/policy_loader.h"
 
 namespace connwatch {

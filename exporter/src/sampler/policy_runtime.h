@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
+#include "net/zones.h"
 #include "policy/baseline.h"
 #include "policy/policy.h"
-#include "policy/zones.h"
 #include "sources/proc_sys.h"
 #include "sources/snapshot.h"
 

@@ -5,8 +5,9 @@
 #include <exception>
 #include <optional>
 
-#include "log.h"
+#include "base/log.h"
 #include "sources/conntrack.h"
+#include "sources/proc_sys.h"
 #include "tracking/state_file.h"
 
 namespace connwatch {
@@ -74,7 +75,7 @@ void Sampler::TrackAges(Snapshot& snapshot) {
   // the boot clock once, when a flow is first matched.
   double now_boot = BootClockSeconds();
   double now_unix = snapshot.timestamp_seconds;
-  snapshot.conntrack_timestamps = ConntrackTimestampsEnabled(options_.snapshot.procfs);
+  snapshot.conntrack_timestamps = ReadConntrackTimestampsEnabled(options_.snapshot.procfs);
   std::vector<ConntrackStart> starts;
   // Only with timestamps on: the flows carry no start time otherwise, and a NAT gateway's
   // conntrack table can be far larger than its socket table.

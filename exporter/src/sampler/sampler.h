@@ -11,7 +11,7 @@
 #include <thread>
 
 #include "metrics/collector.h"
-#include "policy/zones.h"
+#include "net/zones.h"
 #include "sampler/policy_runtime.h"
 #include "sources/snapshot.h"
 #include "tracking/connection_ages.h"

@@ -20,7 +20,6 @@
 #include <system_error>
 
 #include "sources/netlink_socket.h"
-#include "sources/proc_file.h"
 
 namespace connwatch {
 namespace {
@@ -329,19 +328,6 @@ bool DumpConntrack(std::vector<ConntrackFlow>& out, ConntrackStats& stats, std::
   }
   out.insert(out.end(), flows.begin(), flows.end());
   return true;
-}
-
-bool ConntrackTimestampsEnabled(const std::string& procfs) {
-  // Per network namespace; absent when nf_conntrack is not loaded (then there are no
-  // timestamps either).
-  std::string text;
-  if (ReadProcFile(procfs + "/sys/net/netfilter/nf_conntrack_timestamp", kMaxSmallProcFileBytes,
-                   text) != 0) {
-    return false;
-  }
-  std::string_view value(text);
-  while (!value.empty() && (value.back() == '\n' || value.back() == ' ')) value.remove_suffix(1);
-  return value == "1";
 }
 
 }  // namespace connwatch

@@ -34,7 +34,4 @@ bool ParseConntrackReply(std::span<const uint8_t> buffer, std::vector<ConntrackF
 // false with `error` when netlink refuses (no CAP_NET_ADMIN, nf_conntrack not loaded).
 bool DumpConntrack(std::vector<ConntrackFlow>& out, ConntrackStats& stats, std::string& error);
 
-// <procfs>/sys/net/netfilter/nf_conntrack_timestamp is "1".
-bool ConntrackTimestampsEnabled(const std::string& procfs);
-
 }  // namespace connwatch

@@ -49,7 +49,7 @@
 #include <algorithm>
 #include <unordered_set>
 
-#include "sources/proc_file.h"
+#include "base/read_file.h"
 
 namespace connwatch {
 namespace {
@@ -64,7 +64,7 @@ namespace {
 
 // <procfs>/<pid>/comm: task->comm (the bytes stat shows in parentheses) and a newline.
 bool ReadComm(const std::string& procfs, pid_t pid, std::string& comm) {
-  if (ReadProcFile(procfs + "/" + std::to_string(pid) + "/comm", kMaxSmallProcFileBytes, comm) !=
+  if (ReadFileCapped(procfs + "/" + std::to_string(pid) + "/comm", kMaxSmallProcFileBytes, comm) !=
       0) {
     return false;
   }

@@ -5,7 +5,7 @@
 #include <cstring>
 #include <system_error>
 
-#include "sources/proc_file.h"
+#include "base/read_file.h"
 
 namespace connwatch {
 namespace {
@@ -131,7 +131,7 @@ bool ReadProcNetSockets(const std::string& procfs, std::vector<Socket>& out, Pro
   for (const ProcNetFile& file : kProcNetFiles) {
     std::string path = procfs + "/net/" + file.name;
     bool truncated = false;
-    int err = ReadProcFile(path, kMaxProcNetFileBytes, text, &truncated);
+    int err = ReadFileCapped(path, kMaxProcNetFileBytes, text, &truncated);
     if (err == ENOENT && file.optional) continue;
     if (err != 0) {
       error = path + ": " + std::error_code(err, std::generic_category()).message();

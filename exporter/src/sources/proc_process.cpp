@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include "sources/proc_file.h"
+#include "base/read_file.h"
 
 namespace connwatch {
 namespace {
@@ -169,13 +169,13 @@ std::optional<Process> ReadProcess(const std::string& procfs, pid_t pid, double 
     }
   };
   std::string text;
-  int error = ReadProcFile(ProcPath(procfs, pid, "stat"), kMaxSmallProcFileBytes, text);
+  int error = ReadFileCapped(ProcPath(procfs, pid, "stat"), kMaxSmallProcFileBytes, text);
   std::optional<StatFields> stat = error == 0 ? ParseProcStat(text) : std::nullopt;
   if (!stat) {
     count_failure(error);
     return std::nullopt;
   }
-  error = ReadProcFile(ProcPath(procfs, pid, "status"), kMaxSmallProcFileBytes, text);
+  error = ReadFileCapped(ProcPath(procfs, pid, "status"), kMaxSmallProcFileBytes, text);
   std::optional<uint32_t> uid = error == 0 ? ParseStatusRealUid(text) : std::nullopt;
   if (!uid) {
     count_failure(error);
@@ -204,7 +204,7 @@ std::optional<Process> ReadProcess(const std::string& procfs, pid_t pid, double 
   process.name = base.empty() ? process.comm : std::string(base);
 
   // Empty for kernel threads and zombies; unreadable cmdline is not worth a counter.
-  if (ReadProcFile(ProcPath(procfs, pid, "cmdline"), kMaxCmdlineBytes, text) == 0) {
+  if (ReadFileCapped(ProcPath(procfs, pid, "cmdline"), kMaxCmdlineBytes, text) == 0) {
     process.cmdline = ParseCmdline(text, kMaxCmdlineBytes);
   }
   return process;
@@ -212,7 +212,7 @@ std::optional<Process> ReadProcess(const std::string& procfs, pid_t pid, double 
 
 std::optional<double> ReadBootTime(const std::string& procfs) {
   std::string text;
-  if (ReadProcFile(procfs + "/stat", kMaxProcStatBytes, text) != 0) return std::nullopt;
+  if (ReadFileCapped(procfs + "/stat", kMaxProcStatBytes, text) != 0) return std::nullopt;
   return ParseBootTime(text);
 }
 

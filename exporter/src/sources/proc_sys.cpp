@@ -1,27 +1,28 @@
 #include "sources/proc_sys.h"
 
-#include <charconv>
+#include <algorithm>
+#include <cctype>
 
-#include "sources/proc_file.h"
+#include "base/read_file.h"
 
 namespace connwatch {
 namespace {
 
 std::string_view Trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t' || text.front() == '\n'))
-    text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\n'))
-    text.remove_suffix(1);
-  return text;
+  size_t begin = text.find_first_not_of(" \t\r\n");
+  if (begin == std::string_view::npos) return {};
+  return text.substr(begin, text.find_last_not_of(" \t\r\n") - begin + 1);
 }
 
-std::optional<uint16_t> ParsePort(std::string_view text) {
-  text = Trim(text);
-  unsigned value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value > 65535)
+std::optional<uint16_t> ParsePort(std::string_view text) { return ParsePortNumber(Trim(text)); }
+
+// The file's text without surrounding white space; nullopt when it cannot be read.
+std::optional<std::string> ReadSysctl(const std::string& procfs, const char* name) {
+  std::string text;
+  if (ReadFileCapped(procfs + "/sys/" + name, kMaxSmallProcFileBytes, text) != 0) {
     return std::nullopt;
-  return static_cast<uint16_t>(value);
+  }
+  return std::string(Trim(text));
 }
 
 }  // namespace
@@ -54,16 +55,28 @@ std::optional<PortSet> ParseReservedPorts(std::string_view text) {
 
 EphemeralPorts ReadEphemeralPorts(const std::string& procfs) {
   EphemeralPorts result;
-  std::string text;
-  if (ReadProcFile(procfs + "/sys/net/ipv4/ip_local_port_range", kMaxSmallProcFileBytes, text) ==
-      0) {
-    if (auto range = ParseLocalPortRange(text)) result.range = *range;
+  if (auto text = ReadSysctl(procfs, "net/ipv4/ip_local_port_range")) {
+    if (auto range = ParseLocalPortRange(*text)) result.range = *range;
   }
-  if (ReadProcFile(procfs + "/sys/net/ipv4/ip_local_reserved_ports", kMaxSmallProcFileBytes,
-                   text) == 0) {
-    if (auto reserved = ParseReservedPorts(text)) result.reserved = *reserved;
+  if (auto text = ReadSysctl(procfs, "net/ipv4/ip_local_reserved_ports")) {
+    if (auto reserved = ParseReservedPorts(*text)) result.reserved = *reserved;
   }
   return result;
+}
+
+bool ReadConntrackTimestampsEnabled(const std::string& procfs) {
+  return ReadSysctl(procfs, "net/netfilter/nf_conntrack_timestamp") == "1";
+}
+
+bool IsValidBootId(std::string_view id) {
+  return !id.empty() && std::all_of(id.begin(), id.end(), [](char c) {
+    return std::isgraph(static_cast<unsigned char>(c)) != 0;
+  });
+}
+
+std::string ReadBootId(const std::string& procfs) {
+  std::optional<std::string> id = ReadSysctl(procfs, "kernel/random/boot_id");
+  return id && IsValidBootId(*id) ? *id : "";
 }
 
 }  // namespace connwatch

@@ -1,37 +1,33 @@
-// /proc/sys/net/ipv4/ip_local_port_range and ip_local_reserved_ports: which ports the
-// kernel hands out to unbound sockets (ip-sysctl.rst). Needed to tell a UDP server from a
-// UDP client socket.
+// The sysctl files connwatch reads under <procfs>/sys (ip-sysctl.rst, nf_conntrack-sysctl.rst,
+// random(4)): which ports the kernel hands out to unbound sockets (to tell a UDP server from a
+// UDP client socket), whether conntrack records flow start times, and which boot this is.
 #pragma once
 
-#include <bitset>
-#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 
+#include "net/ports.h"
+
 namespace connwatch {
 
-struct PortRange {
-  uint16_t low = 32768;  // the kernel's defaults
-  uint16_t high = 60999;
-
-  bool Contains(uint16_t port) const { return port >= low && port <= high; }
-};
-
-using PortSet = std::bitset<65536>;
-
-// "32768\t60999\n"
+// net/ipv4/ip_local_port_range: "32768\t60999\n"
 std::optional<PortRange> ParseLocalPortRange(std::string_view text);
-// "8080,9000-9010\n" or "\n"
+// net/ipv4/ip_local_reserved_ports: "8080,9000-9010\n" or "\n"
 std::optional<PortSet> ParseReservedPorts(std::string_view text);
-
-struct EphemeralPorts {
-  PortRange range;
-  PortSet reserved;
-};
 
 // Falls back to the kernel defaults (and an empty reserved set) when unreadable, e.g. on a
 // procfs without sys/ (a test tree): the answer only refines the UDP listener rule.
 EphemeralPorts ReadEphemeralPorts(const std::string& procfs);
+
+// net/netfilter/nf_conntrack_timestamp is "1". Per network namespace; absent when
+// nf_conntrack is not loaded (then there are no timestamps either).
+bool ReadConntrackTimestampsEnabled(const std::string& procfs);
+
+// A boot id is one token of printable bytes: the kernel's is a UUID.
+bool IsValidBootId(std::string_view id);
+// kernel/random/boot_id without the newline; "" when unreadable or not one printable word
+// (state persisted under an unknown boot is then never trusted).
+std::string ReadBootId(const std::string& procfs);
 
 }  // namespace connwatch

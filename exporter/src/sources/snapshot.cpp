@@ -4,9 +4,10 @@
 #include <chrono>
 #include <functional>
 
-#include "log.h"
+#include "base/log.h"
 #include "privilege/capabilities.h"
 #include "sources/owner_cache.h"
+#include "sources/proc_sys.h"
 
 namespace connwatch {
 namespace {
@@ -66,10 +67,10 @@ void CollectOwners(Snapshot& snapshot, const SnapshotOptions& options, SnapshotC
   // from a procfs tree (another namespace's, or a test's) are not the kernel's to answer for.
   const SockDiagLookup& lookup =
       snapshot.source == SocketSource::kNetlink ? options.sock_diag_lookup : SockDiagLookup();
-  snapshot.owners = cache ? cache->owners().Scan(options.procfs, snapshot.sockets,
-                                                 options.full_scan_every, snapshot.owner_stats,
-                                                 lookup)
-                          : ScanSocketOwners(options.procfs, snapshot.owner_stats);
+  snapshot.owners =
+      cache ? cache->owners().Scan(options.procfs, snapshot.sockets, options.full_scan_every,
+                                   snapshot.owner_stats, lookup)
+            : ScanSocketOwners(options.procfs, snapshot.owner_stats);
   // A refused fd table hides which sockets its process holds; they are reported unowned.
   // Without CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE that is every other user's process, so the
   // collector fails rather than succeed on connwatch's own fd table. With both, a refusal

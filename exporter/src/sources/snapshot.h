@@ -13,7 +13,7 @@
 
 #include "classify.h"
 #include "model.h"
-#include "policy/zones.h"
+#include "net/zones.h"
 #include "sources/proc_fd.h"
 #include "sources/proc_net.h"
 #include "sources/proc_process.h"

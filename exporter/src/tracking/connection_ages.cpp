@@ -8,9 +8,9 @@
 #include <functional>
 #include <utility>
 
+#include "base/hash_combine.h"
 #include "classify.h"
-#include "hash_combine.h"
-#include "policy/cidr.h"
+#include "net/cidr.h"
 
 namespace connwatch {
 namespace {

@@ -4,7 +4,7 @@
 #include <cstring>
 #include <functional>
 
-#include "hash_combine.h"
+#include "base/hash_combine.h"
 
 namespace connwatch {
 namespace {

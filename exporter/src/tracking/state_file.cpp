@@ -14,9 +14,10 @@
 #include <tuple>
 #include <vector>
 
-#include "atomic_file.h"
-#include "policy/cidr.h"
-#include "sources/proc_file.h"
+#include "base/atomic_file.h"
+#include "base/read_file.h"
+#include "net/cidr.h"
+#include "sources/proc_sys.h"
 
 namespace connwatch {
 namespace {
@@ -62,13 +63,6 @@ bool ParseSource(std::string_view text, AgeSource& out) {
     }
   }
   return false;
-}
-
-// A boot id is one token of printable bytes: the kernel's is a UUID.
-bool ValidBootId(std::string_view id) {
-  return !id.empty() && std::all_of(id.begin(), id.end(), [](char c) {
-    return std::isgraph(static_cast<unsigned char>(c)) != 0;
-  });
 }
 
 // Single spaces between fields, none leading or trailing: the writer never does otherwise.
@@ -263,7 +257,7 @@ std::optional<TrackerState> ParseTrackerState(std::string_view text, std::string
     }
     if (line_number == 2) {
       constexpr std::string_view kBootId = "boot_id ";
-      if (!line.starts_with(kBootId) || !ValidBootId(line.substr(kBootId.size()))) {
+      if (!line.starts_with(kBootId) || !IsValidBootId(line.substr(kBootId.size()))) {
         return fail("expected \"boot_id <id>\"");
       }
       state.boot_id = std::string(line.substr(kBootId.size()));
@@ -302,7 +296,7 @@ std::optional<TrackerState> ParseTrackerState(std::string_view text, std::string
 bool SaveTrackerState(const std::string& path, const TrackerState& state, std::string& error) {
   error.clear();
   // A file that would not load again must not be written.
-  if (!ValidBootId(state.boot_id)) {
+  if (!IsValidBootId(state.boot_id)) {
     error = "cannot save the connection state " + path + ": the boot id \"" + state.boot_id +
             "\" is empty or not one word";
     return false;
@@ -317,7 +311,7 @@ std::optional<TrackerState> LoadTrackerState(const std::string& path, std::strin
   std::string text;
   bool truncated = false;
   // One byte over the cap tells "too big" from "exactly at the cap".
-  int read_error = ReadProcFile(path, kMaxStateFileBytes + 1, text, &truncated);
+  int read_error = ReadFileCapped(path, kMaxStateFileBytes + 1, text, &truncated);
   if (read_error == ENOENT) return std::nullopt;
   if (read_error != 0) {
     error = "cannot read the connection state " + path + ": " + strerror(read_error);
@@ -336,7 +330,7 @@ std::optional<TrackerState> LoadTrackerState(const std::string& path, std::strin
   }
   std::string journal_path = JournalPathFor(path);
   std::string journal;
-  int journal_read = ReadProcFile(journal_path, kMaxStateFileBytes + 1, journal, &truncated);
+  int journal_read = ReadFileCapped(journal_path, kMaxStateFileBytes + 1, journal, &truncated);
   std::string journal_problem;
   if (journal_read == ENOENT) {
     // A snapshot alone: the journal was never created (or a crash came between the two).
@@ -463,7 +457,7 @@ TrackerStateStore::TrackerStateStore(std::string state_path)
 
 bool TrackerStateStore::Compact(const TrackerState& state, std::string& error) {
   journal_ok_ = false;
-  if (!ValidBootId(state.boot_id)) {
+  if (!IsValidBootId(state.boot_id)) {
     error = "cannot save the connection state " + state_path_ + ": the boot id \"" + state.boot_id +
             "\" is empty or not one word";
     return false;
@@ -528,19 +522,6 @@ bool TrackerStateStore::Save(const TrackerState& state, const ConnectionKeyList&
   }
   journal_bytes_ += records.size();
   return true;
-}
-
-std::string ReadBootId(const std::string& procfs) {
-  std::string text;
-  if (ReadProcFile(procfs + "/sys/kernel/random/boot_id", kMaxSmallProcFileBytes, text) != 0) {
-    return "";
-  }
-  size_t begin = text.find_first_not_of(" \t\r\n");
-  if (begin == std::string::npos) return "";
-  size_t end = text.find_last_not_of(" \t\r\n");
-  std::string id = text.substr(begin, end - begin + 1);
-  // Anything but one printable word is not a boot id; "" makes the tracker refuse any state.
-  return ValidBootId(id) ? id : "";
 }
 
 }  // namespace connwatch

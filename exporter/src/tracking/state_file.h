@@ -80,7 +80,4 @@ class TrackerStateStore {
   uint64_t compactions_ = 0;
 };
 
-// /proc/sys/kernel/random/boot_id under procfs, without the newline; "" if unreadable.
-std::string ReadBootId(const std::string& procfs);
-
 }  // namespace connwatch

@@ -1,11 +1,11 @@
-// IP addresses and CIDR prefixes: parsing, printing, matching. Pure functions.
+// CIDR prefixes: parsing, printing, matching. Pure functions.
 #pragma once
 
 #include <optional>
 #include <string>
 #include <string_view>
 
-#include "model.h"
+#include "net/ip_address.h"
 
 namespace connwatch {
 
@@ -16,17 +16,13 @@ struct Cidr {
   bool operator==(const Cidr&) const = default;
 };
 
-std::optional<IpAddress> ParseIpAddress(std::string_view text);
 // "10.0.0.0/8", "fc00::/7"; a bare address is a host prefix. Rejects set host bits
 // ("10.0.0.1/8") because such a typo usually means the wrong network.
 std::optional<Cidr> ParseCidr(std::string_view text);
-std::string FormatIpAddress(const IpAddress& address);
+// Why ParseCidr refuses `text`, for a message: the network meant when only host bits are
+// set ("invalid CIDR "10.0.0.1/8": host bits are set (the network is 10.0.0.0/8)").
+std::string CidrProblem(std::string_view text);
 std::string FormatCidr(const Cidr& cidr);
-
-// ::ffff:a.b.c.d -> a.b.c.d; other addresses unchanged. Dual-stack sockets report IPv4
-// peers this way, and they must be classified as the IPv4 peers they are.
-IpAddress UnmapV4(const IpAddress& address);
-bool IsUnspecified(const IpAddress& address);  // 0.0.0.0 or ::
 
 // Family must match; callers unmap first.
 bool CidrContains(const Cidr& cidr, const IpAddress& address);

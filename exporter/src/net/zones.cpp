@@ -1,4 +1,6 @@
-#include "policy/zones.h"
+#include "net/zones.h"
+
+#include <algorithm>
 
 namespace connwatch {
 namespace {
@@ -9,7 +11,17 @@ std::vector<Cidr> ParseAll(std::initializer_list<const char*> texts) {
   return cidrs;
 }
 
+constexpr const char* kBuiltinZoneNames[] = {kZoneLoopback, kZoneLinkLocal, kZoneMulticast,
+                                             kZoneInternal, kZoneExternal};
+
 }  // namespace
+
+std::span<const char* const> BuiltinZoneNames() { return kBuiltinZoneNames; }
+
+bool IsBuiltinZoneName(std::string_view name) {
+  return std::any_of(std::begin(kBuiltinZoneNames), std::end(kBuiltinZoneNames),
+                     [name](const char* builtin) { return name == builtin; });
+}
 
 const std::vector<Zone>& ZoneClassifier::BuiltinZones() {
   // The unspecified address (a peer of 0.0.0.0 or ::) only appears on half-set-up sockets;

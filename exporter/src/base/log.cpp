@@ -1,10 +1,12 @@
-#include "log.h"
+#include "base/log.h"
 
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <mutex>
+
+#include "base/text.h"
 
 namespace connwatch {
 namespace {
@@ -55,23 +57,10 @@ bool ParseLogLevel(std::string_view text, LogLevel& level) {
 void SetLogLevel(LogLevel level) { g_level = level; }
 
 std::string LogfmtValue(std::string_view value) {
-  bool needs_quotes = value.empty();
-  std::string escaped;
-  for (unsigned char c : value) {
-    if (c == '"' || c == '\\') {
-      escaped += '\\';
-      escaped += static_cast<char>(c);
-      needs_quotes = true;
-    } else if (c < 0x20 || c >= 0x7f) {
-      char hex[8];
-      snprintf(hex, sizeof(hex), "\\x%02x", c);
-      escaped += hex;
-      needs_quotes = true;
-    } else {
-      if (c == ' ' || c == '=') needs_quotes = true;
-      escaped += static_cast<char>(c);
-    }
-  }
+  std::string escaped = EscapeBytes(value, EscapeStyle::kBackslashEscapes);
+  // Quoted when empty, when anything was escaped, or when a space or '=' would split it.
+  bool needs_quotes = value.empty() || escaped.size() != value.size() ||
+                      value.find_first_of(" =") != std::string_view::npos;
   return needs_quotes ? "\"" + escaped + "\"" : escaped;
 }
 

@@ -1,12 +1,14 @@
 // Peer zones: which part of the world a remote address is in. Policy zones (named CIDR
-// sets, the next issue) are matched first, in order; then the built-in zones.
+// sets) are matched first, in order; then the built-in zones.
 #pragma once
 
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
-#include "model.h"
-#include "policy/cidr.h"
+#include "net/cidr.h"
+#include "net/ip_address.h"
 
 namespace connwatch {
 
@@ -15,6 +17,10 @@ inline constexpr const char* kZoneLinkLocal = "link_local";
 inline constexpr const char* kZoneMulticast = "multicast";
 inline constexpr const char* kZoneInternal = "internal";
 inline constexpr const char* kZoneExternal = "external";
+
+// The built-in zone names, in matching order, "external" (everything else) last.
+std::span<const char* const> BuiltinZoneNames();
+bool IsBuiltinZoneName(std::string_view name);
 
 struct Zone {
   std::string name;

@@ -1,4 +1,4 @@
-#include "metrics/sanitize.h"
+#include "base/text.h"
 
 #include <gtest/gtest.h>
 

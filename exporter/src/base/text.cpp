@@ -1,0 +1,134 @@
+#include "base/text.h"
+
+#include <cstdio>
+
+namespace connwatch {
+namespace {
+
+constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
+
+void AppendHex(std::string& out, const char* format, unsigned value) {
+  char buffer[8];
+  std::snprintf(buffer, sizeof(buffer), format, value);
+  out += buffer;
+}
+
+}  // namespace
+
+size_t Utf8SequenceLength(std::string_view text, size_t i) {
+  auto byte = [&](size_t k) { return static_cast<uint8_t>(text[k]); };
+  uint8_t lead = byte(i);
+  if (lead < 0x80) return 1;
+  size_t length;
+  uint8_t low = 0x80, high = 0xBF;  // bounds for the second byte
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    length = 2;
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    length = 3;
+    if (lead == 0xE0) low = 0xA0;   // overlong
+    if (lead == 0xED) high = 0x9F;  // surrogates
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    length = 4;
+    if (lead == 0xF0) low = 0x90;   // overlong
+    if (lead == 0xF4) high = 0x8F;  // past U+10FFFF
+  } else {
+    return 0;
+  }
+  if (i + length > text.size()) return 0;
+  if (byte(i + 1) < low || byte(i + 1) > high) return 0;
+  for (size_t k = 2; k < length; ++k) {
+    if (byte(i + k) < 0x80 || byte(i + k) > 0xBF) return 0;
+  }
+  return length;
+}
+
+uint32_t DecodeUtf8(std::string_view text, size_t i, size_t length) {
+  static constexpr uint8_t kLeadMask[] = {0, 0x7F, 0x1F, 0x0F, 0x07};
+  uint32_t code_point = static_cast<uint8_t>(text[i]) & kLeadMask[length];
+  for (size_t k = 1; k < length; ++k) {
+    code_point = (code_point << 6) | (static_cast<uint8_t>(text[i + k]) & 0x3Fu);
+  }
+  return code_point;
+}
+
+bool IsValidUtf8(std::string_view text) {
+  for (size_t i = 0; i < text.size();) {
+    size_t length = Utf8SequenceLength(text, i);
+    if (length == 0) return false;
+    i += length;
+  }
+  return true;
+}
+
+std::string SanitizeUtf8(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t length = Utf8SequenceLength(text, i);
+    if (length == 0) {
+      out += kReplacement;
+      ++i;
+    } else {
+      out.append(text, i, length);
+      i += length;
+    }
+  }
+  return out;
+}
+
+std::string EscapeBytes(std::string_view text, EscapeStyle style) {
+  std::string out;
+  out.reserve(text.size());
+  for (unsigned char c : text) {
+    bool quote_or_backslash = c == '"' || c == '\\';
+    if (quote_or_backslash && style == EscapeStyle::kBackslashEscapes) {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20 || c >= 0x7f || (c == '\\' && style == EscapeStyle::kHexOnly)) {
+      AppendHex(out, "\\x%02x", c);
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+std::string QuoteBytes(std::string_view text, size_t max_bytes) {
+  std::string out = "\"" + EscapeBytes(text.substr(0, max_bytes), EscapeStyle::kBackslashEscapes);
+  if (text.size() > max_bytes) out += "...";
+  return out + "\"";
+}
+
+std::string JsonString(std::string_view raw) {
+  std::string text = SanitizeUtf8(raw);
+  std::string out = "\"";
+  for (unsigned char c : text) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      default:
+        if (c < 0x20) {
+          AppendHex(out, "\\u%04x", c);
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  return out + "\"";
+}
+
+}  // namespace connwatch
