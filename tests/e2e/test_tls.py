@@ -316,7 +316,7 @@ class TlsStartErrors(PkiCase):
         self.assertNotEqual(ref.returncode, 0, ref.stdout)
         self.assertIn(b"private key does not match public key", ref.stdout)
         err = self.refused(config)
-        self.assertIn(f"invalid --web.config.file: {config}:3: tls_server_config.key_file: "
+        self.assertIn(f"invalid --web.config.file: {config}:3:13: tls_server_config.key_file: "
                       f"{self.pki.client[1]} does not match the certificate in cert_file "
                       f"{self.pki.server[0]}", err)
 

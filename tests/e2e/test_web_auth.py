@@ -8,6 +8,7 @@ import base64
 import http.client
 import glob
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -64,8 +65,9 @@ class PromtoolParity(unittest.TestCase):
                 self.assertEqual(ours, promtool_ok,
                                  f"promtool: {ref.stdout.decode()}\nconnwatch: {log}")
                 if not ours:
-                    # file:line and a key or message, e.g. "bad.yml:3: unknown: unknown key"
-                    self.assertRegex(log, r"web config|" + os.path.basename(path) + r":\d+: ")
+                    # file:line:column and a key or message, e.g.
+                    # "bad.yml:3:1: unknown: unknown key; expected one of: ..."
+                    self.assertRegex(log, re.escape(os.path.basename(path)) + r":\d+:\d+: ")
 
 
 class WebAuth(unittest.TestCase):
@@ -139,12 +141,13 @@ class TlsAndErrors(unittest.TestCase):
             with self.assertRaises((OSError, http.client.HTTPException)):
                 cw.get("/metrics", timeout=1)
 
-    def test_invalid_file_names_file_line_and_key(self):
+    def test_invalid_file_names_file_line_column_and_key(self):
         path = os.path.join(FIXTURES, "bad", "unknown_key.yml")
         out = h.run_connwatch("serve", f"--web.config.file={path}",
                               "--web.listen-address=127.0.0.1:0", timeout=30)
         self.assertEqual(out.returncode, 2, out.stderr)
-        self.assertIn(f"{path}:3: unknown: unknown key".encode(), out.stderr)
+        self.assertIn(f"{path}:3:1: unknown: unknown key; expected one of: tls_server_config, "
+                      "http_server_config, basic_auth_users".encode(), out.stderr)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@
 
 #include "net/cidr.h"
 #include "policy/policy_loader.h"
+#include "policy/policy_yaml.h"
 #include "support/test_sockets.h"
 
 namespace connwatch {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "policy/policy_loader.h"
+#include "policy/policy_yaml.h"
 
 namespace connwatch {
 namespace {

@@ -33,8 +33,8 @@ TEST(WebConfigTest, ParsesUsersHeadersAndTls) {
                      "tls_server_config:\n  cert_file: ../certs/server.crt\n"
                      "  key_file: /abs/../" +
                      "x\n";
-  // key_file is absolute and missing: the existence check comes after the cert's.
-  EXPECT_EQ(ParseError(text), "web.yml:9: tls_server_config.key_file: cannot read /abs/../x");
+  // key_file is absolute and missing: reported at its value.
+  EXPECT_EQ(ParseError(text), "web.yml:10:13: tls_server_config.key_file: cannot read /abs/../x");
 
   text = std::string("basic_auth_users:\n  alice: ") + kHash +
          "\nhttp_server_config:\n  http2: false\n  headers:\n    X-Frame-Options: deny\n"
@@ -67,27 +67,33 @@ TEST(WebConfigTest, EmptyTlsBlockIsNoTls) {
   EXPECT_FALSE(config.tls);
 }
 
-TEST(WebConfigTest, ErrorsNameFileLineAndKey) {
+TEST(WebConfigTest, EveryErrorNamesFileLineColumnAndKey) {
   EXPECT_EQ(ParseError("http_server_config:\n  headers: {}\nfoo: 1\n"),
-            "web.yml:3: foo: unknown key");
+            "web.yml:3:1: foo: unknown key; expected one of: tls_server_config, "
+            "http_server_config, basic_auth_users");
   EXPECT_EQ(ParseError("tls_server_config:\n  cert_file: a\n  min_version: TLS14\n"),
-            "web.yml:3: tls_server_config.min_version: unknown TLS version: TLS14");
+            "web.yml:2:3: tls_server_config.key_file: missing key_file\n"
+            "web.yml:2:14: tls_server_config.cert_file: cannot read " +
+                kDir +
+                "/a\nweb.yml:3:16: tls_server_config.min_version: unknown TLS version: TLS14");
   EXPECT_EQ(ParseError("tls_server_config:\n  cert_file: ../certs/server.crt\n"),
-            "web.yml:2: tls_server_config.key_file: missing key_file");
+            "web.yml:2:3: tls_server_config.key_file: missing key_file");
   EXPECT_EQ(ParseError("http_server_config:\n  headers:\n    Server: x\n"),
-            "web.yml:3: http_server_config.headers.Server: HTTP header \"Server\" can not be "
+            "web.yml:3:5: http_server_config.headers.Server: HTTP header \"Server\" can not be "
             "configured");
   EXPECT_EQ(ParseError("http_server_config:\n  headers:\n    X-Frame-Options: allow\n"),
-            "web.yml:3: http_server_config.headers.X-Frame-Options: invalid value \"allow\", "
+            "web.yml:3:22: http_server_config.headers.X-Frame-Options: invalid value \"allow\", "
             "expected one of: \"deny\" \"sameorigin\"");
   EXPECT_EQ(ParseError("basic_auth_users:\n  alice: hunter2\n"),
-            "web.yml:2: basic_auth_users.alice: not a bcrypt hash (too short)");
-  EXPECT_EQ(ParseError("tls_server_config:\n  cipher_suites: [TLS_RSA_WITH_RC4_128_SHA]\n"),
-            "web.yml:2: tls_server_config.cipher_suites: unknown cipher: TLS_RSA_WITH_RC4_128_SHA");
+            "web.yml:2:10: basic_auth_users.alice: not a bcrypt hash (too short)");
+  EXPECT_EQ(
+      ParseError("tls_server_config:\n  cipher_suites: [TLS_RSA_WITH_RC4_128_SHA]\n"),
+      "web.yml:2:18: tls_server_config.cipher_suites: unknown cipher: TLS_RSA_WITH_RC4_128_SHA");
   EXPECT_EQ(ParseError("basic_auth_users:\n  a: x\nbasic_auth_users:\n  b: y\n"),
-            "web.yml:3: basic_auth_users: duplicate key");
+            "web.yml:2:6: basic_auth_users.a: not a bcrypt hash (too short)\n"
+            "web.yml:3:1: basic_auth_users: duplicate key; first given at line 1, column 1");
   EXPECT_EQ(ParseError("http_server_config:\n  http2: maybe\n"),
-            "web.yml:2: http_server_config.http2: must be true or false, got \"maybe\"");
+            "web.yml:2:10: http_server_config.http2: must be true or false, got \"maybe\"");
 }
 
 TEST(WebConfigTest, BcryptHashForm) {
@@ -102,7 +108,7 @@ TEST(WebConfigTest, KeyMustMatchCertificate) {
   // As promtool: "failed to load X509KeyPair: tls: private key does not match public key".
   std::string error = ParseError(
       "tls_server_config:\n  cert_file: ../certs/server.crt\n  key_file: ../certs/ca.key\n");
-  EXPECT_EQ(error.rfind("web.yml:3: tls_server_config.key_file: " + kDir +
+  EXPECT_EQ(error.rfind("web.yml:3:13: tls_server_config.key_file: " + kDir +
                             "/../certs/ca.key does not match the certificate in cert_file " + kDir +
                             "/../certs/server.crt (",
                         0),
@@ -112,7 +118,7 @@ TEST(WebConfigTest, KeyMustMatchCertificate) {
   EXPECT_EQ(ParseError("tls_server_config:\n  cert_file: ../certs/server.crt\n"
                        "  key_file: ../certs/server.key\n  min_version: TLS13\n"
                        "  max_version: TLS12\n"),
-            "web.yml:2: tls_server_config: min_version TLS13 is above max_version TLS12: no "
+            "web.yml:2:3: tls_server_config: min_version TLS13 is above max_version TLS12: no "
             "client could connect");
 }
 

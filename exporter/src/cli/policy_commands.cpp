@@ -1,10 +1,14 @@
 #include "cli/policy_commands.h"
 
 #include <cstdio>
+#include <sstream>
 
+#include "base/duration.h"
+#include "base/text.h"
 #include "cli/flags.h"
 #include "policy/baseline.h"
 #include "policy/policy_loader.h"
+#include "policy/policy_yaml.h"
 
 namespace connwatch {
 namespace {
@@ -23,7 +27,63 @@ bool ParseCommandFlags(const char* command, const std::vector<std::string>& args
   return false;
 }
 
+std::string PluralCount(size_t count, const char* singular, const char* plural) {
+  return std::to_string(count) + " " + (count == 1 ? singular : plural);
+}
+
 }  // namespace
+
+std::string SummarizePolicy(const Policy& policy) {
+  std::ostringstream out;
+  out << "policy: " << policy.source << "\n";
+  out << "zones: ";
+  if (policy.zones.empty()) {
+    out << "built-in only\n";
+  } else {
+    out << PluralCount(policy.zones.size(), "policy zone", "policy zones")
+        << ", matched first in this order, then the built-ins\n";
+    for (const Zone& zone : policy.zones) {
+      out << "  " << zone.name << ":";
+      for (const Cidr& cidr : zone.cidrs) out << " " << FormatCidr(cidr);
+      out << "\n";
+    }
+  }
+  out << "  built-in: loopback, link_local, multicast, internal, external (everything else)\n";
+
+  auto section = [&](const char* title, const auto& rules, const char* singular,
+                     const char* plural) {
+    out << "  " << title << ": ";
+    if (rules) {
+      out << "active (" << PluralCount(rules->size(), singular, plural) << ")\n";
+    } else {
+      out << "inactive (section absent)\n";
+    }
+  };
+  out << "checks:\n";
+  section("unexpected listeners", policy.listeners, "allowed listener", "allowed listeners");
+  section("expected services", policy.expected_services, "service", "services");
+  if (policy.expected_services) {
+    for (const ExpectedService& service : *policy.expected_services) {
+      out << "    " << service.name << ": " << ProtocolMatchName(service.protocol) << "/"
+          << service.port;
+      if (!service.process.empty()) out << " owned by " << QuoteBytes(service.process);
+      out << "\n";
+    }
+  }
+  section("network processes", policy.network_processes, "allowed process pattern",
+          "allowed process patterns");
+  section("paths", policy.paths, "allowed path", "allowed paths");
+  out << "  long connections: longer than " << FormatDuration(policy.limits.long_connection)
+      << "\n";
+  out << "baseline learning: ";
+  if (policy.baseline.learn_for.count() == 0) {
+    out << "off (learn_for 0)\n";
+  } else {
+    out << "learns for " << FormatDuration(policy.baseline.learn_for)
+        << ", then adds the learned rules to the sections above (activating absent ones)\n";
+  }
+  return out.str();
+}
 
 int RunValidate(const std::vector<std::string>& args) {
   std::vector<FlagSpec> specs;

@@ -5,7 +5,13 @@
 #include <string>
 #include <vector>
 
+#include "policy/policy.h"
+
 namespace connwatch {
+
+// What `connwatch validate` prints for a valid policy: each check active or not and why,
+// rule counts, zones.
+std::string SummarizePolicy(const Policy& policy);
 
 int RunValidate(const std::vector<std::string>& args);
 int RunPolicy(const std::vector<std::string>& args);

@@ -1,14 +1,11 @@
 #include "http/web_config.h"
 
-#include <yaml-cpp/yaml.h>
-
 #include <algorithm>
 #include <array>
 #include <filesystem>
-#include <fstream>
-#include <set>
-#include <sstream>
 
+#include "base/read_file.h"
+#include "base/yaml_tree.h"
 #include "http/tls_config.h"
 #include "http/tls_context.h"
 
@@ -17,6 +14,8 @@ namespace {
 
 // A web config is a few hundred bytes; anything this large is not one.
 constexpr size_t kMaxWebConfigBytes = 1u << 20;
+// Certificate and key files: a long chain is a few tens of KiB.
+constexpr size_t kMaxPemFileBytes = 1u << 20;
 
 constexpr std::array<std::string_view, 4> kTlsVersions = {"TLS10", "TLS11", "TLS12", "TLS13"};
 
@@ -29,165 +28,204 @@ constexpr std::array<std::string_view, 6> kClientAuthTypes = {
     "RequireAndVerifyClientCert"};
 
 // exporter-toolkit's extraHTTPHeaders: the configurable headers and, where fixed, their values.
-const std::map<std::string, std::vector<std::string>, std::less<>>& AllowedHeaders() {
-  static const auto* headers = new std::map<std::string, std::vector<std::string>, std::less<>>{
-      {"Strict-Transport-Security", {}},
-      {"X-Content-Type-Options", {"nosniff"}},
-      {"X-Frame-Options", {"deny", "sameorigin"}},
-      {"X-XSS-Protection", {}},
-      {"Content-Security-Policy", {}},
-  };
-  return *headers;
+struct AllowedHeader {
+  std::string_view name;
+  std::array<std::string_view, 2> values;  // empty: any value
+};
+constexpr std::array<AllowedHeader, 5> kAllowedHeaders = {{
+    {"Strict-Transport-Security", {}},
+    {"X-Content-Type-Options", {"nosniff"}},
+    {"X-Frame-Options", {"deny", "sameorigin"}},
+    {"X-XSS-Protection", {}},
+    {"Content-Security-Policy", {}},
+}};
+
+// What Go's yaml.v2 (and so exporter-toolkit and `promtool check web-config`) reads: aliases
+// and merge keys, any tag, only the first document.
+YamlRules WebConfigYamlRules() {
+  YamlRules rules;
+  rules.document = "web config file";
+  rules.max_bytes = kMaxWebConfigBytes;
+  rules.aliases = true;
+  rules.merge_keys = true;
+  rules.later_documents = true;
+  rules.any_tag = true;
+  return rules;
 }
 
-struct ParseError {
-  std::string message;
-};
-
-class Parser {
+// Turns the tree into a WebConfig, reporting every problem it finds. The TLS files are only
+// loaded (as promtool does) once the names in tls_server_config are all valid.
+class WebConfigReader {
  public:
-  Parser(std::string file, std::string dir) : file_(std::move(file)), dir_(std::move(dir)) {}
+  WebConfigReader(ConfigErrors& errors, std::string dir)
+      : errors_(errors), reader_(errors), dir_(std::move(dir)) {}
 
-  void Parse(const YAML::Node& root, WebConfig& config) {
-    if (!root || root.IsNull()) return;
-    if (!root.IsMap()) Fail(root, "", "web config must be a mapping");
-    NoDuplicates(root, "");
-    for (const auto& entry : root) {
-      std::string key = Scalar(entry.first, "");
-      if (key == "tls_server_config") {
-        ParseTls(entry.second, config);
-      } else if (key == "http_server_config") {
-        ParseHttp(entry.second, config);
-      } else if (key == "basic_auth_users") {
-        ParseUsers(entry.second, config);
-      } else {
-        Fail(entry.first, key, "unknown key");
-      }
+  void Document(const YamlNode& root, WebConfig& config) {
+    if (root.kind == YamlNode::Kind::kNull) return;
+    YamlFields fields;
+    if (!reader_.ReadFields(
+            root, "", {"tls_server_config", "http_server_config", "basic_auth_users"}, fields)) {
+      return;
     }
-  }
-
-  [[noreturn]] void Fail(const YAML::Node& node, const std::string& key,
-                         const std::string& message) const {
-    int line = node.Mark().line < 0 ? 0 : node.Mark().line + 1;
-    throw ParseError{file_ + ":" + std::to_string(line) + ": " + (key.empty() ? "" : key + ": ") +
-                     message};
+    if (const YamlNode* tls = YamlReader::Value(fields, "tls_server_config")) Tls(*tls, config);
+    if (const YamlNode* http = YamlReader::Value(fields, "http_server_config")) Http(*http, config);
+    if (const YamlNode* users = YamlReader::Value(fields, "basic_auth_users"))
+      Users(*users, config);
   }
 
  private:
-  // yaml-cpp keeps the last of duplicate keys; Go's strict YAML (and so promtool) rejects them.
-  void NoDuplicates(const YAML::Node& map, const std::string& key) const {
-    std::set<std::string> seen;
-    for (const auto& entry : map) {
-      if (entry.first.IsScalar() && !seen.insert(entry.first.Scalar()).second) {
-        Fail(entry.first, key.empty() ? entry.first.Scalar() : key + "." + entry.first.Scalar(),
-             "duplicate key");
-      }
-    }
+  std::optional<std::string> Scalar(const YamlNode& node, const std::string& key) {
+    if (node.kind == YamlNode::Kind::kScalar) return node.value;
+    if (node.kind != YamlNode::Kind::kRejected) ErrorAt(errors_, node, key, "must be a string");
+    return std::nullopt;
+  }
+  // A null value is the empty string, as Go unmarshals it.
+  std::string ScalarOrEmpty(const YamlNode& node, const std::string& key) {
+    return node.kind == YamlNode::Kind::kNull ? "" : Scalar(node, key).value_or("");
   }
 
-  std::string Scalar(const YAML::Node& node, const std::string& key) const {
-    if (!node.IsScalar()) Fail(node, key, "must be a string");
-    return node.Scalar();
-  }
-
-  std::vector<std::string> List(const YAML::Node& node, const std::string& key) const {
+  std::vector<std::string> List(const YamlNode& node, const std::string& key) {
     std::vector<std::string> out;
-    if (node.IsNull()) return out;
-    if (!node.IsSequence()) Fail(node, key, "must be a list");
-    for (const auto& item : node) out.push_back(Scalar(item, key));
+    if (node.kind == YamlNode::Kind::kNull) return out;
+    if (node.kind != YamlNode::Kind::kList) {
+      ErrorAt(errors_, node, key, "must be a list");
+      return out;
+    }
+    for (const YamlNode& item : node.children) {
+      if (auto value = Scalar(item, key)) out.push_back(*value);
+    }
     return out;
   }
 
-  bool Bool(const YAML::Node& node, const std::string& key) const {
-    std::string value = Scalar(node, key);
-    if (value == "true") return true;
-    if (value == "false") return false;
-    Fail(node, key, "must be true or false, got \"" + value + "\"");
+  // The booleans of YAML 1.1, as Go's yaml.v2 resolves them: plain or tagged !!bool; a
+  // quoted "true" is a string.
+  std::optional<bool> Bool(const YamlNode& node, const std::string& key) {
+    std::optional<std::string> value = Scalar(node, key);
+    if (!value) return std::nullopt;
+    static constexpr std::string_view kTrue[] = {"y",    "Y",    "yes", "Yes", "YES", "true",
+                                                 "True", "TRUE", "on",  "On",  "ON"};
+    static constexpr std::string_view kFalse[] = {"n",     "N",     "no",  "No",  "NO", "false",
+                                                  "False", "FALSE", "off", "Off", "OFF"};
+    if (node.IsPlain() || node.tag == "tag:yaml.org,2002:bool") {
+      if (std::find(std::begin(kTrue), std::end(kTrue), *value) != std::end(kTrue)) return true;
+      if (std::find(std::begin(kFalse), std::end(kFalse), *value) != std::end(kFalse)) return false;
+    }
+    ErrorAt(errors_, node, key, "must be true or false, got " + Describe(node));
+    return std::nullopt;
   }
 
-  std::string Path(const YAML::Node& node, const std::string& key) const {
-    std::string value = node.IsNull() ? "" : Scalar(node, key);
+  // Relative paths resolve against the web config file's directory.
+  std::string Path(const YamlNode& node, const std::string& key) {
+    std::string value = ScalarOrEmpty(node, key);
     if (value.empty() || value.front() == '/') return value;
     return (std::filesystem::path(dir_) / value).string();
   }
 
   template <size_t N>
-  std::string OneOf(const YAML::Node& node, const std::string& key,
-                    const std::array<std::string_view, N>& allowed, const std::string& what) const {
-    std::string value = Scalar(node, key);
-    if (std::find(allowed.begin(), allowed.end(), value) == allowed.end()) {
-      Fail(node, key, "unknown " + what + ": " + value);
+  std::optional<std::string> OneOf(const YamlNode& node, const std::string& key,
+                                   const std::array<std::string_view, N>& allowed,
+                                   const std::string& what) {
+    std::optional<std::string> value = Scalar(node, key);
+    if (value && std::find(allowed.begin(), allowed.end(), *value) == allowed.end()) {
+      ErrorAt(errors_, node, key, "unknown " + what + ": " + *value);
+      return std::nullopt;
     }
     return value;
   }
 
-  void ParseTls(const YAML::Node& node, WebConfig& config) {
-    TlsServerConfig tls;
-    tls.client_auth_type.clear();  // "" until set, to tell "no TLS" apart below
-    if (node.IsNull()) return;
-    if (!node.IsMap()) Fail(node, "tls_server_config", "must be a mapping");
-    NoDuplicates(node, "tls_server_config");
-    for (const auto& entry : node) {
-      std::string name = Scalar(entry.first, "tls_server_config");
-      std::string key = "tls_server_config." + name;
-      const YAML::Node& value = entry.second;
-      if (name == "cert_file") {
-        tls.cert_file = Path(value, key);
-      } else if (name == "key_file") {
-        tls.key_file = Path(value, key);
-      } else if (name == "client_ca_file") {
-        tls.client_ca_file = Path(value, key);
-      } else if (name == "client_auth_type") {
-        tls.client_auth_type = value.IsNull() ? "" : Scalar(value, key);
-      } else if (name == "min_version") {
-        tls.min_version = OneOf(value, key, kTlsVersions, "TLS version");
-      } else if (name == "max_version") {
-        tls.max_version = OneOf(value, key, kTlsVersions, "TLS version");
-      } else if (name == "cipher_suites") {
-        for (const std::string& cipher : List(value, key)) {
-          if (OpenSslCipherName(cipher).empty()) Fail(value, key, "unknown cipher: " + cipher);
-          tls.cipher_suites.push_back(cipher);
-        }
-      } else if (name == "curve_preferences") {
-        for (const std::string& curve : List(value, key)) {
-          if (OpenSslGroupName(curve).empty()) Fail(value, key, "unknown curve: " + curve);
-          tls.curve_preferences.push_back(curve);
-        }
-      } else if (name == "prefer_server_cipher_suites") {
-        tls.prefer_server_cipher_suites = Bool(value, key);
+  // Names Go's crypto/tls knows (tls_config.h maps them); `known` tells them apart.
+  std::vector<std::string> Names(const YamlNode& node, const std::string& key, const char* what,
+                                 std::string (*known)(std::string_view)) {
+    std::vector<std::string> names;
+    for (const std::string& name : List(node, key)) {
+      if (known(name).empty()) {
+        ErrorAt(errors_, node, key, std::string("unknown ") + what + ": " + name);
       } else {
-        Fail(entry.first, key, "unknown key");
+        names.push_back(name);
       }
     }
+    return names;
+  }
+
+  void TlsEntry(const YamlNode& key_node, const YamlNode& value, TlsServerConfig& tls) {
+    const std::string& name = key_node.value;
+    std::string key = "tls_server_config." + name;
+    if (name == "cert_file") {
+      tls.cert_file = Path(value, key);
+    } else if (name == "key_file") {
+      tls.key_file = Path(value, key);
+    } else if (name == "client_ca_file") {
+      tls.client_ca_file = Path(value, key);
+    } else if (name == "client_auth_type") {
+      tls.client_auth_type = ScalarOrEmpty(value, key);
+    } else if (name == "min_version") {
+      tls.min_version = OneOf(value, key, kTlsVersions, "TLS version").value_or(tls.min_version);
+    } else if (name == "max_version") {
+      tls.max_version = OneOf(value, key, kTlsVersions, "TLS version").value_or(tls.max_version);
+    } else if (name == "cipher_suites") {
+      tls.cipher_suites = Names(value, key, "cipher", &OpenSslCipherName);
+    } else if (name == "curve_preferences") {
+      tls.curve_preferences = Names(value, key, "curve", &OpenSslGroupName);
+    } else if (name == "prefer_server_cipher_suites") {
+      tls.prefer_server_cipher_suites = Bool(value, key).value_or(tls.prefer_server_cipher_suites);
+    } else {
+      ErrorAt(errors_, key_node, key, "unknown key");
+    }
+  }
+
+  void Tls(const YamlNode& node, WebConfig& config) {
+    if (node.kind == YamlNode::Kind::kNull) return;
+    if (node.kind != YamlNode::Kind::kMap) {
+      ErrorAt(errors_, node, "tls_server_config", "must be a mapping");
+      return;
+    }
+    const size_t errors_before = errors_.count();
+    TlsServerConfig tls;
+    tls.client_auth_type.clear();  // "" until set, to tell "no TLS" apart below
+    std::map<std::string, const YamlNode*> values;
+    reader_.ForEachEntry(node, "tls_server_config",
+                         [&](const YamlNode& key, const YamlNode& value) {
+                           values[key.value] = &value;
+                           TlsEntry(key, value, tls);
+                         });
     // exporter-toolkit: a block with none of these set means "no TLS" (errNoTLSConfig).
     if (tls.cert_file.empty() && tls.key_file.empty() && tls.client_auth_type.empty() &&
         tls.client_ca_file.empty()) {
       return;
     }
-    ValidateTls(node, tls);
+    ValidateTls(node, values, errors_before, tls);
     config.tls = std::move(tls);
   }
 
-  void ValidateTls(const YAML::Node& node, TlsServerConfig& tls) const {
+  const YamlNode& At(const YamlNode& block, const std::map<std::string, const YamlNode*>& values,
+                     const std::string& name) {
+    auto it = values.find(name);
+    return it == values.end() ? block : *it->second;
+  }
+
+  void ValidateTls(const YamlNode& node, const std::map<std::string, const YamlNode*>& values,
+                   size_t errors_before, TlsServerConfig& tls) {
     const std::string key = "tls_server_config";
-    if (tls.cert_file.empty()) Fail(node, key + ".cert_file", "missing cert_file");
-    if (tls.key_file.empty()) Fail(node, key + ".key_file", "missing key_file");
-    CheckPem(node, key + ".cert_file", tls.cert_file, "CERTIFICATE-----");
-    CheckPem(node, key + ".key_file", tls.key_file, "PRIVATE KEY-----");
+    if (tls.cert_file.empty()) ErrorAt(errors_, node, key + ".cert_file", "missing cert_file");
+    if (tls.key_file.empty()) ErrorAt(errors_, node, key + ".key_file", "missing key_file");
+    CheckPem(At(node, values, "cert_file"), key + ".cert_file", tls.cert_file, "CERTIFICATE-----");
+    CheckPem(At(node, values, "key_file"), key + ".key_file", tls.key_file, "PRIVATE KEY-----");
     if (!tls.client_ca_file.empty()) {
-      CheckPem(node, key + ".client_ca_file", tls.client_ca_file, "CERTIFICATE-----");
+      CheckPem(At(node, values, "client_ca_file"), key + ".client_ca_file", tls.client_ca_file,
+               "CERTIFICATE-----");
     }
     if (tls.client_auth_type.empty()) tls.client_auth_type = "NoClientCert";
     if (std::find(kClientAuthTypes.begin(), kClientAuthTypes.end(), tls.client_auth_type) ==
         kClientAuthTypes.end()) {
-      Fail(node["client_auth_type"], key + ".client_auth_type",
-           "invalid client_auth_type: " + tls.client_auth_type);
+      ErrorAt(errors_, At(node, values, "client_auth_type"), key + ".client_auth_type",
+              "invalid client_auth_type: " + tls.client_auth_type);
     }
     if (tls.client_auth_type == "RequireClientCert") tls.client_auth_type = "RequireAnyClientCert";
     if (!tls.client_ca_file.empty() && tls.client_auth_type == "NoClientCert") {
-      Fail(node["client_ca_file"], key + ".client_ca_file",
-           "client_ca_file is set without a client_auth_type");
+      ErrorAt(errors_, At(node, values, "client_ca_file"), key + ".client_ca_file",
+              "client_ca_file is set without a client_auth_type");
     }
+    if (errors_.count() != errors_before) return;
     // promtool loads the pair (Go's tls.LoadX509KeyPair) and so rejects a key that does not
     // match its certificate; OpenSSL loads everything here the way serving will.
     TlsSettings settings;
@@ -195,81 +233,103 @@ class Parser {
     if (!ToTlsSettings(tls, settings, error) || !CheckTlsSettings(settings, error)) {
       size_t colon = error.find(": ");  // "tls_server_config.KEY: message"
       std::string failed_key = error.substr(0, colon);
-      const YAML::Node at = node[failed_key.substr(failed_key.find('.') + 1)];
-      Fail(at.IsDefined() ? at : node, failed_key, error.substr(colon + 2));
+      std::string name = failed_key.substr(failed_key.find('.') + 1);
+      ErrorAt(errors_, At(node, values, name), failed_key, error.substr(colon + 2));
     }
   }
 
-  void CheckPem(const YAML::Node& node, const std::string& key, const std::string& path,
-                std::string_view marker) const {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) Fail(node, key, "cannot read " + path);
-    std::string text(kMaxWebConfigBytes, '\0');
-    in.read(text.data(), static_cast<std::streamsize>(text.size()));
-    text.resize(static_cast<size_t>(in.gcount()));
-    if (text.find(marker) == std::string::npos) {
-      Fail(node, key, path + " contains no PEM " + std::string(marker.substr(0, marker.find('-'))));
+  void CheckPem(const YamlNode& node, const std::string& key, const std::string& path,
+                std::string_view marker) {
+    if (path.empty()) return;  // reported as missing
+    FileLoad file = LoadFileCapped(path, kMaxPemFileBytes);
+    if (!file.ok()) {
+      ErrorAt(errors_, node, key,
+              file.status == FileLoad::Status::kTooLarge ? file.Problem("", path, kMaxPemFileBytes)
+                                                         : "cannot read " + path);
+    } else if (file.text.find(marker) == std::string::npos) {
+      ErrorAt(errors_, node, key,
+              path + " contains no PEM " + std::string(marker.substr(0, marker.find('-'))));
     }
   }
 
-  void ParseHttp(const YAML::Node& node, WebConfig& config) {
-    if (node.IsNull()) return;
-    if (!node.IsMap()) Fail(node, "http_server_config", "must be a mapping");
-    NoDuplicates(node, "http_server_config");
-    for (const auto& entry : node) {
-      std::string name = Scalar(entry.first, "http_server_config");
-      std::string key = "http_server_config." + name;
-      if (name == "http2") {
-        config.http2 = Bool(entry.second, key);
-      } else if (name == "headers") {
-        ParseHeaders(entry.second, config);
-      } else {
-        Fail(entry.first, key, "unknown key");
-      }
+  void Http(const YamlNode& node, WebConfig& config) {
+    if (node.kind == YamlNode::Kind::kNull) return;
+    if (node.kind != YamlNode::Kind::kMap) {
+      ErrorAt(errors_, node, "http_server_config", "must be a mapping");
+      return;
+    }
+    reader_.ForEachEntry(node, "http_server_config",
+                         [&](const YamlNode& key, const YamlNode& value) {
+                           std::string path = "http_server_config." + key.value;
+                           if (key.value == "http2") {
+                             config.http2 = Bool(value, path).value_or(config.http2);
+                           } else if (key.value == "headers") {
+                             Headers(value, config);
+                           } else {
+                             ErrorAt(errors_, key, path, "unknown key");
+                           }
+                         });
+  }
+
+  void Header(const YamlNode& key, const YamlNode& value, WebConfig& config) {
+    std::string path = "http_server_config.headers." + key.value;
+    std::string text = ScalarOrEmpty(value, path);
+    auto allowed =
+        std::find_if(kAllowedHeaders.begin(), kAllowedHeaders.end(),
+                     [&](const AllowedHeader& header) { return header.name == key.value; });
+    if (allowed == kAllowedHeaders.end()) {
+      ErrorAt(errors_, key, path, "HTTP header \"" + key.value + "\" can not be configured");
+      return;
+    }
+    std::string expected;
+    bool fixed = false, matches = false;
+    for (std::string_view candidate : allowed->values) {
+      if (candidate.empty()) continue;
+      fixed = true;
+      matches |= candidate == text;
+      expected += " \"" + std::string(candidate) + "\"";
+    }
+    if (fixed && !matches) {
+      ErrorAt(errors_, value, path, "invalid value \"" + text + "\", expected one of:" + expected);
+    } else if (text.find_first_of("\r\n") != std::string::npos) {
+      ErrorAt(errors_, value, path, "header value must not contain a line break");
+    } else {
+      config.headers.emplace_back(key.value, text);
     }
   }
 
-  void ParseHeaders(const YAML::Node& node, WebConfig& config) {
-    if (node.IsNull()) return;
-    if (!node.IsMap()) Fail(node, "http_server_config.headers", "must be a mapping");
-    NoDuplicates(node, "http_server_config.headers");
-    for (const auto& entry : node) {
-      std::string name = Scalar(entry.first, "http_server_config.headers");
-      std::string key = "http_server_config.headers." + name;
-      std::string value = entry.second.IsNull() ? "" : Scalar(entry.second, key);
-      auto allowed = AllowedHeaders().find(name);
-      if (allowed == AllowedHeaders().end()) {
-        Fail(entry.first, key, "HTTP header \"" + name + "\" can not be configured");
-      }
-      if (!allowed->second.empty() && std::find(allowed->second.begin(), allowed->second.end(),
-                                                value) == allowed->second.end()) {
-        std::string expected;
-        for (const std::string& v : allowed->second) expected += " \"" + v + "\"";
-        Fail(entry.second, key, "invalid value \"" + value + "\", expected one of:" + expected);
-      }
-      if (value.find_first_of("\r\n") != std::string::npos) {
-        Fail(entry.second, key, "header value must not contain a line break");
-      }
-      config.headers.emplace_back(name, value);
+  void Headers(const YamlNode& node, WebConfig& config) {
+    if (node.kind == YamlNode::Kind::kNull) return;
+    if (node.kind != YamlNode::Kind::kMap) {
+      ErrorAt(errors_, node, "http_server_config.headers", "must be a mapping");
+      return;
     }
+    reader_.ForEachEntry(
+        node, "http_server_config.headers",
+        [&](const YamlNode& key, const YamlNode& value) { Header(key, value, config); });
     std::sort(config.headers.begin(), config.headers.end());
   }
 
-  void ParseUsers(const YAML::Node& node, WebConfig& config) {
-    if (node.IsNull()) return;
-    if (!node.IsMap()) Fail(node, "basic_auth_users", "must be a mapping");
-    NoDuplicates(node, "basic_auth_users");
-    for (const auto& entry : node) {
-      std::string user = Scalar(entry.first, "basic_auth_users");
-      std::string key = "basic_auth_users." + user;
-      std::string hash = entry.second.IsNull() ? "" : Scalar(entry.second, key);
-      std::string error;
-      if (!IsBcryptHash(hash, error)) Fail(entry.second, key, error);
-      config.basic_auth_users[user] = hash;
+  void Users(const YamlNode& node, WebConfig& config) {
+    if (node.kind == YamlNode::Kind::kNull) return;
+    if (node.kind != YamlNode::Kind::kMap) {
+      ErrorAt(errors_, node, "basic_auth_users", "must be a mapping");
+      return;
     }
+    reader_.ForEachEntry(node, "basic_auth_users", [&](const YamlNode& key, const YamlNode& value) {
+      std::string path = "basic_auth_users." + key.value;
+      std::string hash = ScalarOrEmpty(value, path);
+      std::string error;
+      if (!IsBcryptHash(hash, error)) {
+        ErrorAt(errors_, value, path, error);
+      } else {
+        config.basic_auth_users[key.value] = hash;
+      }
+    });
   }
 
-  std::string file_;
+  ConfigErrors& errors_;
+  YamlReader reader_;
   std::string dir_;
 };
 
@@ -309,37 +369,28 @@ bool IsBcryptHash(std::string_view hash, std::string& error) {
 bool ParseWebConfig(std::string_view text, const std::string& file_name, const std::string& dir,
                     WebConfig& config, std::string& error) {
   config = WebConfig{};
-  Parser parser(file_name, dir);
+  ConfigErrors errors(file_name);
   try {
-    YAML::Node root = YAML::Load(std::string(text));
-    parser.Parse(root, config);
-  } catch (const ParseError& parse_error) {
-    error = parse_error.message;
-    return false;
-  } catch (const YAML::Exception& yaml_error) {
-    int line = yaml_error.mark.line < 0 ? 0 : yaml_error.mark.line + 1;
-    error = file_name + ":" + std::to_string(line) + ": " + yaml_error.msg;
-    return false;
+    if (std::optional<YamlNode> root = ParseYamlTree(text, WebConfigYamlRules(), errors)) {
+      WebConfigReader(errors, dir).Document(*root, config);
+    }
+  } catch (const std::exception& e) {
+    errors.At(0, 0, "", std::string("loading failed: ") + e.what());
   }
-  return true;
+  if (errors.empty()) return true;
+  error = JoinErrors(errors.Take());
+  return false;
 }
 
 bool LoadWebConfigFile(const std::string& path, WebConfig& config, std::string& error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    error = path + ": cannot read web config file";
-    return false;
-  }
-  std::string text(kMaxWebConfigBytes + 1, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  text.resize(static_cast<size_t>(in.gcount()));
-  if (text.size() > kMaxWebConfigBytes) {
-    error = path + ": web config file is larger than 1 MiB";
+  FileLoad file = LoadFileCapped(path, kMaxWebConfigBytes);
+  if (!file.ok()) {
+    error = file.Problem("web config file", path, kMaxWebConfigBytes);
     return false;
   }
   std::string dir = std::filesystem::path(path).parent_path().string();
   if (dir.empty()) dir = ".";
-  return ParseWebConfig(text, path, dir, config, error);
+  return ParseWebConfig(file.text, path, dir, config, error);
 }
 
 }  // namespace connwatch

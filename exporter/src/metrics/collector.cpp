@@ -97,18 +97,6 @@ MetricFamily Single(const metric::Info& info, MetricType type, double value) {
   return MetricFamily{info.name, info.help, type, {metric}};
 }
 
-const char* ProtocolMatchName(ProtocolMatch protocol) {
-  switch (protocol) {
-    case ProtocolMatch::kTcp:
-      return "tcp";
-    case ProtocolMatch::kUdp:
-      return "udp";
-    case ProtocolMatch::kAny:
-      break;
-  }
-  return "any";
-}
-
 // A socket's distinct owner names, sorted, as views into snapshot.processes (what
 // Snapshot::OwnerNames gives, without a string per socket); `names` is reused.
 void OwnerNameViews(const Snapshot& snapshot, const Socket& socket,

@@ -20,6 +20,7 @@
 #include "base/read_file.h"
 #include "net/cidr.h"
 #include "policy/policy_loader.h"
+#include "policy/policy_yaml.h"
 
 namespace connwatch {
 namespace {
@@ -64,15 +65,12 @@ ProtocolMatch ProtocolOf(int transport) {
                                                               : ProtocolMatch::kTcp;
 }
 
-const char* ProtocolText(int transport) {
-  return static_cast<Transport>(transport) == Transport::kUdp ? "udp" : "tcp";
-}
-
 // "tcp-443-nginx", "udp-53" when unowned. Bytes outside [A-Za-z0-9._-] become '_' so the
 // name is a plain, valid label value and YAML scalar; collisions get "-2", "-3", ...
 std::string ServiceName(int transport, uint16_t port, const std::string& process,
                         std::set<std::string>& used) {
-  std::string base = std::string(ProtocolText(transport)) + "-" + std::to_string(port);
+  std::string base =
+      std::string(TransportName(static_cast<Transport>(transport))) + "-" + std::to_string(port);
   if (!process.empty()) {
     base += '-';
     for (size_t i = 0; i < process.size() && i < kMaxServiceNameProcessBytes; ++i) {

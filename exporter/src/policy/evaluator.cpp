@@ -38,18 +38,6 @@ bool ProtocolMatchesTransport(ProtocolMatch protocol, Transport transport) {
   return false;
 }
 
-const char* ProtocolText(ProtocolMatch protocol) {
-  switch (protocol) {
-    case ProtocolMatch::kTcp:
-      return "tcp";
-    case ProtocolMatch::kUdp:
-      return "udp";
-    case ProtocolMatch::kAny:
-      break;
-  }
-  return "tcp/udp";
-}
-
 // The local address is unmapped first: a dual-stack socket bound to ::ffff:127.0.0.1 is
 // bound to IPv4 loopback.
 bool BindMatches(const BindMatch& bind, const IpAddress& local) {
@@ -155,8 +143,9 @@ void EvaluateServices(const std::vector<ExpectedService>& services, const Snapsh
     Finding finding = MakeFinding(Check::kExpectedServiceDown, std::nullopt, nullptr);
     finding.service = service.name;
     finding.process = service.process;  // who should be listening; no pid, nothing runs
-    finding.reason = "expected service " + service.name + ": no " + ProtocolText(service.protocol) +
-                     " listener on port " + std::to_string(service.port);
+    finding.reason = "expected service " + service.name + ": no " +
+                     ProtocolMatchName(service.protocol) + " listener on port " +
+                     std::to_string(service.port);
     if (!service.process.empty()) finding.reason += " owned by " + service.process;
     evaluation.findings.push_back(std::move(finding));
   }

@@ -4,6 +4,11 @@
 
 namespace connwatch {
 
+const char* ProtocolMatchName(ProtocolMatch protocol) {
+  constexpr const char* kNames[] = {"any", "tcp", "udp"};
+  return kNames[static_cast<size_t>(protocol)];
+}
+
 Policy DefaultPolicy() {
   Policy policy;
   policy.source = "<embedded default>";

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "base/config_error.h"
 #include "classify.h"
 #include "model.h"
 #include "net/ports.h"
@@ -15,14 +16,9 @@
 
 namespace connwatch {
 
-// Where a rule came from, for messages ("policy.yaml:12:5"). Learned rules say "baseline".
-struct SourceLocation {
-  std::string file;
-  int line = 0;  // 1-based; 0 when unknown
-  int column = 0;
-};
-
 enum class ProtocolMatch : uint8_t { kAny, kTcp, kUdp };
+// "tcp", "udp", "any": the policy's words, label values and messages alike.
+const char* ProtocolMatchName(ProtocolMatch protocol);
 
 enum class BindScope : uint8_t {
   kUnspecified,  // key absent: any bind matches
@@ -35,6 +31,9 @@ struct BindMatch {
   BindScope scope = BindScope::kUnspecified;
   IpAddress address;  // for kAddress
 };
+
+// Rules say where they came from, for messages ("policy.yaml:12:5"); learned rules say
+// "baseline".
 
 // A listening socket that is allowed.
 struct ListenerRule {
