@@ -412,5 +412,80 @@ TEST_F(TrackerJournalTest, AJournalThatCannotBeOpenedIsReported) {
   EXPECT_EQ(journal_error, "");
 }
 
+// Sets this process's file size limit with SIGXFSZ ignored, so that a write past it fails
+// with EFBIG (as on a full disk, a part of it may be written first); both are restored.
+class FileSizeLimit {
+ public:
+  explicit FileSizeLimit(rlim_t bytes) {
+    if (getrlimit(RLIMIT_FSIZE, &saved_) != 0 || saved_.rlim_max < bytes) return;
+    saved_handler_ = signal(SIGXFSZ, SIG_IGN);
+    rlimit limit = saved_;
+    limit.rlim_cur = bytes;
+    set_ = setrlimit(RLIMIT_FSIZE, &limit) == 0;
+  }
+  ~FileSizeLimit() {
+    if (saved_handler_ == SIG_ERR) return;
+    setrlimit(RLIMIT_FSIZE, &saved_);
+    signal(SIGXFSZ, saved_handler_);
+  }
+  bool set() const { return set_; }
+
+ private:
+  rlimit saved_{};
+  sighandler_t saved_handler_ = SIG_ERR;
+  bool set_ = false;
+};
+
+TEST_F(TrackerJournalTest, ATornAppendIsCutBackAndTheNextSaveRewritesBoth) {
+  std::string error, journal_error;
+  ASSERT_TRUE(Change({1}, {}, error)) << error;
+  ASSERT_TRUE(Change({2}, {}, error)) << error;
+  std::string before = Read(journal_);
+  bool saved = true;
+  {
+    // Room for 5 bytes of the next sample's records: the first write stops there, the
+    // second fails.
+    FileSizeLimit limit(before.size() + 5);
+    ASSERT_TRUE(limit.set());
+    saved = Change({3, 4}, {}, error);
+  }
+  EXPECT_FALSE(saved);
+  EXPECT_EQ(error, "cannot save the connection journal " + journal_ + ": appending to " + journal_ +
+                       ": " + strerror(EFBIG));
+  EXPECT_EQ(Read(journal_), before) << "the 5 bytes written are cut off again";
+  ASSERT_TRUE(Change({5}, {}, error)) << error;
+  EXPECT_EQ(store_->compactions(), 2u);
+  EXPECT_EQ(Read(journal_), JournalHeader(kBootId, Read(path_)));
+  ExpectSameEntries(Load(journal_error), state_.entries);
+  EXPECT_EQ(journal_error, "");
+}
+
+// A FIFO where the journal should be takes the append but can be neither synced nor cut back
+// (EINVAL for both): each failure is said.
+TEST_F(TrackerJournalTest, AFailedCutBackIsReportedToo) {
+  std::string error, journal_error;
+  ASSERT_TRUE(Change({1}, {}, error)) << error;
+  uint64_t journal_bytes = Read(journal_).size();
+  ASSERT_EQ(unlink(journal_.c_str()), 0);
+  ASSERT_EQ(mkfifo(journal_.c_str(), 0600), 0);
+  // A reader first: the store's open then does not wait for one, nor its write raise SIGPIPE.
+  int reader = open(journal_.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  ASSERT_GE(reader, 0) << strerror(errno);
+  bool saved = Change({2}, {}, error);
+  char buffer[256];
+  ssize_t n = read(reader, buffer, sizeof(buffer));
+  close(reader);
+  EXPECT_FALSE(saved);
+  EXPECT_EQ(error, "cannot save the connection journal " + journal_ + ": syncing " + journal_ +
+                       ": " + strerror(EINVAL) + "; cutting it back to " +
+                       std::to_string(journal_bytes) + " bytes also failed: " + strerror(EINVAL));
+  ASSERT_GT(n, 0) << strerror(errno);
+  EXPECT_EQ(std::string(buffer, static_cast<size_t>(n)), "+ c 2 2.5 first_seen\ncommit 1\n");
+  ASSERT_TRUE(Change({3}, {}, error)) << error;
+  EXPECT_EQ(store_->compactions(), 2u);
+  ExpectSameEntries(Load(journal_error), state_.entries);
+  EXPECT_EQ(journal_error, "");
+}
+
 }  // namespace
 }  // namespace connwatch

@@ -36,6 +36,41 @@ std::string LoadProblem(const FileLoad& load, const std::string& subject, const 
   return problem;
 }
 
+// Writes all of `records` to `fd`: "" or what failed.
+std::string WriteAll(int fd, const std::string& path, std::string_view records) {
+  while (!records.empty()) {
+    ssize_t n = write(fd, records.data(), records.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return "appending to " + path + ": " + strerror(n < 0 ? errno : EIO);
+    records.remove_prefix(static_cast<size_t>(n));
+  }
+  return "";
+}
+
+// Appends `records` to the journal `path`, which holds `good_bytes` before, and syncs it:
+// "" or every step that failed, the clean-up's included (a journal left with a torn tail
+// must not be reported as merely "not appended").
+std::string AppendSynced(const std::string& path, std::string_view records, uint64_t good_bytes) {
+  int fd = open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return "opening " + path + ": " + strerror(errno);
+  std::string failure = WriteAll(fd, path, records);
+  if (failure.empty() && fdatasync(fd) != 0) {
+    failure = "syncing " + path + ": " + strerror(errno);
+  }
+  // A partial append (full disk) is cut off again, so that the journal ends on a commit.
+  if (!failure.empty() && ftruncate(fd, static_cast<off_t>(good_bytes)) != 0) {
+    failure += "; cutting it back to " + std::to_string(good_bytes) +
+               " bytes also failed: " + strerror(errno);
+  }
+  // Some file systems (NFS) report a write's failure only at close. Not retried on EINTR:
+  // Linux has released the descriptor by then.
+  if (close(fd) != 0) {
+    failure += failure.empty() ? "closing " + path + ": " + strerror(errno)
+                               : std::string("; closing it also failed: ") + strerror(errno);
+  }
+  return failure;
+}
+
 }  // namespace
 
 bool SaveTrackerState(const std::string& path, const TrackerState& state, std::string& error) {
@@ -104,38 +139,12 @@ bool TrackerStateStore::Save(const TrackerState& state, const ConnectionKeyList&
   }
   std::string records = JournalRecords(state, added, removed);
   if (records.empty()) return true;  // nothing changed: nothing to write or sync
-  int fd = open(journal_path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
-  const char* step = nullptr;
-  int saved = 0;
-  if (fd < 0) {
-    step = "opening ";
-    saved = errno;
-  } else {
-    std::string_view rest = records;
-    while (!rest.empty() && step == nullptr) {
-      ssize_t n = write(fd, rest.data(), rest.size());
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        step = "appending to ";
-        saved = n < 0 ? errno : EIO;
-      } else {
-        rest.remove_prefix(static_cast<size_t>(n));
-      }
-    }
-    if (step == nullptr && fdatasync(fd) != 0) {
-      step = "syncing ";
-      saved = errno;
-    }
-    // A partial append (full disk) is cut off again; whatever happens, the next save
-    // rewrites the snapshot and starts a new journal rather than append after a torn tail.
-    if (step != nullptr && ftruncate(fd, static_cast<off_t>(journal_bytes_)) != 0) {
-    }
-    close(fd);
-  }
-  if (step != nullptr) {
+  std::string failure = AppendSynced(journal_path_, records, journal_bytes_);
+  if (!failure.empty()) {
+    // Whatever failed, the next save rewrites the snapshot and starts a new journal rather
+    // than append after a tail in doubt.
     journal_ok_ = false;
-    error = "cannot save the connection journal " + journal_path_ + ": " + step + journal_path_ +
-            ": " + strerror(saved);
+    error = "cannot save the connection journal " + journal_path_ + ": " + failure;
     return false;
   }
   journal_bytes_ += records.size();

@@ -27,7 +27,8 @@ std::optional<TrackerState> LoadTrackerState(const std::string& path, std::strin
 
 // The sampler's writer: appends each sample's changes to the journal, and rewrites the
 // snapshot when there is none yet (the first save of a run), the journal outgrew it, or an
-// append failed (the journal's tail is then in doubt).
+// append failed (the journal's tail is then in doubt). A failed save says every failed step
+// in `error`, the clean-up after the first failure included.
 class TrackerStateStore {
  public:
   explicit TrackerStateStore(std::string state_path);
