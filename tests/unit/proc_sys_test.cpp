@@ -1,6 +1,12 @@
 #include "sources/proc_sys.h"
 
 #include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <string>
 
 namespace connwatch {
 namespace {
@@ -39,6 +45,56 @@ TEST(ProcSysTest, ReadsTheLiveKernelOrDefaults) {
   EphemeralPorts missing = ReadEphemeralPorts("/nonexistent");
   EXPECT_EQ(missing.range.low, 32768);
   EXPECT_EQ(missing.range.high, 60999);
+}
+
+constexpr const char* kBoot = "6a1f0c2e-1d1b-4f57-9c1e-2b2f1c0d9e11";
+
+TEST(ProcSysTest, ABootIdIsOnePrintableWord) {
+  EXPECT_TRUE(IsValidBootId(kBoot));
+  EXPECT_TRUE(IsValidBootId("b00t"));
+  EXPECT_FALSE(IsValidBootId(""));
+  EXPECT_FALSE(IsValidBootId("two words"));
+  EXPECT_FALSE(IsValidBootId("tab\t"));
+  EXPECT_FALSE(IsValidBootId("line\n"));
+  EXPECT_FALSE(IsValidBootId("\x7f"));
+}
+
+class ProcSysTreeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char pattern[] = "/tmp/connwatch-proc-sys-test.XXXXXX";
+    ASSERT_NE(mkdtemp(pattern), nullptr);
+    dir_ = pattern;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  void Write(const std::string& path, const std::string& text) {
+    std::ofstream(path, std::ios::binary) << text;
+  }
+
+  std::string dir_;
+};
+
+TEST_F(ProcSysTreeTest, ReadsTheBootIdOfAFakeTree) {
+  std::filesystem::create_directories(dir_ + "/sys/kernel/random");
+  std::string file = dir_ + "/sys/kernel/random/boot_id";
+  Write(file, std::string(kBoot) + "\n");
+  EXPECT_EQ(ReadBootId(dir_), kBoot);
+  Write(file, "  " + std::string(kBoot) + " \n\n");
+  EXPECT_EQ(ReadBootId(dir_), kBoot);
+  Write(file, "two words\n");
+  EXPECT_EQ(ReadBootId(dir_), "");
+  Write(file, "\n");
+  EXPECT_EQ(ReadBootId(dir_), "");
+  std::filesystem::remove(file);
+  EXPECT_EQ(ReadBootId(dir_), "");
+}
+
+TEST(ProcSysLiveTest, ReadsTheBootIdOfThisHost) {
+  std::string id = ReadBootId("/proc");
+  EXPECT_TRUE(std::regex_match(id, std::regex("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-"
+                                              "[0-9a-f]{12}")))
+      << id;
+  EXPECT_EQ(ReadBootId("/proc"), id);
 }
 
 }  // namespace

@@ -5,7 +5,8 @@
 #include "sources/conntrack.h"
 #include "sources/proc_sys.h"
 #include "tracking/connection_ages.h"
-#include "tracking/state_file.h"
+#include "tracking/state_format.h"
+#include "tracking/state_store.h"
 
 namespace connwatch {
 

@@ -8,7 +8,8 @@
 #include "base/log.h"
 #include "sources/conntrack.h"
 #include "sources/proc_sys.h"
-#include "tracking/state_file.h"
+#include "tracking/state_format.h"
+#include "tracking/state_store.h"
 
 namespace connwatch {
 

@@ -15,7 +15,7 @@
 #include "sampler/policy_runtime.h"
 #include "sources/snapshot.h"
 #include "tracking/connection_ages.h"
-#include "tracking/state_file.h"
+#include "tracking/state_store.h"
 
 namespace connwatch {
 

@@ -1,264 +1,41 @@
-#include "tracking/state_file.h"
+// The state files on a real file system: temp directories, atomic saves, the journal's
+// appends and their failures.
+#include "tracking/state_store.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <regex>
-#include <sstream>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "base/read_file.h"
-#include "net/cidr.h"
-#include "sources/proc_sys.h"
 #include "support/test_sockets.h"
+#include "support/tracker_states.h"
+#include "tracking/connection_ages.h"
+#include "tracking/state_format.h"
 
 namespace connwatch {
 namespace {
 
+using testing::CookieKey;
+using testing::ExpectSameEntries;
+using testing::kBootId;
+using testing::SampleState;
 using Entries = ConnectionTable;
-
-constexpr const char* kBoot = "6a1f0c2e-1d1b-4f57-9c1e-2b2f1c0d9e11";
-
-ConnectionKey CookieKey(uint64_t cookie) {
-  ConnectionKey key;
-  key.cookie = cookie;
-  return key;
-}
-
-ConnectionKey InodeKey(uint64_t inode, Transport transport, const char* local, uint16_t local_port,
-                       const char* remote, uint16_t remote_port) {
-  ConnectionKey key;
-  key.inode = inode;
-  key.transport = transport;
-  key.local = *ParseIpAddress(local);
-  key.local_port = local_port;
-  key.remote = *ParseIpAddress(remote);
-  key.remote_port = remote_port;
-  return key;
-}
-
-TrackerState SampleState() {
-  TrackerState state;
-  state.boot_id = kBoot;
-  state.entries[CookieKey(18446744073709551615ull)] = {12.5, AgeSource::kConntrack};
-  state.entries[InodeKey(4242, Transport::kTcp, "10.0.0.1", 40000, "192.0.2.7", 443)] = {
-      100.125, AgeSource::kFirstSeen};
-  state.entries[InodeKey(0, Transport::kUdp, "2001:db8::1", 5353, "2001:db8::2", 65535)] = {
-      0, AgeSource::kProcessStart};
-  state.entries[InodeKey(7, Transport::kTcp, "::ffff:10.0.0.1", 8080, "::ffff:10.0.0.9", 1)] = {
-      1234567.000001, AgeSource::kFirstSeen};
-  return state;
-}
-
-void ExpectSameEntries(const Entries& actual, const Entries& expected) {
-  ASSERT_EQ(actual.size(), expected.size());
-  for (const auto& [key, tracked] : expected) {
-    auto it = actual.find(key);
-    ASSERT_NE(it, actual.end()) << key.cookie << " " << key.inode;
-    EXPECT_EQ(it->second.start_boot_seconds, tracked.start_boot_seconds);
-    EXPECT_EQ(it->second.source, tracked.source);
-  }
-}
-
-// The parse error for `text`, which must not parse.
-std::string ParseError(const std::string& text) {
-  std::string error;
-  auto state = ParseTrackerState(text, error);
-  EXPECT_FALSE(state.has_value()) << text;
-  EXPECT_FALSE(error.empty()) << text;
-  return error;
-}
-
-TEST(TrackerStateTest, SerializesCompactText) {
-  TrackerState state;
-  state.boot_id = "b00t";
-  state.entries[InodeKey(4242, Transport::kTcp, "10.0.0.1", 40000, "192.0.2.7", 443)] = {
-      100.125, AgeSource::kFirstSeen};
-  state.entries[CookieKey(77)] = {12.5, AgeSource::kConntrack};
-  state.entries[InodeKey(9, Transport::kUdp, "2001:db8::1", 5353, "2001:db8::2", 53)] = {
-      50, AgeSource::kProcessStart};
-  EXPECT_EQ(SerializeTrackerState(state),
-            "connwatch-connection-state 1\n"
-            "boot_id b00t\n"
-            "c 77 12.5 conntrack\n"
-            "i 9 u 2001:db8::1 5353 2001:db8::2 53 50 process_start\n"
-            "i 4242 t 10.0.0.1 40000 192.0.2.7 443 100.125 first_seen\n"
-            "end 3\n");
-}
-
-TEST(TrackerStateTest, RoundTrips) {
-  TrackerState state = SampleState();
-  std::string error = "stale";
-  auto parsed = ParseTrackerState(SerializeTrackerState(state), error);
-  ASSERT_TRUE(parsed.has_value()) << error;
-  EXPECT_EQ(error, "");
-  EXPECT_EQ(parsed->boot_id, kBoot);
-  ExpectSameEntries(parsed->entries, state.entries);
-}
-
-// Oldest first; at one start, procfs keys (no cookie) before cookies, each by its key.
-TEST(TrackerStateTest, OrdersByStartThenKey) {
-  TrackerState state;
-  state.boot_id = kBoot;
-  state.entries[CookieKey(3)] = {5, AgeSource::kFirstSeen};
-  state.entries[InodeKey(8, Transport::kTcp, "10.0.0.1", 1, "10.0.0.2", 2)] = {
-      5, AgeSource::kFirstSeen};
-  state.entries[CookieKey(2)] = {5, AgeSource::kConntrack};
-  state.entries[CookieKey(9)] = {1, AgeSource::kProcessStart};
-  state.entries[InodeKey(7, Transport::kUdp, "10.0.0.1", 1, "10.0.0.2", 2)] = {
-      5, AgeSource::kFirstSeen};
-  state.entries[InodeKey(4, Transport::kTcp, "10.0.0.1", 1, "10.0.0.2", 2)] = {
-      6, AgeSource::kFirstSeen};
-  std::string text = SerializeTrackerState(state);
-  std::vector<std::string> keys;
-  std::istringstream lines(text);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.starts_with("c ") || line.starts_with("i ")) {
-      keys.push_back(line.substr(0, line.find(' ', 2)));
-    }
-  }
-  EXPECT_EQ(keys, (std::vector<std::string>{"c 9", "i 7", "i 8", "c 2", "c 3", "i 4"})) << text;
-}
-
-TEST(TrackerStateTest, EmptyTableRoundTrips) {
-  TrackerState state;
-  state.boot_id = kBoot;
-  std::string error;
-  auto parsed = ParseTrackerState(SerializeTrackerState(state), error);
-  ASSERT_TRUE(parsed.has_value()) << error;
-  EXPECT_EQ(parsed->boot_id, kBoot);
-  EXPECT_TRUE(parsed->entries.empty());
-}
-
-TEST(TrackerStateTest, EveryTruncationIsRefused) {
-  std::string text = SerializeTrackerState(SampleState());
-  for (size_t length = 0; length < text.size(); ++length) {
-    std::string error;
-    auto parsed = ParseTrackerState(std::string_view(text).substr(0, length), error);
-    EXPECT_FALSE(parsed.has_value()) << length;
-    EXPECT_TRUE(error.starts_with("line ")) << length << ": " << error;
-  }
-}
-
-TEST(TrackerStateTest, ErrorsNameTheLine) {
-  EXPECT_EQ(ParseError(""), "line 1: empty file");
-  EXPECT_EQ(ParseError("connwatch-connection-state 1\n"),
-            "line 2: no \"boot_id\" line (truncated file?)");
-  EXPECT_EQ(ParseError("connwatch-connection-state 1\nboot_id x\nc 5 1 first_seen\n"),
-            "line 4: no \"end <count>\" line (truncated file?)");
-  EXPECT_EQ(ParseError("connwatch-connection-state 1\nboot_id x\nc 5 1 first_seen\nend 2\n"),
-            "line 4: the file says 2 entries but holds 1");
-  EXPECT_EQ(ParseError("connwatch-connection-state 1\nboot_id x\nc 5 1 first_seen\nc 5 2 "
-                       "conntrack\nend 2\n"),
-            "line 4: duplicate connection");
-  EXPECT_EQ(ParseError("connwatch-connection-state 1\nboot_id x\nend 0\nc 5 1 first_seen\n"),
-            "line 4: text after the \"end\" line");
-  EXPECT_EQ(ParseError("connwatch-connection-state 1\nboot_id x\nend 0\n\n"),
-            "line 4: text after the \"end\" line");
-  EXPECT_EQ(ParseError("connwatch-connection-state 1\nboot_id x\nend 0"),
-            "line 3: no newline at the end (truncated file?)");
-}
-
-TEST(TrackerStateTest, ForeignFilesAreRefused) {
-  EXPECT_EQ(ParseError("\x7f"
-                       "ELF\x02\x01\x01\xff\xfe\n"),
-            "line 1: not a connwatch connection state file (the first line is not "
-            "\"connwatch-connection-state 1\")");
-  EXPECT_TRUE(ParseError("# connwatch learned baseline, format 1\nlisteners: []\n")
-                  .starts_with("line 1: not a connwatch connection state file"));
-  EXPECT_EQ(ParseError("connwatch-connection-state 2\nboot_id x\nend 0\n"),
-            "line 1: format \"2\"; this connwatch reads format 1");
-  EXPECT_EQ(ParseError("connwatch-connection-state 1 \nboot_id x\nend 0\n"),
-            "line 1: format \"1 \"; this connwatch reads format 1");
-}
-
-TEST(TrackerStateTest, BadLinesAreRefused) {
-  struct Case {
-    std::string line;
-    std::string error;
-  };
-  const std::vector<Case> cases = {
-      {"boot_id", "expected \"boot_id <id>\""},
-      {"c 0 1 first_seen", "bad cookie"},
-      {"c -5 1 first_seen", "bad cookie"},
-      {"c 18446744073709551616 1 first_seen", "bad cookie"},
-      {"c 5x 1 first_seen", "bad cookie"},
-      {"c 5 1", "a cookie entry has 4 fields"},
-      {"c 5 1 first_seen extra", "a cookie entry has 4 fields"},
-      {"c 5 -1 first_seen", "bad start time"},
-      {"c 5 nan first_seen", "bad start time"},
-      {"c 5 inf first_seen", "bad start time"},
-      {"c 5 1e999 first_seen", "bad start time"},
-      {"c 5 1s first_seen", "bad start time"},
-      {"c 5 1 guessed", "bad age source"},
-      {"c 5  1 first_seen", "empty field or stray space"},
-      {"c 5 1 first_seen ", "empty field or stray space"},
-      {"", "empty field or stray space"},
-      {"x 5 1 first_seen", "unknown entry type \"x\""},
-      {"i 1 t 10.0.0.1 1 10.0.0.2 2 3", "an inode entry has 9 fields"},
-      {"i x t 10.0.0.1 1 10.0.0.2 2 3 first_seen", "bad inode"},
-      {"i 1 s 10.0.0.1 1 10.0.0.2 2 3 first_seen", "bad transport (t or u)"},
-      {"i 1 t 10.0.0 1 10.0.0.2 2 3 first_seen", "bad local address"},
-      {"i 1 t 10.0.0.1 1 10.0.0.256 2 3 first_seen", "bad remote address"},
-      {"i 1 t 10.0.0.1 65536 10.0.0.2 2 3 first_seen", "bad local port"},
-      {"i 1 t 10.0.0.1 1 10.0.0.2 -2 3 first_seen", "bad remote port"},
-      {"i 1 t 10.0.0.1 1 10.0.0.2 2 3 first", "bad age source"},
-      {"end", "expected \"end <count>\""},
-      {"end 0 0", "expected \"end <count>\""},
-      {"end x", "expected \"end <count>\""},
-  };
-  for (const Case& bad : cases) {
-    // The boot_id case replaces line 2; the rest are entries on line 3.
-    bool boot_line = bad.line.starts_with("boot_id");
-    std::string text = "connwatch-connection-state 1\n" +
-                       (boot_line ? bad.line + "\n" : "boot_id x\n" + bad.line + "\n") + "end 0\n";
-    EXPECT_EQ(ParseError(text), (boot_line ? "line 2: " : "line 3: ") + bad.error) << bad.line;
-  }
-  // The same lines, made good, parse: the cases fail for the reason they name.
-  std::string error;
-  EXPECT_TRUE(
-      ParseTrackerState("connwatch-connection-state 1\nboot_id x\n"
-                        "c 5 1 first_seen\n"
-                        "i 1 t 10.0.0.1 65535 10.0.0.2 0 3 conntrack\n"
-                        "end 2\n",
-                        error))
-      << error;
-  EXPECT_EQ(ParseError("connwatch-connection-state 1\nboot_id \nend 0\n"),
-            "line 2: expected \"boot_id <id>\"");
-  EXPECT_EQ(ParseError("connwatch-connection-state 1\nboot_id a b\nend 0\n"),
-            "line 2: expected \"boot_id <id>\"");
-}
-
-TEST(TrackerStateTest, KeepsTheOldestWhenTooMany) {
-  const size_t total = kMaxPersistedConnections + 5;
-  TrackerState state;
-  state.boot_id = kBoot;
-  state.entries.reserve(total);
-  // Cookie c started at total - c: the five highest starts belong to cookies 1..5.
-  for (size_t cookie = 1; cookie <= total; ++cookie) {
-    state.entries[CookieKey(cookie)] = {static_cast<double>(total - cookie), AgeSource::kFirstSeen};
-  }
-  std::string error;
-  auto parsed = ParseTrackerState(SerializeTrackerState(state), error);
-  ASSERT_TRUE(parsed.has_value()) << error;
-  ASSERT_EQ(parsed->entries.size(), kMaxPersistedConnections);
-  for (uint64_t cookie = 1; cookie <= 5; ++cookie) {
-    EXPECT_FALSE(parsed->entries.contains(CookieKey(cookie))) << cookie;
-  }
-  EXPECT_TRUE(parsed->entries.contains(CookieKey(6)));
-  EXPECT_TRUE(parsed->entries.contains(CookieKey(total)));
-}
 
 class TrackerStateFileTest : public ::testing::Test {
  protected:
@@ -299,7 +76,7 @@ TEST_F(TrackerStateFileTest, SavesAndLoads) {
 
   auto loaded = LoadTrackerState(path, error);
   ASSERT_TRUE(loaded.has_value()) << error;
-  EXPECT_EQ(loaded->boot_id, kBoot);
+  EXPECT_EQ(loaded->boot_id, kBootId);
   ExpectSameEntries(loaded->entries, state.entries);
 
   // Saving again replaces the file.
@@ -318,13 +95,13 @@ TEST_F(TrackerStateFileTest, RestartContinuesAges) {
   std::string path = dir_ + "/connections.state";
   std::string error;
   {
-    AgeTracker tracker(kBoot);
+    AgeTracker tracker(kBootId);
     tracker.Update(snapshot, 100, {});
     ASSERT_TRUE(SaveTrackerState(path, {tracker.boot_id(), tracker.entries()}, error)) << error;
   }
   auto loaded = LoadTrackerState(path, error);
   ASSERT_TRUE(loaded.has_value()) << error;
-  AgeTracker tracker(kBoot);
+  AgeTracker tracker(kBootId);
   ASSERT_TRUE(tracker.Restore(loaded->boot_id, std::move(loaded->entries)));
   auto ages = tracker.Update(snapshot, 250, {});
   ASSERT_TRUE(ages[0].has_value());
@@ -364,8 +141,8 @@ TEST_F(TrackerStateFileTest, OversizedFileIsRefused) {
   ASSERT_EQ(truncate(path.c_str(), (64 << 20) + 1), 0);  // sparse: cheap to make
   std::string error;
   EXPECT_FALSE(LoadTrackerState(path, error).has_value());
-  EXPECT_NE(error.find("larger than the limit"), std::string::npos) << error;
-  EXPECT_NE(error.find(path), std::string::npos) << error;
+  EXPECT_EQ(error, "the connection state " + path +
+                       " is larger than the limit of 67108864 bytes; ignoring it");
 }
 
 TEST_F(TrackerStateFileTest, SavingUnderARegularFileFails) {
@@ -409,7 +186,7 @@ TEST_F(TrackerStateFileTest, FullDiskFailsCleanly) {
     }
     std::string path = mount_point + "/connections.state";
     TrackerState big;
-    big.boot_id = kBoot;
+    big.boot_id = kBootId;
     for (uint64_t cookie = 1; cookie <= 2000; ++cookie) {
       big.entries[CookieKey(cookie)] = {1000.5, AgeSource::kFirstSeen};
     }
@@ -450,29 +227,6 @@ TEST_F(TrackerStateFileTest, AStateWithoutBootIdIsNotWritten) {
   EXPECT_TRUE(Listing(dir_).empty());
 }
 
-TEST_F(TrackerStateFileTest, ReadsTheBootIdOfAFakeTree) {
-  std::filesystem::create_directories(dir_ + "/sys/kernel/random");
-  std::string file = dir_ + "/sys/kernel/random/boot_id";
-  Write(file, std::string(kBoot) + "\n");
-  EXPECT_EQ(ReadBootId(dir_), kBoot);
-  Write(file, "  " + std::string(kBoot) + " \n\n");
-  EXPECT_EQ(ReadBootId(dir_), kBoot);
-  Write(file, "two words\n");
-  EXPECT_EQ(ReadBootId(dir_), "");
-  Write(file, "\n");
-  EXPECT_EQ(ReadBootId(dir_), "");
-  std::filesystem::remove(file);
-  EXPECT_EQ(ReadBootId(dir_), "");
-}
-
-TEST(TrackerStateLiveTest, ReadsTheBootIdOfThisHost) {
-  std::string id = ReadBootId("/proc");
-  EXPECT_TRUE(std::regex_match(id, std::regex("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-"
-                                              "[0-9a-f]{12}")))
-      << id;
-  EXPECT_EQ(ReadBootId("/proc"), id);
-}
-
 // The journal: each save appends what changed; a load replays it on the snapshot.
 class TrackerJournalTest : public TrackerStateFileTest {
  protected:
@@ -480,7 +234,8 @@ class TrackerJournalTest : public TrackerStateFileTest {
     TrackerStateFileTest::SetUp();
     path_ = dir_ + "/connections.state";
     journal_ = dir_ + "/connections.journal";
-    state_.boot_id = kBoot;
+    state_.boot_id = kBootId;
+    store_.emplace(path_);
   }
   // Applies a change to state_ and saves it through store_.
   bool Change(const std::vector<uint64_t>& add, const std::vector<uint64_t>& remove,
@@ -495,7 +250,7 @@ class TrackerJournalTest : public TrackerStateFileTest {
       state_.entries.erase(CookieKey(cookie));
       removed.push_back(CookieKey(cookie));
     }
-    return store_.Save(state_, added, removed, error);
+    return store_->Save(state_, added, removed, error);
   }
   std::string Read(const std::string& path) {
     std::string text;
@@ -511,22 +266,21 @@ class TrackerJournalTest : public TrackerStateFileTest {
 
   std::string path_, journal_;
   TrackerState state_;
-  TrackerStateStore store_{dir_ + "/connections.state"};
+  std::optional<TrackerStateStore> store_;
 };
 
 TEST_F(TrackerJournalTest, SavesAppendChangesAndLoadsReplayThem) {
-  store_ = TrackerStateStore(path_);
   std::string error, journal_error;
   ASSERT_TRUE(Change({1, 2}, {}, error)) << error;
-  EXPECT_EQ(store_.compactions(), 1u) << "the first save of a run writes the snapshot";
+  EXPECT_EQ(store_->compactions(), 1u) << "the first save of a run writes the snapshot";
   std::string snapshot = Read(path_);
   ASSERT_TRUE(Change({3}, {1}, error)) << error;
   ASSERT_TRUE(Change({}, {}, error)) << error;  // nothing changed: nothing written
   ASSERT_TRUE(Change({4}, {}, error)) << error;
-  EXPECT_EQ(store_.compactions(), 1u);
+  EXPECT_EQ(store_->compactions(), 1u);
   EXPECT_EQ(Read(path_), snapshot) << "the snapshot is not rewritten";
   std::string journal = Read(journal_);
-  std::string header = JournalHeader(kBoot, snapshot);
+  std::string header = JournalHeader(kBootId, snapshot);
   EXPECT_EQ(journal, header +
                          "- c 1\n+ c 3 3.5 first_seen\ncommit 2\n"
                          "+ c 4 4.5 first_seen\ncommit 1\n");
@@ -536,7 +290,6 @@ TEST_F(TrackerJournalTest, SavesAppendChangesAndLoadsReplayThem) {
 }
 
 TEST_F(TrackerJournalTest, TornTailIsDroppedAndReported) {
-  store_ = TrackerStateStore(path_);
   std::string error, journal_error;
   ASSERT_TRUE(Change({1, 2}, {}, error)) << error;
   ASSERT_TRUE(Change({3}, {1}, error)) << error;
@@ -557,7 +310,6 @@ TEST_F(TrackerJournalTest, TornTailIsDroppedAndReported) {
 }
 
 TEST_F(TrackerJournalTest, CorruptJournalIsReportedAndNotTrusted) {
-  store_ = TrackerStateStore(path_);
   std::string error, journal_error;
   ASSERT_TRUE(Change({1, 2}, {}, error)) << error;
   Entries snapshot_entries = state_.entries;
@@ -579,14 +331,13 @@ TEST_F(TrackerJournalTest, CorruptJournalIsReportedAndNotTrusted) {
 }
 
 TEST_F(TrackerJournalTest, JournalOfAnotherSnapshotIsIgnoredQuietly) {
-  store_ = TrackerStateStore(path_);
   std::string error, journal_error;
   ASSERT_TRUE(Change({1, 2}, {}, error)) << error;
   ASSERT_TRUE(Change({3}, {}, error)) << error;
   // A snapshot rewritten (by a crash-interrupted compaction, or by hand) next to the old
   // journal: the journal's records must not be applied to it.
   TrackerState other;
-  other.boot_id = kBoot;
+  other.boot_id = kBootId;
   other.entries[CookieKey(9)] = {1, AgeSource::kFirstSeen};
   ASSERT_TRUE(SaveTrackerState(path_, other, error)) << error;
   ExpectSameEntries(Load(journal_error), other.entries);
@@ -594,7 +345,6 @@ TEST_F(TrackerJournalTest, JournalOfAnotherSnapshotIsIgnoredQuietly) {
 }
 
 TEST_F(TrackerJournalTest, JournalIsFoldedIntoTheSnapshotWhenItOutgrowsIt) {
-  store_ = TrackerStateStore(path_);
   std::string error, journal_error;
   ASSERT_TRUE(Change({1}, {}, error)) << error;
   // Full churn: every sample replaces every connection.
@@ -608,20 +358,131 @@ TEST_F(TrackerJournalTest, JournalIsFoldedIntoTheSnapshotWhenItOutgrowsIt) {
     ASSERT_EQ(stat(journal_.c_str(), &info), 0);
     EXPECT_LE(info.st_size, 300 << 10) << "sample " << sample;
   }
-  EXPECT_GT(store_.compactions(), 1u);
+  EXPECT_GT(store_->compactions(), 1u);
   ExpectSameEntries(Load(journal_error), state_.entries);
   EXPECT_EQ(journal_error, "");
 }
 
 TEST_F(TrackerJournalTest, FailedAppendIsReportedAndTheNextSaveRewritesBoth) {
-  store_ = TrackerStateStore(path_);
   std::string error, journal_error;
   ASSERT_TRUE(Change({1}, {}, error)) << error;
   ASSERT_EQ(unlink(journal_.c_str()), 0);
   EXPECT_FALSE(Change({2}, {}, error));
-  EXPECT_NE(error.find(journal_), std::string::npos) << error;
+  EXPECT_EQ(error, "cannot save the connection journal " + journal_ + ": opening " + journal_ +
+                       ": " + strerror(ENOENT));
   EXPECT_TRUE(Change({3}, {}, error)) << error;
-  EXPECT_EQ(store_.compactions(), 2u);
+  EXPECT_EQ(store_->compactions(), 2u);
+  ExpectSameEntries(Load(journal_error), state_.entries);
+  EXPECT_EQ(journal_error, "");
+}
+
+TEST_F(TrackerJournalTest, UnreadableOrOversizedJournalIsReportedAndSkipped) {
+  std::string error, journal_error;
+  ASSERT_TRUE(Change({1, 2}, {}, error)) << error;
+  Entries snapshot_entries = state_.entries;
+  ASSERT_EQ(unlink(journal_.c_str()), 0);
+  ASSERT_EQ(mkdir(journal_.c_str(), 0700), 0);
+  ExpectSameEntries(Load(journal_error), snapshot_entries);
+  EXPECT_EQ(journal_error, "cannot read " + journal_ + ": " + strerror(EISDIR));
+  ASSERT_EQ(rmdir(journal_.c_str()), 0);
+  Write(journal_, JournalHeader(kBootId, Read(path_)));
+  ASSERT_EQ(truncate(journal_.c_str(), (64 << 20) + 1), 0);  // sparse: cheap to make
+  ExpectSameEntries(Load(journal_error), snapshot_entries);
+  EXPECT_EQ(journal_error, journal_ + " is larger than the limit of 67108864 bytes; ignoring it");
+}
+
+// A directory where the journal should be: the append cannot open it, and the next save's
+// rewrite of both files cannot replace it (then, once it is gone, can).
+TEST_F(TrackerJournalTest, AJournalThatCannotBeOpenedIsReported) {
+  std::string error, journal_error;
+  ASSERT_TRUE(Change({1}, {}, error)) << error;
+  ASSERT_EQ(unlink(journal_.c_str()), 0);
+  ASSERT_EQ(mkdir(journal_.c_str(), 0700), 0);
+  EXPECT_FALSE(Change({2}, {}, error));
+  EXPECT_EQ(error, "cannot save the connection journal " + journal_ + ": opening " + journal_ +
+                       ": " + strerror(EISDIR));
+  EXPECT_FALSE(Change({3}, {}, error));
+  EXPECT_EQ(store_->compactions(), 2u) << "the snapshot was rewritten";
+  EXPECT_EQ(error, "cannot save the connection journal " + journal_ + ": renaming " + journal_ +
+                       ".tmp." + std::to_string(getpid()) + ": " + strerror(EISDIR));
+  ASSERT_EQ(rmdir(journal_.c_str()), 0);
+  ASSERT_TRUE(Change({4}, {}, error)) << error;
+  EXPECT_EQ(store_->compactions(), 3u);
+  ExpectSameEntries(Load(journal_error), state_.entries);
+  EXPECT_EQ(journal_error, "");
+}
+
+// Sets this process's file size limit with SIGXFSZ ignored, so that a write past it fails
+// with EFBIG (as on a full disk, a part of it may be written first); both are restored.
+class FileSizeLimit {
+ public:
+  explicit FileSizeLimit(rlim_t bytes) {
+    if (getrlimit(RLIMIT_FSIZE, &saved_) != 0 || saved_.rlim_max < bytes) return;
+    saved_handler_ = signal(SIGXFSZ, SIG_IGN);
+    rlimit limit = saved_;
+    limit.rlim_cur = bytes;
+    set_ = setrlimit(RLIMIT_FSIZE, &limit) == 0;
+  }
+  ~FileSizeLimit() {
+    if (saved_handler_ == SIG_ERR) return;
+    setrlimit(RLIMIT_FSIZE, &saved_);
+    signal(SIGXFSZ, saved_handler_);
+  }
+  bool set() const { return set_; }
+
+ private:
+  rlimit saved_{};
+  sighandler_t saved_handler_ = SIG_ERR;
+  bool set_ = false;
+};
+
+TEST_F(TrackerJournalTest, ATornAppendIsCutBackAndTheNextSaveRewritesBoth) {
+  std::string error, journal_error;
+  ASSERT_TRUE(Change({1}, {}, error)) << error;
+  ASSERT_TRUE(Change({2}, {}, error)) << error;
+  std::string before = Read(journal_);
+  bool saved = true;
+  {
+    // Room for 5 bytes of the next sample's records: the first write stops there, the
+    // second fails.
+    FileSizeLimit limit(before.size() + 5);
+    ASSERT_TRUE(limit.set());
+    saved = Change({3, 4}, {}, error);
+  }
+  EXPECT_FALSE(saved);
+  EXPECT_EQ(error, "cannot save the connection journal " + journal_ + ": appending to " + journal_ +
+                       ": " + strerror(EFBIG));
+  EXPECT_EQ(Read(journal_), before) << "the 5 bytes written are cut off again";
+  ASSERT_TRUE(Change({5}, {}, error)) << error;
+  EXPECT_EQ(store_->compactions(), 2u);
+  EXPECT_EQ(Read(journal_), JournalHeader(kBootId, Read(path_)));
+  ExpectSameEntries(Load(journal_error), state_.entries);
+  EXPECT_EQ(journal_error, "");
+}
+
+// A FIFO where the journal should be takes the append but can be neither synced nor cut back
+// (EINVAL for both): each failure is said.
+TEST_F(TrackerJournalTest, AFailedCutBackIsReportedToo) {
+  std::string error, journal_error;
+  ASSERT_TRUE(Change({1}, {}, error)) << error;
+  uint64_t journal_bytes = Read(journal_).size();
+  ASSERT_EQ(unlink(journal_.c_str()), 0);
+  ASSERT_EQ(mkfifo(journal_.c_str(), 0600), 0);
+  // A reader first: the store's open then does not wait for one, nor its write raise SIGPIPE.
+  int reader = open(journal_.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  ASSERT_GE(reader, 0) << strerror(errno);
+  bool saved = Change({2}, {}, error);
+  char buffer[256];
+  ssize_t n = read(reader, buffer, sizeof(buffer));
+  close(reader);
+  EXPECT_FALSE(saved);
+  EXPECT_EQ(error, "cannot save the connection journal " + journal_ + ": syncing " + journal_ +
+                       ": " + strerror(EINVAL) + "; cutting it back to " +
+                       std::to_string(journal_bytes) + " bytes also failed: " + strerror(EINVAL));
+  ASSERT_GT(n, 0) << strerror(errno);
+  EXPECT_EQ(std::string(buffer, static_cast<size_t>(n)), "+ c 2 2.5 first_seen\ncommit 1\n");
+  ASSERT_TRUE(Change({3}, {}, error)) << error;
+  EXPECT_EQ(store_->compactions(), 2u);
   ExpectSameEntries(Load(journal_error), state_.entries);
   EXPECT_EQ(journal_error, "");
 }

@@ -1,23 +1,18 @@
-#include "tracking/state_file.h"
-
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include "tracking/state_format.h"
 
 #include <algorithm>
-#include <cctype>
-#include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
-#include <cstring>
+#include <functional>
 #include <tuple>
+#include <utility>
 #include <vector>
 
-#include "base/atomic_file.h"
-#include "base/read_file.h"
-#include "net/cidr.h"
+#include "net/ip_address.h"
 #include "sources/proc_sys.h"
+#include "tracking/connection_ages.h"
 
 namespace connwatch {
 namespace {
@@ -31,10 +26,6 @@ namespace {
 // The "end" line and its count tell a complete file from a truncated one.
 constexpr std::string_view kHeaderPrefix = "connwatch-connection-state ";
 constexpr std::string_view kFormat = "1";
-
-// A full table (kMaxPersistedConnections lines of two IPv6 addresses) is ~30 MB; the cap
-// leaves room for that while a runaway or hostile file cannot exhaust memory.
-constexpr size_t kMaxStateFileBytes = 64u << 20;
 
 std::string FormatStart(double seconds) {
   char buffer[64];
@@ -293,58 +284,6 @@ std::optional<TrackerState> ParseTrackerState(std::string_view text, std::string
   return state;
 }
 
-bool SaveTrackerState(const std::string& path, const TrackerState& state, std::string& error) {
-  error.clear();
-  // A file that would not load again must not be written.
-  if (!IsValidBootId(state.boot_id)) {
-    error = "cannot save the connection state " + path + ": the boot id \"" + state.boot_id +
-            "\" is empty or not one word";
-    return false;
-  }
-  return WriteFileAtomically("the connection state", path, SerializeTrackerState(state), error);
-}
-
-std::optional<TrackerState> LoadTrackerState(const std::string& path, std::string& error,
-                                             std::string* journal_error) {
-  error.clear();
-  if (journal_error != nullptr) journal_error->clear();
-  std::string text;
-  bool truncated = false;
-  // One byte over the cap tells "too big" from "exactly at the cap".
-  int read_error = ReadFileCapped(path, kMaxStateFileBytes + 1, text, &truncated);
-  if (read_error == ENOENT) return std::nullopt;
-  if (read_error != 0) {
-    error = "cannot read the connection state " + path + ": " + strerror(read_error);
-    return std::nullopt;
-  }
-  if (truncated || text.size() > kMaxStateFileBytes) {
-    error = "connection state " + path + " is larger than the limit of " +
-            std::to_string(kMaxStateFileBytes) + " bytes; ignoring it";
-    return std::nullopt;
-  }
-  std::string problem;
-  auto state = ParseTrackerState(text, problem);
-  if (!state) {
-    error = "ignoring the connection state " + path + ": " + problem;
-    return std::nullopt;
-  }
-  std::string journal_path = JournalPathFor(path);
-  std::string journal;
-  int journal_read = ReadFileCapped(journal_path, kMaxStateFileBytes + 1, journal, &truncated);
-  std::string journal_problem;
-  if (journal_read == ENOENT) {
-    // A snapshot alone: the journal was never created (or a crash came between the two).
-  } else if (journal_read != 0) {
-    journal_problem = "cannot read " + journal_path + ": " + strerror(journal_read);
-  } else if (truncated || journal.size() > kMaxStateFileBytes) {
-    journal_problem = journal_path + " is larger than the limit; ignoring it";
-  } else if (ReplayJournal(journal, text, *state, problem); !problem.empty()) {
-    journal_problem = journal_path + ": " + problem;
-  }
-  if (journal_error != nullptr) *journal_error = journal_problem;
-  return state;
-}
-
 std::string JournalPathFor(const std::string& state_path) {
   constexpr std::string_view kSuffix = ".state";
   std::string_view base = state_path;
@@ -449,78 +388,6 @@ bool ReplayJournal(std::string_view journal, std::string_view snapshot_text, Tra
         "its records were dropped, " +
         std::to_string(applied) + " earlier ones applied";
   }
-  return true;
-}
-
-TrackerStateStore::TrackerStateStore(std::string state_path)
-    : state_path_(std::move(state_path)), journal_path_(JournalPathFor(state_path_)) {}
-
-bool TrackerStateStore::Compact(const TrackerState& state, std::string& error) {
-  journal_ok_ = false;
-  if (!IsValidBootId(state.boot_id)) {
-    error = "cannot save the connection state " + state_path_ + ": the boot id \"" + state.boot_id +
-            "\" is empty or not one word";
-    return false;
-  }
-  std::string text = SerializeTrackerState(state);
-  if (!WriteFileAtomically("the connection state", state_path_, text, error)) return false;
-  ++compactions_;
-  snapshot_bytes_ = text.size();
-  // Until this rename the old journal stays in place: it names the old snapshot's hash and
-  // is ignored beside the new one.
-  std::string header = JournalHeader(state.boot_id, text);
-  if (!WriteFileAtomically("the connection journal", journal_path_, header, error)) return false;
-  journal_bytes_ = header.size();
-  journal_ok_ = true;
-  return true;
-}
-
-bool TrackerStateStore::Save(const TrackerState& state, const ConnectionKeyList& added,
-                             const ConnectionKeyList& removed, std::string& error) {
-  error.clear();
-  // The journal may grow to the snapshot's size (at least 256 KiB) before it is folded in:
-  // both files together stay under about twice a full table.
-  constexpr uint64_t kMinJournalBytes = 256u << 10;
-  if (!journal_ok_ || journal_bytes_ > std::max(kMinJournalBytes, snapshot_bytes_)) {
-    return Compact(state, error);
-  }
-  std::string records = JournalRecords(state, added, removed);
-  if (records.empty()) return true;  // nothing changed: nothing to write or sync
-  int fd = open(journal_path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
-  const char* step = nullptr;
-  int saved = 0;
-  if (fd < 0) {
-    step = "opening ";
-    saved = errno;
-  } else {
-    std::string_view rest = records;
-    while (!rest.empty() && step == nullptr) {
-      ssize_t n = write(fd, rest.data(), rest.size());
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        step = "appending to ";
-        saved = n < 0 ? errno : EIO;
-      } else {
-        rest.remove_prefix(static_cast<size_t>(n));
-      }
-    }
-    if (step == nullptr && fdatasync(fd) != 0) {
-      step = "syncing ";
-      saved = errno;
-    }
-    // A partial append (full disk) is cut off again; whatever happens, the next save
-    // rewrites the snapshot and starts a new journal rather than append after a torn tail.
-    if (step != nullptr && ftruncate(fd, static_cast<off_t>(journal_bytes_)) != 0) {
-    }
-    close(fd);
-  }
-  if (step != nullptr) {
-    journal_ok_ = false;
-    error = "cannot save the connection journal " + journal_path_ + ": " + step + journal_path_ +
-            ": " + strerror(saved);
-    return false;
-  }
-  journal_bytes_ += records.size();
   return true;
 }
 
