@@ -1,8 +1,8 @@
 /*
- * churn: a bounded loopback load generator for connwatch's churn benchmark. Beside a
- * sockfarm (which holds a large, static socket table), it keeps the table moving the way a
- * busy host does: every tick it closes the oldest connections and opens new ones, and forks
- * a short-lived process that holds a few connections of its own and exits, so new inodes,
+ * churn: a bounded loopback load generator for connwatch's churn benchmark. Beside a farm of
+ * tests/bench/sockfarm.c (which holds a large, static socket table), it keeps the table moving
+ * the way a busy host does: every tick it closes the oldest connections and opens new ones, and
+ * forks a short-lived process that holds a few connections of its own and exits, so new inodes,
  * reused inodes, new pids and exited pids show up between two samples.
  *
  * Usage: churn [-n POOL] [-c PER_TICK] [-i INTERVAL_MS] [-k CHILD_CONNS] [-j MAX_CHILDREN]

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Where a sample's time goes (not a test): `perf record` (cpu-clock; this machine's VM has no
 # hardware counters) of connwatch_bench's cold and steady core samples on the socket table
-# the host holds right now (start a sockfarm first, e.g. via run_bench.py --case profile).
+# the host holds right now (start a farm first, e.g. `build/sockfarm -n 50000 -p 100 -d 600 &`).
 # Prints, per mode, the top functions by self time and the connwatch functions by inclusive
 # time (DWARF call graphs); the raw perf.data stays in a temporary directory that is removed.
 #

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Benchmark driver: connwatch against `ss` and node_exporter on loopback socket farms.
 
-Not a test (ctest does not run it). Each case runs on sockfarm loads
-(../shared/tools/sockfarm: N established connections = 2N sockets, spread over P processes),
+Not a test (ctest does not run it). Each case runs on sockfarm loads (tests/bench/sockfarm.c,
+built by CMake: N established loopback connections = 2N sockets, spread over P processes),
 and everything a ratio compares is measured side by side on the same farm in the same run:
 
   sample  cold and steady samples (tests/bench/connwatch_bench --mode=cold/steady: core path
@@ -30,7 +30,8 @@ Every child gets PR_SET_PDEATHSIG and is killed at exit; waits are bounded, farm
 most --hold seconds, and the whole run is capped by --max-seconds. One farm at a time: the
 driver refuses to start while another sockfarm runs (pgrep), unless --wait-for-farm.
 
-Examples (one command per case; --build-dir holds connwatch, connwatch_bench and churn):
+Examples (one command per case; --build-dir holds connwatch, connwatch_bench, sockfarm and
+churn, all built with -DCONNWATCH_TESTS=ON):
   python3 tests/bench/run_bench.py --build-dir build --case sample
   python3 tests/bench/run_bench.py --build-dir build --case churn
   python3 tests/bench/run_bench.py --build-dir build --case all --json results.json
@@ -82,8 +83,6 @@ def parse_args():
     p.add_argument("--build-dir", default=os.path.join(REPO_ROOT, "build"))
     p.add_argument("--case", default="sample",
                    help=f"comma-separated, from {', '.join(CASES)}, or all (default sample)")
-    p.add_argument("--sockfarm-src", default=os.path.join(REPO_ROOT, "..", "shared", "tools",
-                                                          "sockfarm", "sockfarm.c"))
     p.add_argument("--conns", type=int_list, help="farm sizes for every chosen case")
     p.add_argument("--procs", type=int_list, help="farm process counts for every chosen case")
     p.add_argument("--samples", type=int, default=5, help="timed samples per bench mode")
@@ -179,12 +178,6 @@ def proc_status_kib(pid, field):
 def other_farms():
     out = subprocess.run(["pgrep", "sockfarm"], stdout=subprocess.PIPE, text=True).stdout
     return out.split()
-
-
-def build_c(src, out_dir, name):
-    out = os.path.join(out_dir, name)
-    subprocess.run(["cc", "-O2", "-Wall", "-Wextra", "-o", out, src], check=True, timeout=120)
-    return out
 
 
 class Farm:
@@ -691,13 +684,15 @@ def main():
     opts.build_dir = os.path.abspath(opts.build_dir)
     os.environ["CONNWATCH_BIN"] = os.path.join(opts.build_dir, "connwatch")
     bench = os.path.join(opts.build_dir, "connwatch_bench")
-    for binary in (bench, os.environ["CONNWATCH_BIN"]):
+    sockfarm = os.path.join(opts.build_dir, "sockfarm")  # tests/bench/sockfarm.c
+    for binary in (bench, os.environ["CONNWATCH_BIN"], sockfarm):
         if not os.access(binary, os.X_OK):
-            sys.exit(f"run_bench: {binary} not built")
+            sys.exit(f"run_bench: {binary} not built (cmake -S {REPO_ROOT} -B {opts.build_dir} "
+                     f"-DCONNWATCH_TESTS=ON && cmake --build {opts.build_dir} --target "
+                     f"{os.path.basename(binary)})")
     h.raise_nofile_limit(4096)
     rows, failures = [], []
     with tempfile.TemporaryDirectory(prefix="cw-bench-") as tmp:
-        sockfarm = build_c(opts.sockfarm_src, tmp, "sockfarm")
         for target, cases in plan(opts):
             deadline = time.monotonic() + opts.wait_for_farm
             while target and other_farms():
