@@ -29,7 +29,8 @@
 
 #include "base/read_file.h"
 #include "cli/flags.h"
-#include "metrics/collector.h"
+#include "metrics/exposition.h"
+#include "metrics/families.h"
 #include "sampler/policy_runtime.h"
 #include "sampler/sampler.h"
 #include "sources/snapshot.h"

@@ -6,6 +6,7 @@
 #include <optional>
 #include <vector>
 
+#include "base/clock.h"
 #include "net/cidr.h"
 #include "support/test_sockets.h"
 

@@ -371,11 +371,12 @@ TEST(ReadBootTimeTest, ReadsFakeStat) {
   EXPECT_EQ(ReadBootTime(proc.root()), std::nullopt);
 }
 
-TEST(UserNameTest, ResolvesAndFallsBackToNumber) {
-  EXPECT_EQ(UserName(0), "root");
-  EXPECT_EQ(UserName(0), "root");  // cached
-  EXPECT_EQ(UserName(65534), "nobody");
-  EXPECT_EQ(UserName(3999999999u), "3999999999");
+TEST(UserNamesTest, ResolvesAndFallsBackToNumber) {
+  UserNames users;
+  EXPECT_EQ(users.NameOf(0), "root");
+  EXPECT_EQ(users.NameOf(0), "root");  // remembered
+  EXPECT_EQ(users.NameOf(65534), "nobody");
+  EXPECT_EQ(users.NameOf(3999999999u), "3999999999");
 }
 
 // Against the real /proc: this test binary itself.
@@ -392,7 +393,7 @@ TEST(ReadProcessLiveTest, ReadsOwnProcess) {
   EXPECT_EQ(process->comm, binary.substr(0, 15));
   EXPECT_TRUE(process->exe.ends_with("/" + binary)) << process->exe;
   EXPECT_EQ(process->uid, getuid());
-  EXPECT_EQ(process->user, UserName(getuid()));
+  EXPECT_EQ(process->user, UserNames().NameOf(getuid()));
   double now = static_cast<double>(time(nullptr));
   EXPECT_LE(process->start_time_seconds, now + 1);
   EXPECT_GT(process->start_time_seconds, now - 3600);

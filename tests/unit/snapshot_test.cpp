@@ -16,7 +16,8 @@
 #include <sstream>
 
 #include "base/read_file.h"
-#include "metrics/collector.h"
+#include "metrics/exposition.h"
+#include "metrics/families.h"
 #include "policy/evaluator.h"
 #include "policy/policy_loader.h"
 #include "support/fake_proc.h"

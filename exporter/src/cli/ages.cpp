@@ -2,7 +2,7 @@
 
 #include <cstdio>
 
-#include "sources/conntrack.h"
+#include "base/clock.h"
 #include "sources/proc_sys.h"
 #include "tracking/connection_ages.h"
 #include "tracking/state_format.h"
@@ -13,31 +13,14 @@ namespace connwatch {
 void AttachOneShotAges(Snapshot& snapshot, const std::string& procfs,
                        const std::string& storage_path) {
   double now_boot = BootClockSeconds();
-  std::vector<ConntrackStart> starts;
-  snapshot.conntrack_timestamps = ReadConntrackTimestampsEnabled(procfs);
-  if (*snapshot.conntrack_timestamps) {
-    std::vector<ConntrackFlow> flows;
-    ConntrackStats stats;
-    std::string error;
-    if (DumpConntrack(flows, stats, error)) {
-      for (const ConntrackFlow& flow : flows) {
-        if (flow.start_unix_ns == 0) continue;
-        double started_ago =
-            snapshot.timestamp_seconds - static_cast<double>(flow.start_unix_ns) / 1e9;
-        starts.push_back({flow.transport, flow.source, flow.destination, flow.source_port,
-                          flow.destination_port, now_boot - started_ago});
-      }
-    }
-  }
   // A cold tracker: conntrack where it knows, else the process start bound.
   std::string boot_id = ReadBootId(procfs);
   AgeTracker tracker(boot_id);
-  snapshot.ages = tracker.Update(snapshot, now_boot, starts);
+  snapshot.ages = tracker.Update(snapshot, now_boot, ConntrackStartsOf(snapshot));
   // What the exporter saw first is better than a bound; conntrack stays best.
   std::string error;
   std::optional<TrackerState> state =
-      storage_path.empty() ? std::nullopt
-                           : LoadTrackerState(storage_path + "/connections.state", error);
+      storage_path.empty() ? std::nullopt : LoadTrackerState(StatePathIn(storage_path), error);
   if (!state || state->boot_id != boot_id || boot_id.empty()) return;
   for (size_t i = 0; i < snapshot.sockets.size() && i < snapshot.ages.size(); ++i) {
     std::optional<ConnectionAge>& age = snapshot.ages[i];

@@ -1,6 +1,7 @@
 // Connection ages for the one-shot commands (`connections`, `check`): what the running
-// exporter persisted (first sightings, when from this boot), conntrack starts, and for the
-// rest the owning process's start as an upper bound. Reads the state; never writes it.
+// exporter persisted (first sightings, when from this boot), conntrack starts (the snapshot's,
+// taken with SnapshotOptions::conntrack), and for the rest the owning process's start as an
+// upper bound. Reads the state; never writes it.
 #pragma once
 
 #include <string>

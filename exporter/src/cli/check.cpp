@@ -167,7 +167,7 @@ int RunCheck(const std::vector<std::string>& args) {
   }
   if (policy.baseline.learn_for.count() > 0) {
     std::string baseline_error;
-    std::string path = storage_path + "/baseline.yaml";
+    std::string path = BaselinePathIn(storage_path);
     if (auto learned = LoadBaseline(path, baseline_error)) {
       policy = MergeBaseline(policy, *learned);
     } else if (!baseline_error.empty()) {
@@ -181,6 +181,7 @@ int RunCheck(const std::vector<std::string>& args) {
     }
   }
   options.procfs = procfs;
+  options.conntrack = true;  // exact ages where conntrack has them
   options.udp_service_ports = UdpServicePorts(policy);
   ZoneClassifier zones(policy.zones);
   Snapshot snapshot = TakeSnapshot(options, zones);

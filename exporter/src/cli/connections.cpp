@@ -176,6 +176,7 @@ int RunConnections(const std::vector<std::string>& args) {
   }
   SetLogLevel(level);
   options.procfs = procfs;
+  options.conntrack = true;  // exact ages where conntrack has them
   ZoneClassifier zones;
   Snapshot snapshot = TakeSnapshot(options, zones);
   AttachOneShotAges(snapshot, procfs, storage_path);

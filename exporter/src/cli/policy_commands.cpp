@@ -125,7 +125,7 @@ int RunBaseline(const std::vector<std::string>& args) {
       {"storage.path", "Directory of connwatch's state.", &storage_path, nullptr}};
   std::vector<std::string> positional;
   if (!ParseCommandFlags("baseline", args, specs, positional, 0)) return 2;
-  std::string path = storage_path + "/baseline.yaml";
+  std::string path = BaselinePathIn(storage_path);
   std::string error;
   auto learned = LoadBaseline(path, error);
   if (!learned) {

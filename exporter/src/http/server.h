@@ -1,6 +1,7 @@
 // The HTTP endpoint, on civetweb's C API directly rather than prometheus-cpp's Exposer:
 // exact path matching, 405 for methods other than GET/HEAD, no exposer_* metrics, gzip,
-// and no exception can reach civetweb (see ../shared/NOTES.md).
+// and no exception can reach civetweb: an exception escaping a civetweb handler aborts the
+// process, since civetweb has no try/catch.
 #pragma once
 
 #include <functional>
@@ -11,7 +12,7 @@
 #include <string_view>
 
 #include "http/tls_config.h"
-#include "sampler/sampler.h"
+#include "metrics/exposition.h"
 
 struct mg_context;
 struct mg_connection;

@@ -280,6 +280,10 @@ Policy MergeBaseline(const Policy& explicit_policy, const Policy& learned) {
   return merged;
 }
 
+std::string BaselinePathIn(const std::string& storage_path) {
+  return storage_path + "/baseline.yaml";
+}
+
 bool SaveBaseline(const std::string& path, const Policy& learned, std::string& error) {
   std::string text = std::string(kHeaderPrefix) + std::string(kFormat) + "\n" + kHeaderComment +
                      PolicyToYaml(learned);

@@ -48,6 +48,9 @@ class BaselineLearner {
 // the explicit one (making it present). Zones, limits and settings stay the explicit ones.
 Policy MergeBaseline(const Policy& explicit_policy, const Policy& learned);
 
+// <storage.path>/baseline.yaml
+std::string BaselinePathIn(const std::string& storage_path);
+
 // Persistence under --storage.path: the learned policy as YAML with a header line, written
 // atomically (temp file, fsync, rename, fsync of the directory).
 bool SaveBaseline(const std::string& path, const Policy& learned, std::string& error);

@@ -5,15 +5,12 @@
 #include <cerrno>
 #include <cstring>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "policy/policy_loader.h"
 
 namespace connwatch {
 namespace {
-
-double UnixNow() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 template <typename T>
 size_t SizeOf(const std::optional<std::vector<T>>& section) {
@@ -86,7 +83,7 @@ bool PolicyRuntime::Init(const Options& options, std::vector<std::string>& error
     }
   }
   std::lock_guard<std::mutex> lock(mutex_);
-  reload_status_ = {true, UnixNow()};
+  reload_status_ = {true, UnixSeconds()};
   PublishLocked();
   return true;
 }
@@ -95,7 +92,7 @@ bool PolicyRuntime::Reload(std::string& error) {
   if (options_.config_file.empty()) {
     // Nothing to re-read: the embedded default never changes.
     std::lock_guard<std::mutex> lock(mutex_);
-    reload_status_ = {true, UnixNow()};
+    reload_status_ = {true, UnixSeconds()};
     return true;
   }
   PolicyLoadResult result = LoadPolicyFile(options_.config_file);
@@ -110,7 +107,7 @@ bool PolicyRuntime::Reload(std::string& error) {
     return false;
   }
   explicit_policy_ = std::move(*result.policy);
-  reload_status_ = {true, UnixNow()};
+  reload_status_ = {true, UnixSeconds()};
   PublishLocked();
   return true;
 }

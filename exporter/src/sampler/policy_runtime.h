@@ -61,7 +61,7 @@ class PolicyRuntime {
   std::shared_ptr<const EffectivePolicy> Current() const;
   ReloadStatus reload_status() const;
 
-  std::string baseline_path() const { return options_.storage_path + "/baseline.yaml"; }
+  std::string baseline_path() const { return BaselinePathIn(options_.storage_path); }
 
  private:
   void PublishLocked();

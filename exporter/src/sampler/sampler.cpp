@@ -1,45 +1,20 @@
 #include "sampler/sampler.h"
 
-#include <zlib.h>
-
 #include <exception>
 #include <optional>
 
+#include "base/clock.h"
 #include "base/log.h"
-#include "sources/conntrack.h"
 #include "sources/proc_sys.h"
 #include "tracking/state_format.h"
 #include "tracking/state_store.h"
 
 namespace connwatch {
 
-std::string GzipCompress(const std::string& data) {
-  z_stream stream{};
-  // windowBits 15 + 16 asks zlib for a gzip header and trailer.
-  if (deflateInit2(&stream, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-    return {};
-  }
-  std::string out(deflateBound(&stream, data.size()), '\0');
-  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  stream.avail_in = static_cast<uInt>(data.size());
-  stream.next_out = reinterpret_cast<Bytef*>(out.data());
-  stream.avail_out = static_cast<uInt>(out.size());
-  int status = deflate(&stream, Z_FINISH);
-  out.resize(stream.total_out);
-  deflateEnd(&stream);
-  return status == Z_STREAM_END ? out : std::string();
-}
-
-const std::string& Exposition::gzipped() const {
-  std::call_once(gzip_once_, [this] { gzipped_ = GzipCompress(text_); });
-  return gzipped_;
-}
-
 Sampler::Sampler(SamplerOptions options, PolicyRuntime* runtime)
     : options_(std::move(options)),
       runtime_(runtime),
-      state_path_(options_.storage_path.empty() ? ""
-                                                : options_.storage_path + "/connections.state") {}
+      state_path_(options_.storage_path.empty() ? "" : StatePathIn(options_.storage_path)) {}
 
 void Sampler::RestoreAges() {
   tracker_.emplace(ReadBootId(options_.snapshot.procfs));
@@ -72,33 +47,7 @@ void Sampler::RestoreAges() {
 
 void Sampler::TrackAges(Snapshot& snapshot) {
   if (!tracker_) RestoreAges();
-  // Both clocks are read together: conntrack start times are wall-clock, and are moved to
-  // the boot clock once, when a flow is first matched.
-  double now_boot = BootClockSeconds();
-  double now_unix = snapshot.timestamp_seconds;
-  snapshot.conntrack_timestamps = ReadConntrackTimestampsEnabled(options_.snapshot.procfs);
-  std::vector<ConntrackStart> starts;
-  // Only with timestamps on: the flows carry no start time otherwise, and a NAT gateway's
-  // conntrack table can be far larger than its socket table.
-  if (*snapshot.conntrack_timestamps) {
-    std::vector<ConntrackFlow> flows;
-    ConntrackStats stats;
-    std::string error;
-    // Without CAP_NET_ADMIN or with nf_conntrack unloaded there is nothing to read: normal,
-    // and the ages fall back to first sighting.
-    if (DumpConntrack(flows, stats, error)) {
-      for (const ConntrackFlow& flow : flows) {
-        if (flow.start_unix_ns == 0) continue;
-        double started_ago = now_unix - static_cast<double>(flow.start_unix_ns) / 1e9;
-        starts.push_back({flow.transport, flow.source, flow.destination, flow.source_port,
-                          flow.destination_port, now_boot - started_ago});
-      }
-    } else {
-      Log(LogLevel::kDebug, "conntrack dump failed", {{"err", error}});
-    }
-    counters_.parse_errors["conntrack"] += stats.malformed_messages;
-  }
-  snapshot.ages = tracker_->Update(snapshot, now_boot, starts);
+  snapshot.ages = tracker_->Update(snapshot, BootClockSeconds(), ConntrackStartsOf(snapshot));
   if (state_path_.empty()) return;
   std::string error;
   // TrackerState holds its table by value; the sampler's is moved in and back out rather
@@ -124,6 +73,7 @@ void Sampler::SampleOnce() {
     // the next one. It also owns the zone names the snapshot points to.
     std::shared_ptr<const EffectivePolicy> effective = runtime_ ? runtime_->Current() : nullptr;
     SnapshotOptions snapshot_options = options_.snapshot;
+    snapshot_options.conntrack = true;  // for the ages
     if (effective) snapshot_options.udp_service_ports = effective->udp_service_ports;
     Snapshot snapshot = TakeSnapshot(
         snapshot_options, effective ? effective->zones : builtin_zones_, &snapshot_cache_);

@@ -10,7 +10,8 @@
 #include <string>
 #include <thread>
 
-#include "metrics/collector.h"
+#include "metrics/exposition.h"
+#include "metrics/families.h"
 #include "net/zones.h"
 #include "sampler/policy_runtime.h"
 #include "sources/snapshot.h"
@@ -18,20 +19,6 @@
 #include "tracking/state_store.h"
 
 namespace connwatch {
-
-// What a scrape serves: the text of one sample, and its gzip form made on first demand.
-class Exposition {
- public:
-  explicit Exposition(std::string text) : text_(std::move(text)) {}
-  const std::string& text() const { return text_; }
-  // Thread-safe; computed once.
-  const std::string& gzipped() const;
-
- private:
-  std::string text_;
-  mutable std::once_flag gzip_once_;
-  mutable std::string gzipped_;
-};
 
 struct SamplerOptions {
   std::chrono::milliseconds interval{10000};
@@ -84,8 +71,5 @@ class Sampler {
   bool stopping_ = false;
   std::thread thread_;
 };
-
-// gzip (RFC 1952) of `data`, via zlib.
-std::string GzipCompress(const std::string& data);
 
 }  // namespace connwatch

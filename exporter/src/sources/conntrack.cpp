@@ -8,10 +8,8 @@
 #include <linux/netlink.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -23,13 +21,6 @@
 
 namespace connwatch {
 namespace {
-
-// As in sock_diag.cpp: the kernel caps a dump skb at 32 KiB; twice that leaves margin, and a
-// short buffer is still detected (MSG_TRUNC -> ENOSPC from mnl_socket_recvfrom).
-constexpr size_t kRecvBufferBytes = 64u << 10;
-// A dump always ends with NLMSG_DONE; the timeout only keeps a scrape from hanging if that
-// ever fails to arrive.
-constexpr time_t kRecvTimeoutSeconds = 10;
 
 // What each refusal means for an operator; the sampler logs it and falls back to other ages.
 std::string DescribeNetlinkError(int err) {
@@ -213,39 +204,16 @@ bool ParseConntrackReply(std::span<const uint8_t> buffer, std::vector<ConntrackF
   nlmsghdr header;
   std::span<const uint8_t> payload;
   while (NextNetlinkMessage(buffer, offset, header, payload, stats.malformed_messages)) {
-    switch (header.nlmsg_type) {
-      case NLMSG_NOOP:
+    switch (ReadControlMessage(header, payload, error, stats.malformed_messages)) {
+      case ControlMessage::kNoop:
         continue;
-      case NLMSG_DONE: {
+      case ControlMessage::kDone:
         done = true;
-        // An error inside the dump callback arrives as a negative errno in NLMSG_DONE.
-        int32_t done_errno = DoneErrno(payload);
-        if (done_errno < 0) {
-          error = -done_errno;
-          return false;
-        }
         return true;
-      }
-      case NLMSG_ERROR: {
-        // struct nlmsgerr starts with a negative errno; the echoed request is not needed.
-        int32_t err = 0;
-        if (payload.size() < sizeof(err)) {
-          ++stats.malformed_messages;
-          error = EBADMSG;
-          return false;
-        }
-        std::memcpy(&err, payload.data(), sizeof(err));
-        if (err == 0) {  // an acknowledgement: the request is complete
-          done = true;
-          return true;
-        }
-        error = err < 0 ? -err : err;
+      case ControlMessage::kError:
+        done = header.nlmsg_type == NLMSG_DONE;
         return false;
-      }
-      case NLMSG_OVERRUN:
-        error = ENOBUFS;
-        return false;
-      default:
+      case ControlMessage::kData:
         break;
     }
     // Dump replies are IPCTNL_MSG_CT_NEW (as in tests/fixtures/conntrack); a flow echoed
@@ -275,56 +243,35 @@ bool ParseConntrackReply(std::span<const uint8_t> buffer, std::vector<ConntrackF
 // is set). The dump walks the hash table in chunks without a consistency check, so a flow
 // that is created or moved meanwhile can be missed or seen twice; neither matters for ages.
 bool DumpConntrack(std::vector<ConntrackFlow>& out, ConntrackStats& stats, std::string& error) {
-  MnlSocketPtr nl = OpenNetlinkSocket(NETLINK_NETFILTER, kRecvTimeoutSeconds, error);
-  if (!nl) {
-    int saved = errno;
-    error = "conntrack: " + (error.starts_with("netlink socket:")
-                                 ? "netlink socket: " + DescribeNetlinkError(saved)
-                                 : error);
-    return false;
-  }
-  uint32_t portid = mnl_socket_get_portid(nl.get());
-  uint32_t seq = NextNetlinkSequence();
-
   alignas(nlmsghdr) uint8_t request[NLMSG_SPACE(sizeof(nfgenmsg))] = {};
   nlmsghdr* nlh = mnl_nlmsg_put_header(request);
   nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET;
   nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-  nlh->nlmsg_seq = seq;
   auto* nfg = static_cast<nfgenmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(nfgenmsg)));
   nfg->nfgen_family = AF_UNSPEC;
   nfg->version = NFNETLINK_V0;
   nfg->res_id = 0;
-  if (mnl_socket_sendto(nl.get(), nlh, nlh->nlmsg_len) < 0) {
-    error = "conntrack: netlink send: " + ErrnoText(errno);
-    return false;
-  }
 
   std::vector<ConntrackFlow> flows;
-  std::vector<uint8_t> buffer(kRecvBufferBytes);
-  for (;;) {
-    ssize_t n = mnl_socket_recvfrom(nl.get(), buffer.data(), buffer.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      error = "conntrack: netlink recv: " + ErrnoText(errno);
-      return false;
-    }
-    if (n == 0) {
-      error = "conntrack: netlink recv: connection closed before NLMSG_DONE";
-      return false;
-    }
-    std::span<const uint8_t> reply(buffer.data(), static_cast<size_t>(n));
-    if (!RepliesMatch(reply, seq, portid)) {
-      error = "conntrack: netlink reply with an unexpected sequence number or port id";
-      return false;
-    }
-    int err = 0;
-    bool done = false;
-    if (!ParseConntrackReply(reply, flows, stats, err, done)) {
-      error = "conntrack dump: " + DescribeNetlinkError(err);
-      return false;
-    }
-    if (done) break;
+  int dump_errno = 0, open_errno = 0;
+  bool parsed = true;
+  bool exchanged = ExchangeNetlink(
+      NETLINK_NETFILTER, *nlh, kNetlinkDumpBufferBytes,
+      [&](std::span<const uint8_t> reply) {
+        bool done = false;
+        parsed = ParseConntrackReply(reply, flows, stats, dump_errno, done);
+        return !parsed || done ? ReplyAction::kFinished : ReplyAction::kReadMore;
+      },
+      error, &open_errno);
+  if (!exchanged) {
+    error = "conntrack: " + (open_errno != 0 && error.starts_with("netlink socket:")
+                                 ? "netlink socket: " + DescribeNetlinkError(open_errno)
+                                 : error);
+    return false;
+  }
+  if (!parsed) {
+    error = "conntrack dump: " + DescribeNetlinkError(dump_errno);
+    return false;
   }
   out.insert(out.end(), flows.begin(), flows.end());
   return true;

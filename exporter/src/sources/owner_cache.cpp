@@ -112,122 +112,138 @@ SocketOwners OwnerCache::Scan(const std::string& procfs, const std::vector<Socke
                     sample_ - last_full_sample_ >= full_scan_every;
   if (full) last_full_sample_ = sample_;
   last_scan_full_ = full;
-
-  std::vector<pid_t> pids;
-  int procfs_fd = open(procfs.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (procfs_fd < 0 || !ListPids(procfs_fd, pids)) ++stats.other_errors;
-
-  // 1. Every listed process: walked when new, changed or due; else its last walk stands.
-  for (pid_t pid : pids) {
-    auto [it, inserted] = entries_.try_emplace(pid);
-    Entry& entry = it->second;
-    entry.listed_sample = sample_;
-    if (inserted || full) {
-      Walk(procfs_fd, pid, entry, stats);
-      continue;
-    }
-    FdDirSignature signature;
-    int error = StatFdDir(procfs_fd, pid, signature);
-    if (error != 0) {
-      // Gone since the listing: what a walk would have met, counted the same way.
-      FdScanErrors errors;
-      errors.Record(error);
-      errors.AddTo(stats);
-      if (!it->second.inodes.empty()) claims_stale_ = true;
-      entries_.erase(it);
-      continue;
-    }
-    if (signature != entry.signature) Walk(procfs_fd, pid, entry, stats);
-  }
-  std::erase_if(entries_, [this](const auto& item) {
-    if (item.second.listed_sample == sample_) return false;
-    if (!item.second.inodes.empty()) claims_stale_ = true;
-    return true;
-  });
-
-  // 2. Cached claims on sockets that are not the ones claimed: walk the claimants again.
-  // Every socket's cookie is recorded, in full samples too: the next sample compares.
-  cookies_.BeginSample(sockets.size());
-  const SocketOwners* owners = &Claims();
-  std::vector<pid_t> stale;
-  constexpr size_t kPrefetchAhead = 8;
-  for (size_t i = 0; i < sockets.size(); ++i) {
-    if (i + kPrefetchAhead < sockets.size()) cookies_.Prefetch(sockets[i + kPrefetchAhead].inode);
-    const Socket& socket = sockets[i];
-    bool same_socket = cookies_.Record(socket.inode, socket.cookie);
-    if (full || same_socket || socket.inode == 0) continue;
-    for (pid_t pid : owners->Of(socket.inode)) {
-      if (entries_.at(pid).walked_sample != sample_) stale.push_back(pid);
-    }
-  }
-  if (!stale.empty()) {
-    std::sort(stale.begin(), stale.end());
-    stale.erase(std::unique(stale.begin(), stale.end()), stale.end());
-    for (pid_t pid : stale) Walk(procfs_fd, pid, entries_.at(pid), stats);
-    owners = &Claims();
-  }
-
-  // 3. Sockets nobody claims: search the processes not walked in this sample.
-  std::unordered_set<uint64_t> unknown;
+  ScanPass pass{open(procfs.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC), full, stats};
+  WalkListedProcesses(pass);
+  WalkStaleClaimants(pass, sockets);
   std::unordered_set<uint32_t> unknown_uids;
-  for (const Socket& socket : sockets) {
-    if (socket.inode == 0 || !owners->Of(socket.inode).empty()) continue;
-    if (!full && Contains(unfindable_, socket.inode)) continue;
-    // Most unclaimed sockets on a busy host were closed between the dump and the walk:
-    // searching every process for them would make every sample a full walk.
-    uint64_t inode_now = 0;
-    if (!full && lookup) {
-      ++stats.sockets_looked_up;
-      SocketLookup answer = lookup(socket, inode_now);
-      bool gone = answer == SocketLookup::kGone ||
-                  (answer == SocketLookup::kOpen && inode_now != socket.inode);
-      if (gone) {
-        ++stats.sockets_gone;
-        continue;
-      }
-    }
-    if (unknown.insert(socket.inode).second) unknown_uids.insert(socket.uid);
-  }
-  if (!full && !unknown.empty()) {
-    std::vector<std::pair<bool, pid_t>> candidates;  // (not the sockets' uid, pid)
-    for (const auto& [pid, entry] : entries_) {
-      // Unreadable directories stay unreadable until their signature changes.
-      if (entry.walked_sample == sample_ || !entry.opened) continue;
-      candidates.emplace_back(unknown_uids.count(entry.signature.uid) == 0, pid);
-    }
-    std::sort(candidates.begin(), candidates.end());
-    bool walked = false;
-    for (const auto& [other_uid, pid] : candidates) {
-      Entry& entry = entries_.at(pid);
-      Walk(procfs_fd, pid, entry, stats);
-      walked = true;
-      for (uint64_t inode : entry.inodes) unknown.erase(inode);
-      if (unknown.empty()) break;
-    }
-    if (walked) owners = &Claims();
-  }
-  if (procfs_fd >= 0) close(procfs_fd);
+  std::unordered_set<uint64_t> unknown = UnclaimedSockets(pass, sockets, lookup, unknown_uids);
+  if (!full && !unknown.empty()) SearchProcesses(pass, unknown, unknown_uids);
+  if (pass.procfs_fd >= 0) close(pass.procfs_fd);
   // Each process counts once, with the outcome of its latest walk: what a cold walk of
   // the same tree would count.
   for (const auto& [pid, entry] : entries_) {
     if (entry.opened) ++stats.processes_scanned;
     entry.errors.AddTo(stats);
   }
-
-  // What no walk of every readable process found is not searched for again (until the
-  // next full walk); what is gone from the socket table is forgotten.
-  if (full) unfindable_.clear();
-  std::erase_if(unfindable_, [this](uint64_t inode) { return !cookies_.RecordedNow(inode); });
-  unfindable_.insert(unfindable_.end(), unknown.begin(), unknown.end());
-  std::sort(unfindable_.begin(), unfindable_.end());
-  unfindable_.erase(std::unique(unfindable_.begin(), unfindable_.end()), unfindable_.end());
+  RememberUnfindable(full, unknown);
   // Lent, not copied: the table holds every claimed inode (8 MB at 200k sockets).
+  Claims();
   SocketOwners lent = std::move(claims_);
   claims_ = SocketOwners();
   claims_stale_ = true;
   claims_lent_ = true;
   lent_version_ = lent.version();
   return lent;
+}
+
+// 1. Every listed process: walked when new, changed or due; else its last walk stands.
+void OwnerCache::WalkListedProcesses(ScanPass& pass) {
+  std::vector<pid_t> pids;
+  if (pass.procfs_fd < 0 || !ListPids(pass.procfs_fd, pids)) ++pass.stats.other_errors;
+  for (pid_t pid : pids) {
+    auto [it, inserted] = entries_.try_emplace(pid);
+    Entry& entry = it->second;
+    entry.listed_sample = sample_;
+    if (inserted || pass.full) {
+      Walk(pass.procfs_fd, pid, entry, pass.stats);
+      continue;
+    }
+    FdDirSignature signature;
+    int error = StatFdDir(pass.procfs_fd, pid, signature);
+    if (error != 0) {
+      // Gone since the listing: what a walk would have met, counted the same way.
+      FdScanErrors errors;
+      errors.Record(error);
+      errors.AddTo(pass.stats);
+      if (!it->second.inodes.empty()) claims_stale_ = true;
+      entries_.erase(it);
+      continue;
+    }
+    if (signature != entry.signature) Walk(pass.procfs_fd, pid, entry, pass.stats);
+  }
+  std::erase_if(entries_, [this](const auto& item) {
+    if (item.second.listed_sample == sample_) return false;
+    if (!item.second.inodes.empty()) claims_stale_ = true;
+    return true;
+  });
+}
+
+// 2. Cached claims on sockets that are not the ones claimed: walk the claimants again.
+// Every socket's cookie is recorded, in full samples too: the next sample compares.
+void OwnerCache::WalkStaleClaimants(ScanPass& pass, const std::vector<Socket>& sockets) {
+  cookies_.BeginSample(sockets.size());
+  const SocketOwners& owners = Claims();
+  std::vector<pid_t> stale;
+  constexpr size_t kPrefetchAhead = 8;
+  for (size_t i = 0; i < sockets.size(); ++i) {
+    if (i + kPrefetchAhead < sockets.size()) cookies_.Prefetch(sockets[i + kPrefetchAhead].inode);
+    const Socket& socket = sockets[i];
+    bool same_socket = cookies_.Record(socket.inode, socket.cookie);
+    if (pass.full || same_socket || socket.inode == 0) continue;
+    for (pid_t pid : owners.Of(socket.inode)) {
+      if (entries_.at(pid).walked_sample != sample_) stale.push_back(pid);
+    }
+  }
+  std::sort(stale.begin(), stale.end());
+  stale.erase(std::unique(stale.begin(), stale.end()), stale.end());
+  for (pid_t pid : stale) Walk(pass.procfs_fd, pid, entries_.at(pid), pass.stats);
+}
+
+// 3. Sockets nobody claims, and their uids. Most unclaimed sockets on a busy host were closed
+// between the dump and the walk: searching every process for them would make every sample a
+// full walk, so sock_diag is asked first.
+std::unordered_set<uint64_t> OwnerCache::UnclaimedSockets(ScanPass& pass,
+                                                          const std::vector<Socket>& sockets,
+                                                          const SockDiagLookup& lookup,
+                                                          std::unordered_set<uint32_t>& uids) {
+  const SocketOwners& owners = Claims();
+  std::unordered_set<uint64_t> unknown;
+  for (const Socket& socket : sockets) {
+    if (socket.inode == 0 || !owners.Of(socket.inode).empty()) continue;
+    if (!pass.full && Contains(unfindable_, socket.inode)) continue;
+    uint64_t inode_now = 0;
+    if (!pass.full && lookup) {
+      ++pass.stats.sockets_looked_up;
+      SocketLookup answer = lookup(socket, inode_now);
+      bool gone = answer == SocketLookup::kGone ||
+                  (answer == SocketLookup::kOpen && inode_now != socket.inode);
+      if (gone) {
+        ++pass.stats.sockets_gone;
+        continue;
+      }
+    }
+    if (unknown.insert(socket.inode).second) uids.insert(socket.uid);
+  }
+  return unknown;
+}
+
+// 4. Walks the processes not walked in this sample, those running as the sockets' uids
+// first, until every unknown socket is found; what is found is erased from `unknown`.
+void OwnerCache::SearchProcesses(ScanPass& pass, std::unordered_set<uint64_t>& unknown,
+                                 const std::unordered_set<uint32_t>& uids) {
+  std::vector<std::pair<bool, pid_t>> candidates;  // (not the sockets' uid, pid)
+  for (const auto& [pid, entry] : entries_) {
+    // Unreadable directories stay unreadable until their signature changes.
+    if (entry.walked_sample == sample_ || !entry.opened) continue;
+    candidates.emplace_back(uids.count(entry.signature.uid) == 0, pid);
+  }
+  std::sort(candidates.begin(), candidates.end());
+  for (const auto& [other_uid, pid] : candidates) {
+    Entry& entry = entries_.at(pid);
+    Walk(pass.procfs_fd, pid, entry, pass.stats);
+    for (uint64_t inode : entry.inodes) unknown.erase(inode);
+    if (unknown.empty()) break;
+  }
+}
+
+// What no walk of every readable process found is not searched for again (until the next
+// full walk); what is gone from the socket table is forgotten.
+void OwnerCache::RememberUnfindable(bool full, const std::unordered_set<uint64_t>& unknown) {
+  if (full) unfindable_.clear();
+  std::erase_if(unfindable_, [this](uint64_t inode) { return !cookies_.RecordedNow(inode); });
+  unfindable_.insert(unfindable_.end(), unknown.begin(), unknown.end());
+  std::sort(unfindable_.begin(), unfindable_.end());
+  unfindable_.erase(std::unique(unfindable_.begin(), unfindable_.end()), unfindable_.end());
 }
 
 void OwnerCache::ReturnClaims(SocketOwners&& owners) {
@@ -242,7 +258,8 @@ void OwnerCache::ReturnClaims(SocketOwners&& owners) {
 std::optional<Process> OwnerCache::ReadProcess(const std::string& procfs, pid_t pid,
                                                double boot_time_seconds, ProcessReadStats& stats) {
   auto it = entries_.find(pid);
-  if (it == entries_.end()) return connwatch::ReadProcess(procfs, pid, boot_time_seconds, stats);
+  if (it == entries_.end())
+    return connwatch::ReadProcess(procfs, pid, boot_time_seconds, stats, &user_names_);
   Entry& entry = it->second;
   std::string comm;
   if (!last_scan_full_ && entry.process && entry.signature.inode != 0 &&
@@ -252,7 +269,8 @@ std::optional<Process> OwnerCache::ReadProcess(const std::string& procfs, pid_t 
     return entry.process;
   }
   uint64_t denied_before = stats.permission_denied;
-  std::optional<Process> process = connwatch::ReadProcess(procfs, pid, boot_time_seconds, stats);
+  std::optional<Process> process =
+      connwatch::ReadProcess(procfs, pid, boot_time_seconds, stats, &user_names_);
   entry.process = process;
   // The process these attributes belong to: the one whose fd directory Scan looked at.
   entry.process_fd_inode = process ? entry.signature.inode : 0;

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "model.h"
@@ -60,11 +61,28 @@ class OwnerCache {
     uint64_t process_denied = 0;
   };
 
+  // One Scan's open procfs directory, its kind and its counters.
+  struct ScanPass {
+    int procfs_fd;
+    bool full;
+    OwnerScanStats& stats;
+  };
+
   void Walk(int procfs_fd, pid_t pid, Entry& entry, OwnerScanStats& stats);
+  // Scan's steps, in order (owner_cache.cpp says what each may miss).
+  void WalkListedProcesses(ScanPass& pass);
+  void WalkStaleClaimants(ScanPass& pass, const std::vector<Socket>& sockets);
+  std::unordered_set<uint64_t> UnclaimedSockets(ScanPass& pass, const std::vector<Socket>& sockets,
+                                                const SockDiagLookup& lookup,
+                                                std::unordered_set<uint32_t>& uids);
+  void SearchProcesses(ScanPass& pass, std::unordered_set<uint64_t>& unknown,
+                       const std::unordered_set<uint32_t>& uids);
+  void RememberUnfindable(bool full, const std::unordered_set<uint64_t>& unknown);
   // The claims of every entry; rebuilt only after a walk or an exit changed them.
   const SocketOwners& Claims();
 
   std::unordered_map<pid_t, Entry> entries_;
+  UserNames user_names_;
   // inode -> cookie in this and the previous sample: a cached claim on an inode whose
   // cookie changed is a claim on a socket that no longer exists.
   InodeCookieMap cookies_;

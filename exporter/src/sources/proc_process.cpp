@@ -6,7 +6,6 @@
 #include <cerrno>
 #include <charconv>
 #include <map>
-#include <mutex>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -156,7 +155,7 @@ std::pair<std::string, bool> StripDeletedSuffix(std::string_view exe_link) {
 }
 
 std::optional<Process> ReadProcess(const std::string& procfs, pid_t pid, double boot_time_seconds,
-                                   ProcessReadStats& stats) {
+                                   ProcessReadStats& stats, UserNames* users) {
   // stat and status decide whether the process exists: without them there is no uid or
   // start time worth reporting. The process may exit between any two reads below; the
   // later, optional reads then fall back instead of dropping what was already read.
@@ -185,7 +184,8 @@ std::optional<Process> ReadProcess(const std::string& procfs, pid_t pid, double 
   Process process;
   process.pid = pid;
   process.uid = *uid;
-  process.user = UserName(*uid);
+  UserNames fresh;
+  process.user = (users != nullptr ? *users : fresh).NameOf(*uid);
   // USER_HZ, 100 on every Linux architecture connwatch targets, but asked rather than assumed.
   static const double ticks_per_second = static_cast<double>(sysconf(_SC_CLK_TCK));
   process.start_since_boot_seconds = static_cast<double>(stat->start_time_ticks) / ticks_per_second;
@@ -216,18 +216,9 @@ std::optional<double> ReadBootTime(const std::string& procfs) {
   return ParseBootTime(text);
 }
 
-std::string UserName(uint32_t uid) {
-  // NSS lookups may go to LDAP or sssd and take milliseconds; a scrape resolves the same
-  // few uids every time. Called from the sampler thread and the CLI, hence the mutex, held
-  // across the lookup so that one uid is resolved once. Entries never expire: a renamed
-  // user keeps the old name until restart, an accepted cost. A failed lookup (NSS backend
-  // down) is not cached, so the name appears once the backend answers again.
-  static std::mutex mutex;
-  static std::map<uint32_t, std::string> cache;
-  std::lock_guard<std::mutex> lock(mutex);
-  auto it = cache.find(uid);
-  if (it != cache.end()) return it->second;
-
+std::string UserNames::NameOf(uint32_t uid) {
+  auto it = names_.find(uid);
+  if (it != names_.end()) return it->second;
   std::string name = std::to_string(uid);
   bool answered = false;  // found, or known not to exist
   long size_hint = sysconf(_SC_GETPW_R_SIZE_MAX);
@@ -248,8 +239,8 @@ std::string UserName(uint32_t uid) {
     break;
   }
   if (answered) {
-    if (cache.size() >= kMaxCachedUserNames) cache.clear();
-    cache.emplace(uid, name);
+    if (names_.size() >= kMaxCachedUserNames) names_.clear();
+    names_.emplace(uid, name);
   }
   return name;
 }

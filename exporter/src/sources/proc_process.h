@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -34,15 +35,26 @@ struct ProcessReadStats {
   uint64_t permission_denied = 0;
 };
 
+// uid -> user name via getpwuid_r, remembered: NSS lookups may go to LDAP or sssd and take
+// milliseconds, and every sample resolves the same few uids. Entries never expire (a renamed
+// user keeps the old name until restart); a failed lookup (NSS backend down) is not kept, so
+// the name appears once the backend answers again. The decimal uid when unknown. One per
+// sampling thread: not thread-safe.
+class UserNames {
+ public:
+  std::string NameOf(uint32_t uid);
+
+ private:
+  std::map<uint32_t, std::string> names_;
+};
+
 // Reads what connwatch reports of one process. `boot_time_seconds` comes from /proc/stat.
-// nullopt when the process vanished (counted). Unreadable exe falls back to comm.
+// nullopt when the process vanished (counted). Unreadable exe falls back to comm. User names
+// come from `users` (a fresh lookup when null).
 std::optional<Process> ReadProcess(const std::string& procfs, pid_t pid, double boot_time_seconds,
-                                   ProcessReadStats& stats);
+                                   ProcessReadStats& stats, UserNames* users = nullptr);
 
 // Reads btime from <procfs>/stat.
 std::optional<double> ReadBootTime(const std::string& procfs);
-
-// uid -> user name via getpwuid_r, cached; the decimal uid when unknown.
-std::string UserName(uint32_t uid);
 
 }  // namespace connwatch

@@ -4,107 +4,119 @@
 #include <chrono>
 #include <functional>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "privilege/capabilities.h"
+#include "sources/conntrack.h"
 #include "sources/owner_cache.h"
 #include "sources/proc_sys.h"
 
 namespace connwatch {
 namespace {
 
-double SecondsSince(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-double UnixNow() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-bool CollectFromSockDiag(Snapshot& snapshot, const SockDiagDumper& dump) {
+// Runs one collector, timed: `collect` returns whether it succeeded and says why not in
+// `error`. Its result is recorded in the snapshot either way.
+bool RunCollector(Snapshot& snapshot, const char* name,
+                  const std::function<bool(std::string& error)>& collect) {
   auto start = std::chrono::steady_clock::now();
   CollectorResult result;
-  result.name = kCollectorSockDiag;
-  result.success = dump(snapshot.sockets, snapshot.sock_diag_stats, result.error);
+  result.name = name;
+  result.success = collect(result.error);
   result.duration_seconds = SecondsSince(start);
-  if (!result.success) snapshot.sockets.clear();
-  snapshot.collectors.push_back(result);
-  return result.success;
-}
-
-bool CollectFromProcNet(Snapshot& snapshot, const std::string& procfs) {
-  auto start = std::chrono::steady_clock::now();
-  CollectorResult result;
-  result.name = kCollectorProcNet;
-  result.success =
-      ReadProcNetSockets(procfs, snapshot.sockets, snapshot.proc_net_stats, result.error);
-  result.duration_seconds = SecondsSince(start);
-  snapshot.collectors.push_back(result);
-  return result.success;
+  snapshot.collectors.push_back(std::move(result));
+  return snapshot.collectors.back().success;
 }
 
 void CollectSockets(Snapshot& snapshot, const SnapshotOptions& options) {
   if (options.source_mode != SourceMode::kProcfs) {
-    if (CollectFromSockDiag(snapshot, options.sock_diag_dump)) {
+    bool dumped = RunCollector(snapshot, kCollectorSockDiag, [&](std::string& error) {
+      return options.sock_diag_dump(snapshot.sockets, snapshot.sock_diag_stats, error);
+    });
+    if (dumped) {
       snapshot.source = SocketSource::kNetlink;
       return;
     }
+    snapshot.sockets.clear();
     Log(LogLevel::kWarn, "sock_diag dump failed",
         {{"err", snapshot.collectors.back().error},
          {"fallback", options.source_mode == SourceMode::kAuto ? "proc_net" : "none"}});
     if (options.source_mode == SourceMode::kNetlink) return;
     snapshot.fell_back = true;
   }
-  if (CollectFromProcNet(snapshot, options.procfs)) {
+  bool read = RunCollector(snapshot, kCollectorProcNet, [&](std::string& error) {
+    return ReadProcNetSockets(options.procfs, snapshot.sockets, snapshot.proc_net_stats, error);
+  });
+  if (read) {
     snapshot.source = SocketSource::kProcfs;
   } else {
     Log(LogLevel::kWarn, "reading /proc/net failed", {{"err", snapshot.collectors.back().error}});
   }
 }
 
-void CollectOwners(Snapshot& snapshot, const SnapshotOptions& options, SnapshotCache* cache) {
-  auto start = std::chrono::steady_clock::now();
-  // The exact lookup asks the kernel about sockets of this namespace's dump; sockets read
-  // from a procfs tree (another namespace's, or a test's) are not the kernel's to answer for.
-  const SockDiagLookup& lookup =
-      snapshot.source == SocketSource::kNetlink ? options.sock_diag_lookup : SockDiagLookup();
-  snapshot.owners =
-      cache ? cache->owners().Scan(options.procfs, snapshot.sockets, options.full_scan_every,
-                                   snapshot.owner_stats, lookup)
-            : ScanSocketOwners(options.procfs, snapshot.owner_stats);
-  // A refused fd table hides which sockets its process holds; they are reported unowned.
-  // Without CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE that is every other user's process, so the
-  // collector fails rather than succeed on connwatch's own fd table. With both, a refusal
-  // comes from outside (an LSM, a sandbox's init no one may inspect): it is counted in
-  // permission_denied, and the collector still did all that privilege allows.
-  const OwnerScanStats& stats = snapshot.owner_stats;
-  std::string error;
-  if (stats.processes_scanned == 0) {
-    error = "no process readable";
-  } else if (stats.permission_denied > 0 && !HasEffectiveCapabilities(kSocketOwnerCapabilities)) {
-    error = std::to_string(stats.permission_denied) +
-            " processes' fd tables refused: needs CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE";
+// A refused fd table hides which sockets its process holds; they are reported unowned.
+// Without CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE that is every other user's process, so the
+// collector fails rather than succeed on connwatch's own fd table. With both, a refusal comes
+// from outside (an LSM, a sandbox's init no one may inspect): it is counted in
+// permission_denied, and the collector still did all that privilege allows.
+std::string OwnerScanProblem(const OwnerScanStats& stats) {
+  if (stats.processes_scanned == 0) return "no process readable";
+  if (stats.permission_denied > 0 && !HasEffectiveCapabilities(kSocketOwnerCapabilities)) {
+    return std::to_string(stats.permission_denied) +
+           " processes' fd tables refused: needs CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE";
   }
-  snapshot.collectors.push_back({kCollectorOwners, error.empty(), SecondsSince(start), error});
+  return "";
+}
+
+void CollectOwners(Snapshot& snapshot, const SnapshotOptions& options, SnapshotCache* cache) {
+  RunCollector(snapshot, kCollectorOwners, [&](std::string& error) {
+    // The exact lookup asks the kernel about sockets of this namespace's dump; sockets read
+    // from a procfs tree (another namespace's, or a test's) are not the kernel's to answer for.
+    const SockDiagLookup& lookup =
+        snapshot.source == SocketSource::kNetlink ? options.sock_diag_lookup : SockDiagLookup();
+    snapshot.owners =
+        cache ? cache->owners().Scan(options.procfs, snapshot.sockets, options.full_scan_every,
+                                     snapshot.owner_stats, lookup)
+              : ScanSocketOwners(options.procfs, snapshot.owner_stats);
+    error = OwnerScanProblem(snapshot.owner_stats);
+    return error.empty();
+  });
 }
 
 void CollectProcesses(Snapshot& snapshot, const SnapshotOptions& options, SnapshotCache* cache) {
-  auto start = std::chrono::steady_clock::now();
-  auto boot_time = ReadBootTime(options.procfs);
-  for (const Socket& socket : snapshot.sockets) {
-    for (pid_t pid : snapshot.OwnersOf(socket)) {
-      if (snapshot.processes.count(pid) != 0) continue;
-      // A process that exits now keeps its pid in `owners` but gets no entry here; if it
-      // was the only owner, the socket counts as unowned.
-      double boot = boot_time.value_or(0);
-      if (auto process =
-              cache ? cache->owners().ReadProcess(options.procfs, pid, boot, snapshot.process_stats)
-                    : ReadProcess(options.procfs, pid, boot, snapshot.process_stats)) {
-        snapshot.processes.emplace(pid, std::move(*process));
+  RunCollector(snapshot, kCollectorProcesses, [&](std::string& error) {
+    auto boot_time = ReadBootTime(options.procfs);
+    UserNames users;  // a cold sample's; the cache keeps its own across samples
+    for (const Socket& socket : snapshot.sockets) {
+      for (pid_t pid : snapshot.OwnersOf(socket)) {
+        if (snapshot.processes.count(pid) != 0) continue;
+        // A process that exits now keeps its pid in `owners` but gets no entry here; if it
+        // was the only owner, the socket counts as unowned.
+        double boot = boot_time.value_or(0);
+        auto process =
+            cache ? cache->owners().ReadProcess(options.procfs, pid, boot, snapshot.process_stats)
+                  : ReadProcess(options.procfs, pid, boot, snapshot.process_stats, &users);
+        if (process) snapshot.processes.emplace(pid, std::move(*process));
       }
     }
+    if (!boot_time) error = "btime unreadable in stat";
+    return boot_time.has_value();
+  });
+}
+
+// Flow start times for exact connection ages, only while nf_conntrack_timestamp is on: the
+// flows carry none otherwise, and a NAT gateway's conntrack table can be far larger than its
+// socket table. Without CAP_NET_ADMIN or with nf_conntrack unloaded the dump fails: said
+// here, and the ages fall back to first sighting.
+void CollectConntrack(Snapshot& snapshot, const SnapshotOptions& options) {
+  snapshot.conntrack_timestamps = ReadConntrackTimestampsEnabled(options.procfs);
+  if (!*snapshot.conntrack_timestamps) return;
+  bool dumped = RunCollector(snapshot, kCollectorConntrack, [&](std::string& error) {
+    return DumpConntrack(snapshot.conntrack_flows, snapshot.conntrack_stats, error);
+  });
+  if (!dumped) {
+    Log(LogLevel::kWarn, "conntrack dump failed; ages fall back to first sightings",
+        {{"err", snapshot.collectors.back().error}});
   }
-  snapshot.collectors.push_back({kCollectorProcesses, boot_time.has_value(), SecondsSince(start),
-                                 boot_time ? "" : "btime unreadable in stat"});
 }
 
 }  // namespace
@@ -177,7 +189,9 @@ std::vector<std::string> Snapshot::OwnerNames(const Socket& socket) const {
 Snapshot TakeSnapshot(const SnapshotOptions& options, const ZoneClassifier& zones,
                       SnapshotCache* cache) {
   Snapshot snapshot;
-  snapshot.timestamp_seconds = UnixNow();
+  // Both clocks together: conntrack's start times are wall-clock, ages live on the boot clock.
+  snapshot.timestamp_seconds = UnixSeconds();
+  snapshot.boot_clock_seconds = BootClockSeconds();
   if (cache && cache->last_socket_count() > 0) {
     snapshot.sockets.reserve(cache->last_socket_count() + cache->last_socket_count() / 16 + 64);
   }
@@ -190,6 +204,7 @@ Snapshot TakeSnapshot(const SnapshotOptions& options, const ZoneClassifier& zone
   CollectProcesses(snapshot, options, cache);
   ClassifyOptions classify_options{ReadEphemeralPorts(options.procfs), options.udp_service_ports};
   snapshot.classes = ClassifySockets(snapshot.sockets, classify_options, zones);
+  if (options.conntrack) CollectConntrack(snapshot, options);
   if (cache) cache->CountSample(snapshot.sockets.size());
   return snapshot;
 }

@@ -14,6 +14,7 @@
 #include "classify.h"
 #include "model.h"
 #include "net/zones.h"
+#include "sources/conntrack.h"
 #include "sources/proc_fd.h"
 #include "sources/proc_net.h"
 #include "sources/proc_process.h"
@@ -33,6 +34,7 @@ inline constexpr const char* kCollectorSockDiag = "sock_diag";
 inline constexpr const char* kCollectorProcNet = "proc_net";
 inline constexpr const char* kCollectorOwners = "proc_fd";
 inline constexpr const char* kCollectorProcesses = "proc_process";
+inline constexpr const char* kCollectorConntrack = "conntrack";
 
 struct CollectorResult {
   std::string name;
@@ -57,10 +59,14 @@ struct SnapshotOptions {
   SockDiagDumper sock_diag_dump = DumpSockDiag;
   // Whether a dumped socket still exists; used by the cache for sockets it cannot place.
   SockDiagLookup sock_diag_lookup = LookUpSockDiag;
+  // Dump conntrack's flow start times (when nf_conntrack_timestamp is on), for connection
+  // ages: what the sampler and the one-shot commands track; bare snapshots do not.
+  bool conntrack = false;
 };
 
 struct Snapshot {
-  double timestamp_seconds = 0;  // Unix time the sample started
+  double timestamp_seconds = 0;   // Unix time the sample started
+  double boot_clock_seconds = 0;  // CLOCK_BOOTTIME then
   SocketSource source = SocketSource::kNone;
   bool fell_back = false;  // auto mode used /proc/net because sock_diag failed
 
@@ -72,8 +78,11 @@ struct Snapshot {
   // Ages of established connections, parallel to sockets (nullopt for the rest); empty
   // when nobody tracked ages for this snapshot. Filled by the sampler or the CLI.
   std::vector<std::optional<ConnectionAge>> ages;
-  // net.netfilter.nf_conntrack_timestamp, when the sampler looked.
+  // net.netfilter.nf_conntrack_timestamp, when SnapshotOptions::conntrack asked to look, and
+  // the flows conntrack dumped while it was on.
   std::optional<bool> conntrack_timestamps;
+  std::vector<ConntrackFlow> conntrack_flows;
+  ConntrackStats conntrack_stats;
 
   std::vector<CollectorResult> collectors;
   SockDiagStats sock_diag_stats;

@@ -10,7 +10,6 @@
 #include <sys/time.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -30,12 +29,11 @@ constexpr size_t kRequestBufferSize = std::max(kSockDiagRequestSize, kCompatRequ
 // included: the bit for TCP_SYN_RECV also selects TCP_NEW_SYN_RECV in inet_diag_dump_icsk())
 // into `buffer` (kSockDiagRequestSize zeroed bytes); the caller fills in the socket id for a
 // lookup.
-inet_diag_req_v2* PutSockDiagRequest(uint8_t* buffer, uint16_t flags, uint32_t seq, Family family,
+inet_diag_req_v2* PutSockDiagRequest(uint8_t* buffer, uint16_t flags, Family family,
                                      Transport transport, nlmsghdr*& nlh) {
   nlh = mnl_nlmsg_put_header(buffer);
   nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
   nlh->nlmsg_flags = flags;
-  nlh->nlmsg_seq = seq;
   auto* req =
       static_cast<inet_diag_req_v2*>(mnl_nlmsg_put_extra_header(nlh, sizeof(inet_diag_req_v2)));
   req->sdiag_family = family == Family::kIpv4 ? AF_INET : AF_INET6;
@@ -49,11 +47,10 @@ inet_diag_req_v2* PutSockDiagRequest(uint8_t* buffer, uint16_t flags, uint32_t s
 // (inet_diag_dump_compat()), so one walk of the TCP hash tables returns IPv4 and IPv6
 // sockets. A SOCK_DIAG_BY_FAMILY dump names one family, and the AF_INET6 dump walks every
 // IPv4 socket too only to skip it: ~23 ms of a 50k-connection sample.
-void PutCompatTcpDumpRequest(uint8_t* buffer, uint32_t seq, nlmsghdr*& nlh) {
+void PutCompatTcpDumpRequest(uint8_t* buffer, nlmsghdr*& nlh) {
   nlh = mnl_nlmsg_put_header(buffer);
   nlh->nlmsg_type = TCPDIAG_GETSOCK;
   nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-  nlh->nlmsg_seq = seq;
   auto* req = static_cast<inet_diag_req*>(mnl_nlmsg_put_extra_header(nlh, sizeof(inet_diag_req)));
   req->idiag_family = AF_INET;  // ignored by the kernel for a dump
   req->idiag_states = ~0u;
@@ -72,17 +69,9 @@ struct DumpTarget {
   }
 };
 
-// The kernel caps a dump skb at 32 KiB (netlink_dump(), max_recvmsg_len); twice that
-// leaves margin for kernels that change the cap, and a short buffer is still detected
-// (MSG_TRUNC -> ENOSPC from mnl_socket_recvfrom) rather than silently losing sockets.
-constexpr size_t kRecvBufferBytes = 64u << 10;
 // NLM_F_DUMP_INTR means the table changed under the dump; on a busy host a second or
 // third attempt usually sees a quiet moment, and a scrape must not loop forever.
 constexpr int kMaxDumpRetries = 3;
-// A dump always ends with NLMSG_DONE; the timeout only keeps a scrape from hanging if
-// that ever fails to arrive.
-constexpr time_t kRecvTimeoutSeconds = 10;
-
 // Kernel state numbers (include/net/tcp_states.h). Request sockets live in the kernel as
 // TCP_NEW_SYN_RECV (12), which /proc/net/tcp prints as 03 (and current kernels also
 // report as TCP_SYN_RECV over sock_diag); fold 12 into 3 so both sources agree.
@@ -133,63 +122,36 @@ bool ParseDiagMsg(std::span<const uint8_t> payload, Transport transport, Socket&
 
 enum class AttemptResult { kOk, kInterrupted, kFailed };
 
-// One dump request on a fresh socket. A fresh socket per attempt means an interrupted
-// dump never has to be drained (the kernel refuses a new dump with EBUSY while one runs)
-// and no reply of an earlier attempt can be mistaken for this one.
-// `kernel_errno` is the errno the kernel answered with, when it refused the request.
+// One dump request (netlink_socket.h: on a fresh socket, so an interrupted attempt leaves
+// nothing behind). `kernel_errno` is the errno the kernel answered with, when it refused.
 AttemptResult DumpOnce(const DumpTarget& target, std::vector<Socket>& out, SockDiagStats& stats,
                        std::string& error, int& kernel_errno,
                        std::vector<std::vector<uint8_t>>* raw_buffers) {
-  MnlSocketPtr nl = OpenNetlinkSocket(NETLINK_SOCK_DIAG, kRecvTimeoutSeconds, error);
-  if (!nl) return AttemptResult::kFailed;
-  uint32_t portid = mnl_socket_get_portid(nl.get());
-  uint32_t seq = NextNetlinkSequence();
-
   alignas(nlmsghdr) uint8_t request[kRequestBufferSize] = {};
   nlmsghdr* nlh = nullptr;
   if (target.family) {
-    PutSockDiagRequest(request, NLM_F_REQUEST | NLM_F_DUMP, seq, *target.family, target.transport,
-                       nlh);
+    PutSockDiagRequest(request, NLM_F_REQUEST | NLM_F_DUMP, *target.family, target.transport, nlh);
   } else {
-    PutCompatTcpDumpRequest(request, seq, nlh);
+    PutCompatTcpDumpRequest(request, nlh);
   }
-  if (mnl_socket_sendto(nl.get(), nlh, nlh->nlmsg_len) < 0) {
-    error = "netlink send: " + ErrnoText(errno);
+  DumpStatus status = DumpStatus::kMore;
+  int err = 0;
+  bool exchanged = ExchangeNetlink(
+      NETLINK_SOCK_DIAG, *nlh, kNetlinkDumpBufferBytes,
+      [&](std::span<const uint8_t> reply) {
+        if (raw_buffers != nullptr) raw_buffers->emplace_back(reply.begin(), reply.end());
+        status = ParseSockDiagReply(reply, target.transport, out, stats, err);
+        return status == DumpStatus::kMore ? ReplyAction::kReadMore : ReplyAction::kFinished;
+      },
+      error);
+  if (!exchanged) return AttemptResult::kFailed;
+  if (status == DumpStatus::kInterrupted) return AttemptResult::kInterrupted;
+  if (status == DumpStatus::kError) {
+    kernel_errno = err;
+    error = "sock_diag: " + ErrnoText(err);
     return AttemptResult::kFailed;
   }
-
-  std::vector<uint8_t> buffer(kRecvBufferBytes);
-  for (;;) {
-    ssize_t n = mnl_socket_recvfrom(nl.get(), buffer.data(), buffer.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      error = "netlink recv: " + ErrnoText(errno);
-      return AttemptResult::kFailed;
-    }
-    if (n == 0) {
-      error = "netlink recv: connection closed before NLMSG_DONE";
-      return AttemptResult::kFailed;
-    }
-    std::span<const uint8_t> reply(buffer.data(), static_cast<size_t>(n));
-    if (!RepliesMatch(reply, seq, portid)) {
-      error = "netlink reply with an unexpected sequence number or port id";
-      return AttemptResult::kFailed;
-    }
-    if (raw_buffers != nullptr) raw_buffers->emplace_back(reply.begin(), reply.end());
-    int err = 0;
-    switch (ParseSockDiagReply(reply, target.transport, out, stats, err)) {
-      case DumpStatus::kMore:
-        break;
-      case DumpStatus::kDone:
-        return AttemptResult::kOk;
-      case DumpStatus::kInterrupted:
-        return AttemptResult::kInterrupted;
-      case DumpStatus::kError:
-        kernel_errno = err;
-        error = "sock_diag: " + ErrnoText(err);
-        return AttemptResult::kFailed;
-    }
-  }
+  return AttemptResult::kOk;
 }
 
 bool DumpTable(const DumpTarget& target, std::vector<Socket>& out, SockDiagStats& stats,
@@ -222,9 +184,6 @@ bool DumpTable(const DumpTarget& target, std::vector<Socket>& out, SockDiagStats
   return false;
 }
 
-// Set once a kernel refused the compat request: it is not asked again.
-std::atomic<bool> compat_tcp_dump_refused{false};
-
 }  // namespace
 
 DumpStatus ParseSockDiagReply(std::span<const uint8_t> buffer, Transport transport,
@@ -236,39 +195,18 @@ DumpStatus ParseSockDiagReply(std::span<const uint8_t> buffer, Transport transpo
   while (NextNetlinkMessage(buffer, offset, header, payload, stats.malformed_messages)) {
     if ((header.nlmsg_flags & NLM_F_DUMP_INTR) != 0) interrupted = true;
 
-    switch (header.nlmsg_type) {
-      case NLMSG_NOOP:
+    switch (ReadControlMessage(header, payload, error, stats.malformed_messages)) {
+      case ControlMessage::kNoop:
         continue;
-      case NLMSG_DONE: {
-        // Since Linux 4.x an error inside the dump callback arrives as a negative errno
-        // in NLMSG_DONE's payload instead of an NLMSG_ERROR.
-        int32_t done_errno = DoneErrno(payload);
-        if (done_errno < 0) {
-          error = -done_errno;
-          return DumpStatus::kError;
-        }
+      case ControlMessage::kDone:
         // NLMSG_DONE carries NLM_F_DUMP_INTR too when the dump was inconsistent.
         return interrupted ? DumpStatus::kInterrupted : DumpStatus::kDone;
-      }
-      case NLMSG_ERROR: {
-        // struct nlmsgerr starts with a negative errno; the echoed request after it is
-        // not needed.
-        int32_t err = 0;
-        if (payload.size() < sizeof(err)) {
-          // We cannot tell what went wrong, only that the dump ended.
-          ++stats.malformed_messages;
-          error = EBADMSG;
-          return DumpStatus::kError;
-        }
-        std::memcpy(&err, payload.data(), sizeof(err));
-        // error 0 is an acknowledgement: the request is complete.
-        if (err == 0) return interrupted ? DumpStatus::kInterrupted : DumpStatus::kDone;
-        error = err < 0 ? -err : err;
+      case ControlMessage::kError:
         return DumpStatus::kError;
-      }
-      case NLMSG_OVERRUN:
-        error = ENOBUFS;
-        return DumpStatus::kError;
+      case ControlMessage::kData:
+        break;
+    }
+    switch (header.nlmsg_type) {
       case SOCK_DIAG_BY_FAMILY:
       case TCPDIAG_GETSOCK: {  // the compat dump answers with its request's type
         // Parsed in place: 200k sockets a sample are not worth a copy each.
@@ -314,16 +252,16 @@ bool DumpSockDiagWith(DumpMethod method, std::vector<Socket>& out, SockDiagStats
   // back to what it held should any dump fail.
   const size_t start = out.size();
   std::vector<DumpTarget> targets;
-  bool per_family_tcp = method == DumpMethod::kPerFamily ||
-                        (method == DumpMethod::kAuto && compat_tcp_dump_refused.load());
+  bool per_family_tcp = method == DumpMethod::kPerFamily;
   if (!per_family_tcp) {
+    // A kernel without the compat request refuses it at once: asked every sample, it costs
+    // one short round trip there, and no state has to outlive the dump.
     int kernel_errno = 0;
     if (!DumpTcpBothFamilies(out, stats, error, kernel_errno)) {
       if (method == DumpMethod::kCompatTcp || !CompatDumpRefused(kernel_errno)) {
         out.resize(start);
         return false;
       }
-      compat_tcp_dump_refused.store(true);
       per_family_tcp = true;
     }
   }
@@ -344,16 +282,11 @@ bool DumpSockDiagWith(DumpMethod method, std::vector<Socket>& out, SockDiagStats
 }
 
 SocketLookup LookUpSockDiag(const Socket& socket, uint64_t& inode) {
-  std::string error;
-  MnlSocketPtr nl = OpenNetlinkSocket(NETLINK_SOCK_DIAG, kRecvTimeoutSeconds, error);
-  if (!nl) return SocketLookup::kUnknown;
-  uint32_t portid = mnl_socket_get_portid(nl.get());
-  uint32_t seq = NextNetlinkSequence();
   alignas(nlmsghdr) uint8_t request[kSockDiagRequestSize] = {};
   nlmsghdr* nlh = nullptr;
   // No NLM_F_DUMP: the kernel answers with inet_diag_find_one_icsk / udp_dump_one.
   inet_diag_req_v2* req =
-      PutSockDiagRequest(request, NLM_F_REQUEST, seq, socket.family, socket.transport, nlh);
+      PutSockDiagRequest(request, NLM_F_REQUEST, socket.family, socket.transport, nlh);
   req->id.idiag_sport = htons(socket.local_port);
   req->id.idiag_dport = htons(socket.remote_port);
   std::memcpy(req->id.idiag_src, socket.local.bytes.data(), sizeof(req->id.idiag_src));
@@ -364,16 +297,20 @@ SocketLookup LookUpSockDiag(const Socket& socket, uint64_t& inode) {
       socket.cookie == 0 ? INET_DIAG_NOCOOKIE : static_cast<uint32_t>(socket.cookie);
   req->id.idiag_cookie[1] =
       socket.cookie == 0 ? INET_DIAG_NOCOOKIE : static_cast<uint32_t>(socket.cookie >> 32);
-  if (mnl_socket_sendto(nl.get(), nlh, nlh->nlmsg_len) < 0) return SocketLookup::kUnknown;
-  std::vector<uint8_t> buffer(8192);
-  ssize_t n = mnl_socket_recvfrom(nl.get(), buffer.data(), buffer.size());
-  if (n <= 0) return SocketLookup::kUnknown;
-  std::span<const uint8_t> reply(buffer.data(), static_cast<size_t>(n));
-  if (!RepliesMatch(reply, seq, portid)) return SocketLookup::kUnknown;
   std::vector<Socket> found;
-  SockDiagStats stats;
+  DumpStatus status = DumpStatus::kMore;
   int err = 0;
-  DumpStatus status = ParseSockDiagReply(reply, socket.transport, found, stats, err);
+  std::string error;
+  constexpr size_t kOneSocketReplyBytes = 8192;  // one inet_diag_msg and its attributes
+  bool answered = ExchangeNetlink(
+      NETLINK_SOCK_DIAG, *nlh, kOneSocketReplyBytes,
+      [&](std::span<const uint8_t> reply) {
+        SockDiagStats stats;
+        status = ParseSockDiagReply(reply, socket.transport, found, stats, err);
+        return ReplyAction::kFinished;  // the answer is one message, without NLMSG_DONE
+      },
+      error);
+  if (!answered) return SocketLookup::kUnknown;
   if (status == DumpStatus::kError) {
     return err == ENOENT || err == ESTALE ? SocketLookup::kGone : SocketLookup::kUnknown;
   }

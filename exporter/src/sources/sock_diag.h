@@ -34,7 +34,7 @@ DumpStatus ParseSockDiagReply(std::span<const uint8_t> buffer, Transport transpo
 // Dumps TCP (all states) and UDP for IPv4 and IPv6 from the caller's network namespace.
 // Returns false with `error` set when netlink is unusable or a dump fails after retries.
 // TCP comes from one compat dump of both families (DumpTcpBothFamilies) unless the kernel
-// refused that once; then, as for UDP, from one dump per family.
+// refuses that request; then, as for UDP, from one dump per family.
 bool DumpSockDiag(std::vector<Socket>& out, SockDiagStats& stats, std::string& error);
 
 // How DumpSockDiagWith dumps TCP: kAuto as DumpSockDiag does; the other two force one way

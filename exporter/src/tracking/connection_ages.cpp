@@ -1,7 +1,5 @@
 #include "tracking/connection_ages.h"
 
-#include <time.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -94,6 +92,17 @@ const char* AgeSourceName(AgeSource source) {
   return "unknown";
 }
 
+std::vector<ConntrackStart> ConntrackStartsOf(const Snapshot& snapshot) {
+  std::vector<ConntrackStart> starts;
+  for (const ConntrackFlow& flow : snapshot.conntrack_flows) {
+    if (flow.start_unix_ns == 0) continue;
+    double started_ago = snapshot.timestamp_seconds - static_cast<double>(flow.start_unix_ns) / 1e9;
+    starts.push_back({flow.transport, flow.source, flow.destination, flow.source_port,
+                      flow.destination_port, snapshot.boot_clock_seconds - started_ago});
+  }
+  return starts;
+}
+
 AgeTracker::AgeTracker(std::string boot_id) : boot_id_(std::move(boot_id)) {}
 
 bool AgeTracker::Restore(const std::string& boot_id, ConnectionTable entries) {
@@ -147,12 +156,6 @@ std::vector<std::optional<ConnectionAge>> AgeTracker::Update(
     return false;
   });
   return ages;
-}
-
-double BootClockSeconds() {
-  timespec now{};
-  clock_gettime(CLOCK_BOOTTIME, &now);
-  return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) / 1e9;
 }
 
 }  // namespace connwatch

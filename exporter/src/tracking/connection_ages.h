@@ -19,15 +19,18 @@ namespace connwatch {
 // "conntrack", "first_seen", "process_start": the `source` label.
 const char* AgeSourceName(AgeSource source);
 
-// A conntrack flow start, converted to the boot clock by the caller:
-// start_boot = now_boot - (now_unix - ct_start_unix). Keyed by the original-direction
-// tuple as the socket sees it (either end).
+// A conntrack flow's start on the boot clock, keyed by the original-direction tuple as the
+// socket sees it (either end).
 struct ConntrackStart {
   Transport transport = Transport::kTcp;
   IpAddress source, destination;
   uint16_t source_port = 0, destination_port = 0;
   double start_boot_seconds = 0;
 };
+
+// The flows of `snapshot` that have a start time, moved to the boot clock with the two
+// clocks the snapshot read together (start_boot = boot - (unix - start_unix)).
+std::vector<ConntrackStart> ConntrackStartsOf(const Snapshot& snapshot);
 
 class AgeTracker {
  public:
@@ -64,8 +67,5 @@ class AgeTracker {
   bool first_update_ = true;
   bool restored_ = false;
 };
-
-// The boot clock now (CLOCK_BOOTTIME), in seconds.
-double BootClockSeconds();
 
 }  // namespace connwatch

@@ -73,6 +73,10 @@ std::string AppendSynced(const std::string& path, std::string_view records, uint
 
 }  // namespace
 
+std::string StatePathIn(const std::string& storage_path) {
+  return storage_path + "/connections.state";
+}
+
 bool SaveTrackerState(const std::string& path, const TrackerState& state, std::string& error) {
   error.clear();
   if (!CheckBootId(path, state.boot_id, error)) return false;

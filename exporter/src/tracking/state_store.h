@@ -15,6 +15,9 @@
 
 namespace connwatch {
 
+// <storage.path>/connections.state
+std::string StatePathIn(const std::string& storage_path);
+
 // Save writes the snapshot alone. Load reads the snapshot, then replays its journal
 // (JournalPathFor) when there is one for this very snapshot: nullopt with error "" when the
 // snapshot does not exist, nullopt with `error` when it is unusable. A journal that cannot

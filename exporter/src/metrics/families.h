@@ -1,5 +1,6 @@
-// Turns a snapshot into metric families. Runs once per sample (not per scrape), so the
-// counters it keeps advance once per sample and scrapes only copy prepared text.
+// Turns a snapshot (and the policy's verdicts on it) into metric families. Runs once per
+// sample (not per scrape), so the counters it keeps advance once per sample and scrapes only
+// copy prepared text (metrics/exposition.h).
 #pragma once
 
 #include <prometheus/metric_family.h>
@@ -55,8 +56,5 @@ std::vector<prometheus::MetricFamily> BuildFamilies(const Snapshot& snapshot,
                                                     const MetricsOptions& options,
                                                     CumulativeCounters& counters,
                                                     const PolicyView* policy = nullptr);
-
-// The text exposition format, version 0.0.4.
-std::string SerializeFamilies(const std::vector<prometheus::MetricFamily>& families);
 
 }  // namespace connwatch

@@ -1,7 +1,8 @@
-#include "metrics/collector.h"
+#include "metrics/families.h"
 
 #include <gtest/gtest.h>
 
+#include "metrics/exposition.h"
 #include "support/test_sockets.h"
 
 namespace connwatch {

@@ -1,0 +1,408 @@
+#include "metrics/families.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+
+#include "metrics/family_builder.h"
+#include "metrics/metric_names.h"
+#include "tracking/connection_ages.h"
+#include "version.h"
+
+namespace connwatch {
+namespace {
+
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+// Families bounded by enums, collector or section names: never capped, so that, among
+// others, the counter of what the caps dropped is itself never dropped.
+constexpr size_t kUncapped = SIZE_MAX;
+
+constexpr AgeSource kAgeSources[] = {AgeSource::kConntrack, AgeSource::kFirstSeen,
+                                     AgeSource::kProcessStart};
+
+// A socket's distinct owner names, sorted, as views into snapshot.processes (what
+// Snapshot::OwnerNames gives, without a string per socket); `names` is reused.
+void OwnerNameViews(const Snapshot& snapshot, const Socket& socket,
+                    std::vector<std::string_view>& names) {
+  names.clear();
+  for (pid_t pid : snapshot.OwnersOf(socket)) {
+    // A process that exited before it could be read is no name at all: skipped.
+    auto it = snapshot.processes.find(pid);
+    if (it != snapshot.processes.end()) names.push_back(it->second.name);
+  }
+  if (names.size() > 1) {
+    std::sort(names.begin(), names.end());
+    names.erase(std::unique(names.begin(), names.end()), names.end());
+  }
+}
+
+// Per-connection families are summed per (process, direction, zone) first and handed to
+// their FamilyBuilder once per group: the builder's label strings, sanitizing and map
+// cost once per series instead of once per socket (100k sockets, a few hundred series).
+struct ConnectionGroup {
+  std::string_view process;  // "" when unowned
+  Direction direction = Direction::kNone;
+  const std::string* zone = nullptr;  // the ZoneClassifier's; null: no zone
+  bool operator==(const ConnectionGroup&) const = default;
+};
+
+struct ConnectionGroupHash {
+  size_t operator()(const ConnectionGroup& group) const {
+    size_t seed = std::hash<std::string_view>{}(group.process);
+    seed ^= std::hash<const void*>{}(group.zone) + 0x9e3779b97f4a7c15ULL + (seed << 6);
+    return seed ^ static_cast<size_t>(group.direction);
+  }
+};
+
+LabelValues GroupLabels(const ConnectionGroup& group) {
+  return {std::string(group.process), DirectionName(group.direction),
+          group.zone ? *group.zone : std::string()};
+}
+
+// Connection ages, when the sampler tracked them.
+void AddAgeFamilies(const Snapshot& snapshot, double long_connection_seconds,
+                    const MetricsOptions& options, CumulativeCounters& counters,
+                    std::vector<MetricFamily>& families) {
+  FamilyBuilder max_age(metric::kConnectionMaxAge, MetricType::Gauge,
+                        {"process", "direction", "remote_zone"});
+  FamilyBuilder long_connections(metric::kLongConnections, MetricType::Gauge,
+                                 {"process", "direction", "remote_zone"});
+  FamilyBuilder sources(metric::kConnectionAgeSources, MetricType::Gauge, {"source"});
+  for (AgeSource source : kAgeSources) sources.Set({AgeSourceName(source)}, 0);
+  struct AgeGroup {
+    double max_age = 0;
+    double long_connections = 0;
+  };
+  std::unordered_map<ConnectionGroup, AgeGroup, ConnectionGroupHash> groups;
+  double by_source[std::size(kAgeSources)] = {};
+  std::vector<std::string_view> names;
+  for (size_t i = 0; i < snapshot.sockets.size() && i < snapshot.ages.size(); ++i) {
+    const std::optional<ConnectionAge>& age = snapshot.ages[i];
+    if (!age) continue;
+    const SocketClass& socket_class = snapshot.classes[i];
+    by_source[static_cast<size_t>(age->source)] += 1;
+    bool is_long = age->age_seconds > long_connection_seconds;
+    OwnerNameViews(snapshot, snapshot.sockets[i], names);
+    if (names.empty()) names.emplace_back();  // unowned: process=""
+    for (std::string_view name : names) {
+      auto [it, inserted] = groups.try_emplace(
+          ConnectionGroup{name, socket_class.direction, socket_class.remote_zone},
+          AgeGroup{age->age_seconds, 0});
+      if (!inserted) it->second.max_age = std::max(it->second.max_age, age->age_seconds);
+      // Every group gets a series (0 when nothing is long), so rules see it drop to 0.
+      if (is_long) it->second.long_connections += 1;
+    }
+  }
+  for (AgeSource source : kAgeSources) {
+    double count = by_source[static_cast<size_t>(source)];
+    if (count > 0) sources.Add({AgeSourceName(source)}, count);
+  }
+  for (const auto& [group, value] : groups) {
+    LabelValues labels = GroupLabels(group);
+    max_age.Max(labels, value.max_age);
+    long_connections.Add(labels, value.long_connections);
+  }
+  families.push_back(max_age.Build(options.max_series, counters.series_dropped));
+  families.push_back(long_connections.Build(options.max_series, counters.series_dropped));
+  families.push_back(sources.Build(kUncapped, counters.series_dropped));
+}
+
+// The state of the policy machinery: learning, the learned rules, the last reload.
+void AddPolicyStateFamilies(const PolicyView& policy, CumulativeCounters& counters,
+                            std::vector<MetricFamily>& families) {
+  FamilyBuilder learning(metric::kBaselineLearning, MetricType::Gauge, {});
+  learning.Set({}, policy.learning ? 1 : 0);
+  FamilyBuilder rules(metric::kBaselineRules, MetricType::Gauge, {"section"});
+  for (const auto& [section, count] : policy.baseline_rules) {
+    rules.Set({section}, static_cast<double>(count));
+  }
+  FamilyBuilder reload_ok(metric::kReloadSuccessful, MetricType::Gauge, {});
+  reload_ok.Set({}, policy.last_reload_successful ? 1 : 0);
+  FamilyBuilder reload_time(metric::kReloadSuccessTimestamp, MetricType::Gauge, {});
+  reload_time.Set({}, policy.last_reload_success_timestamp_seconds);
+  for (const FamilyBuilder* builder : {&learning, &rules, &reload_ok, &reload_time}) {
+    families.push_back(builder->Build(kUncapped, counters.series_dropped));
+  }
+}
+
+// The facts a connwatch_finding_info series carries about its socket or service.
+LabelValues FindingLabels(const Snapshot& snapshot, const Evaluation& evaluation,
+                          const Finding& finding) {
+  std::string pid = finding.pid > 0 ? std::to_string(finding.pid) : "";
+  if (!finding.socket) {
+    // An expected service that is down has no socket: the service's own facts.
+    const ExpectedService* service = nullptr;
+    for (const ServiceState& state : evaluation.services) {
+      if (state.service->name == finding.service) service = state.service;
+    }
+    return {CheckName(finding.check),
+            finding.process,
+            pid,
+            service ? ProtocolMatchName(service->protocol) : "",
+            "",
+            service ? std::to_string(service->port) : "",
+            "",
+            "",
+            "",
+            ""};
+  }
+  const Socket& socket = snapshot.sockets[*finding.socket];
+  const SocketClass& socket_class = snapshot.classes[*finding.socket];
+  bool has_peer = socket.remote_port != 0;
+  return {CheckName(finding.check),
+          finding.process,
+          pid,
+          TransportName(socket.transport),
+          FormatIpAddress(socket.local),
+          std::to_string(socket.local_port),
+          has_peer ? FormatIpAddress(socket.remote) : "",
+          has_peer ? std::to_string(socket.remote_port) : "",
+          DirectionName(socket_class.direction),
+          socket_class.remote_zone ? *socket_class.remote_zone : ""};
+}
+
+// The verdicts of the policy checks.
+void AddCheckFamilies(const Snapshot& snapshot, const Evaluation& evaluation,
+                      const MetricsOptions& options, CumulativeCounters& counters,
+                      std::vector<MetricFamily>& families) {
+  FamilyBuilder active(metric::kCheckActive, MetricType::Gauge, {"check"});
+  for (int check = 0; check < kCheckCount; ++check) {
+    active.Set({CheckName(static_cast<Check>(check))}, evaluation.active[check] ? 1 : 0);
+  }
+  FamilyBuilder unexpected_listeners(metric::kUnexpectedListeners, MetricType::Gauge, {});
+  FamilyBuilder services(metric::kExpectedServiceUp, MetricType::Gauge,
+                         {"service", "protocol", "port"});
+  for (const ServiceState& state : evaluation.services) {
+    services.Set({state.service->name, ProtocolMatchName(state.service->protocol),
+                  std::to_string(state.service->port)},
+                 state.up ? 1 : 0);
+  }
+  FamilyBuilder processes(metric::kUnexpectedNetworkProcesses, MetricType::Gauge, {});
+  processes.Set({}, static_cast<double>(evaluation.unexpected_network_processes));
+  FamilyBuilder process_sockets(metric::kUnexpectedNetworkProcessSockets, MetricType::Gauge,
+                                {"process"});
+  for (const auto& [name, count] : evaluation.unexpected_network_process_sockets) {
+    process_sockets.Add({name}, static_cast<double>(count));
+  }
+  FamilyBuilder paths(metric::kPathViolations, MetricType::Gauge,
+                      {"process", "direction", "remote_zone", "port"});
+  FamilyBuilder findings(metric::kFindingInfo, MetricType::Gauge,
+                         {"check", "process", "pid", "protocol", "local_address", "local_port",
+                          "remote_address", "remote_port", "direction", "remote_zone"});
+  size_t unexpected_listener_sockets = 0;
+  std::optional<size_t> last_listener_socket;
+  for (const Finding& finding : evaluation.findings) {
+    LabelValues labels = FindingLabels(snapshot, evaluation, finding);
+    findings.Set(labels, 1);
+    if (finding.check == Check::kUnexpectedListener && last_listener_socket != finding.socket) {
+      ++unexpected_listener_sockets;  // findings are per owner; the gauge counts sockets
+      last_listener_socket = finding.socket;
+    }
+    if (finding.check == Check::kPathViolation) {
+      // process, direction and zone as the finding has them; the path's port.
+      paths.Add({labels[1], labels[8], labels[9], std::to_string(finding.path_port)}, 1);
+    }
+  }
+  unexpected_listeners.Set({}, static_cast<double>(unexpected_listener_sockets));
+  for (const FamilyBuilder* builder : {&active, &unexpected_listeners, &services, &processes}) {
+    families.push_back(builder->Build(kUncapped, counters.series_dropped));
+  }
+  families.push_back(process_sockets.Build(options.max_series, counters.series_dropped));
+  families.push_back(paths.Build(options.max_series, counters.series_dropped));
+  families.push_back(findings.Build(options.max_finding_series, counters.series_dropped));
+}
+
+// What the socket table holds: sockets by state, listeners by owner, connections by owner,
+// direction and zone, and the unowned.
+class SocketFamilies {
+ public:
+  explicit SocketFamilies(const Evaluation* evaluation) : evaluation_(evaluation) {
+    unowned_.Set({"tcp"}, 0);
+    unowned_.Set({"udp"}, 0);
+  }
+
+  void Count(const Snapshot& snapshot) {
+    std::vector<std::string_view> names;
+    for (size_t i = 0; i < snapshot.sockets.size(); ++i) {
+      const Socket& socket = snapshot.sockets[i];
+      CountState(socket);
+      OwnerNameViews(snapshot, socket, names);
+      // Sockets without an inode (TIME_WAIT, request sockets, orphans) belong to no process
+      // by nature; only sockets that should have an owner count as unowned.
+      if (names.empty() && socket.inode != 0) {
+        unowned_by_transport_[static_cast<size_t>(socket.transport)] += 1;
+      }
+      if (names.empty()) names.emplace_back();  // unowned: process=""
+      const SocketClass& socket_class = snapshot.classes[i];
+      if (socket_class.role == SocketRole::kListener) {
+        AddListener(socket, i, names);
+      } else if (socket_class.role == SocketRole::kConnection) {
+        for (std::string_view name : names) {
+          connection_groups_[{name, socket_class.direction, socket_class.remote_zone}] += 1;
+        }
+      }
+    }
+  }
+
+  // sockets, listeners and connections, capped.
+  void BuildCapped(const MetricsOptions& options, CumulativeCounters& counters,
+                   std::vector<MetricFamily>& families) {
+    for (Transport transport : {Transport::kTcp, Transport::kUdp}) {
+      for (Family family : {Family::kIpv4, Family::kIpv6}) {
+        for (int state = 0; state <= kMaxSocketState; ++state) {
+          double count =
+              by_state_[static_cast<size_t>(transport)][static_cast<size_t>(family)][state];
+          if (count == 0) continue;
+          sockets_.Add({TransportName(transport), FamilyName(family),
+                        StateName(transport, static_cast<SocketState>(state))},
+                       count);
+        }
+      }
+      double count = unowned_by_transport_[static_cast<size_t>(transport)];
+      if (count > 0) unowned_.Add({TransportName(transport)}, count);
+    }
+    for (const auto& [group, count] : connection_groups_) {
+      connections_.Add(GroupLabels(group), count);
+    }
+    // Only families whose label values come from the host (names, addresses, ports) can grow
+    // without bound; those are capped. connwatch_sockets is bounded by its enums, but capping
+    // it too costs nothing and keeps the rule "every family is capped" simple.
+    for (const FamilyBuilder* builder : {&sockets_, &listeners_, &connections_}) {
+      families.push_back(builder->Build(options.max_series, counters.series_dropped));
+    }
+  }
+
+  const FamilyBuilder& unowned() const { return unowned_; }
+
+ private:
+  // Summed per enum combination, then handed to the builder.
+  void CountState(const Socket& socket) {
+    size_t state = static_cast<size_t>(socket.state);
+    if (state <= static_cast<size_t>(kMaxSocketState)) {
+      by_state_[static_cast<size_t>(socket.transport)][static_cast<size_t>(socket.family)][state] +=
+          1;
+    } else {
+      sockets_.Add({TransportName(socket.transport), FamilyName(socket.family),
+                    StateName(socket.transport, socket.state)},
+                   1);
+    }
+  }
+
+  void AddListener(const Socket& socket, size_t index, const std::vector<std::string_view>& names) {
+    std::string address = FormatIpAddress(socket.local);
+    std::string port = std::to_string(socket.local_port);
+    bool expected = evaluation_ == nullptr || index >= evaluation_->listener_expected.size() ||
+                    evaluation_->listener_expected[index] != 0;
+    for (std::string_view name : names) {
+      listeners_.Set({TransportName(socket.transport), address, port, std::string(name),
+                      expected ? "true" : "false"},
+                     1);
+    }
+  }
+
+  const Evaluation* evaluation_;
+  FamilyBuilder sockets_{metric::kSockets, MetricType::Gauge, {"protocol", "family", "state"}};
+  FamilyBuilder listeners_{metric::kListenerInfo,
+                           MetricType::Gauge,
+                           {"protocol", "address", "port", "process", "expected"}};
+  FamilyBuilder connections_{
+      metric::kProcessConnections, MetricType::Gauge, {"process", "direction", "remote_zone"}};
+  FamilyBuilder unowned_{metric::kUnownedSockets, MetricType::Gauge, {"protocol"}};
+  double by_state_[2][2][kMaxSocketState + 1] = {};
+  double unowned_by_transport_[2] = {0, 0};
+  std::unordered_map<ConnectionGroup, double, ConnectionGroupHash> connection_groups_;
+};
+
+// A counter family from a map of cumulative counts, with `zeros` present from the start.
+FamilyBuilder CounterFamily(const metric::Info& info, const char* label,
+                            const std::map<std::string, uint64_t>& counts,
+                            std::initializer_list<const char*> zeros = {}) {
+  FamilyBuilder builder(info, MetricType::Counter, {label});
+  for (const char* value : zeros) builder.Set({value}, 0);
+  for (const auto& [value, count] : counts) builder.Set({value}, static_cast<double>(count));
+  return builder;
+}
+
+// The families about connwatch itself: collectors, the socket source, the error counters,
+// build info and the sample. Built after the capped families, so this sample's drops count.
+void AddSelfFamilies(const Snapshot& snapshot, const FamilyBuilder& unowned,
+                     CumulativeCounters& counters, std::vector<MetricFamily>& families) {
+  FamilyBuilder collector_success(metric::kCollectorSuccess, MetricType::Gauge, {"collector"});
+  FamilyBuilder collector_duration(metric::kCollectorDuration, MetricType::Gauge, {"collector"});
+  for (const CollectorResult& result : snapshot.collectors) {
+    collector_success.Set({result.name}, result.success ? 1 : 0);
+    collector_duration.Set({result.name}, result.duration_seconds);
+  }
+  FamilyBuilder source(metric::kSocketSource, MetricType::Gauge, {"source", "fallback"});
+  source.Set({SocketSourceName(snapshot.source), snapshot.fell_back ? "1" : "0"}, 1);
+  FamilyBuilder dropped =
+      CounterFamily(metric::kSeriesDropped, "metric", counters.series_dropped,
+                    {metric::kListenerInfo.name, metric::kProcessConnections.name,
+                     metric::kSockets.name, metric::kFindingInfo.name, metric::kPathViolations.name,
+                     metric::kUnexpectedNetworkProcessSockets.name, metric::kConnectionMaxAge.name,
+                     metric::kLongConnections.name});
+  FamilyBuilder scan_errors = CounterFamily(metric::kScanErrors, "kind", counters.scan_errors);
+  FamilyBuilder parse_errors = CounterFamily(metric::kParseErrors, "source", counters.parse_errors);
+  FamilyBuilder state_errors =
+      CounterFamily(metric::kStateErrors, "op", counters.state_errors, {"load", "save"});
+  FamilyBuilder conntrack(metric::kConntrackTimestamps, MetricType::Gauge, {});
+  if (snapshot.conntrack_timestamps) conntrack.Set({}, *snapshot.conntrack_timestamps ? 1 : 0);
+  FamilyBuilder build_info(metric::kBuildInfo, MetricType::Gauge, {"version", "revision"});
+  build_info.Set({kVersion, kRevision}, 1);
+  for (const FamilyBuilder* builder : std::initializer_list<const FamilyBuilder*>{
+           &unowned, &collector_success, &collector_duration, &source, &dropped, &scan_errors,
+           &parse_errors, &state_errors, &conntrack, &build_info}) {
+    families.push_back(builder->Build(kUncapped, counters.series_dropped));
+  }
+}
+
+}  // namespace
+
+void CumulativeCounters::AddSnapshot(const Snapshot& snapshot) {
+  ++samples;
+  const OwnerScanStats& owners = snapshot.owner_stats;
+  const ProcessReadStats& processes = snapshot.process_stats;
+  scan_errors["permission_denied"] += owners.permission_denied + processes.permission_denied;
+  scan_errors["vanished"] += owners.vanished + processes.vanished;
+  scan_errors["other"] += owners.other_errors;
+  parse_errors["sock_diag"] += snapshot.sock_diag_stats.malformed_messages;
+  parse_errors["proc_net"] += snapshot.proc_net_stats.malformed_lines;
+  // Only once conntrack was dumped: a host without timestamps has no such source.
+  if (snapshot.conntrack_timestamps.value_or(false)) {
+    parse_errors["conntrack"] += snapshot.conntrack_stats.malformed_messages;
+  }
+}
+
+std::vector<MetricFamily> BuildFamilies(const Snapshot& snapshot, double sample_duration_seconds,
+                                        const MetricsOptions& options, CumulativeCounters& counters,
+                                        const PolicyView* policy) {
+  const Evaluation* evaluation = policy ? policy->evaluation : nullptr;
+  SocketFamilies socket_families(evaluation);
+  socket_families.Count(snapshot);
+
+  std::vector<MetricFamily> families;
+  if (!snapshot.ages.empty()) {
+    AddAgeFamilies(snapshot, policy ? policy->long_connection_seconds : 3600, options, counters,
+                   families);
+  }
+  if (policy != nullptr) {
+    AddPolicyStateFamilies(*policy, counters, families);
+    if (evaluation != nullptr) AddCheckFamilies(snapshot, *evaluation, options, counters, families);
+  }
+  socket_families.BuildCapped(options, counters, families);
+  AddSelfFamilies(snapshot, socket_families.unowned(), counters, families);
+  families.push_back(
+      SingleSeries(metric::kLastSampleTimestamp, MetricType::Gauge, snapshot.timestamp_seconds));
+  families.push_back(
+      SingleSeries(metric::kSampleDuration, MetricType::Gauge, sample_duration_seconds));
+  families.push_back(
+      SingleSeries(metric::kSamples, MetricType::Counter, static_cast<double>(counters.samples)));
+  return families;
+}
+
+}  // namespace connwatch
