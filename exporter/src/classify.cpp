@@ -102,61 +102,26 @@ std::vector<SocketClass> ClassifySockets(const std::vector<Socket>& sockets,
 }
 
 const char* RoleName(SocketRole role) {
-  switch (role) {
-    case SocketRole::kListener:
-      return "listener";
-    case SocketRole::kConnection:
-      return "connection";
-    case SocketRole::kOther:
-      return "other";
-  }
-  return "other";
+  constexpr const char* kNames[] = {"listener", "connection", "other"};
+  return kNames[static_cast<size_t>(role)];
 }
 
 const char* DirectionName(Direction direction) {
-  switch (direction) {
-    case Direction::kInbound:
-      return "inbound";
-    case Direction::kOutbound:
-      return "outbound";
-    case Direction::kNone:
-      return "";
-  }
-  return "";
+  constexpr const char* kNames[] = {"", "inbound", "outbound"};
+  return kNames[static_cast<size_t>(direction)];
 }
 
 const char* StateName(Transport transport, SocketState state) {
   if (transport == Transport::kUdp) {
     return state == SocketState::kEstablished ? "established" : "unconnected";
   }
-  switch (state) {
-    case SocketState::kEstablished:
-      return "established";
-    case SocketState::kSynSent:
-      return "syn_sent";
-    case SocketState::kSynRecv:
-    case SocketState::kNewSynRecv:
-      return "syn_recv";
-    case SocketState::kFinWait1:
-      return "fin_wait1";
-    case SocketState::kFinWait2:
-      return "fin_wait2";
-    case SocketState::kTimeWait:
-      return "time_wait";
-    case SocketState::kClose:
-      return "close";
-    case SocketState::kCloseWait:
-      return "close_wait";
-    case SocketState::kLastAck:
-      return "last_ack";
-    case SocketState::kListen:
-      return "listen";
-    case SocketState::kClosing:
-      return "closing";
-    case SocketState::kUnknown:
-      break;
-  }
-  return "unknown";
+  // By kernel state number; request sockets (12) read as syn_recv, as /proc/net/tcp shows them.
+  constexpr const char* kTcpNames[] = {
+      "unknown", "established", "syn_sent", "syn_recv", "fin_wait1", "fin_wait2", "time_wait",
+      "close",   "close_wait",  "last_ack", "listen",   "closing",   "syn_recv"};
+  static_assert(std::size(kTcpNames) == kMaxSocketState + 1);
+  size_t index = static_cast<size_t>(state);
+  return index < std::size(kTcpNames) ? kTcpNames[index] : "unknown";
 }
 
 }  // namespace connwatch

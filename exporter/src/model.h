@@ -14,21 +14,25 @@ namespace connwatch {
 
 // Kernel socket states (include/net/tcp_states.h). UDP sockets use kEstablished when
 // connected and kClose when not, in sock_diag and /proc/net/udp alike.
+// 0 is no state; 1-12 in the kernel's order: established, syn_sent, syn_recv, fin_wait1,
+// fin_wait2, time_wait, close, close_wait, last_ack, listen, closing, new_syn_recv.
 enum class SocketState : uint8_t {
-  kUnknown = 0,
-  kEstablished = 1,
-  kSynSent = 2,
-  kSynRecv = 3,
-  kFinWait1 = 4,
-  kFinWait2 = 5,
-  kTimeWait = 6,
-  kClose = 7,
-  kCloseWait = 8,
-  kLastAck = 9,
-  kListen = 10,
-  kClosing = 11,
-  kNewSynRecv = 12,
+  kUnknown,
+  kEstablished,
+  kSynSent,
+  kSynRecv,
+  kFinWait1,
+  kFinWait2,
+  kTimeWait,
+  kClose,
+  kCloseWait,
+  kLastAck,
+  kListen,
+  kClosing,
+  kNewSynRecv,
 };
+static_assert(static_cast<int>(SocketState::kListen) == 10 &&
+              static_cast<int>(SocketState::kNewSynRecv) == 12);
 inline constexpr int kMaxSocketState = 12;
 
 struct Socket {

@@ -15,17 +15,8 @@ std::atomic<LogLevel> g_level{LogLevel::kInfo};
 std::mutex g_write_mutex;
 
 const char* LevelName(LogLevel level) {
-  switch (level) {
-    case LogLevel::kDebug:
-      return "debug";
-    case LogLevel::kInfo:
-      return "info";
-    case LogLevel::kWarn:
-      return "warn";
-    case LogLevel::kError:
-      return "error";
-  }
-  return "info";
+  constexpr const char* kNames[] = {"debug", "info", "warn", "error"};
+  return kNames[static_cast<size_t>(level)];
 }
 
 std::string Timestamp() {

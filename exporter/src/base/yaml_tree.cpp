@@ -18,8 +18,8 @@
 namespace connwatch {
 namespace {
 
-constexpr const char* kTagSeq = "tag:yaml.org,2002:seq";
-constexpr const char* kTagMap = "tag:yaml.org,2002:map";
+constexpr std::string_view kTagSeq = "tag:yaml.org,2002:seq";
+constexpr std::string_view kTagMap = "tag:yaml.org,2002:map";
 constexpr std::string_view kMergeKey = "<<";
 
 // Ends the event walk early. `tree_complete` says whether what was built so far is the
@@ -113,9 +113,9 @@ class TreeBuilder : public YAML::EventHandler {
   }
 
  private:
-  bool TagAllowed(const std::string& tag, std::initializer_list<const char*> known) const {
+  bool TagAllowed(const std::string& tag, std::initializer_list<std::string_view> known) const {
     if (rules_.any_tag || tag == "?" || tag == "!") return true;
-    return std::any_of(known.begin(), known.end(), [&](const char* name) { return tag == name; });
+    return std::find(known.begin(), known.end(), tag) != known.end();
   }
 
   void CountAgainstBudget(size_t nodes, const YAML::Mark& mark) {
@@ -362,6 +362,14 @@ bool YamlReader::IsList(const YamlNode& node, const std::string& path) {
   }
   TypeError(node, path, "a list");
   return false;
+}
+
+bool YamlReader::ForEachItem(
+    const YamlNode& node, const std::string& path,
+    const std::function<void(const YamlNode& item, const std::string& path)>& visit) {
+  if (!IsList(node, path)) return false;
+  for (size_t i = 0; i < node.children.size(); ++i) visit(node.children[i], IndexPath(path, i));
+  return true;
 }
 
 void YamlReader::StringKeys(

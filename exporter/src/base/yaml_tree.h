@@ -25,10 +25,11 @@
 
 namespace connwatch {
 
-inline constexpr const char* kYamlTagStr = "tag:yaml.org,2002:str";
-inline constexpr const char* kYamlTagInt = "tag:yaml.org,2002:int";
-inline constexpr const char* kYamlTagBinary = "tag:yaml.org,2002:binary";
-inline constexpr const char* kYamlTagNull = "tag:yaml.org,2002:null";
+// The tags of YAML's core schema that a strict reader tells apart.
+inline constexpr std::string_view kYamlTagStr = "tag:yaml.org,2002:str";
+inline constexpr std::string_view kYamlTagInt = "tag:yaml.org,2002:int";
+inline constexpr std::string_view kYamlTagBinary = "tag:yaml.org,2002:binary";
+inline constexpr std::string_view kYamlTagNull = "tag:yaml.org,2002:null";
 
 struct YamlNode {
   enum class Kind : uint8_t {
@@ -104,6 +105,10 @@ class YamlReader {
 
   void TypeError(const YamlNode& node, const std::string& path, const char* expected);
   bool IsList(const YamlNode& node, const std::string& path);
+  // Visits each item of a list with its path ("zones[2]"). False (and an error) when `node` is
+  // no list.
+  bool ForEachItem(const YamlNode& node, const std::string& path,
+                   const std::function<void(const YamlNode& item, const std::string& path)>& visit);
   // Visits every entry of a mapping whose key is a string, in order; the first of repeated
   // keys counts, later ones are errors. False (and an error) when `node` is no mapping.
   bool ForEachEntry(const YamlNode& node, const std::string& path,

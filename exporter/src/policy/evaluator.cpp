@@ -269,19 +269,11 @@ void EvaluateLongConnections(const Limits& limits, const Snapshot& snapshot,
 }  // namespace
 
 const char* CheckName(Check check) {
-  switch (check) {
-    case Check::kUnexpectedListener:
-      return "unexpected_listener";
-    case Check::kExpectedServiceDown:
-      return "expected_service_down";
-    case Check::kUnexpectedNetworkProcess:
-      return "unexpected_network_process";
-    case Check::kPathViolation:
-      return "path_violation";
-    case Check::kLongConnection:
-      return "long_connection";
-  }
-  return "unknown";
+  constexpr const char* kNames[] = {"unexpected_listener", "expected_service_down",
+                                    "unexpected_network_process", "path_violation",
+                                    "long_connection"};
+  static_assert(std::size(kNames) == kCheckCount);
+  return kNames[static_cast<size_t>(check)];
 }
 
 Evaluation Evaluate(const Policy& policy, const Snapshot& snapshot) {

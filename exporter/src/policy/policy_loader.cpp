@@ -186,12 +186,9 @@ class Checker {
   }
 
   void Zones(const YamlNode& node, std::vector<Zone>& zones) {
-    if (!reader_.IsList(node, "zones")) return;
-    for (size_t i = 0; i < node.children.size(); ++i) {
-      const YamlNode& item = node.children[i];
-      std::string path = IndexPath("zones", i);
+    reader_.ForEachItem(node, "zones", [&](const YamlNode& item, const std::string& path) {
       YamlFields fields;
-      if (!reader_.ReadFields(item, path, {"name", "cidrs"}, fields)) continue;
+      if (!reader_.ReadFields(item, path, {"name", "cidrs"}, fields)) return;
       Zone zone;
       bool name_ok = reader_.Require(item, fields, path, "name");
       bool cidrs_ok = reader_.Require(item, fields, path, "cidrs");
@@ -203,27 +200,24 @@ class Checker {
           ZoneName(name_node, name_path, zone.name);
         }
       }
-      if (cidrs_ok) {
-        const YamlNode& cidrs = *YamlReader::Value(fields, "cidrs");
-        std::string cidrs_path = KeyPath(path, "cidrs");
-        if (reader_.IsList(cidrs, cidrs_path)) {
-          if (cidrs.children.empty()) {
-            ErrorAt(errors_, cidrs, cidrs_path, "a zone needs at least one CIDR");
-          }
-          for (size_t j = 0; j < cidrs.children.size(); ++j) {
-            std::string cidr_path = IndexPath(cidrs_path, j);
-            std::optional<std::string> text = reader_.String(cidrs.children[j], cidr_path);
-            if (!text) continue;
-            if (std::optional<Cidr> cidr = ParseCidr(*text)) {
-              zone.cidrs.push_back(*cidr);
-            } else {
-              ErrorAt(errors_, cidrs.children[j], cidr_path, CidrProblem(*text));
-            }
-          }
-        }
-      }
+      if (cidrs_ok) Cidrs(*YamlReader::Value(fields, "cidrs"), KeyPath(path, "cidrs"), zone);
       zones.push_back(std::move(zone));
+    });
+  }
+
+  void Cidrs(const YamlNode& cidrs, const std::string& path, Zone& zone) {
+    if (cidrs.kind == YamlNode::Kind::kList && cidrs.children.empty()) {
+      ErrorAt(errors_, cidrs, path, "a zone needs at least one CIDR");
     }
+    reader_.ForEachItem(cidrs, path, [&](const YamlNode& item, const std::string& cidr_path) {
+      std::optional<std::string> text = reader_.String(item, cidr_path);
+      if (!text) return;
+      if (std::optional<Cidr> cidr = ParseCidr(*text)) {
+        zone.cidrs.push_back(*cidr);
+      } else {
+        ErrorAt(errors_, item, cidr_path, CidrProblem(*text));
+      }
+    });
   }
 
   void ZoneName(const YamlNode& node, const std::string& path, const std::string& name) {
@@ -247,14 +241,11 @@ class Checker {
 
   std::vector<ListenerRule> Listeners(const YamlNode& node) {
     std::vector<ListenerRule> rules;
-    if (!reader_.IsList(node, "listeners")) return rules;
-    for (size_t i = 0; i < node.children.size(); ++i) {
-      const YamlNode& item = node.children[i];
-      std::string path = IndexPath("listeners", i);
+    reader_.ForEachItem(node, "listeners", [&](const YamlNode& item, const std::string& path) {
       YamlFields fields;
       if (!reader_.ReadFields(item, path, {"process", "port", "ports", "protocol", "bind"},
                               fields)) {
-        continue;
+        return;
       }
       ListenerRule rule;
       rule.where = reader_.Where(item);
@@ -268,7 +259,7 @@ class Checker {
       if (const YamlNode* bind = YamlReader::Value(fields, "bind"))
         Bind(*bind, KeyPath(path, "bind"), rule.bind);
       rules.push_back(std::move(rule));
-    }
+    });
     return rules;
   }
 
@@ -290,35 +281,34 @@ class Checker {
 
   std::vector<ExpectedService> Services(const YamlNode& node) {
     std::vector<ExpectedService> services;
-    if (!reader_.IsList(node, "expected_services")) return services;
     std::map<std::string, const YamlNode*> names;
-    for (size_t i = 0; i < node.children.size(); ++i) {
-      const YamlNode& item = node.children[i];
-      std::string path = IndexPath("expected_services", i);
-      YamlFields fields;
-      if (!reader_.ReadFields(item, path, {"name", "port", "protocol", "process"}, fields))
-        continue;
-      ExpectedService service;
-      service.where = reader_.Where(item);
-      if (reader_.Require(item, fields, path, "name")) {
-        const YamlNode& name_node = *YamlReader::Value(fields, "name");
-        std::string name_path = KeyPath(path, "name");
-        if (std::optional<std::string> name = reader_.String(name_node, name_path)) {
-          service.name = *name;
-          ServiceName(name_node, name_path, *name, names);
-        }
-      }
-      if (reader_.Require(item, fields, path, "port")) {
-        service.port = Port(*YamlReader::Value(fields, "port"), KeyPath(path, "port")).value_or(0);
-      }
-      if (const YamlNode* protocol = YamlReader::Value(fields, "protocol")) {
-        Protocol(*protocol, KeyPath(path, "protocol"), service.protocol);
-      }
-      if (const YamlNode* process = YamlReader::Value(fields, "process")) {
-        service.process = reader_.String(*process, KeyPath(path, "process"), true).value_or("");
-      }
-      services.push_back(std::move(service));
-    }
+    reader_.ForEachItem(
+        node, "expected_services", [&](const YamlNode& item, const std::string& path) {
+          YamlFields fields;
+          if (!reader_.ReadFields(item, path, {"name", "port", "protocol", "process"}, fields))
+            return;
+          ExpectedService service;
+          service.where = reader_.Where(item);
+          if (reader_.Require(item, fields, path, "name")) {
+            const YamlNode& name_node = *YamlReader::Value(fields, "name");
+            std::string name_path = KeyPath(path, "name");
+            if (std::optional<std::string> name = reader_.String(name_node, name_path)) {
+              service.name = *name;
+              ServiceName(name_node, name_path, *name, names);
+            }
+          }
+          if (reader_.Require(item, fields, path, "port")) {
+            service.port =
+                Port(*YamlReader::Value(fields, "port"), KeyPath(path, "port")).value_or(0);
+          }
+          if (const YamlNode* protocol = YamlReader::Value(fields, "protocol")) {
+            Protocol(*protocol, KeyPath(path, "protocol"), service.protocol);
+          }
+          if (const YamlNode* process = YamlReader::Value(fields, "process")) {
+            service.process = reader_.String(*process, KeyPath(path, "process"), true).value_or("");
+          }
+          services.push_back(std::move(service));
+        });
     return services;
   }
 
@@ -346,33 +336,30 @@ class Checker {
 
   std::vector<NetworkProcessRule> NetworkProcesses(const YamlNode& node) {
     std::vector<NetworkProcessRule> rules;
-    if (!reader_.IsList(node, "network_processes")) return rules;
-    for (size_t i = 0; i < node.children.size(); ++i) {
-      const YamlNode& item = node.children[i];
-      std::string path = IndexPath("network_processes", i);
-      std::optional<std::string> name = reader_.String(item, path, true);
-      if (!name) continue;
-      // An empty pattern matches every process, which here would silently allow all.
-      if (name->empty()) {
-        ErrorAt(errors_, item, path, "process name must not be empty (\"*\" allows every process)");
-        continue;
-      }
-      rules.push_back({*name, reader_.Where(item)});
-    }
+    reader_.ForEachItem(node, "network_processes",
+                        [&](const YamlNode& item, const std::string& path) {
+                          std::optional<std::string> name = reader_.String(item, path, true);
+                          if (!name) return;
+                          // An empty pattern matches every process, which here would silently allow
+                          // all.
+                          if (name->empty()) {
+                            ErrorAt(errors_, item, path,
+                                    "process name must not be empty (\"*\" allows every process)");
+                            return;
+                          }
+                          rules.push_back({*name, reader_.Where(item)});
+                        });
     return rules;
   }
 
   std::vector<PathRule> Paths(const YamlNode& node) {
     std::vector<PathRule> rules;
-    if (!reader_.IsList(node, "paths")) return rules;
-    for (size_t i = 0; i < node.children.size(); ++i) {
-      const YamlNode& item = node.children[i];
-      std::string path = IndexPath("paths", i);
+    reader_.ForEachItem(node, "paths", [&](const YamlNode& item, const std::string& path) {
       YamlFields fields;
       if (!reader_.ReadFields(item, path,
                               {"process", "direction", "remote_zone", "port", "ports", "protocol"},
                               fields)) {
-        continue;
+        return;
       }
       PathRule rule;
       rule.where = reader_.Where(item);
@@ -404,7 +391,7 @@ class Checker {
         Protocol(*protocol, KeyPath(path, "protocol"), rule.protocol);
       }
       rules.push_back(std::move(rule));
-    }
+    });
     return rules;
   }
 

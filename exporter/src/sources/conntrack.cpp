@@ -101,26 +101,16 @@ struct Tuple {
   std::optional<uint16_t> source_port, destination_port;
 };
 
+// CTA_IP_V4_SRC and friends: which end and which family each address attribute holds.
 void ParseTupleIp(std::span<const uint8_t> data, Tuple& tuple) {
   tuple.ok &= ForEachAttribute(data, [&](const Attribute& attribute) {
-    switch (attribute.type) {
-      case CTA_IP_V4_SRC:
-      case CTA_IP_V6_SRC: {
-        Family family = attribute.type == CTA_IP_V4_SRC ? Family::kIpv4 : Family::kIpv6;
-        tuple.ok &= SetAddress(attribute, family, tuple.source);
-        tuple.source_family = family;
-        break;
-      }
-      case CTA_IP_V4_DST:
-      case CTA_IP_V6_DST: {
-        Family family = attribute.type == CTA_IP_V4_DST ? Family::kIpv4 : Family::kIpv6;
-        tuple.ok &= SetAddress(attribute, family, tuple.destination);
-        tuple.destination_family = family;
-        break;
-      }
-      default:
-        break;
-    }
+    bool v4 = attribute.type == CTA_IP_V4_SRC || attribute.type == CTA_IP_V4_DST;
+    bool v6 = attribute.type == CTA_IP_V6_SRC || attribute.type == CTA_IP_V6_DST;
+    if (!v4 && !v6) return;
+    bool source = attribute.type == CTA_IP_V4_SRC || attribute.type == CTA_IP_V6_SRC;
+    Family family = v4 ? Family::kIpv4 : Family::kIpv6;
+    tuple.ok &= SetAddress(attribute, family, source ? tuple.source : tuple.destination);
+    (source ? tuple.source_family : tuple.destination_family) = family;
   });
 }
 

@@ -135,15 +135,8 @@ bool ParseSourceMode(std::string_view text, SourceMode& mode) {
 }
 
 const char* SocketSourceName(SocketSource source) {
-  switch (source) {
-    case SocketSource::kNetlink:
-      return "netlink";
-    case SocketSource::kProcfs:
-      return "procfs";
-    case SocketSource::kNone:
-      break;
-  }
-  return "none";
+  constexpr const char* kNames[] = {"none", "netlink", "procfs"};
+  return kNames[static_cast<size_t>(source)];
 }
 
 std::span<const pid_t> Snapshot::OwnersOf(const Socket& socket) const {

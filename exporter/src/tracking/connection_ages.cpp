@@ -81,15 +81,8 @@ std::optional<double> OldestOwnerStart(const Snapshot& snapshot, const Socket& s
 }  // namespace
 
 const char* AgeSourceName(AgeSource source) {
-  switch (source) {
-    case AgeSource::kConntrack:
-      return "conntrack";
-    case AgeSource::kFirstSeen:
-      return "first_seen";
-    case AgeSource::kProcessStart:
-      return "process_start";
-  }
-  return "unknown";
+  constexpr const char* kNames[] = {"conntrack", "first_seen", "process_start"};
+  return kNames[static_cast<size_t>(source)];
 }
 
 std::vector<ConntrackStart> ConntrackStartsOf(const Snapshot& snapshot) {
