@@ -12,8 +12,10 @@ using testing::CapturedRun;
 using testing::RunCaptured;
 
 // Only what ends before serve blocks signals or starts threads: --help, --version, flag
-// and web config errors.
-CapturedRun Serve(const std::vector<std::string>& args) {
+// and web config errors. A missing web config comes first on every command line, so that
+// flags the parser wrongly accepted make serve fail at the web config, not serve forever.
+CapturedRun Serve(std::vector<std::string> args) {
+  args.insert(args.begin(), "--web.config.file=/nonexistent/web.yml");
   CapturedRun run;
   RunCaptured([&] { return RunServe(args); }, run);
   return run;
@@ -87,8 +89,8 @@ TEST(ServeTest, BadFlagsExit2NamingTheFlag) {
 
 TEST(ServeTest, WebConfigIsReadAfterTheFlags) {
   // Good values at their bounds get past the flags; the web config then stops serve.
-  CapturedRun run = Serve({"--findings.max-series=0", "--collect.full-scan-every=1",
-                           "--collect.interval=100ms", "--web.config.file=/nonexistent/web.yml"});
+  CapturedRun run =
+      Serve({"--findings.max-series=0", "--collect.full-scan-every=1", "--collect.interval=100ms"});
   EXPECT_EQ(run.exit_code, 2);
   EXPECT_EQ(run.out, "");
   EXPECT_TRUE(run.err.starts_with("connwatch: invalid --web.config.file: ")) << run.err;
