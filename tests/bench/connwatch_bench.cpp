@@ -23,11 +23,14 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "base/read_file.h"
+#include "cli/common_flags.h"
 #include "cli/flags.h"
 #include "metrics/exposition.h"
 #include "metrics/families.h"
@@ -309,61 +312,67 @@ int Run(const Flags& flags) {
   return 0;
 }
 
-bool ParseCount(const std::string& text, int min, int& out) {
-  if (text.empty() || text.size() > 7 || text.find_first_not_of("0123456789") != text.npos) {
-    return false;
+// Samples are counted in seven digits at most, as they always were.
+constexpr uint64_t kMaxSamples = 9'999'999;
+
+// --rss-at: comma-separated sample numbers, each from 1 to kMaxSamples ("" for none).
+bool ParseSampleList(std::string_view text, std::vector<int>* out) {
+  for (size_t at = 0; at < text.size();) {
+    size_t comma = std::min(text.find(',', at), text.size());
+    std::string_view item = text.substr(at, comma - at);
+    if (item.empty() || item.size() > 7 || item.find_first_not_of("0123456789") != item.npos ||
+        std::stoi(std::string(item)) < 1) {
+      return false;
+    }
+    if (out != nullptr) out->push_back(std::stoi(std::string(item)));
+    at = comma + 1;
   }
-  out = std::stoi(text);
-  return out >= min;
+  return true;
+}
+
+Command BenchCommand(Flags& flags, std::string& rss_at, bool& lookup) {
+  const std::vector<std::pair<std::string, bool>> zero_or_one = {{"0", false}, {"1", true}};
+  return {
+      "connwatch_bench",
+      "connwatch_bench [flags]",
+      "Times connwatch's samples on whatever the host holds and prints one JSON line.",
+      {
+          ChoiceFlag("mode", "What to time.", &flags.mode, {"cold", "steady", "churn"}),
+          IntegerFlag("samples", "Number of samples to time.", &flags.samples, 1, kMaxSamples),
+          IntegerFlag("warmup", "Untimed samples that fill the cache first (steady, churn).",
+                      &flags.warmup, 0, kMaxSamples),
+          TypedChoiceFlag("verify", "1: compare steady owners with a cold sample's; 0: do not.",
+                          &flags.verify, zero_or_one),
+          IntegerFlag("verify-every", "Verify every Nth sample.", &flags.verify_every, 1,
+                      kMaxSamples),
+          TypedChoiceFlag("full",
+                          "1: also time the full Sampler path (cold, steady); 0: core path only.",
+                          &flags.full, zero_or_one),
+          CheckedStringFlag("rss-at", "Comma-separated sample numbers after which to read VmRSS.",
+                            &rss_at, "be sample numbers from 1 to 9999999, separated by commas",
+                            [](std::string_view text) { return ParseSampleList(text, nullptr); }),
+          SourceModeFlag(&flags.options.source_mode, "Socket source."),
+          ProcfsFlag(&flags.options.procfs),
+          TypedChoiceFlag(
+              "lookup", "1: steady samples ask sock_diag about unclaimed sockets; 0: they do not.",
+              &lookup, zero_or_one),
+      },
+      {},
+  };
 }
 
 }  // namespace
 }  // namespace connwatch
 
 int main(int argc, char** argv) {
-  using connwatch::FlagSpec;
   connwatch::Flags flags;
-  std::string samples = "5", warmup = "3", verify = "1", full = "1", verify_every = "1", rss_at,
-              lookup = "1", source = "auto", procfs = "/proc";
-  std::vector<FlagSpec> specs = {
-      {"mode", "cold, steady or churn.", &flags.mode, nullptr},
-      {"samples", "Number of samples to time.", &samples, nullptr},
-      {"warmup", "Untimed samples that fill the cache first (steady, churn).", &warmup, nullptr},
-      {"verify", "1: compare steady owners with a cold sample's; 0: do not.", &verify, nullptr},
-      {"verify-every", "Verify every Nth sample.", &verify_every, nullptr},
-      {"full", "1: also time the full Sampler path (cold, steady); 0: core path only.", &full,
-       nullptr},
-      {"rss-at", "Comma-separated sample numbers after which to read VmRSS.", &rss_at, nullptr},
-      {"collector.source", "auto, netlink or procfs.", &source, nullptr},
-      {"path.procfs", "procfs mountpoint.", &procfs, nullptr},
-      {"lookup", "1: steady samples ask sock_diag about unclaimed sockets; 0: they do not.",
-       &lookup, nullptr},
-  };
-  std::vector<std::string> positional;
-  std::string error;
-  bool ok = connwatch::ParseFlags({argv + 1, argv + argc}, specs, positional, error) &&
-            connwatch::ParseSourceMode(source, flags.options.source_mode);
-  ok = ok && connwatch::ParseCount(samples, 1, flags.samples) &&
-       connwatch::ParseCount(warmup, 0, flags.warmup) &&
-       connwatch::ParseCount(verify_every, 1, flags.verify_every) &&
-       (verify == "0" || verify == "1") && (full == "0" || full == "1") &&
-       (lookup == "0" || lookup == "1") &&
-       (flags.mode == "cold" || flags.mode == "steady" || flags.mode == "churn");
-  for (size_t at = 0; ok && at < rss_at.size();) {
-    size_t comma = std::min(rss_at.find(',', at), rss_at.size());
-    int n = 0;
-    ok = connwatch::ParseCount(rss_at.substr(at, comma - at), 1, n);
-    flags.rss_at.push_back(n);
-    at = comma + 1;
+  std::string rss_at;
+  bool lookup = true;
+  if (auto exit_code = connwatch::ParseCommandLine(connwatch::BenchCommand(flags, rss_at, lookup),
+                                                   {argv + 1, argv + argc})) {
+    return *exit_code;
   }
-  if (!ok || !positional.empty()) {
-    fprintf(stderr, "connwatch_bench: bad arguments %s\n%s", error.c_str(),
-            connwatch::FlagUsage(specs).c_str());
-    return 2;
-  }
-  flags.verify = verify == "1";
-  flags.full = full == "1";
-  flags.options.procfs = procfs;
-  if (lookup == "0") flags.options.sock_diag_lookup = nullptr;
+  connwatch::ParseSampleList(rss_at, &flags.rss_at);
+  if (!lookup) flags.options.sock_diag_lookup = nullptr;
   return connwatch::Run(flags);
 }

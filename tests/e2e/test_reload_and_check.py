@@ -330,6 +330,86 @@ class ReloadTest(unittest.TestCase):
         self.assertNotEqual(self.cw.get("/-/reload").status, 200)
 
 
+# Every flag each subcommand declares, as `connwatch SUB --help` must list it (NAME=default;
+# the print flags --version and --help bare).
+SUBCOMMAND_FLAGS = {
+    "serve": ["--web.listen-address=:10107", "--web.telemetry-path=/metrics",
+              '--web.config.file=""', "--collect.interval=10s", "--collect.full-scan-every=30",
+              "--metrics.max-series=2000", "--collector.source=auto", "--path.procfs=/proc",
+              "--log.level=info", '--config.file=""', "--storage.path=/var/lib/connwatch",
+              "--baseline.reset=false", "--findings.max-series=200", "--version", "--help"],
+    "connections": ["--listening=false", "--format=table", "--path.procfs=/proc",
+                    "--collector.source=auto", "--storage.path=/var/lib/connwatch",
+                    "--log.level=warn", "--help"],
+    "check": ['--config.file=""', "--storage.path=/var/lib/connwatch", "--format=text",
+              "--syslog=false", "--path.procfs=/proc", "--collector.source=auto", "--help"],
+    "validate": ["--help"],
+    "policy": ["--default=false", "--help"],
+    "baseline": ["--storage.path=/var/lib/connwatch", "--help"],
+}
+
+# One bad value (or argument) per subcommand and the message naming it.
+SUBCOMMAND_BAD_VALUES = {
+    "serve": (["--collect.interval=50ms"],
+              '--collect.interval: must be a duration of at least 100ms (e.g. 10s); got "50ms"'),
+    "connections": (["--format=xml"], '--format: must be one of table, json; got "xml"'),
+    "check": (["--format=xml"], '--format: must be one of text, json; got "xml"'),
+    "validate": (["a.yaml", "b.yaml"], 'unexpected argument "b.yaml"'),
+    "policy": (["--default=maybe"], '--default: must be true or false; got "maybe"'),
+    "baseline": (["--storage.path"], "--storage.path: needs a value"),
+}
+
+
+class SubcommandUsageTest(unittest.TestCase):
+    """One flag parser for every subcommand: --help, unknown flags and bad values."""
+
+    def run_cw(self, *args):
+        out = h.run_connwatch(*args, timeout=30)
+        return out.returncode, out.stdout.decode("utf-8"), out.stderr.decode("utf-8")
+
+    def test_every_subcommand_answers_help(self):
+        self.assertEqual(set(SUBCOMMAND_FLAGS), set(SUBCOMMAND_BAD_VALUES))
+        for sub, flags in SUBCOMMAND_FLAGS.items():
+            with self.subTest(sub=sub):
+                rc, out, err = self.run_cw(sub, "--help")
+                self.assertEqual((rc, err), (0, ""), out)
+                self.assertRegex(out, r"^usage: connwatch ")
+                listed = re.findall(r"(?m)^  (--\S+)$", out)
+                self.assertEqual(listed, flags, out)
+                for flag in flags:  # each flag has a help line under it
+                    self.assertRegex(out, rf"(?m)^  {re.escape(flag)}\n      \S")
+
+    def test_help_without_subcommand_is_serves(self):
+        rc, out, err = self.run_cw("--help")
+        self.assertEqual((rc, err), (0, ""))
+        self.assertEqual(out, self.run_cw("serve", "--help")[1])
+        self.assertRegex(out, r"^usage: connwatch \[serve\] \[flags\]\n")
+
+    def test_unknown_flag_exits_2_naming_it(self):
+        for args, sub in ((("--no-such-flag",), "serve"),
+                          *(((sub, "--no-such-flag"), sub) for sub in SUBCOMMAND_FLAGS)):
+            with self.subTest(args=args):
+                rc, out, err = self.run_cw(*args)
+                self.assertEqual(rc, 2, (out, err))
+                self.assertEqual(out, "")
+                self.assertEqual(err, f"connwatch {sub}: unknown flag --no-such-flag\n"
+                                      f"(see connwatch {sub} --help)\n")
+
+    def test_bad_value_exits_2_naming_the_flag(self):
+        for sub, (args, message) in SUBCOMMAND_BAD_VALUES.items():
+            with self.subTest(sub=sub):
+                rc, out, err = self.run_cw(sub, *args)
+                self.assertEqual(rc, 2, (out, err))
+                self.assertEqual(out, "")
+                self.assertEqual(err, f"connwatch {sub}: {message}\n(see connwatch {sub} --help)\n")
+
+    def test_unknown_subcommand_exits_2(self):
+        rc, out, err = self.run_cw("frobnicate")
+        self.assertEqual(rc, 2, (out, err))
+        self.assertEqual(out, "")
+        self.assertIn('unknown subcommand "frobnicate"', err)
+
+
 if __name__ == "__main__":
     h.install_watchdog(120)
     unittest.main()

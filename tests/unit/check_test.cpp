@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "support/captured_output.h"
 #include "support/test_sockets.h"
 
 namespace connwatch {
@@ -45,6 +46,25 @@ TEST(CheckTest, FormatsFindingsForPeopleJsonAndSyslog) {
   EXPECT_EQ(line.find('\n'), std::string::npos);
   EXPECT_NE(line.find("check=unexpected_listener process=\"n\\x0ac\" pid=20"), std::string::npos)
       << line;
+}
+
+TEST(CheckTest, HelpAndBadFlags) {
+  testing::CapturedRun run;
+  ASSERT_NO_FATAL_FAILURE(testing::RunCaptured([] { return RunCheck({"--help"}); }, run));
+  EXPECT_EQ(run.exit_code, 0);
+  EXPECT_EQ(run.err, "");
+  EXPECT_TRUE(run.out.starts_with("usage: connwatch check [flags]\n")) << run.out;
+  for (const char* flag : {"  --config.file=\"\"\n", "  --storage.path=/var/lib/connwatch\n",
+                           "  --format=text\n", "  --syslog=false\n", "  --path.procfs=/proc\n",
+                           "  --collector.source=auto\n", "  --help\n"}) {
+    EXPECT_NE(run.out.find(flag), std::string::npos) << "no " << flag << " in\n" << run.out;
+  }
+  ASSERT_NO_FATAL_FAILURE(testing::RunCaptured([] { return RunCheck({"--format=xml"}); }, run));
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_EQ(run.out, "");
+  EXPECT_EQ(run.err,
+            "connwatch check: --format: must be one of text, json; got \"xml\"\n"
+            "(see connwatch check --help)\n");
 }
 
 }  // namespace

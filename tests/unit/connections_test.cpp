@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "support/captured_output.h"
 #include "support/test_sockets.h"
 
 namespace connwatch {
@@ -52,6 +53,26 @@ TEST(ConnectionsTest, JsonIsValidUtf8AndEscaped) {
             std::string::npos);
   EXPECT_NE(json.find("\"role\": \"listener\""), std::string::npos);
   EXPECT_EQ(FormatConnectionsJson(Snapshot{}, {}), "[]\n");
+}
+
+TEST(ConnectionsTest, HelpAndBadFlags) {
+  testing::CapturedRun run;
+  ASSERT_NO_FATAL_FAILURE(testing::RunCaptured([] { return RunConnections({"--help"}); }, run));
+  EXPECT_EQ(run.exit_code, 0);
+  EXPECT_EQ(run.err, "");
+  EXPECT_TRUE(run.out.starts_with("usage: connwatch connections [flags]\n")) << run.out;
+  for (const char* flag : {"  --listening=false\n", "  --format=table\n", "  --path.procfs=/proc\n",
+                           "  --collector.source=auto\n", "  --storage.path=/var/lib/connwatch\n",
+                           "  --log.level=warn\n", "  --help\n"}) {
+    EXPECT_NE(run.out.find(flag), std::string::npos) << "no " << flag << " in\n" << run.out;
+  }
+  ASSERT_NO_FATAL_FAILURE(
+      testing::RunCaptured([] { return RunConnections({"--format=text"}); }, run));
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_EQ(run.out, "");
+  EXPECT_EQ(run.err,
+            "connwatch connections: --format: must be one of table, json; got \"text\"\n"
+            "(see connwatch connections --help)\n");
 }
 
 }  // namespace

@@ -1,17 +1,189 @@
-// The policy commands: `connwatch validate`'s summary of a policy.
 #include "cli/policy_commands.h"
 
 #include <gtest/gtest.h>
+#include <stdlib.h>
 
-#include <string>
+#include <filesystem>
+#include <fstream>
 
+#include "policy/baseline.h"
+#include "policy/policy_loader.h"
+#include "support/captured_output.h"
 #include "support/policy_fixtures.h"
+#include "support/test_sockets.h"
 
 namespace connwatch {
 namespace {
 
+using testing::CapturedRun;
 using testing::ParseFixture;
+using testing::RunCaptured;
 
+const std::string kFixtures = CONNWATCH_FIXTURES_DIR;
+
+CapturedRun Capture(int (*command)(const std::vector<std::string>&),
+                    const std::vector<std::string>& args) {
+  CapturedRun run;
+  RunCaptured([&] { return command(args); }, run);
+  return run;
+}
+
+class PolicyCommandsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char pattern[] = "/tmp/connwatch-policy-commands-XXXXXX";
+    ASSERT_NE(mkdtemp(pattern), nullptr);
+    dir_ = pattern;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::string Write(const std::string& name, const std::string& text) const {
+    std::string path = dir_ + "/" + name;
+    std::ofstream(path, std::ios::binary) << text;
+    return path;
+  }
+
+  std::string dir_;
+};
+
+TEST_F(PolicyCommandsTest, ValidateSummarizesAValidPolicy) {
+  std::string path = Write("policy.yaml", kDefaultPolicyYaml);
+  CapturedRun run = Capture(RunValidate, {path});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.out, SummarizePolicy(*LoadPolicyFile(path).policy));
+  EXPECT_NE(run.out.find("policy: " + path), std::string::npos) << run.out;
+  EXPECT_EQ(run.err, "");
+}
+
+TEST_F(PolicyCommandsTest, ValidateListsEveryErrorAndCountsThem) {
+  std::string path = kFixtures + "/policies/multiple_errors.yaml";
+  size_t errors = LoadPolicyFile(path).errors.size();
+  ASSERT_GT(errors, 1u);
+  CapturedRun run = Capture(RunValidate, {path});
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_EQ(run.out, "");
+  EXPECT_EQ(static_cast<size_t>(std::count(run.err.begin(), run.err.end(), '\n')), errors + 1)
+      << run.err;
+  EXPECT_TRUE(run.err.starts_with(path + ":")) << run.err;
+  EXPECT_TRUE(run.err.ends_with(path + ": " + std::to_string(errors) + " errors\n")) << run.err;
+}
+
+TEST_F(PolicyCommandsTest, ValidateOfAMissingFileNamesIt) {
+  std::string path = dir_ + "/no-such.yaml";
+  CapturedRun run = Capture(RunValidate, {path});
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_EQ(run.out, "");
+  EXPECT_NE(run.err.find(path), std::string::npos) << run.err;
+  EXPECT_TRUE(run.err.ends_with(path + ": 1 error\n")) << run.err;
+}
+
+TEST_F(PolicyCommandsTest, ValidateTakesExactlyOneFile) {
+  CapturedRun run = Capture(RunValidate, {});
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_EQ(run.out, "");
+  EXPECT_EQ(run.err,
+            "connwatch validate: missing argument FILE\n(see connwatch validate --help)\n");
+  run = Capture(RunValidate, {"a.yaml", "b.yaml"});
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_EQ(
+      run.err,
+      "connwatch validate: unexpected argument \"b.yaml\"\n(see connwatch validate --help)\n");
+  run = Capture(RunValidate, {"--strict", "a.yaml"});
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_EQ(run.err,
+            "connwatch validate: unknown flag --strict\n(see connwatch validate --help)\n");
+}
+
+TEST_F(PolicyCommandsTest, PolicyPrintsTheEmbeddedDefault) {
+  CapturedRun run = Capture(RunPolicy, {"--default"});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.out, kDefaultPolicyYaml);
+  EXPECT_EQ(run.err, "");
+}
+
+TEST_F(PolicyCommandsTest, PolicyWithoutDefaultIsAUsageError) {
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{{}, {"--default=false"}}) {
+    CapturedRun run = Capture(RunPolicy, args);
+    EXPECT_EQ(run.exit_code, 2);
+    EXPECT_EQ(run.out, "");
+    EXPECT_EQ(run.err, "connwatch policy: --default is required\n(see connwatch policy --help)\n");
+  }
+  CapturedRun run = Capture(RunPolicy, {"--default", "extra"});
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_EQ(run.out, "");
+  EXPECT_EQ(run.err,
+            "connwatch policy: unexpected argument \"extra\"\n(see connwatch policy --help)\n");
+}
+
+TEST_F(PolicyCommandsTest, BaselineBeforeLearningExits1) {
+  CapturedRun run = Capture(RunBaseline, {"--storage.path=" + dir_});
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_EQ(run.out, "");
+  EXPECT_EQ(run.err, "connwatch baseline: no baseline learned yet (" + dir_ +
+                         "/baseline.yaml does not exist)\n");
+}
+
+TEST_F(PolicyCommandsTest, BaselinePrintsTheLearnedPolicyForValidate) {
+  testing::SnapshotBuilder builder;
+  builder.Add(testing::Tcp(SocketState::kListen, "0.0.0.0", 2222, "0.0.0.0", 0, 1))
+      .Own(1, 10, "sshd");
+  BaselineLearner learner;
+  learner.Observe(builder.Build());
+  std::string error;
+  ASSERT_TRUE(SaveBaseline(dir_ + "/baseline.yaml", learner.Learned(), error)) << error;
+
+  CapturedRun run = Capture(RunBaseline, {"--storage.path", dir_});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.err, "");
+  EXPECT_TRUE(run.out.starts_with("# The baseline connwatch learned on this host (" + dir_ +
+                                  "/baseline.yaml).\n"))
+      << run.out;
+  EXPECT_NE(run.out.find("2222"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("sshd"), std::string::npos) << run.out;
+  CapturedRun validate = Capture(RunValidate, {Write("printed.yaml", run.out)});
+  EXPECT_EQ(validate.exit_code, 0) << validate.err;
+}
+
+TEST_F(PolicyCommandsTest, BaselineReportsAnUnreadableBaseline) {
+  Write("baseline.yaml", "listeners: [\n");
+  CapturedRun run = Capture(RunBaseline, {"--storage.path=" + dir_});
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_EQ(run.out, "");
+  EXPECT_TRUE(run.err.starts_with("connwatch baseline: ")) << run.err;
+  EXPECT_NE(run.err.find(dir_ + "/baseline.yaml"), std::string::npos) << run.err;
+}
+
+TEST_F(PolicyCommandsTest, BaselineFlagErrorsExit2) {
+  CapturedRun run = Capture(RunBaseline, {"--storage.path"});
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_EQ(run.out, "");
+  EXPECT_EQ(run.err,
+            "connwatch baseline: --storage.path: needs a value\n(see connwatch baseline --help)\n");
+}
+
+TEST_F(PolicyCommandsTest, EachCommandAnswersHelp) {
+  const std::vector<
+      std::tuple<int (*)(const std::vector<std::string>&), std::string, std::vector<std::string>>>
+      commands = {
+          {RunValidate, "usage: connwatch validate FILE\n", {"  --help\n"}},
+          {RunPolicy, "usage: connwatch policy --default\n", {"  --default=false\n", "  --help\n"}},
+          {RunBaseline,
+           "usage: connwatch baseline [flags]\n",
+           {"  --storage.path=/var/lib/connwatch\n", "  --help\n"}},
+      };
+  for (const auto& [command, usage, flags] : commands) {
+    CapturedRun run = Capture(command, {"--help"});
+    EXPECT_EQ(run.exit_code, 0) << usage;
+    EXPECT_EQ(run.err, "") << usage;
+    EXPECT_TRUE(run.out.starts_with(usage)) << run.out;
+    for (const std::string& flag : flags) {
+      EXPECT_NE(run.out.find(flag), std::string::npos) << usage << " lacks " << flag << run.out;
+    }
+  }
+}
+
+// What `connwatch validate` prints for a valid policy.
 TEST(PolicySummaryTest, OfTheDefaultPolicy) {
   EXPECT_EQ(SummarizePolicy(DefaultPolicy()),
             "policy: <embedded default>\n"

@@ -6,8 +6,8 @@
 
 #include "base/log.h"
 #include "cli/ages.h"
+#include "cli/common_flags.h"
 #include "cli/flags.h"
-#include "cli/policy_commands.h"
 #include "cli/text_format.h"
 #include "net/cidr.h"
 #include "policy/baseline.h"
@@ -51,6 +51,34 @@ FindingFacts FactsOf(const Snapshot& snapshot, const Finding& finding) {
 }
 
 std::string OrDash(const std::string& text) { return text.empty() ? "-" : Printable(text); }
+
+// What check's flags set.
+struct CheckFlags {
+  std::string config_file, storage_path = kDefaultStoragePath, format = "text";
+  bool use_syslog = false;
+  SnapshotOptions snapshot;
+};
+
+Command CheckCommand(CheckFlags& f) {
+  return {
+      "connwatch check",
+      "connwatch check [flags]",
+      "Takes one snapshot and judges it against the policy, for cron and syslog. Exit code 0:\n"
+      "no findings, 1: findings, 2: an error (bad flags, an invalid policy or baseline).",
+      {
+          StringFlag("config.file",
+                     "Policy file; without it, the embedded default plus the learned baseline.",
+                     &f.config_file),
+          StoragePathFlag(&f.storage_path,
+                          "Directory of connwatch's state (the learned baseline)."),
+          ChoiceFlag("format", "Output format.", &f.format, {"text", "json"}),
+          BoolFlag("syslog", "Also log each finding to syslog (daemon.warning).", &f.use_syslog),
+          ProcfsFlag(&f.snapshot.procfs),
+          SourceModeFlag(&f.snapshot.source_mode, "Socket source."),
+      },
+      {},
+  };
+}
 
 }  // namespace
 
@@ -125,38 +153,12 @@ std::string FindingLogLine(const Snapshot& snapshot, const Finding& finding) {
 }
 
 int RunCheck(const std::vector<std::string>& args) {
-  std::string config_file, storage_path = kDefaultStoragePath, format = "text", procfs = "/proc",
-                           source = "auto";
-  bool use_syslog = false;
-  std::vector<FlagSpec> specs = {
-      {"config.file", "Policy file; without it, the embedded default plus the learned baseline.",
-       &config_file, nullptr},
-      {"storage.path", "Directory of connwatch's state (the learned baseline).", &storage_path,
-       nullptr},
-      {"format", "Output format: text or json.", &format, nullptr},
-      {"syslog", "Also log each finding to syslog (daemon.warning).", nullptr, &use_syslog},
-      {"path.procfs", "procfs mountpoint.", &procfs, nullptr},
-      {"collector.source", "Socket source: auto, netlink or procfs.", &source, nullptr},
-  };
-  std::vector<std::string> positional;
-  std::string error;
-  SnapshotOptions options;
-  if (!ParseFlags(args, specs, positional, error)) {
-  } else if (!positional.empty()) {
-    error = "unexpected argument: " + positional[0];
-  } else if (format != "text" && format != "json") {
-    error = "--format must be text or json, not " + format;
-  } else if (!ParseSourceMode(source, options.source_mode)) {
-    error = "--collector.source must be auto, netlink or procfs";
-  }
-  if (!error.empty()) {
-    fprintf(stderr, "connwatch check: %s\nflags:\n%s", error.c_str(), FlagUsage(specs).c_str());
-    return 2;
-  }
+  CheckFlags flags;
+  if (auto exit_code = ParseCommandLine(CheckCommand(flags), args)) return *exit_code;
   SetLogLevel(LogLevel::kWarn);
   Policy policy = DefaultPolicy();
-  if (!config_file.empty()) {
-    PolicyLoadResult result = LoadPolicyFile(config_file);
+  if (!flags.config_file.empty()) {
+    PolicyLoadResult result = LoadPolicyFile(flags.config_file);
     if (!result.policy) {
       for (const PolicyError& problem : result.errors) {
         fprintf(stderr, "%s\n", problem.ToString().c_str());
@@ -167,7 +169,7 @@ int RunCheck(const std::vector<std::string>& args) {
   }
   if (policy.baseline.learn_for.count() > 0) {
     std::string baseline_error;
-    std::string path = BaselinePathIn(storage_path);
+    std::string path = BaselinePathIn(flags.storage_path);
     if (auto learned = LoadBaseline(path, baseline_error)) {
       policy = MergeBaseline(policy, *learned);
     } else if (!baseline_error.empty()) {
@@ -180,17 +182,16 @@ int RunCheck(const std::vector<std::string>& args) {
               path.c_str());
     }
   }
-  options.procfs = procfs;
-  options.conntrack = true;  // exact ages where conntrack has them
-  options.udp_service_ports = UdpServicePorts(policy);
+  flags.snapshot.conntrack = true;  // exact ages where conntrack has them
+  flags.snapshot.udp_service_ports = UdpServicePorts(policy);
   ZoneClassifier zones(policy.zones);
-  Snapshot snapshot = TakeSnapshot(options, zones);
-  AttachOneShotAges(snapshot, procfs, storage_path);
+  Snapshot snapshot = TakeSnapshot(flags.snapshot, zones);
+  AttachOneShotAges(snapshot, flags.snapshot.procfs, flags.storage_path);
   Evaluation evaluation = Evaluate(policy, snapshot);
-  std::string text = format == "json" ? FormatFindingsJson(snapshot, evaluation)
-                                      : FormatFindingsText(snapshot, evaluation);
+  std::string text = flags.format == "json" ? FormatFindingsJson(snapshot, evaluation)
+                                            : FormatFindingsText(snapshot, evaluation);
   fwrite(text.data(), 1, text.size(), stdout);
-  if (use_syslog) {
+  if (flags.use_syslog) {
     openlog("connwatch", LOG_PID, LOG_DAEMON);
     for (const Finding& finding : evaluation.findings) {
       syslog(LOG_WARNING, "%s", FindingLogLine(snapshot, finding).c_str());

@@ -6,8 +6,8 @@
 
 #include "base/log.h"
 #include "cli/ages.h"
+#include "cli/common_flags.h"
 #include "cli/flags.h"
-#include "cli/policy_commands.h"
 #include "cli/text_format.h"
 #include "net/endpoint.h"
 #include "tracking/connection_ages.h"
@@ -43,6 +43,33 @@ std::string AgeText(const Snapshot& snapshot, size_t i) {
   if (i >= snapshot.ages.size() || !snapshot.ages[i]) return "-";
   const ConnectionAge& age = *snapshot.ages[i];
   return (age.source == AgeSource::kProcessStart ? "<=" : "") + FormatAge(age.age_seconds);
+}
+
+// What the flags of `connections` set.
+struct ConnectionsFlags {
+  ConnectionsView view;
+  std::string format = "table", storage_path = kDefaultStoragePath;
+  LogLevel log_level = LogLevel::kWarn;
+  SnapshotOptions snapshot;
+};
+
+Command ConnectionsCommand(ConnectionsFlags& f) {
+  return {
+      "connwatch connections",
+      "connwatch connections [flags]",
+      "One snapshot of the host's sockets, like netstat -tanup, plus each owner's user, the\n"
+      "peer's zone, the direction and the connection's age.",
+      {
+          BoolFlag("listening", "Only listening sockets.", &f.view.listening_only),
+          ChoiceFlag("format", "Output format.", &f.format, {"table", "json"}),
+          ProcfsFlag(&f.snapshot.procfs),
+          SourceModeFlag(&f.snapshot.source_mode, "Socket source."),
+          StoragePathFlag(&f.storage_path,
+                          "Directory of the running exporter's state (first-seen times)."),
+          LogLevelFlag(&f.log_level),
+      },
+      {},
+  };
 }
 
 }  // namespace
@@ -138,51 +165,15 @@ std::string FormatConnectionsJson(const Snapshot& snapshot, const ConnectionsVie
 }
 
 int RunConnections(const std::vector<std::string>& args) {
-  std::string format = "table", procfs = "/proc", source = "auto", log_level = "warn",
-              storage_path = kDefaultStoragePath;
-  bool listening = false, help = false;
-  std::vector<FlagSpec> specs = {
-      {"listening", "Only listening sockets.", nullptr, &listening},
-      {"format", "Output format: table or json.", &format, nullptr},
-      {"path.procfs", "procfs mountpoint.", &procfs, nullptr},
-      {"collector.source", "Socket source: auto, netlink or procfs.", &source, nullptr},
-      {"storage.path", "Directory of the running exporter's state (first-seen times).",
-       &storage_path, nullptr},
-      {"log.level", "Only log messages with the given severity or above.", &log_level, nullptr},
-      {"help", "Show this help.", nullptr, &help},
-  };
-  std::vector<std::string> positional;
-  std::string error;
-  SnapshotOptions options;
-  LogLevel level;
-  if (!ParseFlags(args, specs, positional, error)) {
-  } else if (!positional.empty()) {
-    error = "unexpected argument: " + positional[0];
-  } else if (format != "table" && format != "json") {
-    error = "--format must be table or json, not " + format;
-  } else if (!ParseSourceMode(source, options.source_mode)) {
-    error = "--collector.source must be auto, netlink or procfs";
-  } else if (!ParseLogLevel(log_level, level)) {
-    error = "--log.level must be debug, info, warn or error";
-  }
-  if (help) {
-    printf("usage: connwatch connections [flags]\n\n%s", FlagUsage(specs).c_str());
-    return 0;
-  }
-  if (!error.empty()) {
-    fprintf(stderr, "connwatch connections: %s\n(see connwatch connections --help)\n",
-            error.c_str());
-    return 2;
-  }
-  SetLogLevel(level);
-  options.procfs = procfs;
-  options.conntrack = true;  // exact ages where conntrack has them
+  ConnectionsFlags flags;
+  if (auto exit_code = ParseCommandLine(ConnectionsCommand(flags), args)) return *exit_code;
+  SetLogLevel(flags.log_level);
+  flags.snapshot.conntrack = true;  // exact ages where conntrack has them
   ZoneClassifier zones;
-  Snapshot snapshot = TakeSnapshot(options, zones);
-  AttachOneShotAges(snapshot, procfs, storage_path);
-  ConnectionsView view{listening};
-  std::string text = format == "json" ? FormatConnectionsJson(snapshot, view)
-                                      : FormatConnectionsTable(snapshot, view);
+  Snapshot snapshot = TakeSnapshot(flags.snapshot, zones);
+  AttachOneShotAges(snapshot, flags.snapshot.procfs, flags.storage_path);
+  std::string text = flags.format == "json" ? FormatConnectionsJson(snapshot, flags.view)
+                                            : FormatConnectionsTable(snapshot, flags.view);
   fwrite(text.data(), 1, text.size(), stdout);
   for (const CollectorResult& result : snapshot.collectors) {
     if (!result.success) {

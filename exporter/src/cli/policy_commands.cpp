@@ -5,6 +5,7 @@
 
 #include "base/duration.h"
 #include "base/text.h"
+#include "cli/common_flags.h"
 #include "cli/flags.h"
 #include "policy/baseline.h"
 #include "policy/policy_loader.h"
@@ -12,20 +13,6 @@
 
 namespace connwatch {
 namespace {
-
-// Parses flags and reports usage errors the same way for every command: exit 2.
-bool ParseCommandFlags(const char* command, const std::vector<std::string>& args,
-                       const std::vector<FlagSpec>& specs, std::vector<std::string>& positional,
-                       size_t max_positional) {
-  std::string error;
-  if (!ParseFlags(args, specs, positional, error)) {
-  } else if (positional.size() > max_positional) {
-    error = "unexpected argument: " + positional[max_positional];
-  }
-  if (error.empty()) return true;
-  fprintf(stderr, "connwatch %s: %s\nflags:\n%s", command, error.c_str(), FlagUsage(specs).c_str());
-  return false;
-}
 
 std::string PluralCount(size_t count, const char* singular, const char* plural) {
   return std::to_string(count) + " " + (count == 1 ? singular : plural);
@@ -86,18 +73,23 @@ std::string SummarizePolicy(const Policy& policy) {
 }
 
 int RunValidate(const std::vector<std::string>& args) {
-  std::vector<FlagSpec> specs;
-  std::vector<std::string> positional;
-  if (!ParseCommandFlags("validate", args, specs, positional, 1)) return 2;
-  if (positional.empty()) {
-    fprintf(stderr, "usage: connwatch validate FILE\n");
-    return 2;
-  }
-  PolicyLoadResult result = LoadPolicyFile(positional[0]);
+  const Command command{
+      "connwatch validate",
+      "connwatch validate FILE",
+      "Checks a policy file. Exit code 0 with a summary of the policy, 2 with every error as\n"
+      "FILE:LINE:COLUMN: message.",
+      {},
+      {"FILE"},
+  };
+  std::vector<std::string> arguments;
+  if (auto exit_code = ParseCommandLine(command, args, &arguments)) return *exit_code;
+  const std::string& file = arguments[0];
+  PolicyLoadResult result = LoadPolicyFile(file);
   if (!result.policy) {
-    for (const PolicyError& error : result.errors)
+    for (const PolicyError& error : result.errors) {
       fprintf(stderr, "%s\n", error.ToString().c_str());
-    fprintf(stderr, "%s: %zu error%s\n", positional[0].c_str(), result.errors.size(),
+    }
+    fprintf(stderr, "%s: %zu error%s\n", file.c_str(), result.errors.size(),
             result.errors.size() == 1 ? "" : "s");
     return 2;
   }
@@ -107,24 +99,30 @@ int RunValidate(const std::vector<std::string>& args) {
 
 int RunPolicy(const std::vector<std::string>& args) {
   bool show_default = false;
-  std::vector<FlagSpec> specs = {
-      {"default", "Print the embedded default policy.", nullptr, &show_default}};
-  std::vector<std::string> positional;
-  if (!ParseCommandFlags("policy", args, specs, positional, 0)) return 2;
-  if (!show_default) {
-    fprintf(stderr, "usage: connwatch policy --default\n");
-    return 2;
-  }
+  const Command command{
+      "connwatch policy",
+      "connwatch policy --default",
+      "Prints the embedded default policy, the one serve and check use without --config.file.",
+      {BoolFlag("default", "Print the embedded default policy.", &show_default)},
+      {},
+  };
+  if (auto exit_code = ParseCommandLine(command, args)) return *exit_code;
+  if (!show_default) return UsageError(command, "--default is required");
   printf("%s", kDefaultPolicyYaml);
   return 0;
 }
 
 int RunBaseline(const std::vector<std::string>& args) {
   std::string storage_path = kDefaultStoragePath;
-  std::vector<FlagSpec> specs = {
-      {"storage.path", "Directory of connwatch's state.", &storage_path, nullptr}};
-  std::vector<std::string> positional;
-  if (!ParseCommandFlags("baseline", args, specs, positional, 0)) return 2;
+  const Command command{
+      "connwatch baseline",
+      "connwatch baseline [flags]",
+      "Prints the baseline serve learned on this host as a policy, to review and use as\n"
+      "--config.file. Exit code 1 when nothing has been learned yet.",
+      {StoragePathFlag(&storage_path, "Directory of connwatch's state.")},
+      {},
+  };
+  if (auto exit_code = ParseCommandLine(command, args)) return *exit_code;
   std::string path = BaselinePathIn(storage_path);
   std::string error;
   auto learned = LoadBaseline(path, error);

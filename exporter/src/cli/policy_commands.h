@@ -13,10 +13,11 @@ namespace connwatch {
 // rule counts, zones.
 std::string SummarizePolicy(const Policy& policy);
 
+// 0 and a summary on stdout for a valid policy; 2 with every error on stderr otherwise.
 int RunValidate(const std::vector<std::string>& args);
+// 0 and the embedded default policy on stdout with --default; 2 without it.
 int RunPolicy(const std::vector<std::string>& args);
+// 0 and the learned baseline as a policy on stdout; 1 when none can be read.
 int RunBaseline(const std::vector<std::string>& args);
-
-inline constexpr const char* kDefaultStoragePath = "/var/lib/connwatch";
 
 }  // namespace connwatch

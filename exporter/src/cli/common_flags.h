@@ -1,0 +1,26 @@
+// The flags several subcommands share (serve, connections, check, baseline and the benchmark
+// driver), declared once so that their names, values and defaults agree everywhere.
+#pragma once
+
+#include <string>
+
+#include "base/log.h"
+#include "cli/flags.h"
+#include "sources/snapshot.h"
+
+namespace connwatch {
+
+inline constexpr const char* kDefaultStoragePath = "/var/lib/connwatch";
+
+// --collector.source=auto|netlink|procfs.
+Flag SourceModeFlag(SourceMode* mode, std::string help);
+// "auto", "netlink" or "procfs": the flag's own spelling, for log lines.
+std::string SourceModeName(SourceMode mode);
+// --log.level=debug|info|warn|error.
+Flag LogLevelFlag(LogLevel* level);
+// --path.procfs=/proc.
+Flag ProcfsFlag(std::string* procfs);
+// --storage.path=/var/lib/connwatch; each command says what it keeps or reads there.
+Flag StoragePathFlag(std::string* storage_path, std::string help);
+
+}  // namespace connwatch
