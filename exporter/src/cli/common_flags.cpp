@@ -11,22 +11,24 @@ namespace {
 constexpr const char* kSourceModeNames[] = {"auto", "netlink", "procfs"};
 constexpr const char* kLogLevelNames[] = {"debug", "info", "warn", "error"};
 
-std::vector<std::pair<std::string, SourceMode>> SourceModes() {
-  std::vector<std::pair<std::string, SourceMode>> modes;
-  for (const char* name : kSourceModeNames) {
-    SourceMode mode = SourceMode::kAuto;
-    if (ParseSourceMode(name, mode)) modes.emplace_back(name, mode);
+// Each name with the value the owning layer's parser gives it.
+template <typename T, size_t N>
+std::vector<std::pair<std::string, T>> Named(const char* const (&names)[N],
+                                             bool (*parse)(std::string_view, T&)) {
+  std::vector<std::pair<std::string, T>> values;
+  for (const char* name : names) {
+    T value{};
+    if (parse(name, value)) values.emplace_back(name, value);
   }
-  return modes;
+  return values;
+}
+
+std::vector<std::pair<std::string, SourceMode>> SourceModes() {
+  return Named(kSourceModeNames, &ParseSourceMode);
 }
 
 std::vector<std::pair<std::string, LogLevel>> LogLevels() {
-  std::vector<std::pair<std::string, LogLevel>> levels;
-  for (const char* name : kLogLevelNames) {
-    LogLevel level = LogLevel::kInfo;
-    if (ParseLogLevel(name, level)) levels.emplace_back(name, level);
-  }
-  return levels;
+  return Named(kLogLevelNames, &ParseLogLevel);
 }
 
 }  // namespace

@@ -58,10 +58,11 @@ class Checker {
       policy.network_processes = NetworkProcesses(*processes);
     }
     if (const YamlNode* paths = YamlReader::Value(fields, "paths")) policy.paths = Paths(*paths);
-    if (const YamlNode* limits = YamlReader::Value(fields, "limits"))
-      ReadLimits(*limits, policy.limits);
+    if (const YamlNode* limits = YamlReader::Value(fields, "limits")) {
+      DurationSection(*limits, "limits", "long_connection", false, policy.limits.long_connection);
+    }
     if (const YamlNode* baseline = YamlReader::Value(fields, "baseline")) {
-      ReadBaseline(*baseline, policy.baseline);
+      DurationSection(*baseline, "baseline", "learn_for", true, policy.baseline.learn_for);
     }
     CheckZoneReferences();
   }
@@ -239,6 +240,14 @@ class Checker {
     }
   }
 
+  // The optional `process` of a rule: a name or glob, !!binary allowed (names need not be
+  // UTF-8); "" when absent (any process).
+  std::string ProcessPattern(const YamlFields& fields, const std::string& path) {
+    const YamlNode* process = YamlReader::Value(fields, "process");
+    if (process == nullptr) return "";
+    return reader_.String(*process, KeyPath(path, "process"), true).value_or("");
+  }
+
   std::vector<ListenerRule> Listeners(const YamlNode& node) {
     std::vector<ListenerRule> rules;
     reader_.ForEachItem(node, "listeners", [&](const YamlNode& item, const std::string& path) {
@@ -249,9 +258,7 @@ class Checker {
       }
       ListenerRule rule;
       rule.where = reader_.Where(item);
-      if (const YamlNode* process = YamlReader::Value(fields, "process")) {
-        rule.process = reader_.String(*process, KeyPath(path, "process"), true).value_or("");
-      }
+      rule.process = ProcessPattern(fields, path);
       Ports(fields, path, rule.ports);
       if (const YamlNode* protocol = YamlReader::Value(fields, "protocol")) {
         Protocol(*protocol, KeyPath(path, "protocol"), rule.protocol);
@@ -363,9 +370,7 @@ class Checker {
       }
       PathRule rule;
       rule.where = reader_.Where(item);
-      if (const YamlNode* process = YamlReader::Value(fields, "process")) {
-        rule.process = reader_.String(*process, KeyPath(path, "process"), true).value_or("");
-      }
+      rule.process = ProcessPattern(fields, path);
       if (const YamlNode* direction = YamlReader::Value(fields, "direction")) {
         std::string direction_path = KeyPath(path, "direction");
         if (std::optional<std::string> text = reader_.String(*direction, direction_path)) {
@@ -395,24 +400,14 @@ class Checker {
     return rules;
   }
 
-  void ReadLimits(const YamlNode& node, Limits& limits) {
+  // A section holding one duration (limits.long_connection, baseline.learn_for).
+  void DurationSection(const YamlNode& node, const std::string& section, const char* key,
+                       bool zero_ok, std::chrono::seconds& out) {
     YamlFields fields;
-    if (!reader_.ReadFields(node, "limits", {"long_connection"}, fields)) return;
-    if (const YamlNode* value = YamlReader::Value(fields, "long_connection")) {
-      if (auto duration = Duration(*value, "limits.long_connection", false)) {
-        limits.long_connection = *duration;
-      }
-    }
-  }
-
-  void ReadBaseline(const YamlNode& node, BaselineSettings& baseline) {
-    YamlFields fields;
-    if (!reader_.ReadFields(node, "baseline", {"learn_for"}, fields)) return;
-    if (const YamlNode* value = YamlReader::Value(fields, "learn_for")) {
-      if (auto duration = Duration(*value, "baseline.learn_for", true)) {
-        baseline.learn_for = *duration;
-      }
-    }
+    if (!reader_.ReadFields(node, section, {key}, fields)) return;
+    const YamlNode* value = YamlReader::Value(fields, key);
+    if (value == nullptr) return;
+    if (auto duration = Duration(*value, KeyPath(section, key), zero_ok)) out = *duration;
   }
 
   void CheckZoneReferences() {
