@@ -4,9 +4,8 @@
  * owners to walk as a busy host. tests/bench/run_bench.py starts one per farm size; churn.c
  * keeps a smaller table moving beside it.
  *
- * Build: CMake builds it with the tests (-DCONNWATCH_TESTS=ON; `cmake --build build --target
- * sockfarm` gives build/sockfarm), or by hand: cc -O2 -Wall -Wextra -o sockfarm sockfarm.c
- *
+ * Build: with the tests (`cmake --build build --target sockfarm` gives build/sockfarm), or
+ * by hand: cc -O2 -Wall -Wextra -o sockfarm sockfarm.c
  * Usage: sockfarm [-n CONNS] [-p PROCS] [-l LISTENERS] [-u UDP] [-d HOLD_SECONDS]
  *                 [-t SETUP_TIMEOUT] [-r READY_FILE] [-q]
  *   -n CONNS           established TCP connections in all (default 1000, max 10000000). Both
@@ -27,7 +26,6 @@
  *                        READY conns=.. estab_sockets=.. listen_sockets=.. udp_sockets=..
  *                        procs=.. parent=.. setup_ms=..
  *   -q                 quiet: nothing on stdout (errors still go to stderr).
- *
  * Example: build/sockfarm -n 50000 -p 100 -d 600 -r /tmp/farm.ready &   (100k sockets)
  *
  * Addresses: only 127.0.0.0/8. Worker w (counting from 1) listens on 127.64.(w / 256).(w % 256)
@@ -50,8 +48,7 @@
  * socket has SO_LINGER {1, 0}: it is reset when its worker exits, so no TIME_WAIT is left.
  *
  * Exit status: 0 once the hold ends (also when a signal ended it), 1 if setup failed, timed
- * out or was interrupted, or a worker died during the hold, 2 on bad usage.
- */
+ * out or was interrupted, or a worker died during the hold, 2 on bad usage. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -74,7 +71,6 @@
 #ifndef IP_BIND_ADDRESS_NO_PORT
 #define IP_BIND_ADDRESS_NO_PORT 24 /* linux/in.h, Linux 4.2 */
 #endif
-
 #define MAX_PROCS 65535
 #define CONNS_PER_ACCEPTOR 16384 /* well inside one (source, destination) pair's port range */
 #define SERVER_NET 64            /* 127.64.x.y: listeners and UDP sockets */
@@ -134,12 +130,10 @@ static void usage(FILE *out) {
           "                [-t SETUP_TIMEOUT] [-r READY_FILE] [-q]\n"
           "  -n CONNS          established loopback connections, 2 sockets each (default 1000)\n"
           "  -p PROCS          worker processes sharing them (default 10, max %d)\n"
-          "  -l LISTENERS      extra idle listening sockets per worker (default 0)\n"
-          "  -u UDP            bound UDP sockets per worker (default 0)\n"
-          "  -d HOLD_SECONDS   hold time once set up (default 60, max 86400)\n"
-          "  -t SETUP_TIMEOUT  seconds allowed for setup (default 300, max 3600)\n"
-          "  -r READY_FILE     written when everything is set up, removed on exit\n"
-          "  -q                quiet: nothing on stdout\n",
+          "  -l LISTENERS, -u UDP  extra idle listeners, bound UDP sockets per worker (default 0)\n"
+          "  -d HOLD_SECONDS   hold time once set up (default 60, max 86400); -t SETUP_TIMEOUT\n"
+          "                    seconds allowed for setup (default 300, max 3600)\n"
+          "  -r READY_FILE     written when everything is set up, removed on exit; -q quiet\n",
           MAX_PROCS);
 }
 

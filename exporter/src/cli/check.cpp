@@ -156,38 +156,36 @@ int RunCheck(const std::vector<std::string>& args) {
   CheckFlags flags;
   if (auto exit_code = ParseCommandLine(CheckCommand(flags), args)) return *exit_code;
   SetLogLevel(LogLevel::kWarn);
-  Policy policy = DefaultPolicy();
-  if (!flags.config_file.empty()) {
-    PolicyLoadResult result = LoadPolicyFile(flags.config_file);
-    if (!result.policy) {
-      for (const PolicyError& problem : result.errors) {
-        fprintf(stderr, "%s\n", problem.ToString().c_str());
-      }
-      return 2;
+  PolicyLoadResult loaded = LoadExplicitPolicy(flags.config_file);
+  if (!loaded.policy) {
+    for (const PolicyError& problem : loaded.errors) {
+      fprintf(stderr, "%s\n", problem.ToString().c_str());
     }
-    policy = std::move(*result.policy);
+    return 2;
   }
-  if (policy.baseline.learn_for.count() > 0) {
+  std::optional<Policy> learned;
+  if (loaded.policy->baseline.learn_for.count() > 0) {
     std::string baseline_error;
     std::string path = BaselinePathIn(flags.storage_path);
-    if (auto learned = LoadBaseline(path, baseline_error)) {
-      policy = MergeBaseline(policy, *learned);
-    } else if (!baseline_error.empty()) {
+    learned = LoadBaseline(path, baseline_error);
+    if (!learned && !baseline_error.empty()) {
       fprintf(stderr, "connwatch check: %s\n", baseline_error.c_str());
       return 2;
-    } else {
+    }
+    if (!learned) {
       fprintf(stderr,
               "connwatch check: no learned baseline at %s; only the explicit policy "
               "is checked\n",
               path.c_str());
     }
   }
+  std::shared_ptr<const EffectivePolicy> effective =
+      MakeEffectivePolicy(*loaded.policy, learned ? &*learned : nullptr, false);
   flags.snapshot.conntrack = true;  // exact ages where conntrack has them
-  flags.snapshot.udp_service_ports = UdpServicePorts(policy);
-  ZoneClassifier zones(policy.zones);
-  Snapshot snapshot = TakeSnapshot(flags.snapshot, zones);
+  flags.snapshot.udp_service_ports = effective->udp_service_ports;
+  Snapshot snapshot = TakeSnapshot(flags.snapshot, effective->zones);
   AttachOneShotAges(snapshot, flags.snapshot.procfs, flags.storage_path);
-  Evaluation evaluation = Evaluate(policy, snapshot);
+  Evaluation evaluation = Evaluate(effective->policy, snapshot);
   std::string text = flags.format == "json" ? FormatFindingsJson(snapshot, evaluation)
                                             : FormatFindingsText(snapshot, evaluation);
   fwrite(text.data(), 1, text.size(), stdout);

@@ -47,18 +47,27 @@ EffectivePolicy::EffectivePolicy(Policy policy_in, bool learning_in, const Polic
   baseline_rules["paths"] = learned ? SizeOf(learned->paths) : 0;
 }
 
+std::shared_ptr<const EffectivePolicy> MakeEffectivePolicy(const Policy& explicit_policy,
+                                                           const Policy* learned, bool learning) {
+  return std::make_shared<const EffectivePolicy>(
+      learned ? MergeBaseline(explicit_policy, *learned) : explicit_policy, learning, learned);
+}
+
+PolicyLoadResult LoadExplicitPolicy(const std::string& config_file) {
+  if (!config_file.empty()) return LoadPolicyFile(config_file);
+  PolicyLoadResult result;
+  result.policy = DefaultPolicy();
+  return result;
+}
+
 bool PolicyRuntime::Init(const Options& options, std::vector<std::string>& errors) {
   options_ = options;
-  if (options.config_file.empty()) {
-    explicit_policy_ = DefaultPolicy();
-  } else {
-    PolicyLoadResult result = LoadPolicyFile(options.config_file);
-    if (!result.policy) {
-      for (const PolicyError& error : result.errors) errors.push_back(error.ToString());
-      return false;
-    }
-    explicit_policy_ = std::move(*result.policy);
+  PolicyLoadResult result = LoadExplicitPolicy(options.config_file);
+  if (!result.policy) {
+    for (const PolicyError& error : result.errors) errors.push_back(error.ToString());
+    return false;
   }
+  explicit_policy_ = std::move(*result.policy);
   learn_for_ = explicit_policy_.baseline.learn_for;
   if (learn_for_.count() > 0) {
     std::string error;
@@ -147,13 +156,8 @@ ReloadStatus PolicyRuntime::reload_status() const {
 void PolicyRuntime::PublishLocked() {
   // While learning only the explicit policy is enforced: what the learner has seen so far
   // is not yet a verdict.
-  if (learned_) {
-    current_ = std::make_shared<const EffectivePolicy>(MergeBaseline(explicit_policy_, *learned_),
-                                                       false, &*learned_);
-  } else {
-    current_ =
-        std::make_shared<const EffectivePolicy>(explicit_policy_, learner_.has_value(), nullptr);
-  }
+  current_ = MakeEffectivePolicy(explicit_policy_, learned_ ? &*learned_ : nullptr,
+                                 !learned_ && learner_.has_value());
 }
 
 }  // namespace connwatch

@@ -14,6 +14,7 @@
 #include "net/zones.h"
 #include "policy/baseline.h"
 #include "policy/policy.h"
+#include "policy/policy_loader.h"
 #include "sources/proc_sys.h"
 #include "sources/snapshot.h"
 
@@ -29,6 +30,14 @@ struct EffectivePolicy {
 
   EffectivePolicy(Policy policy, bool learning, const Policy* learned);
 };
+
+// What a sample is judged by: `explicit_policy` with `learned` merged in when there is a
+// learned baseline. The sampler's runtime and `connwatch check` both make theirs here.
+std::shared_ptr<const EffectivePolicy> MakeEffectivePolicy(const Policy& explicit_policy,
+                                                           const Policy* learned, bool learning);
+
+// The explicit policy: --config.file, or the embedded default when `config_file` is "".
+PolicyLoadResult LoadExplicitPolicy(const std::string& config_file);
 
 // UDP ports the policy declares as services (single-port listener rules and expected
 // services): such sockets are listeners even inside the ephemeral range.
