@@ -392,6 +392,53 @@ TEST(AgeTrackerTest, ManyConnections) {
   EXPECT_EQ(tracker.entries().size(), static_cast<size_t>(kCount));
 }
 
+// start_boot = boot - (unix - start_unix), with the snapshot's two clocks: the wall clock
+// of now plays no part. Flows without a timestamp give nothing; no clamping here (the
+// tracker clamps).
+TEST(ConntrackStartsOfTest, MovesStartsToTheBootClockWithTheSnapshotsClocks) {
+  Snapshot snapshot;
+  snapshot.timestamp_seconds = 1800000000;
+  snapshot.boot_clock_seconds = 5000;
+  auto flow = [](Transport transport, const char* source, uint16_t source_port,
+                 const char* destination, uint16_t destination_port, uint64_t start_unix_ns) {
+    ConntrackFlow result;
+    result.transport = transport;
+    result.source = *ParseIpAddress(source);
+    result.source_port = source_port;
+    result.destination = *ParseIpAddress(destination);
+    result.destination_port = destination_port;
+    result.start_unix_ns = start_unix_ns;
+    return result;
+  };
+  snapshot.conntrack_flows = {
+      flow(Transport::kTcp, "10.0.0.1", 40000, "192.0.2.7", 443, 1'799'999'899'500'000'000ull),
+      flow(Transport::kUdp, "10.0.0.1", 5353, "10.0.0.53", 53, 0),  // no timestamp
+      flow(Transport::kUdp, "2001:db8::1", 5000, "2001:db8::2", 53, 1'800'000'010'000'000'000ull),
+      flow(Transport::kTcp, "10.0.0.2", 1, "10.0.0.3", 2, 1'799'990'000'000'000'000ull),
+  };
+  std::vector<ConntrackStart> starts = ConntrackStartsOf(snapshot);
+  ASSERT_EQ(starts.size(), 3u);
+  EXPECT_EQ(starts[0].transport, Transport::kTcp);
+  EXPECT_EQ(starts[0].source, *ParseIpAddress("10.0.0.1"));
+  EXPECT_EQ(starts[0].source_port, 40000);
+  EXPECT_EQ(starts[0].destination, *ParseIpAddress("192.0.2.7"));
+  EXPECT_EQ(starts[0].destination_port, 443);
+  EXPECT_DOUBLE_EQ(starts[0].start_boot_seconds, 4899.5);  // 100.5 s before the sample
+  EXPECT_EQ(starts[1].transport, Transport::kUdp);
+  EXPECT_EQ(starts[1].source, *ParseIpAddress("2001:db8::1"));
+  EXPECT_EQ(starts[1].destination_port, 53);
+  EXPECT_DOUBLE_EQ(starts[1].start_boot_seconds, 5010);   // after the sample: a clock step
+  EXPECT_DOUBLE_EQ(starts[2].start_boot_seconds, -5000);  // before boot: left to the tracker
+
+  // The same flows with other clocks move by exactly the difference.
+  snapshot.boot_clock_seconds = 100;
+  snapshot.timestamp_seconds = 1800000100;
+  starts = ConntrackStartsOf(snapshot);
+  ASSERT_EQ(starts.size(), 3u);
+  EXPECT_DOUBLE_EQ(starts[0].start_boot_seconds, -100.5);
+  EXPECT_TRUE(ConntrackStartsOf(Snapshot()).empty());
+}
+
 TEST(ConnectionAgeBootClockTest, IsTheBootClock) {
   double first = BootClockSeconds();
   double second = BootClockSeconds();
