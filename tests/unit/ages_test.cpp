@@ -10,6 +10,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,12 @@ TEST(FormatAgeTest, CompactUnitsForTables) {
       {2 * 86400 + 4 * 3600 + 3599, "2d4h"},  // minutes are not shown with days
       {1e9, "11574d1h"},                      // ~31.7 years
       {1e15, "11574074074d1h"},
+      // Nothing a clock step or a bad state file could make turns into undefined behaviour.
+      {-5, "0s"},
+      {std::numeric_limits<double>::quiet_NaN(), "0s"},
+      {-std::numeric_limits<double>::infinity(), "0s"},
+      {std::numeric_limits<double>::infinity(), "106481481481481d11h"},
+      {1e300, "106481481481481d11h"},
   };
   for (const auto& [seconds, want] : cases) {
     EXPECT_EQ(FormatAge(seconds), want) << seconds;

@@ -186,6 +186,23 @@ TEST_F(SnapshotCacheTest, AReclaimedTableIsDroppedWhenTheNextWalkChangesTheClaim
   EXPECT_EQ(third.owner_stats.processes_walked, 0u);
 }
 
+TEST_F(SnapshotCacheTest, AnOlderSnapshotsTableIsNotTakenBack) {
+  SnapshotCache cache;
+  Snapshot older = Take(cache);  // kept while the next sample runs
+  // The shared listener moves: pid 300 closes 501 and opens a pipe (same fd count), pid 400
+  // receives it. Claims change, their number does not: the tables have equal versions.
+  proc_.RemoveFd(300, 4).AddFdLink(300, 4, "pipe:[8]");
+  proc_.AddSocket(400, 3, 501);
+  Snapshot newer = Take(cache);
+  const Owners now = {{501, {100, 400}}, {502, {100}}, {503, {200}}, {504, {300}}};
+  ASSERT_EQ(OwnersIn(newer), now);
+  ASSERT_EQ(older.owners.version(), newer.owners.version());
+  cache.Reclaim(std::move(older));  // not the table the last Scan lent
+  Snapshot third = Take(cache);
+  EXPECT_EQ(OwnersIn(third), now) << "an older snapshot's claims were taken back";
+  EXPECT_EQ(OwnersIn(third), ColdOwners());
+}
+
 TEST_F(SnapshotCacheTest, AnEmptyTableIsNotTakenBack) {
   SnapshotCache cache;
   Snapshot first = Take(cache);

@@ -1,5 +1,7 @@
 #include "cli/ages.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 #include "base/clock.h"
@@ -33,7 +35,10 @@ void AttachOneShotAges(Snapshot& snapshot, const std::string& procfs,
 }
 
 std::string FormatAge(double seconds) {
-  auto total = static_cast<int64_t>(seconds);
+  // Casting a double outside int64_t's range (or NaN) is undefined: clamp first.
+  constexpr double kLongest = 9.2e18;
+  double clamped = std::isnan(seconds) ? 0 : std::clamp(seconds, 0.0, kLongest);
+  auto total = static_cast<int64_t>(clamped);
   int64_t days = total / 86400, hours = total % 86400 / 3600, minutes = total % 3600 / 60,
           secs = total % 60;
   char buffer[64];

@@ -133,6 +133,7 @@ SocketOwners OwnerCache::Scan(const std::string& procfs, const std::vector<Socke
   claims_stale_ = true;
   claims_lent_ = true;
   lent_version_ = lent.version();
+  lent_storage_ = lent.storage();
   return lent;
 }
 
@@ -247,8 +248,10 @@ void OwnerCache::RememberUnfindable(bool full, const std::unordered_set<uint64_t
 }
 
 void OwnerCache::ReturnClaims(SocketOwners&& owners) {
-  // Only the very table lent by the last Scan, unchanged (an Add changes the version).
-  if (claims_lent_ && owners.version() == lent_version_ && !owners.empty()) {
+  // Only the very table lent by the last Scan (its allocation), unchanged (an Add changes
+  // the version).
+  if (claims_lent_ && owners.version() == lent_version_ && owners.storage() == lent_storage_ &&
+      !owners.empty()) {
     claims_ = std::move(owners);
     claims_stale_ = false;
   }

@@ -91,6 +91,7 @@ class OwnerCache {
   bool claims_stale_ = true;
   bool claims_lent_ = false;
   uint64_t lent_version_ = 0;
+  const void* lent_storage_ = nullptr;
   // Inodes of sockets that a walk of every readable process did not find (their holder
   // cannot be read, or they were closed while walked), sorted; not searched for again until
   // the next full walk.

@@ -45,6 +45,9 @@ class SocketOwners {
   std::span<const pid_t> AtSlot(uint32_t slot) const;
   // Changes with every Add: spans and slots taken before are then stale.
   uint64_t version() const { return version_; }
+  // The allocation holding the table: it moves with the table, so whoever lends a table out
+  // can tell it from another one of the same version when it comes back.
+  const void* storage() const { return slots_.data(); }
   bool empty() const { return size_ == 0; }
   void Reserve(size_t inodes);
 
