@@ -126,7 +126,7 @@ TEST_F(BaselineFileTest, OverwriteReplacesTheFileAndLeavesNoTemporaryFile) {
   ASSERT_TRUE(loaded) << error;
   EXPECT_EQ(PolicyToYaml(*loaded), PolicyToYaml(SomeBaseline()));
 
-  // A leftover temp file of an earlier crash is truncated and reused, not appended to.
+  // A leftover temp file of an earlier crash is replaced, not appended to.
   Write(path + ".tmp." + std::to_string(getpid()), std::string(4096, 'x'));
   ASSERT_TRUE(SaveBaseline(path, BaselineLearner().Learned(), error)) << error;
   EXPECT_EQ(Files(), Strings{"baseline.yaml"});

@@ -16,14 +16,12 @@
 #include <string>
 #include <vector>
 
-#include "sources/proc_sys.h"
 #include "support/fake_proc.h"
 #include "support/netlink_builder.h"
 
 namespace connwatch {
 namespace {
 
-using testing::FakeProc;
 using testing::NetlinkBuilder;
 using testing::ReadFramedBuffers;
 using testing::RunInUnprivilegedChild;
@@ -544,27 +542,6 @@ TEST(ConntrackDumpTest, WithoutCapNetAdminFailsWithAClearError) {
     return "";
   });
   EXPECT_EQ(result, "");
-}
-
-// --- the sysctl -----------------------------------------------------------------------
-
-TEST(ConntrackTimestampsTest, ReadsTheSysctl) {
-  FakeProc proc;
-  EXPECT_FALSE(ReadConntrackTimestampsEnabled(proc.root())) << "absent: nf_conntrack not loaded";
-  proc.MakeDir("sys");
-  proc.MakeDir("sys/net");
-  proc.MakeDir("sys/net/netfilter");
-  const std::string file = "sys/net/netfilter/nf_conntrack_timestamp";
-  proc.WriteFile(file, "1\n");
-  EXPECT_TRUE(ReadConntrackTimestampsEnabled(proc.root()));
-  proc.WriteFile(file, "0\n");
-  EXPECT_FALSE(ReadConntrackTimestampsEnabled(proc.root()));
-  proc.WriteFile(file, "");
-  EXPECT_FALSE(ReadConntrackTimestampsEnabled(proc.root()));
-  proc.WriteFile(file, "1");
-  EXPECT_TRUE(ReadConntrackTimestampsEnabled(proc.root()));
-  proc.WriteFile(file, "10\n");
-  EXPECT_FALSE(ReadConntrackTimestampsEnabled(proc.root()));
 }
 
 }  // namespace

@@ -319,5 +319,55 @@ TEST(PolicyYamlTest, RulesRoundTrip) {
   }
 }
 
+// How the writer spells each hostile name: the exact network_processes line, and the name
+// ParsePolicy reads back from it.
+TEST(PolicyYamlTest, HostileNamesAreEscapedToOneLineThatReadsBack) {
+  struct Case {
+    const char* name;
+    std::string process;
+    std::string line;
+  };
+  const std::vector<Case> cases = {
+      {"plain", "sshd", "  - sshd"},
+      {"reserved word", "null", "  - \"null\""},
+      {"newline", "new\nline", "  - \"new\\nline\""},
+      {"carriage return", "cr\rname", "  - \"cr\\x0dname\""},
+      {"quote", "quote\"d", "  - \"quote\\\"d\""},
+      {"backslash", "back\\slash", "  - \"back\\\\slash\""},
+      {"NUL", std::string("a\0b", 3), "  - \"a\\x00b\""},
+      {"tab", "tab\tname", "  - \"tab\\tname\""},
+      {"other C0 control", "bell\x07", "  - \"bell\\x07\""},
+      {"DEL", "del\x7f", "  - \"del\\x7f\""},
+      {"C1 control", "c1\xc2\x85next", "  - \"c1\\u0085next\""},
+      {"line separator U+2028", "sep\xe2\x80\xa8line", "  - \"sep\\u2028line\""},
+      {"paragraph separator U+2029", "par\xe2\x80\xa9", "  - \"par\\u2029\""},
+      {"byte order mark", "bom\xef\xbb\xbf", "  - \"bom\\ufeff\""},
+      {"printable multibyte stays", "caf\xc3\xa9", "  - \"caf\xc3\xa9\""},
+      {"invalid UTF-8", "caf\xe9", "  - !!binary \"Y2Fm6Q==\"  # \"caf\\xe9\" (not UTF-8)"},
+      {"invalid UTF-8 only", "\xff\xfe", "  - !!binary \"//4=\"  # \"\\xff\\xfe\" (not UTF-8)"},
+      {"invalid UTF-8 with a newline", "bad\xff\n",
+       "  - !!binary \"YmFk/wo=\"  # \"bad\\xff\\x0a\" (not UTF-8)"},
+      {"invalid UTF-8 with quote and backslash", "\"\\\xff",
+       "  - !!binary \"Ilz/\"  # \"\\\"\\\\\\xff\" (not UTF-8)"},
+      {"truncated sequence", "\xc3", "  - !!binary \"ww==\"  # \"\\xc3\" (not UTF-8)"},
+  };
+  for (const Case& test : cases) {
+    SCOPED_TRACE(test.name);
+    Policy policy;
+    policy.network_processes.emplace();
+    policy.network_processes->push_back({test.process, {}});
+    std::string yaml = PolicyToYaml(policy);
+    std::string expected = "network_processes:\n" + test.line + "\n";
+    EXPECT_EQ(yaml.substr(0, expected.size()), expected) << yaml;
+    EXPECT_EQ(yaml.find("limits:\n"), expected.size()) << "the entry is one line:\n" << yaml;
+    PolicyLoadResult result = ParsePolicy(yaml, "hostile.yaml");
+    ASSERT_TRUE(result.errors.empty()) << ErrorStrings(result)[0] << "\n" << yaml;
+    ASSERT_TRUE(result.policy.has_value());
+    ASSERT_TRUE(result.policy->network_processes.has_value());
+    ASSERT_EQ(result.policy->network_processes->size(), 1u);
+    EXPECT_EQ(Hex((*result.policy->network_processes)[0].process), Hex(test.process));
+  }
+}
+
 }  // namespace
 }  // namespace connwatch

@@ -8,8 +8,12 @@
 #include <regex>
 #include <string>
 
+#include "support/fake_proc.h"
+
 namespace connwatch {
 namespace {
+
+using testing::FakeProc;
 
 TEST(ProcSysTest, ParsesLocalPortRange) {
   // Captured from /proc/sys/net/ipv4/ip_local_port_range on Debian 12 (kernel 6.x).
@@ -87,6 +91,25 @@ TEST_F(ProcSysTreeTest, ReadsTheBootIdOfAFakeTree) {
   EXPECT_EQ(ReadBootId(dir_), "");
   std::filesystem::remove(file);
   EXPECT_EQ(ReadBootId(dir_), "");
+}
+
+TEST(ConntrackTimestampsTest, ReadsTheSysctl) {
+  FakeProc proc;
+  EXPECT_FALSE(ReadConntrackTimestampsEnabled(proc.root())) << "absent: nf_conntrack not loaded";
+  proc.MakeDir("sys");
+  proc.MakeDir("sys/net");
+  proc.MakeDir("sys/net/netfilter");
+  const std::string file = "sys/net/netfilter/nf_conntrack_timestamp";
+  proc.WriteFile(file, "1\n");
+  EXPECT_TRUE(ReadConntrackTimestampsEnabled(proc.root()));
+  proc.WriteFile(file, "0\n");
+  EXPECT_FALSE(ReadConntrackTimestampsEnabled(proc.root()));
+  proc.WriteFile(file, "");
+  EXPECT_FALSE(ReadConntrackTimestampsEnabled(proc.root()));
+  proc.WriteFile(file, "1");
+  EXPECT_TRUE(ReadConntrackTimestampsEnabled(proc.root()));
+  proc.WriteFile(file, "10\n");
+  EXPECT_FALSE(ReadConntrackTimestampsEnabled(proc.root()));
 }
 
 TEST(ProcSysLiveTest, ReadsTheBootIdOfThisHost) {

@@ -255,25 +255,5 @@ TEST(YamlReaderTest, StringsAndBinary) {
                       }));
 }
 
-TEST(ConfigErrorsTest, SortedByPositionAndCapped) {
-  ConfigErrors errors("f");
-  errors.At(3, 1, "k", "third");
-  errors.At(0, 0, "", "no position");
-  errors.At(1, 2, "", "first");
-  std::vector<ConfigError> taken = errors.Take();
-  ASSERT_EQ(taken.size(), 3u);
-  EXPECT_EQ(taken[0].ToString(), "f: no position");
-  EXPECT_EQ(taken[1].ToString(), "f:1:2: first");
-  EXPECT_EQ(taken[2].ToString(), "f:3:1: k: third");
-  EXPECT_EQ(JoinErrors(taken), "f: no position\nf:1:2: first\nf:3:1: k: third");
-  EXPECT_TRUE(errors.empty());
-
-  for (size_t i = 0; i < ConfigErrors::kMaxErrors + 5; ++i) errors.At(1, 1, "", "x");
-  EXPECT_EQ(errors.count(), ConfigErrors::kMaxErrors + 5);
-  taken = errors.Take();
-  ASSERT_EQ(taken.size(), ConfigErrors::kMaxErrors + 1);
-  EXPECT_EQ(taken.back().ToString(), "f: and 5 more errors not shown");
-}
-
 }  // namespace
 }  // namespace connwatch

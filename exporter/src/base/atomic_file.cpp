@@ -63,7 +63,16 @@ bool WriteFileAtomically(const std::string& subject, const std::string& path, st
                          std::string& error) {
   if (!MakeParents(subject, path, error)) return false;
   std::string temp = path + ".tmp." + std::to_string(getpid());
-  int fd = open(temp.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600);
+  // Whatever is at the temp name (left by a crash under the same pid, which in a container is
+  // always 1, or planted there) is removed, not reused: opened in place it would keep its own
+  // mode and owner, and a hard link there would have the text written into the file it names.
+  // O_EXCL then makes the file a new one of ours and refuses whatever is planted in between,
+  // a symlink included (as O_NOFOLLOW does too).
+  if (unlink(temp.c_str()) != 0 && errno != ENOENT) {
+    error = Failure(subject, path, "removing " + temp, errno);
+    return false;
+  }
+  int fd = open(temp.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) {
     error = Failure(subject, path, "creating " + temp, errno);
     return false;

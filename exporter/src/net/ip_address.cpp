@@ -13,6 +13,9 @@ const char* TransportName(Transport transport) {
 const char* FamilyName(Family family) { return family == Family::kIpv4 ? "ipv4" : "ipv6"; }
 
 std::optional<IpAddress> ParseIpAddress(std::string_view text) {
+  // inet_pton reads a C string: a NUL would end the address early and quietly drop the rest
+  // ("127.0.0.1\0junk", which a YAML "\0" escape can spell, would read as 127.0.0.1).
+  if (text.find('\0') != std::string_view::npos) return std::nullopt;
   std::string copy(text);
   IpAddress address;
   if (inet_pton(AF_INET, copy.c_str(), address.bytes.data()) == 1) {
