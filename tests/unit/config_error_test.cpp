@@ -118,7 +118,7 @@ TEST(ConfigErrorsTest, OneOverTheCapIsCountedInTheNote) {
   EXPECT_EQ(errors.count(), ConfigErrors::kMaxErrors + 1);
   std::vector<ConfigError> taken = errors.Take();
   ASSERT_EQ(taken.size(), ConfigErrors::kMaxErrors + 1);
-  EXPECT_EQ(taken.back().ToString(), "f: and 1 more errors not shown");
+  EXPECT_EQ(taken.back().ToString(), "f: and 1 more error not shown");
   EXPECT_EQ(taken.back().where.line, 0);
   EXPECT_EQ(taken.back().key, "");
 }

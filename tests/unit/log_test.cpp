@@ -158,6 +158,15 @@ TEST_F(LogOutputTest, FieldValuesAreEscaped) {
   EXPECT_EQ(line.find('\n'), line.size() - 1) << "one line";
 }
 
+TEST_F(LogOutputTest, TheMessageIsEscapedToo) {
+  std::string line;
+  ASSERT_NO_FATAL_FAILURE(line = Capture(LogLevel::kInfo, "a \"quoted\"\nmessage\\"));
+  size_t msg = line.find(" msg=");
+  ASSERT_NE(msg, std::string::npos) << line;
+  EXPECT_EQ(line.substr(msg), " msg=\"a \\\"quoted\\\"\\x0amessage\\\\\"\n");
+  EXPECT_EQ(line.find('\n'), line.size() - 1) << "one line";
+}
+
 TEST_F(LogOutputTest, TheLevelFiltersLowerLevels) {
   const std::vector<LogLevel> all = {LogLevel::kDebug, LogLevel::kInfo, LogLevel::kWarn,
                                      LogLevel::kError};

@@ -80,6 +80,10 @@ TEST(FormatTableTest, EmptyCellsKeepTheirColumn) {
             "      \n");
 }
 
+TEST(FormatTableTest, RowsLongerThanTheHeaderKeepTheirCells) {
+  EXPECT_EQ(FormatTable({{"A"}, {"x", "yy"}, {"zzz", "w", "v"}}), "A\nx    yy\nzzz  w   v\n");
+}
+
 TEST(FormatTableTest, PrintableCellsCannotAddRows) {
   std::string table = FormatTable({
       {"PROCESS", "USER"},

@@ -34,8 +34,10 @@ std::vector<ConfigError> ConfigErrors::Take() {
     return std::pair(a.where.line, a.where.column) < std::pair(b.where.line, b.where.column);
   });
   if (dropped_ > 0) {
-    errors.push_back(
-        {{file_, 0, 0}, "", "and " + std::to_string(dropped_) + " more errors not shown"});
+    errors.push_back({{file_, 0, 0},
+                      "",
+                      "and " + std::to_string(dropped_) +
+                          (dropped_ == 1 ? " more error" : " more errors") + " not shown"});
   }
   errors_.clear();
   dropped_ = 0;

@@ -57,8 +57,8 @@ std::string LogfmtValue(std::string_view value) {
 
 void Log(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields) {
   if (level < g_level.load()) return;
-  std::string line =
-      "ts=" + Timestamp() + " level=" + LevelName(level) + " msg=" + "\"" + std::string(msg) + "\"";
+  std::string line = "ts=" + Timestamp() + " level=" + LevelName(level) + " msg=\"" +
+                     EscapeBytes(msg, EscapeStyle::kBackslashEscapes) + "\"";
   for (const auto& [key, value] : fields) {
     line += ' ';
     line += key;

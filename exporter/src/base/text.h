@@ -31,7 +31,8 @@ std::string EscapeBytes(std::string_view text, EscapeStyle style);
 // quoted in a message.
 std::string QuoteBytes(std::string_view text, size_t max_bytes = 64);
 
-// A JSON string literal; invalid UTF-8 becomes U+FFFD, control characters are escaped.
+// A JSON string literal; invalid UTF-8 becomes U+FFFD, '"', '\\' and the C0 control
+// characters are escaped (what JSON requires; DEL and C1 controls are valid as they are).
 std::string JsonString(std::string_view raw);
 
 }  // namespace connwatch

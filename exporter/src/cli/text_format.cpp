@@ -6,7 +6,9 @@ namespace connwatch {
 
 std::string FormatTable(const std::vector<std::vector<std::string>>& rows) {
   if (rows.empty()) return "";
-  std::vector<size_t> widths(rows[0].size(), 0);
+  size_t columns = 0;
+  for (const auto& row : rows) columns = std::max(columns, row.size());
+  std::vector<size_t> widths(columns, 0);
   for (const auto& row : rows) {
     for (size_t c = 0; c < row.size(); ++c) widths[c] = std::max(widths[c], row[c].size());
   }
