@@ -21,32 +21,12 @@
 #include <string>
 #include <vector>
 
+#include "support/file_size_limit.h"
+
 namespace connwatch {
 namespace {
 
-// Sets this process's file size limit with SIGXFSZ ignored, so that a write past it fails
-// with EFBIG instead of killing the process; both are restored on destruction.
-class FileSizeLimit {
- public:
-  explicit FileSizeLimit(rlim_t bytes) {
-    if (getrlimit(RLIMIT_FSIZE, &saved_) != 0 || saved_.rlim_max < bytes) return;
-    saved_handler_ = signal(SIGXFSZ, SIG_IGN);
-    rlimit limit = saved_;
-    limit.rlim_cur = bytes;
-    set_ = setrlimit(RLIMIT_FSIZE, &limit) == 0;
-  }
-  ~FileSizeLimit() {
-    if (saved_handler_ == SIG_ERR) return;
-    setrlimit(RLIMIT_FSIZE, &saved_);
-    signal(SIGXFSZ, saved_handler_);
-  }
-  bool set() const { return set_; }
-
- private:
-  rlimit saved_{};
-  sighandler_t saved_handler_ = SIG_ERR;
-  bool set_ = false;
-};
+using testing::FileSizeLimit;
 
 class AtomicFileTest : public ::testing::Test {
  protected:

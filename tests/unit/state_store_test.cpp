@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "base/read_file.h"
+#include "support/file_size_limit.h"
 #include "support/test_sockets.h"
 #include "support/tracker_states.h"
 #include "tracking/connection_ages.h"
@@ -30,6 +31,8 @@
 
 namespace connwatch {
 namespace {
+
+using testing::FileSizeLimit;
 
 using testing::CookieKey;
 using testing::ExpectSameEntries;
@@ -411,30 +414,6 @@ TEST_F(TrackerJournalTest, AJournalThatCannotBeOpenedIsReported) {
   ExpectSameEntries(Load(journal_error), state_.entries);
   EXPECT_EQ(journal_error, "");
 }
-
-// Sets this process's file size limit with SIGXFSZ ignored, so that a write past it fails
-// with EFBIG (as on a full disk, a part of it may be written first); both are restored.
-class FileSizeLimit {
- public:
-  explicit FileSizeLimit(rlim_t bytes) {
-    if (getrlimit(RLIMIT_FSIZE, &saved_) != 0 || saved_.rlim_max < bytes) return;
-    saved_handler_ = signal(SIGXFSZ, SIG_IGN);
-    rlimit limit = saved_;
-    limit.rlim_cur = bytes;
-    set_ = setrlimit(RLIMIT_FSIZE, &limit) == 0;
-  }
-  ~FileSizeLimit() {
-    if (saved_handler_ == SIG_ERR) return;
-    setrlimit(RLIMIT_FSIZE, &saved_);
-    signal(SIGXFSZ, saved_handler_);
-  }
-  bool set() const { return set_; }
-
- private:
-  rlimit saved_{};
-  sighandler_t saved_handler_ = SIG_ERR;
-  bool set_ = false;
-};
 
 TEST_F(TrackerJournalTest, ATornAppendIsCutBackAndTheNextSaveRewritesBoth) {
   std::string error, journal_error;
