@@ -24,6 +24,13 @@ int PositiveErrno(int32_t kernel_value) {
   return error == 0 ? EINVAL : error;
 }
 
+// A message's length padded to NLMSG_ALIGNTO, at most what is left of the buffer. In size_t:
+// NLMSG_ALIGN's 32-bit mask would wrap a length near UINT32_MAX and the walk would loop.
+size_t AlignedLength(size_t length, size_t left) {
+  size_t aligned = (length + NLMSG_ALIGNTO - 1) & ~static_cast<size_t>(NLMSG_ALIGNTO - 1);
+  return std::min(aligned, left);
+}
+
 int32_t LeadingInt32(std::span<const uint8_t> payload) {
   int32_t value = 0;
   std::memcpy(&value, payload.data(), sizeof(value));
@@ -85,12 +92,16 @@ bool ExchangeNetlink(int bus, nlmsghdr& request, size_t buffer_bytes,
 }
 
 bool RepliesMatch(std::span<const uint8_t> buffer, uint32_t seq, uint32_t portid) {
+  // Headers only, on every reply buffer: a plain walk, stopping where a length cannot be
+  // trusted (the parsers count that).
   size_t offset = 0;
-  nlmsghdr header;
-  std::span<const uint8_t> payload;
-  uint64_t malformed = 0;  // judged by the parsers, which count it
-  while (NextNetlinkMessage(buffer, offset, header, payload, malformed)) {
+  while (buffer.size() - offset >= sizeof(nlmsghdr)) {
+    nlmsghdr header;
+    std::memcpy(&header, buffer.data() + offset, sizeof(header));
     if (header.nlmsg_seq != seq || header.nlmsg_pid != portid) return false;
+    size_t length = header.nlmsg_len;
+    if (length < NLMSG_HDRLEN || length > buffer.size() - offset) break;
+    offset += AlignedLength(length, buffer.size() - offset);
   }
   return true;
 }
@@ -110,9 +121,7 @@ bool NextNetlinkMessage(std::span<const uint8_t> buffer, size_t& offset, nlmsghd
     return false;
   }
   payload = buffer.subspan(offset + NLMSG_HDRLEN, length - NLMSG_HDRLEN);
-  // Aligned in size_t: NLMSG_ALIGN's 32-bit mask would wrap a length near UINT32_MAX.
-  size_t aligned = (length + NLMSG_ALIGNTO - 1) & ~static_cast<size_t>(NLMSG_ALIGNTO - 1);
-  offset += std::min(aligned, buffer.size() - offset);
+  offset += AlignedLength(length, buffer.size() - offset);
   return true;
 }
 

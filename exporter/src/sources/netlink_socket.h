@@ -60,7 +60,8 @@ bool RepliesMatch(std::span<const uint8_t> buffer, uint32_t seq, uint32_t portid
 bool NextNetlinkMessage(std::span<const uint8_t> buffer, size_t& offset, nlmsghdr& header,
                         std::span<const uint8_t>& payload, uint64_t& malformed);
 
-// The control messages of a dump, as every parser reads them.
+// The control messages of a dump, as every parser reads them. Their types are the ones below
+// NLMSG_MIN_TYPE: a parser can tell its data messages without asking.
 enum class ControlMessage {
   kData,   // not a control message: the parser's own
   kNoop,   // NLMSG_NOOP: skip

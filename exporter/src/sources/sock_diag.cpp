@@ -195,16 +195,18 @@ DumpStatus ParseSockDiagReply(std::span<const uint8_t> buffer, Transport transpo
   while (NextNetlinkMessage(buffer, offset, header, payload, stats.malformed_messages)) {
     if ((header.nlmsg_flags & NLM_F_DUMP_INTR) != 0) interrupted = true;
 
-    switch (ReadControlMessage(header, payload, error, stats.malformed_messages)) {
-      case ControlMessage::kNoop:
-        continue;
-      case ControlMessage::kDone:
-        // NLMSG_DONE carries NLM_F_DUMP_INTR too when the dump was inconsistent.
-        return interrupted ? DumpStatus::kInterrupted : DumpStatus::kDone;
-      case ControlMessage::kError:
-        return DumpStatus::kError;
-      case ControlMessage::kData:
-        break;
+    if (header.nlmsg_type < NLMSG_MIN_TYPE) {  // a sample's 200k data messages skip this
+      switch (ReadControlMessage(header, payload, error, stats.malformed_messages)) {
+        case ControlMessage::kNoop:
+          continue;
+        case ControlMessage::kDone:
+          // NLMSG_DONE carries NLM_F_DUMP_INTR too when the dump was inconsistent.
+          return interrupted ? DumpStatus::kInterrupted : DumpStatus::kDone;
+        case ControlMessage::kError:
+          return DumpStatus::kError;
+        case ControlMessage::kData:
+          break;
+      }
     }
     switch (header.nlmsg_type) {
       case SOCK_DIAG_BY_FAMILY:
