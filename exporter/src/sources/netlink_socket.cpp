@@ -98,9 +98,10 @@ bool RepliesMatch(std::span<const uint8_t> buffer, uint32_t seq, uint32_t portid
   while (buffer.size() - offset >= sizeof(nlmsghdr)) {
     nlmsghdr header;
     std::memcpy(&header, buffer.data() + offset, sizeof(header));
-    if (header.nlmsg_seq != seq || header.nlmsg_pid != portid) return false;
     size_t length = header.nlmsg_len;
+    // A header whose length cannot be is not a message: nothing of it is believed.
     if (length < NLMSG_HDRLEN || length > buffer.size() - offset) break;
+    if (header.nlmsg_seq != seq || header.nlmsg_pid != portid) return false;
     offset += AlignedLength(length, buffer.size() - offset);
   }
   return true;
