@@ -276,7 +276,7 @@ Snapshot TakeSnapshot(const SnapshotOptions& options, const ZoneClassifier& zone
   CollectSockets(snapshot, options);
   // Owners are walked after the socket dump: a socket opened in between has an owner but
   // no socket entry (ignored), one closed in between keeps its entry but may lose its
-  // owner (reported unowned for one sample).
+  // owner (owner_exited for one sample: AttributeSockets asks the kernel).
   CollectOwners(snapshot, options, cache);
   snapshot.IndexOwners();
   CollectProcesses(snapshot, options, cache);
