@@ -48,6 +48,8 @@ inline Process MakeProcess(pid_t pid, std::string name) {
 }
 
 // A snapshot of `sockets` classified with the default port facts, owners added with Own().
+// Its attribution is decided without lookups (Snapshot::AttributionOf) unless a test calls
+// AttributeSockets.
 struct SnapshotBuilder {
   Snapshot snapshot;
   ZoneClassifier zones;
@@ -66,6 +68,7 @@ struct SnapshotBuilder {
     snapshot.timestamp_seconds = 1700000000;
     snapshot.collectors.push_back({kCollectorSockDiag, true, 0.01, ""});
     snapshot.classes = ClassifySockets(snapshot.sockets, {}, zones);
+    snapshot.IndexOwners();  // as TakeSnapshot: accept queues found, owners indexed
     return snapshot;
   }
 };

@@ -121,6 +121,22 @@ TEST(BaselineLearnerTest, UnownedListenerIsLearnedWithoutProcessForItsExactPortA
   EXPECT_EQ(Processes(learned), Strings{}) << "an empty name would allow every process";
 }
 
+// A connection whose owner exited during the sample would be learned as "any process may";
+// it is left for a later sample. A client queued on nginx's listener is nginx's path.
+TEST(BaselineLearnerTest, OwnersThatExitedAreNotLearnedAndQueuedClientsAreTheListeners) {
+  SnapshotBuilder builder;
+  builder.Add(Tcp(SocketState::kListen, "0.0.0.0", 80, "0.0.0.0", 0, 1))
+      .Add(Tcp(SocketState::kEstablished, "10.0.0.5", 80, "203.0.113.7", 51000, 0))  // queued
+      .Add(Tcp(SocketState::kEstablished, "10.0.0.5", 40000, "198.51.100.1", 443, 2))
+      .Own(1, 100, "nginx");
+  Snapshot& snapshot = builder.Build();
+  snapshot.owners.Add(2, 200);  // exited before it was read
+  snapshot.IndexOwners();
+  BaselineLearner learner;
+  learner.Observe(snapshot);
+  EXPECT_EQ(DescribeAll(learner.Learned().paths), Strings{"tcp inbound external 80 nginx"});
+}
+
 TEST(BaselineLearnerTest, UdpListenersAreUdpRules) {
   SnapshotBuilder builder;
   builder.Add(Udp("0.0.0.0", 53, "0.0.0.0", 0, 1))

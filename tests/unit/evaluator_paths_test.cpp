@@ -150,6 +150,51 @@ TEST(EvaluatorTest, PathJudgedPerOwner) {
       << "a rule without process allows every owner and unowned sockets";
 }
 
+// A client in nginx's accept queue is judged as nginx's; a connection whose owner exited
+// during the sample is not judged; one nobody holds after a full walk is, and says so.
+TEST(EvaluatorTest, QueuedExitedAndUnknownOwners) {
+  SnapshotBuilder builder;
+  builder
+      .Add(Tcp(kListen, "0.0.0.0", 80, "0.0.0.0", 0, 1))             // 0
+      .Add(Tcp(kEstablished, "10.0.0.5", 80, "10.0.0.9", 50000, 0))  // 1 queued
+      .Add(Tcp(kEstablished, "10.0.0.5", 40000, "8.8.8.8", 443, 2))  // 2 exited
+      .Add(Tcp(kEstablished, "10.0.0.5", 40001, "8.8.8.8", 443, 3))  // 3 gone now
+      .Add(Tcp(kEstablished, "10.0.0.5", 40002, "8.8.8.8", 443, 4))  // 4 still there
+      .Own(1, 10, "nginx")
+      .Own(1, 11, "nginx");
+  Snapshot& snapshot = builder.Build();
+  snapshot.owners.Add(2, 20);  // read no more
+  snapshot.IndexOwners();
+  AttributeSockets(snapshot, [](const Socket& socket, uint64_t& inode) {
+    inode = socket.inode;
+    return socket.inode == 3 ? SocketLookup::kGone : SocketLookup::kOpen;
+  });
+  Policy policy;
+  policy.paths = std::vector<PathRule>{Path("nginx", kInbound, "", Port(80))};
+  Evaluation evaluation = Evaluate(policy, snapshot);
+  ASSERT_EQ(Keys(evaluation), std::vector<std::string>{"path_violation 4 0"});
+  EXPECT_EQ(evaluation.findings[0].reason,
+            "no paths rule allows outbound tcp to 8.8.8.8:443 (external) for a socket whose "
+            "owner is unknown after a full walk");
+
+  policy.paths = std::vector<PathRule>{};
+  evaluation = Evaluate(policy, snapshot);
+  ASSERT_EQ(Keys(evaluation),
+            (std::vector<std::string>{"path_violation 1 10", "path_violation 1 11",
+                                      "path_violation 4 0"}))
+      << "the queued client is judged for each of nginx's processes";
+
+  snapshot.ages.assign(snapshot.sockets.size(), ConnectionAge{7200, AgeSource::kFirstSeen});
+  snapshot.ages[0].reset();  // the listener
+  policy.paths.reset();
+  policy.limits.long_connection = std::chrono::seconds(60);
+  evaluation = Evaluate(policy, snapshot);
+  EXPECT_EQ(Keys(evaluation),
+            (std::vector<std::string>{"long_connection 1 10", "long_connection 1 11",
+                                      "long_connection 4 0"}))
+      << "neither is a long connection judged for an owner that exited";
+}
+
 TEST(EvaluatorTest, LoopbackConnectionsAreJudgedAtBothEnds) {
   SnapshotBuilder builder;
   builder.Add(Tcp(kListen, "127.0.0.1", 6379, "0.0.0.0", 0, 1))

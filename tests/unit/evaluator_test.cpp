@@ -209,7 +209,8 @@ TEST(EvaluatorTest, UnownedListenerMatchesOnlyProcessLessRules) {
             (std::vector<std::string>{"unexpected_listener 0 0", "unexpected_listener 1 0"}));
   EXPECT_EQ(evaluation.findings[0].process, "");
   EXPECT_EQ(evaluation.findings[0].reason,
-            "no listeners rule allows tcp 0.0.0.0:4444 for an unowned socket");
+            "no listeners rule allows tcp 0.0.0.0:4444 for a socket whose owner exited during the "
+            "sample");
 }
 
 TEST(EvaluatorTest, ListenerAllowedForOneOwnerIsExpected) {

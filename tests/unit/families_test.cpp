@@ -107,6 +107,33 @@ TEST(CollectorTest, InventoryFamilies) {
             1);
 }
 
+// Queued clients are nginx's connections and counted as accept_queue; a connection whose owner
+// exited mid-sample and one nobody holds are counted by reason; listeners and peerless sockets
+// are not connections.
+TEST(CollectorTest, UnattributedConnectionsByReason) {
+  SnapshotBuilder builder;
+  builder.Add(Tcp(SocketState::kListen, "0.0.0.0", 80, "0.0.0.0", 0, 1))
+      .Add(Tcp(SocketState::kEstablished, "10.0.0.5", 80, "10.0.0.9", 50000, 0))
+      .Add(Tcp(SocketState::kCloseWait, "10.0.0.5", 80, "10.0.0.9", 50001, 0))
+      .Add(Tcp(SocketState::kEstablished, "10.0.0.5", 40000, "10.0.0.7", 443, 2))  // exited
+      .Add(Tcp(SocketState::kEstablished, "10.0.0.5", 40001, "10.0.0.7", 443, 3))  // unknown
+      .Add(Tcp(SocketState::kListen, "0.0.0.0", 81, "0.0.0.0", 0, 4))              // unknown
+      .Own(1, 10, "nginx");
+  Snapshot& snapshot = builder.Build();
+  snapshot.owners.Add(2, 20);  // no process entry: exited before it was read
+  snapshot.IndexOwners();
+  CumulativeCounters counters;
+  auto families = BuildFamilies(snapshot, 0.5, {}, counters);
+  const auto& unattributed = Family(families, "connwatch_unattributed_connections");
+  EXPECT_EQ(Value(unattributed, {{"reason", "accept_queue"}}), 2);
+  EXPECT_EQ(Value(unattributed, {{"reason", "owner_exited"}}), 1);
+  EXPECT_EQ(Value(unattributed, {{"reason", "unknown"}}), 1);
+  EXPECT_EQ(Value(Family(families, "connwatch_process_connections"),
+                  {{"process", "nginx"}, {"direction", "inbound"}, {"remote_zone", "internal"}}),
+            1)
+      << "the queued ESTABLISHED client is nginx's (CLOSE_WAIT is no connection)";
+}
+
 TEST(CollectorTest, CapsEveryFamilyAndCountsWhatItDrops) {
   SnapshotBuilder builder;
   for (int i = 0; i < 10; ++i) {

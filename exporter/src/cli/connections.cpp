@@ -132,6 +132,7 @@ std::string FormatConnectionsJson(const Snapshot& snapshot, const ConnectionsVie
     out += ", \"inode\": " + std::to_string(socket.inode);
     out += ", \"uid\": " + std::to_string(socket.uid);
     out += ", \"cookie\": " + std::to_string(socket.cookie);
+    out += ", \"attribution\": " + JsonString(AttributionName(snapshot.AttributionOf(i)));
     if (i < snapshot.ages.size() && snapshot.ages[i]) {
       char age[32];
       snprintf(age, sizeof(age), "%.3f", snapshot.ages[i]->age_seconds);

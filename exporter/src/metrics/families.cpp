@@ -224,6 +224,7 @@ class SocketFamilies {
   explicit SocketFamilies(const Evaluation* evaluation) : evaluation_(evaluation) {
     unowned_.Set({"tcp"}, 0);
     unowned_.Set({"udp"}, 0);
+    for (Attribution reason : kUnattributedReasons) unattributed_.Set({AttributionName(reason)}, 0);
   }
 
   void Count(const Snapshot& snapshot) {
@@ -239,6 +240,7 @@ class SocketFamilies {
       }
       if (names.empty()) names.emplace_back();  // unowned: process=""
       const SocketClass& socket_class = snapshot.classes[i];
+      CountUnattributed(snapshot, i, socket_class);
       if (socket_class.role == SocketRole::kListener) {
         AddListener(socket, i, names);
       } else if (socket_class.role == SocketRole::kConnection) {
@@ -266,6 +268,10 @@ class SocketFamilies {
       double count = unowned_by_transport_[static_cast<size_t>(transport)];
       if (count > 0) unowned_.Add({TransportName(transport)}, count);
     }
+    for (Attribution reason : kUnattributedReasons) {
+      double count = unattributed_by_reason_[static_cast<size_t>(reason)];
+      if (count > 0) unattributed_.Add({AttributionName(reason)}, count);
+    }
     for (const auto& [group, count] : connection_groups_) {
       connections_.Add(GroupLabels(group), count);
     }
@@ -278,8 +284,25 @@ class SocketFamilies {
   }
 
   const FamilyBuilder& unowned() const { return unowned_; }
+  const FamilyBuilder& unattributed() const { return unattributed_; }
 
  private:
+  static constexpr Attribution kUnattributedReasons[] = {
+      Attribution::kAcceptQueue, Attribution::kOwnerExited, Attribution::kUnknown};
+
+  // Sockets with a peer (connections in any state, not listeners) that no fd of their own
+  // attributes: what a responder reads next to the findings the evaluator did not raise.
+  void CountUnattributed(const Snapshot& snapshot, size_t index, const SocketClass& socket_class) {
+    if (socket_class.role == SocketRole::kListener || snapshot.sockets[index].remote_port == 0) {
+      return;
+    }
+    Attribution attribution = snapshot.AttributionOf(index);
+    if (attribution == Attribution::kAcceptQueue || attribution == Attribution::kOwnerExited ||
+        attribution == Attribution::kUnknown) {
+      unattributed_by_reason_[static_cast<size_t>(attribution)] += 1;
+    }
+  }
+
   // Summed per enum combination, then handed to the builder.
   void CountState(const Socket& socket) {
     size_t state = static_cast<size_t>(socket.state);
@@ -313,6 +336,8 @@ class SocketFamilies {
   FamilyBuilder connections_{
       metric::kProcessConnections, MetricType::Gauge, {"process", "direction", "remote_zone"}};
   FamilyBuilder unowned_{metric::kUnownedSockets, MetricType::Gauge, {"protocol"}};
+  FamilyBuilder unattributed_{metric::kUnattributedConnections, MetricType::Gauge, {"reason"}};
+  double unattributed_by_reason_[static_cast<size_t>(Attribution::kUnknown) + 1] = {};
   double by_state_[2][2][kMaxSocketState + 1] = {};
   double unowned_by_transport_[2] = {0, 0};
   std::unordered_map<ConnectionGroup, double, ConnectionGroupHash> connection_groups_;
@@ -331,7 +356,8 @@ FamilyBuilder CounterFamily(const metric::Info& info, const char* label,
 // The families about connwatch itself: collectors, the socket source, the error counters,
 // build info and the sample. Built after the capped families, so this sample's drops count.
 void AddSelfFamilies(const Snapshot& snapshot, const FamilyBuilder& unowned,
-                     CumulativeCounters& counters, std::vector<MetricFamily>& families) {
+                     const FamilyBuilder& unattributed, CumulativeCounters& counters,
+                     std::vector<MetricFamily>& families) {
   FamilyBuilder collector_success(metric::kCollectorSuccess, MetricType::Gauge, {"collector"});
   FamilyBuilder collector_duration(metric::kCollectorDuration, MetricType::Gauge, {"collector"});
   for (const CollectorResult& result : snapshot.collectors) {
@@ -355,8 +381,8 @@ void AddSelfFamilies(const Snapshot& snapshot, const FamilyBuilder& unowned,
   FamilyBuilder build_info(metric::kBuildInfo, MetricType::Gauge, {"version", "revision"});
   build_info.Set({kVersion, kRevision}, 1);
   for (const FamilyBuilder* builder : std::initializer_list<const FamilyBuilder*>{
-           &unowned, &collector_success, &collector_duration, &source, &dropped, &scan_errors,
-           &parse_errors, &state_errors, &conntrack, &build_info}) {
+           &unowned, &unattributed, &collector_success, &collector_duration, &source, &dropped,
+           &scan_errors, &parse_errors, &state_errors, &conntrack, &build_info}) {
     families.push_back(builder->Build(kUncapped, counters.series_dropped));
   }
 }
@@ -395,7 +421,8 @@ std::vector<MetricFamily> BuildFamilies(const Snapshot& snapshot, double sample_
     if (evaluation != nullptr) AddCheckFamilies(snapshot, *evaluation, options, counters, families);
   }
   socket_families.BuildCapped(options, counters, families);
-  AddSelfFamilies(snapshot, socket_families.unowned(), counters, families);
+  AddSelfFamilies(snapshot, socket_families.unowned(), socket_families.unattributed(), counters,
+                  families);
   families.push_back(
       SingleSeries(metric::kLastSampleTimestamp, MetricType::Gauge, snapshot.timestamp_seconds));
   families.push_back(

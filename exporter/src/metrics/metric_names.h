@@ -22,6 +22,11 @@ inline constexpr Info kUnownedSockets{
     "connwatch_unowned_sockets",
     "Sockets with an inode whose owning process was not found (exited, or not readable "
     "without CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH)."};
+inline constexpr Info kUnattributedConnections{
+    "connwatch_unattributed_connections",
+    "Sockets with a peer not attributed through their own fd, by reason: accept_queue (waiting "
+    "to be accepted, counted for their listener's owners), owner_exited (owner gone during the "
+    "sample, judged next sample), unknown (no owner after a full walk)."};
 inline constexpr Info kCollectorSuccess{"connwatch_collector_success",
                                         "Whether the collector succeeded in the last sample."};
 inline constexpr Info kCollectorDuration{"connwatch_collector_duration_seconds",

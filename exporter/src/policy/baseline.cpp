@@ -149,6 +149,9 @@ void BaselineLearner::Observe(const Snapshot& snapshot) {
   for (size_t i = 0; i < snapshot.sockets.size() && i < snapshot.classes.size(); ++i) {
     const Socket& socket = snapshot.sockets[i];
     const SocketClass& socket_class = snapshot.classes[i];
+    // An owner that went away mid-sample would be learned as "any owner"; the socket is
+    // learned with its owner in a later sample, if it is still there.
+    if (snapshot.AttributionOf(i) == Attribution::kOwnerExited) continue;
     std::span<const pid_t> pids = snapshot.OwnersOf(socket);
     if (pids.size() <= 1 &&
         !learned.insert(LessonOf(socket, socket_class, pids.empty() ? 0 : pids[0])).second) {

@@ -55,8 +55,26 @@ bool BindMatches(const BindMatch& bind, const IpAddress& local) {
   return false;
 }
 
-std::string ForWhom(const Process* owner) {
-  return owner ? "for process " + owner->name : "for an unowned socket";
+// Whom a finding is for; without an owner, why there is none (sources/attribution.h).
+std::string ForWhom(const Process* owner, Attribution attribution) {
+  if (owner) return "for process " + owner->name;
+  switch (attribution) {
+    case Attribution::kUnknown:
+      return "for a socket whose owner is unknown after a full walk";
+    case Attribution::kOwnerExited:
+      return "for a socket whose owner exited during the sample";
+    case Attribution::kNoInode:  // kernel sockets; not an owner anyone could have found
+    case Attribution::kOwned:
+    case Attribution::kAcceptQueue:
+      break;
+  }
+  return "for an unowned socket";
+}
+
+// A connection whose owners went away between the dump and the process reads is not judged
+// as nobody's: it is judged in the next sample, with its owner if it is still there.
+bool JudgedNow(const Snapshot& snapshot, size_t index) {
+  return snapshot.AttributionOf(index) != Attribution::kOwnerExited;
 }
 
 // A rule with a process pattern matches only owned sockets; `owner` null means unowned.
@@ -111,7 +129,8 @@ void EvaluateListeners(const std::vector<ListenerRule>& rules, const Snapshot& s
     ForEachOwner(owners, [&](const Process* owner) {
       Finding finding = MakeFinding(Check::kUnexpectedListener, i, owner);
       finding.reason = std::string("no listeners rule allows ") + TransportName(socket.transport) +
-                       " " + FormatEndpoint(socket.local, socket.local_port) + " " + ForWhom(owner);
+                       " " + FormatEndpoint(socket.local, socket.local_port) + " " +
+                       ForWhom(owner, snapshot.AttributionOf(i));
       evaluation.findings.push_back(std::move(finding));
     });
   }
@@ -218,7 +237,7 @@ void EvaluatePaths(const std::vector<PathRule>& rules, const Snapshot& snapshot,
   for (size_t i = 0; i < snapshot.sockets.size(); ++i) {
     const SocketClass& socket_class = snapshot.classes[i];
     if (socket_class.role != SocketRole::kConnection ||
-        socket_class.direction == Direction::kNone) {
+        socket_class.direction == Direction::kNone || !JudgedNow(snapshot, i)) {
       continue;
     }
     const Socket& socket = snapshot.sockets[i];
@@ -239,7 +258,8 @@ void EvaluatePaths(const std::vector<PathRule>& rules, const Snapshot& snapshot,
               : "to " + FormatEndpoint(socket.remote, socket.remote_port) + " (" + zone + ")";
       finding.reason = std::string("no paths rule allows ") +
                        DirectionName(socket_class.direction) + " " +
-                       TransportName(socket.transport) + " " + peer + " " + ForWhom(owner);
+                       TransportName(socket.transport) + " " + peer + " " +
+                       ForWhom(owner, snapshot.AttributionOf(i));
       evaluation.findings.push_back(std::move(finding));
     });
   }
@@ -252,7 +272,7 @@ void EvaluateLongConnections(const Limits& limits, const Snapshot& snapshot,
   double limit = static_cast<double>(limits.long_connection.count());
   for (size_t i = 0; i < snapshot.sockets.size() && i < snapshot.ages.size(); ++i) {
     const std::optional<ConnectionAge>& age = snapshot.ages[i];
-    if (!age || age->age_seconds <= limit) continue;
+    if (!age || age->age_seconds <= limit || !JudgedNow(snapshot, i)) continue;
     const Socket& socket = snapshot.sockets[i];
     ForEachOwner(OwnerProcesses(snapshot, socket), [&](const Process* owner) {
       Finding finding = MakeFinding(Check::kLongConnection, i, owner);
@@ -260,7 +280,8 @@ void EvaluateLongConnections(const Limits& limits, const Snapshot& snapshot,
       finding.reason = std::string(TransportName(socket.transport)) + " connection to " +
                        FormatEndpoint(socket.remote, socket.remote_port) + " open for " +
                        std::to_string(static_cast<int64_t>(age->age_seconds)) + " s, longer than " +
-                       std::to_string(limits.long_connection.count()) + " s " + ForWhom(owner);
+                       std::to_string(limits.long_connection.count()) + " s " +
+                       ForWhom(owner, snapshot.AttributionOf(i));
       evaluation.findings.push_back(std::move(finding));
     });
   }

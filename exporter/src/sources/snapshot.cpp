@@ -139,32 +139,117 @@ const char* SocketSourceName(SocketSource source) {
   return kNames[static_cast<size_t>(source)];
 }
 
+std::optional<size_t> Snapshot::IndexOf(const Socket& socket) const {
+  // Only a socket of this very vector has an index (std::less: a total order on pointers).
+  std::less<const Socket*> before;
+  const Socket* first = sockets.data();
+  if (sockets.empty() || before(&socket, first) || !before(&socket, first + sockets.size())) {
+    return std::nullopt;
+  }
+  return static_cast<size_t>(&socket - first);
+}
+
+const Socket& Snapshot::Holder(const Socket& socket) const {
+  if (socket.inode != 0 || queued.empty()) return socket;
+  std::optional<size_t> index = IndexOf(socket);
+  if (!index) return socket;
+  auto it = std::lower_bound(queued.begin(), queued.end(), *index,
+                             [](const auto& entry, size_t value) { return entry.first < value; });
+  return it != queued.end() && it->first == *index ? sockets[it->second] : socket;
+}
+
 std::span<const pid_t> Snapshot::OwnersOf(const Socket& socket) const {
   if (!owners_by_socket_.empty() && owners_by_socket_.size() == sockets.size() &&
       indexed_version_ == owners.version()) {
-    // Only a socket of this very vector has an index (std::less: a total order on pointers).
-    std::less<const Socket*> before;
-    const Socket* first = sockets.data();
-    if (!before(&socket, first) && before(&socket, first + sockets.size())) {
-      const IndexedOwners& indexed = owners_by_socket_[static_cast<size_t>(&socket - first)];
+    if (std::optional<size_t> index = IndexOf(socket)) {
+      const IndexedOwners& indexed = owners_by_socket_[*index];
       if (indexed.only != 0) return {&indexed.only, 1};
       return owners.AtSlot(indexed.slot);
     }
   }
-  return owners.Of(socket.inode);
+  return owners.Of(Holder(socket).inode);
 }
 
 void Snapshot::IndexOwners() {
+  queued = FindAcceptQueues(sockets);
   owners_by_socket_.clear();
   owners_by_socket_.reserve(sockets.size());
-  for (const Socket& socket : sockets) {
+  auto next_queued = queued.begin();
+  for (size_t i = 0; i < sockets.size(); ++i) {
+    uint64_t inode = sockets[i].inode;
+    if (next_queued != queued.end() && next_queued->first == i) {
+      inode = sockets[next_queued->second].inode;  // waiting in this listener's queue
+      ++next_queued;
+    }
     IndexedOwners indexed;
-    indexed.slot = owners.SlotOf(socket.inode);
+    indexed.slot = owners.SlotOf(inode);
     std::span<const pid_t> pids = owners.AtSlot(indexed.slot);
     if (pids.size() == 1) indexed.only = pids[0];
     owners_by_socket_.push_back(indexed);
   }
   indexed_version_ = owners.version();
+}
+
+namespace {
+
+// How many of `pids` were read: a pid whose process exited before the read has no entry.
+size_t ReadOwners(const Snapshot& snapshot, std::span<const pid_t> pids) {
+  size_t read = 0;
+  for (pid_t pid : pids) read += snapshot.processes.count(pid);
+  return read;
+}
+
+// sock_diag's answer for a socket no process held, as AttributeHeld reads it: gone, or open
+// under another inode (0: its last fd was closed), means its owner let go of it.
+StillOpen AskStillOpen(const Socket& socket, const SockDiagLookup& lookup) {
+  uint64_t inode_now = 0;
+  switch (lookup(socket, inode_now)) {
+    case SocketLookup::kOpen:
+      return inode_now == socket.inode ? StillOpen::kYes : StillOpen::kNo;
+    case SocketLookup::kGone:
+      return StillOpen::kNo;
+    case SocketLookup::kUnknown:
+      break;
+  }
+  return StillOpen::kCannotTell;
+}
+
+// A queued socket is the listener's: counted as queued when the listener has an owner, else
+// it shares the listener's lack of one.
+Attribution QueuedAttribution(Attribution listener) {
+  return listener == Attribution::kOwned ? Attribution::kAcceptQueue : listener;
+}
+
+}  // namespace
+
+Attribution Snapshot::AttributionOf(size_t index) const {
+  if (attribution.size() == sockets.size()) return attribution[index];
+  const Socket& socket = sockets[index];
+  const Socket& holder = Holder(socket);
+  if (holder.inode == 0) return Attribution::kNoInode;
+  std::span<const pid_t> pids = owners.Of(holder.inode);
+  Attribution held = AttributeHeld(pids.size(), ReadOwners(*this, pids), StillOpen::kCannotTell);
+  return &holder == &socket ? held : QueuedAttribution(held);
+}
+
+void AttributeSockets(Snapshot& snapshot, const SockDiagLookup& lookup) {
+  snapshot.attribution.assign(snapshot.sockets.size(), Attribution::kNoInode);
+  size_t lookups = 0;
+  for (size_t i = 0; i < snapshot.sockets.size(); ++i) {
+    const Socket& socket = snapshot.sockets[i];
+    if (socket.inode == 0) continue;
+    std::span<const pid_t> pids = snapshot.OwnersOf(socket);
+    size_t read = ReadOwners(snapshot, pids);
+    StillOpen still_open = StillOpen::kCannotTell;
+    if (pids.empty() && lookup && lookups < kMaxAttributionLookups) {
+      ++lookups;
+      still_open = AskStillOpen(socket, lookup);
+    }
+    snapshot.attribution[i] = AttributeHeld(pids.size(), read, still_open);
+  }
+  for (const auto& [queued, listener] : snapshot.queued) {
+    snapshot.attribution[queued] = QueuedAttribution(snapshot.attribution[listener]);
+  }
 }
 
 std::vector<std::string> Snapshot::OwnerNames(const Socket& socket) const {
@@ -191,10 +276,14 @@ Snapshot TakeSnapshot(const SnapshotOptions& options, const ZoneClassifier& zone
   CollectSockets(snapshot, options);
   // Owners are walked after the socket dump: a socket opened in between has an owner but
   // no socket entry (ignored), one closed in between keeps its entry but may lose its
-  // owner (reported unowned for one sample).
+  // owner (owner_exited for one sample: AttributeSockets asks the kernel).
   CollectOwners(snapshot, options, cache);
   snapshot.IndexOwners();
   CollectProcesses(snapshot, options, cache);
+  // After the process reads: an owner that exits during them counts as gone, like one that
+  // exited before the walk.
+  AttributeSockets(snapshot, snapshot.source == SocketSource::kNetlink ? options.sock_diag_lookup
+                                                                       : SockDiagLookup());
   ClassifyOptions classify_options{ReadEphemeralPorts(options.procfs), options.udp_service_ports};
   snapshot.classes = ClassifySockets(snapshot.sockets, classify_options, zones);
   if (options.conntrack) CollectConntrack(snapshot, options);

@@ -14,6 +14,7 @@
 #include "classify.h"
 #include "model.h"
 #include "net/zones.h"
+#include "sources/attribution.h"
 #include "sources/conntrack.h"
 #include "sources/proc_fd.h"
 #include "sources/proc_net.h"
@@ -74,6 +75,11 @@ struct Snapshot {
   std::vector<SocketClass> classes;  // parallel to sockets
   SocketOwners owners;
   std::unordered_map<pid_t, Process> processes;  // the owners of any socket
+  // Inode-less sockets waiting in a listener's accept queue, and that listener (by index):
+  // OwnersOf gives such a socket the listener's owners. Found by IndexOwners.
+  QueuedSockets queued;
+  // How each socket got its owners, parallel to sockets; filled by AttributeSockets.
+  std::vector<Attribution> attribution;
 
   // Ages of established connections, parallel to sockets (nullopt for the rest); empty
   // when nobody tracked ages for this snapshot. Filled by the sampler or the CLI.
@@ -90,12 +96,17 @@ struct Snapshot {
   OwnerScanStats owner_stats;
   ProcessReadStats process_stats;
 
-  // The owners of a socket; empty when none was found (or it has no inode).
+  // The owners of a socket; empty when none was found (or it has no inode and waits in no
+  // accept queue). A socket of `sockets` in `queued` has its listener's owners.
   std::span<const pid_t> OwnersOf(const Socket& socket) const;
-  // Looks every socket's owners up once, so that OwnersOf for a socket of `sockets` is an
-  // index instead of a hash probe (every sample asks several times per socket; the table
-  // is too big for the cache). TakeSnapshot calls it; an Add to `owners` voids it.
+  // Finds the accept queues (`queued`) and looks every socket's owners up once, so that
+  // OwnersOf for a socket of `sockets` is an index instead of a hash probe (every sample
+  // asks several times per socket; the table is too big for the cache). TakeSnapshot calls
+  // it; an Add to `owners` voids the index (not `queued`).
   void IndexOwners();
+  // sockets[index]'s attribution: from `attribution` when AttributeSockets filled it, else
+  // decided the same way without asking the kernel whether unclaimed sockets still exist.
+  Attribution AttributionOf(size_t index) const;
 
  private:
   // Where each socket's owners are, parallel to sockets: its slot in `owners` and, when it
@@ -107,11 +118,22 @@ struct Snapshot {
   };
   std::vector<IndexedOwners> owners_by_socket_;
   uint64_t indexed_version_ = 0;
+  // The index of a socket of `sockets`, or nullopt for a socket from elsewhere.
+  std::optional<size_t> IndexOf(const Socket& socket) const;
+  // The socket whose fd holders are `socket`'s owners: its listener when queued, else itself.
+  const Socket& Holder(const Socket& socket) const;
 
  public:
   // Distinct names of a socket's owners, sorted; empty when unowned.
   std::vector<std::string> OwnerNames(const Socket& socket) const;
 };
+
+// Fills snapshot.attribution (after IndexOwners and the process reads). A socket with an
+// inode that no walked process held is looked up with `lookup` (when set; at most
+// kMaxAttributionLookups per sample, the rest count as "cannot tell") to tell an owner that
+// went away during the sample from one nobody can find (AttributeHeld).
+inline constexpr size_t kMaxAttributionLookups = 512;
+void AttributeSockets(Snapshot& snapshot, const SockDiagLookup& lookup);
 
 // Takes one snapshot. The ZoneClassifier must outlive the snapshot (zones are referenced).
 // Without a cache every sample is cold: every process's fds are walked and every owner is
