@@ -85,7 +85,8 @@ TEST(CheckTest, FindingsCarryTheOwnersCommandLineParentStartAndAgeSource) {
   EXPECT_EQ(line.find('\x1b'), std::string::npos) << line;
   EXPECT_NE(line.find(" ppid=7 parent=sshd "), std::string::npos) << line;
   EXPECT_NE(line.find(" started=2025-12-02T03:18:51Z "), std::string::npos) << line;
-  EXPECT_NE(line.find(" age=\"<=1h14m\" age_source=process_start cmdline="), std::string::npos) << line;
+  EXPECT_NE(line.find(" age=\"<=1h14m\" age_source=process_start cmdline="), std::string::npos)
+      << line;
 
   // A long command line is cut in the table (whole in JSON); no parent, no age: empty.
   bash.cmdline = std::string(200, 'a');
