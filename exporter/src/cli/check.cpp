@@ -104,7 +104,8 @@ Command CheckCommand(CheckFlags& f) {
                      "Policy file; without it, the embedded default plus the learned baseline.",
                      &f.config_file),
           StoragePathFlag(&f.storage_path,
-                          "Directory of connwatch's state (the learned baseline)."),
+                          "Directory of connwatch's state (the learned baseline, and serve's "
+                          "first sightings of connections: their ages)."),
           ChoiceFlag("format", "Output format.", &f.format, {"text", "json"}),
           BoolFlag("syslog", "Also log each finding to syslog (daemon.warning).", &f.use_syslog),
           ProcfsFlag(&f.snapshot.procfs),
