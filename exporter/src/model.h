@@ -67,6 +67,7 @@ struct Process {
   // comparable with CLOCK_BOOTTIME whatever the wall clock does.
   double start_since_boot_seconds = 0;
   std::string cmdline;  // NULs as spaces, truncated
+  pid_t ppid = 0;       // stat field 4 when read; the parent may have exited since
 };
 
 // How old a connection is and how connwatch knows (tracking/connection_ages.h).
@@ -75,6 +76,9 @@ enum class AgeSource : uint8_t { kConntrack, kFirstSeen, kProcessStart };
 struct ConnectionAge {
   double age_seconds = 0;
   AgeSource source = AgeSource::kFirstSeen;
+  // kProcessStart only: how long connwatch itself has seen the connection open, what is
+  // certain of an age that is otherwise an upper bound (CertainAgeSeconds).
+  double watched_seconds = 0;
 };
 
 }  // namespace connwatch

@@ -24,7 +24,8 @@ INTERVAL = "500ms"
 APPEAR = 5.0
 FINDING_JSON_KEYS = {"check", "process", "pid", "user", "exe", "protocol", "local_address",
                      "local_port", "remote_address", "remote_port", "direction", "remote_zone",
-                     "service", "reason", "age_seconds"}
+                     "service", "reason", "age_seconds", "age_source", "ppid", "parent",
+                     "process_start", "cmdline"}
 
 
 def fixture(name):

@@ -10,6 +10,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <limits>
 #include <string>
 #include <vector>
@@ -26,6 +27,13 @@ namespace {
 using testing::FakeProc;
 using testing::FakeProcess;
 using testing::ProcNetEntry;
+
+TEST(FormatAgeOfTest, AnUpperBoundIsMarked) {
+  EXPECT_EQ(FormatAgeOf({4456, AgeSource::kProcessStart, 0}), "<=1h14m");
+  EXPECT_EQ(FormatAgeOf({42, AgeSource::kProcessStart, 40}), "<=42s");
+  EXPECT_EQ(FormatAgeOf({42, AgeSource::kFirstSeen}), "42s");
+  EXPECT_EQ(FormatAgeOf({42, AgeSource::kConntrack}), "42s");
+}
 
 TEST(FormatAgeTest, CompactUnitsForTables) {
   const std::vector<std::pair<double, std::string>> cases = {
@@ -142,12 +150,28 @@ class OneShotAgesTest : public ::testing::Test {
 };
 
 TEST_F(OneShotAgesTest, WithoutStorageOwnedConnectionsAreBoundedByTheirProcessStart) {
-  AttachOneShotAges(snapshot_, proc_.root(), "");
+  EXPECT_EQ(AttachOneShotAges(snapshot_, proc_.root(), ""), "");
+  ExpectColdAges();
+  // One look at a connection makes nothing of its bound certain: no long_connection.
+  EXPECT_EQ(snapshot_.ages[IndexOf(kOwnedByEarly)]->watched_seconds, 0);
+  EXPECT_EQ(CertainAgeSeconds(*snapshot_.ages[IndexOf(kOwnedByEarly)]), 0);
+}
+
+TEST_F(OneShotAgesTest, AnUnusableStateIsSaidAndTheBoundsRemain) {
+  std::filesystem::create_directories(storage_);
+  {
+    std::ofstream out(StatePathIn(storage_));
+    out << "not a connwatch state\n";
+  }
+  std::string problem = AttachOneShotAges(snapshot_, proc_.root(), storage_);
+  EXPECT_NE(problem.find(StatePathIn(storage_)), std::string::npos) << problem;
+  EXPECT_NE(problem.find("ages come from conntrack and process starts only"), std::string::npos)
+      << problem;
   ExpectColdAges();
 }
 
 TEST_F(OneShotAgesTest, AStorageWithoutAStateFileGivesTheBoundsToo) {
-  AttachOneShotAges(snapshot_, proc_.root(), storage_);
+  EXPECT_EQ(AttachOneShotAges(snapshot_, proc_.root(), storage_), "");
   ExpectColdAges();
   EXPECT_FALSE(std::filesystem::exists(StatePathIn(storage_))) << "the state is only read";
 }

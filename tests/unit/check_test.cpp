@@ -48,6 +48,61 @@ TEST(CheckTest, FormatsFindingsForPeopleJsonAndSyslog) {
       << line;
 }
 
+TEST(CheckTest, FindingsCarryTheOwnersCommandLineParentStartAndAgeSource) {
+  SnapshotBuilder builder;
+  builder.Add(Tcp(SocketState::kEstablished, "10.0.0.5", 40000, "198.51.100.9", 4444, 3))
+      .Own(3, 20, "bash");
+  Snapshot& snapshot = builder.Build();
+  Process& bash = snapshot.processes.at(20);
+  // A hostile command line: a newline to forge a row, an escape sequence, invalid UTF-8.
+  bash.cmdline = "bash -i\n\x1b[2J\xff\"x";
+  bash.ppid = 7;
+  bash.start_time_seconds = 1764645531.25;
+  snapshot.ages = {ConnectionAge{4456, AgeSource::kProcessStart}};
+  Evaluation evaluation;
+  evaluation.findings = {{Check::kPathViolation, 0, 20, "bash", "", 4444, "no paths rule"}};
+  ParentNames parents = {{20, "sshd"}};
+
+  std::string text = FormatFindingsText(snapshot, evaluation, parents);
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 3) << "one line per finding:\n" << text;
+  for (const char* needle :
+       {" PPID ", " PARENT ", " STARTED ", " AGE ", " CMDLINE ", " 7 ", " sshd ",
+        " 2025-12-02T03:18:51Z ", " <=1h14m ", " bash -i\\x0a\\x1b[2J\\xff\"x "}) {
+    EXPECT_NE(text.find(needle), std::string::npos) << needle << " in\n" << text;
+  }
+  EXPECT_EQ(text.find('\x1b'), std::string::npos) << "no raw control characters";
+
+  std::string json = FormatFindingsJson(snapshot, evaluation, parents);
+  EXPECT_NE(json.find("\"age_seconds\": 4456.000, \"age_source\": \"process_start\", "
+                      "\"ppid\": 7, \"parent\": \"sshd\", \"process_start\": 1764645531.250, "
+                      "\"cmdline\": \"bash -i\\n\\u001b[2J\xef\xbf\xbd\\\"x\", "),
+            std::string::npos)
+      << json;
+  EXPECT_EQ(json.find('\x1b'), std::string::npos);
+
+  std::string line = FindingLogLine(snapshot, evaluation.findings[0], parents);
+  EXPECT_EQ(line.find('\n'), std::string::npos) << line;
+  EXPECT_EQ(line.find('\x1b'), std::string::npos) << line;
+  EXPECT_NE(line.find(" ppid=7 parent=sshd "), std::string::npos) << line;
+  EXPECT_NE(line.find(" started=2025-12-02T03:18:51Z "), std::string::npos) << line;
+  EXPECT_NE(line.find(" age=\"<=1h14m\" age_source=process_start cmdline="), std::string::npos)
+      << line;
+
+  // A long command line is cut in the table (whole in JSON); no parent, no age: empty.
+  bash.cmdline = std::string(200, 'a');
+  bash.ppid = 0;
+  snapshot.ages = {std::nullopt};
+  text = FormatFindingsText(snapshot, evaluation);
+  EXPECT_NE(text.find(" " + std::string(80, 'a') + "... "), std::string::npos) << text;
+  EXPECT_EQ(text.find(std::string(81, 'a')), std::string::npos) << text;
+  json = FormatFindingsJson(snapshot, evaluation);
+  EXPECT_NE(json.find("\"age_seconds\": null, \"age_source\": \"\", \"ppid\": null, "
+                      "\"parent\": \"\", "),
+            std::string::npos)
+      << json;
+  EXPECT_NE(json.find(std::string(200, 'a')), std::string::npos);
+}
+
 TEST(CheckTest, HelpAndBadFlags) {
   testing::CapturedRun run;
   ASSERT_NO_FATAL_FAILURE(testing::RunCaptured([] { return RunCheck({"--help"}); }, run));

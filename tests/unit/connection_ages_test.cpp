@@ -282,6 +282,37 @@ TEST(AgeTrackerTest, RestoredStateContinuesAges) {
   ExpectAge(ages[2], 0, AgeSource::kFirstSeen);  // new since: not bounded by its owner
 }
 
+TEST(AgeTrackerTest, AProcessStartBoundIsCertainOnlyForTheTimeWatched) {
+  SnapshotBuilder builder;
+  builder.Add(Established("10.0.0.1", 40000, "10.0.0.2", 443, 11)).Own(11, 100, "nginx");
+  builder.snapshot.processes.at(100).start_since_boot_seconds = 20;
+  const Snapshot& snapshot = builder.Build();
+  AgeTracker tracker(kBoot);
+  auto first = tracker.Update(snapshot, 4476, {});
+  ASSERT_TRUE(first[0]);
+  ExpectAge(first[0], 4456, AgeSource::kProcessStart);
+  EXPECT_EQ(first[0]->watched_seconds, 0);
+  EXPECT_EQ(CertainAgeSeconds(*first[0]), 0) << "the bound alone is no fact";
+  auto later = tracker.Update(snapshot, 4776, {});
+  EXPECT_EQ(later[0]->watched_seconds, 300);
+  EXPECT_EQ(CertainAgeSeconds(*later[0]), 300);
+
+  // After a restart the restored bound is watched from the new run's first sample on.
+  AgeTracker restarted(kBoot);
+  ASSERT_TRUE(restarted.Restore(kBoot, tracker.entries()));
+  auto after = restarted.Update(snapshot, 5000, {});
+  ExpectAge(after[0], 4980, AgeSource::kProcessStart);
+  EXPECT_EQ(after[0]->watched_seconds, 0);
+  EXPECT_EQ(restarted.Update(snapshot, 5060, {})[0]->watched_seconds, 60);
+}
+
+TEST(CertainAgeSecondsTest, ExactAndLowerBoundsAreTheAge) {
+  EXPECT_EQ(CertainAgeSeconds({50, AgeSource::kConntrack, 0}), 50);
+  EXPECT_EQ(CertainAgeSeconds({50, AgeSource::kFirstSeen, 0}), 50);
+  EXPECT_EQ(CertainAgeSeconds({50, AgeSource::kProcessStart, 10}), 10);
+  EXPECT_EQ(CertainAgeSeconds({50, AgeSource::kProcessStart, 90}), 50) << "never past the bound";
+}
+
 TEST(AgeTrackerTest, StateFromAnotherBootIsRefused) {
   SnapshotBuilder builder;
   const Snapshot& snapshot =

@@ -82,12 +82,41 @@ TEST(EvaluatorTest, LongConnectionsNeedAgesAndTheLimit) {
   Evaluation evaluation = Evaluate(policy, snapshot);
   EXPECT_TRUE(evaluation.active[static_cast<int>(Check::kLongConnection)]);
   ASSERT_EQ(Keys(evaluation),
-            (std::vector<std::string>{"long_connection 1 11", "long_connection 1 12",
-                                      "long_connection 2 13"}))
-      << "exactly the limit is not long; one finding per owner";
+            (std::vector<std::string>{"long_connection 1 11", "long_connection 1 12"}))
+      << "exactly the limit is not long; one finding per owner; an upper bound is no verdict";
   EXPECT_EQ(evaluation.findings[0].age_seconds, 7200);
-  EXPECT_NE(evaluation.findings[0].reason.find("open for 7200 s"), std::string::npos)
+  EXPECT_NE(evaluation.findings[0].reason.find("open for 7200 s (conntrack)"), std::string::npos)
       << evaluation.findings[0].reason;
+}
+
+TEST(EvaluatorTest, AnUpperBoundIsLongOnlyOnceWatchedThatLong) {
+  SnapshotBuilder builder;
+  builder.Add(Tcp(kEstablished, "10.0.0.5", 40000, "198.51.100.1", 443, 1))
+      .Add(Tcp(kEstablished, "10.0.0.5", 40001, "198.51.100.1", 443, 2))
+      .Add(Tcp(kEstablished, "10.0.0.5", 40002, "198.51.100.1", 443, 3))
+      .Own(1, 10, "nginx")
+      .Own(2, 11, "bash")
+      .Own(3, 12, "sshd");
+  Snapshot& snapshot = builder.Build();
+  Policy policy;
+  policy.limits.long_connection = std::chrono::seconds(300);
+  // nginx's client: the process is 4456 s old, the connection may be 2 s old.
+  snapshot.ages = {ConnectionAge{4456, AgeSource::kProcessStart, 2},
+                   ConnectionAge{4456, AgeSource::kProcessStart, 301},
+                   ConnectionAge{301, AgeSource::kFirstSeen}};
+  Evaluation evaluation = Evaluate(policy, snapshot);
+  ASSERT_EQ(Keys(evaluation),
+            (std::vector<std::string>{"long_connection 1 11", "long_connection 2 12"}));
+  EXPECT_NE(evaluation.findings[0].reason.find("open for at least 301 s (watched by connwatch; "
+                                               "at most 4456 s"),
+            std::string::npos)
+      << evaluation.findings[0].reason;
+  EXPECT_NE(evaluation.findings[1].reason.find("open for at least 301 s (first seen"),
+            std::string::npos)
+      << evaluation.findings[1].reason;
+  // A watched time past the bound (clock or restore oddities) claims no more than the bound.
+  snapshot.ages[0] = ConnectionAge{200, AgeSource::kProcessStart, 400};
+  EXPECT_EQ(Evaluate(policy, snapshot).findings.size(), 2u);
 }
 
 TEST(EvaluatorTest, EmptySectionsAllowNothing) {

@@ -286,5 +286,36 @@ TEST(CollectorPolicyTest, VerdictFamiliesFollowTheEvaluation) {
             1);
 }
 
+TEST(CollectorTest, AnUpperBoundIsNotALongConnection) {
+  SnapshotBuilder builder;
+  builder.Add(Tcp(SocketState::kEstablished, "10.0.0.5", 80, "10.0.0.9", 50000, 101))
+      .Add(Tcp(SocketState::kEstablished, "10.0.0.5", 80, "10.0.0.9", 50001, 102))
+      .Add(Tcp(SocketState::kEstablished, "10.0.0.5", 80, "10.0.0.9", 50002, 103))
+      .Own(101, 1, "nginx")
+      .Own(102, 1, "nginx")
+      .Own(103, 1, "nginx");
+  Snapshot& snapshot = builder.Build();
+  // All three past the 300 s limit by their age; only the two whose age is certain count.
+  snapshot.ages = {ConnectionAge{4456, AgeSource::kProcessStart, 2},
+                   ConnectionAge{4456, AgeSource::kProcessStart, 400},
+                   ConnectionAge{500, AgeSource::kFirstSeen}};
+  Evaluation evaluation;
+  evaluation.findings = {{Check::kLongConnection, 1, 1, "nginx", "", 0, "why"},
+                         {Check::kLongConnection, 2, 1, "nginx", "", 0, "why"}};
+  PolicyView view{&evaluation, false, {}, true, 0, 300};
+  CumulativeCounters counters;
+  auto families = BuildFamilies(snapshot, 0, {}, counters, &view);
+  EXPECT_EQ(Value(Family(families, "connwatch_long_connections"), {{"process", "nginx"}}), 2);
+  EXPECT_EQ(Value(Family(families, "connwatch_connection_max_age_seconds"), {{"process", "nginx"}}),
+            4456);
+  const auto& findings = Family(families, "connwatch_finding_info");
+  ASSERT_EQ(findings.metric.size(), 2u);
+  EXPECT_EQ(
+      Value(findings,
+            {{"local_port", "80"}, {"remote_port", "50001"}, {"age_source", "process_start"}}),
+      1);
+  EXPECT_EQ(Value(findings, {{"remote_port", "50002"}, {"age_source", "first_seen"}}), 1);
+}
+
 }  // namespace
 }  // namespace connwatch

@@ -60,6 +60,7 @@ TEST(ParseProcStatTest, ParsesCapturedInitStat) {
   ASSERT_TRUE(stat.has_value());
   EXPECT_EQ(stat->comm, "process_api");
   EXPECT_EQ(stat->state, 'S');
+  EXPECT_EQ(stat->ppid, 0) << "init has no parent";
   EXPECT_EQ(stat->start_time_ticks, 22u);
 }
 
@@ -79,6 +80,7 @@ TEST(ParseProcStatTest, HostileCommsFromTheKernel) {
     ASSERT_TRUE(stat.has_value()) << comm;
     EXPECT_EQ(stat->comm, comm);
     EXPECT_EQ(stat->state, 'R') << comm;
+    EXPECT_EQ(stat->ppid, 30552) << comm;
     EXPECT_EQ(stat->start_time_ticks, 501951u) << comm;
   }
 }
@@ -89,6 +91,7 @@ TEST(ParseProcStatTest, CommThatLooksLikeFields) {
   ASSERT_TRUE(stat.has_value());
   EXPECT_EQ(stat->comm, ") Z 1 1 1 1");
   EXPECT_EQ(stat->state, 'R');
+  EXPECT_EQ(stat->ppid, 30552) << "not the comm's fake 1";
   EXPECT_EQ(stat->start_time_ticks, 501951u);
 }
 
@@ -104,6 +107,9 @@ TEST(ParseProcStatTest, RejectsMalformed) {
            "1 (x) SS 0 0 0 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 22 0"sv,
            "1 (x) S 0 0 0 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 -22 0"sv,
            "1 (x) S 0 0 0 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 2x 0"sv,
+           "1 (x) S -1 0 0 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 22 0"sv,  // a negative ppid
+           "1 (x) S 1x 0 0 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 22 0"sv,
+           "1 (x) S 99999999999 0 0 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 22 0"sv,
        }) {
     EXPECT_EQ(ParseProcStat(text), std::nullopt) << text;
   }
@@ -209,6 +215,44 @@ TEST(ReadProcessTest, ReadsFakeProcess) {
   EXPECT_EQ(process->cmdline, "nginx: master process /usr/sbin/nginx");
   EXPECT_EQ(stats.vanished, 0u);
   EXPECT_EQ(stats.permission_denied, 0u);
+}
+
+TEST(ReadProcessTest, ReadsThePpid) {
+  FakeProc proc;
+  FakeProcess child;
+  child.ppid = 77;
+  proc.AddProcess(4321, child);
+  ProcessReadStats stats;
+  auto process = ReadProcess(proc.root(), 4321, FakeProc::kBootTime, stats);
+  ASSERT_TRUE(process.has_value());
+  EXPECT_EQ(process->ppid, 77);
+}
+
+TEST(ReadParentNameTest, NamesALiveOlderParentOnly) {
+  FakeProc proc;
+  FakeProcess parent, child, orphan, reused_parent_child;
+  parent.comm = "sshd";
+  parent.exe = "/usr/sbin/sshd";
+  parent.start_time_ticks = 100;
+  child.ppid = 50;
+  child.start_time_ticks = 200;
+  orphan.ppid = 51;  // its parent exited: no <root>/51
+  orphan.start_time_ticks = 200;
+  reused_parent_child.ppid = 50;  // pid 50 now belongs to a process younger than this one
+  reused_parent_child.start_time_ticks = 90;
+  proc.AddProcess(50, parent);
+  ProcessReadStats stats;
+  auto read = [&](pid_t pid, const FakeProcess& fake) {
+    proc.AddProcess(pid, fake);
+    std::optional<Process> process = ReadProcess(proc.root(), pid, 0, stats);
+    return process ? ReadParentName(proc.root(), *process, 0) : "unread";
+  };
+  EXPECT_EQ(read(60, child), "sshd");
+  EXPECT_EQ(read(61, orphan), "");
+  EXPECT_EQ(read(62, reused_parent_child), "");
+  Process init;
+  init.ppid = 0;
+  EXPECT_EQ(ReadParentName(proc.root(), init, 0), "");
 }
 
 TEST(ReadProcessTest, NameComesFromExeNotComm) {

@@ -128,12 +128,13 @@ TEST_F(Host1, ProcfsSnapshotMatchesTheGoldenExposition) {
   EXPECT_TRUE(snapshot.processes.at(300).exe_deleted);
 
   // Ages as the sampler would attach them: fixed values, every source, some past the
-  // policy's long_connection limit (1h).
+  // policy's long_connection limit (1h). The process_start bounds have been watched as long
+  // as they claim (connwatch started with their owners), so they are certain and long too.
   snapshot.ages.resize(snapshot.sockets.size());
   for (size_t i = 0; i < snapshot.sockets.size(); ++i) {
     if (snapshot.classes[i].role != SocketRole::kConnection) continue;
-    snapshot.ages[i] =
-        ConnectionAge{600.0 * static_cast<double>(i + 1), static_cast<AgeSource>(i % 3)};
+    double age = 600.0 * static_cast<double>(i + 1);
+    snapshot.ages[i] = ConnectionAge{age, static_cast<AgeSource>(i % 3), age};
   }
   snapshot.conntrack_timestamps = false;
   std::string actual = Exposition(snapshot, &*loaded.policy);

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,15 @@ TEST(PrintableTest, OnlyPrintableAsciiOtherThanBackslashStays) {
   };
   for (const Case& test : cases) {
     EXPECT_EQ(Printable(test.text), test.expected) << test.name;
+  }
+}
+
+TEST(FormatUtcTimeTest, Rfc3339InUtcToTheSecond) {
+  EXPECT_EQ(FormatUtcTime(0), "1970-01-01T00:00:00Z");
+  EXPECT_EQ(FormatUtcTime(1764645531.999), "2025-12-02T03:18:51Z");
+  EXPECT_EQ(FormatUtcTime(253402300799), "9999-12-31T23:59:59Z");
+  for (double bad : {-1.0, 253402300800.0, std::nan(""), HUGE_VAL}) {
+    EXPECT_EQ(FormatUtcTime(bad), "") << bad;
   }
 }
 

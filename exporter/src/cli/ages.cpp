@@ -12,8 +12,8 @@
 
 namespace connwatch {
 
-void AttachOneShotAges(Snapshot& snapshot, const std::string& procfs,
-                       const std::string& storage_path) {
+std::string AttachOneShotAges(Snapshot& snapshot, const std::string& procfs,
+                              const std::string& storage_path) {
   double now_boot = BootClockSeconds();
   // A cold tracker: conntrack where it knows, else the process start bound.
   std::string boot_id = ReadBootId(procfs);
@@ -23,15 +23,21 @@ void AttachOneShotAges(Snapshot& snapshot, const std::string& procfs,
   std::string error;
   std::optional<TrackerState> state =
       storage_path.empty() ? std::nullopt : LoadTrackerState(StatePathIn(storage_path), error);
-  if (!state || state->boot_id != boot_id || boot_id.empty()) return;
+  if (!state) {
+    return error.empty() ? "" : error + "; ages come from conntrack and process starts only";
+  }
+  if (state->boot_id != boot_id || boot_id.empty()) return "";  // another boot's: meaningless
   for (size_t i = 0; i < snapshot.sockets.size() && i < snapshot.ages.size(); ++i) {
     std::optional<ConnectionAge>& age = snapshot.ages[i];
     if (!age || age->source == AgeSource::kConntrack) continue;
     auto it = state->entries.find(KeyOf(snapshot.sockets[i]));
     if (it == state->entries.end()) continue;
-    age->age_seconds = std::max(0.0, now_boot - it->second.start_boot_seconds);
-    age->source = it->second.source;
+    // serve's own process_start bound is as uncertain here: how long serve watched it is
+    // not kept, so nothing of it is certain (watched_seconds 0).
+    *age =
+        ConnectionAge{std::max(0.0, now_boot - it->second.start_boot_seconds), it->second.source};
   }
+  return "";
 }
 
 std::string FormatAge(double seconds) {
@@ -55,6 +61,10 @@ std::string FormatAge(double seconds) {
     snprintf(buffer, sizeof(buffer), "%llds", static_cast<long long>(secs));
   }
   return buffer;
+}
+
+std::string FormatAgeOf(const ConnectionAge& age) {
+  return (age.source == AgeSource::kProcessStart ? "<=" : "") + FormatAge(age.age_seconds);
 }
 
 }  // namespace connwatch

@@ -13,6 +13,8 @@
 #include "policy/baseline.h"
 #include "policy/policy_loader.h"
 #include "sampler/policy_runtime.h"
+#include "sources/proc_process.h"
+#include "tracking/connection_ages.h"
 
 namespace connwatch {
 namespace {
@@ -21,16 +23,27 @@ namespace {
 struct FindingFacts {
   std::string check, process, pid, user, exe, protocol, local_address, local_port, remote_address,
       remote_port, direction, remote_zone, service, reason;
+  // What a responder asks next: who started the owner, with what command line, and when;
+  // how old the connection is and whether that age is exact (age_source "" when none).
+  std::string ppid, parent, cmdline, age_source, age_text;
+  std::optional<double> process_start, age_seconds;
 };
 
-FindingFacts FactsOf(const Snapshot& snapshot, const Finding& finding) {
+FindingFacts FactsOf(const Snapshot& snapshot, const Finding& finding, const ParentNames& parents) {
   FindingFacts facts;
   facts.check = CheckName(finding.check);
   facts.process = finding.process;
   facts.pid = finding.pid > 0 ? std::to_string(finding.pid) : "";
   if (auto it = snapshot.processes.find(finding.pid); it != snapshot.processes.end()) {
-    facts.user = it->second.user;
-    facts.exe = it->second.exe;
+    const Process& process = it->second;
+    facts.user = process.user;
+    facts.exe = process.exe;
+    facts.cmdline = process.cmdline;
+    facts.process_start = process.start_time_seconds;
+    if (process.ppid > 0) facts.ppid = std::to_string(process.ppid);
+    if (auto parent = parents.find(finding.pid); parent != parents.end()) {
+      facts.parent = parent->second;
+    }
   }
   facts.service = finding.service;
   facts.reason = finding.reason;
@@ -46,8 +59,29 @@ FindingFacts FactsOf(const Snapshot& snapshot, const Finding& finding) {
     }
     facts.direction = DirectionName(socket_class.direction);
     if (socket_class.remote_zone) facts.remote_zone = *socket_class.remote_zone;
+    if (*finding.socket < snapshot.ages.size() && snapshot.ages[*finding.socket]) {
+      const ConnectionAge& age = *snapshot.ages[*finding.socket];
+      facts.age_seconds = age.age_seconds;
+      facts.age_source = AgeSourceName(age.source);
+      facts.age_text = FormatAgeOf(age);
+    }
   }
   return facts;
+}
+
+std::string JsonNumber(const std::optional<double>& value) {
+  if (!value) return "null";
+  char buffer[32];
+  snprintf(buffer, sizeof(buffer), "%.3f", *value);
+  return buffer;
+}
+
+// A command line fits one table cell: cut (the JSON form has it whole, up to the reader's
+// cap), then escaped, so that it can forge neither a row nor a column of escapes.
+std::string CmdlineCell(const std::string& cmdline) {
+  constexpr size_t kMaxCmdlineCellBytes = 80;
+  if (cmdline.size() <= kMaxCmdlineCellBytes) return Printable(cmdline);
+  return Printable(std::string_view(cmdline).substr(0, kMaxCmdlineCellBytes)) + "...";
 }
 
 std::string OrDash(const std::string& text) { return text.empty() ? "-" : Printable(text); }
@@ -70,7 +104,8 @@ Command CheckCommand(CheckFlags& f) {
                      "Policy file; without it, the embedded default plus the learned baseline.",
                      &f.config_file),
           StoragePathFlag(&f.storage_path,
-                          "Directory of connwatch's state (the learned baseline)."),
+                          "Directory of connwatch's state (the learned baseline, and serve's "
+                          "first sightings of connections: their ages)."),
           ChoiceFlag("format", "Output format.", &f.format, {"text", "json"}),
           BoolFlag("syslog", "Also log each finding to syslog (daemon.warning).", &f.use_syslog),
           ProcfsFlag(&f.snapshot.procfs),
@@ -82,74 +117,96 @@ Command CheckCommand(CheckFlags& f) {
 
 }  // namespace
 
-std::string FormatFindingsText(const Snapshot& snapshot, const Evaluation& evaluation) {
+std::string FormatFindingsText(const Snapshot& snapshot, const Evaluation& evaluation,
+                               const ParentNames& parents) {
   if (evaluation.findings.empty()) return "no findings\n";
-  std::vector<std::vector<std::string>> rows = {
-      {"CHECK", "PROCESS", "PID", "USER", "EXE", "LOCAL", "REMOTE", "DIR", "ZONE", "WHY"}};
+  std::vector<std::vector<std::string>> rows = {{"CHECK", "PROCESS", "PID", "PPID", "PARENT",
+                                                 "USER", "EXE", "STARTED", "LOCAL", "REMOTE", "DIR",
+                                                 "ZONE", "AGE", "CMDLINE", "WHY"}};
   for (const Finding& finding : evaluation.findings) {
-    FindingFacts f = FactsOf(snapshot, finding);
+    FindingFacts f = FactsOf(snapshot, finding, parents);
     std::string local = f.local_address.empty() ? "" : f.local_address + ":" + f.local_port;
     std::string remote = f.remote_address.empty() ? "" : f.remote_address + ":" + f.remote_port;
-    rows.push_back({f.check, OrDash(f.process), OrDash(f.pid), OrDash(f.user), OrDash(f.exe),
-                    OrDash(local), OrDash(remote), OrDash(f.direction), OrDash(f.remote_zone),
-                    Printable(f.reason)});
+    std::string started = f.process_start ? FormatUtcTime(*f.process_start) : "";
+    rows.push_back({f.check, OrDash(f.process), OrDash(f.pid), OrDash(f.ppid), OrDash(f.parent),
+                    OrDash(f.user), OrDash(f.exe), OrDash(started), OrDash(local), OrDash(remote),
+                    OrDash(f.direction), OrDash(f.remote_zone), OrDash(f.age_text),
+                    f.cmdline.empty() ? "-" : CmdlineCell(f.cmdline), Printable(f.reason)});
   }
   return FormatTable(rows) + std::to_string(evaluation.findings.size()) + " finding" +
          (evaluation.findings.size() == 1 ? "" : "s") + "\n";
 }
 
-std::string FormatFindingsJson(const Snapshot& snapshot, const Evaluation& evaluation) {
+std::string FormatFindingsJson(const Snapshot& snapshot, const Evaluation& evaluation,
+                               const ParentNames& parents) {
   std::string out = "{\"findings\": [";
   bool first = true;
   for (const Finding& finding : evaluation.findings) {
-    FindingFacts f = FactsOf(snapshot, finding);
+    FindingFacts f = FactsOf(snapshot, finding, parents);
     out += first ? "\n  {" : ",\n  {";
     first = false;
+    auto number_or_null = [](const std::string& n) { return n.empty() ? std::string("null") : n; };
     out += "\"check\": " + JsonString(f.check);
     out += ", \"process\": " + JsonString(f.process);
-    out += ", \"pid\": " + (f.pid.empty() ? std::string("null") : f.pid);
+    out += ", \"pid\": " + number_or_null(f.pid);
     out += ", \"user\": " + JsonString(f.user);
     out += ", \"exe\": " + JsonString(f.exe);
     out += ", \"protocol\": " + JsonString(f.protocol);
     out += ", \"local_address\": " + JsonString(f.local_address);
-    out += ", \"local_port\": " + (f.local_port.empty() ? std::string("null") : f.local_port);
+    out += ", \"local_port\": " + number_or_null(f.local_port);
     out += ", \"remote_address\": " + JsonString(f.remote_address);
-    out += ", \"remote_port\": " + (f.remote_port.empty() ? std::string("null") : f.remote_port);
+    out += ", \"remote_port\": " + number_or_null(f.remote_port);
     out += ", \"direction\": " + JsonString(f.direction);
     out += ", \"remote_zone\": " + JsonString(f.remote_zone);
     out += ", \"service\": " + JsonString(f.service);
-    if (finding.socket && *finding.socket < snapshot.ages.size() &&
-        snapshot.ages[*finding.socket]) {
-      char age[32];
-      snprintf(age, sizeof(age), "%.3f", snapshot.ages[*finding.socket]->age_seconds);
-      out += std::string(", \"age_seconds\": ") + age;
-    } else {
-      out += ", \"age_seconds\": null";
-    }
+    out += ", \"age_seconds\": " + JsonNumber(f.age_seconds);
+    out += ", \"age_source\": " + JsonString(f.age_source);
+    out += ", \"ppid\": " + number_or_null(f.ppid);
+    out += ", \"parent\": " + JsonString(f.parent);
+    out += ", \"process_start\": " + JsonNumber(f.process_start);
+    out += ", \"cmdline\": " + JsonString(f.cmdline);
     out += ", \"reason\": " + JsonString(f.reason) + "}";
   }
   out += first ? "]}\n" : "\n]}\n";
   return out;
 }
 
-std::string FindingLogLine(const Snapshot& snapshot, const Finding& finding) {
-  FindingFacts f = FactsOf(snapshot, finding);
+std::string FindingLogLine(const Snapshot& snapshot, const Finding& finding,
+                           const ParentNames& parents) {
+  FindingFacts f = FactsOf(snapshot, finding, parents);
   std::string line = "connwatch finding check=" + f.check;
   auto add = [&line](const char* key, const std::string& value) {
     if (!value.empty()) line += std::string(" ") + key + "=" + LogfmtValue(value);
   };
   add("process", f.process);
   add("pid", f.pid);
+  add("ppid", f.ppid);
+  add("parent", f.parent);
   add("user", f.user);
   add("exe", f.exe);
+  add("started", f.process_start ? FormatUtcTime(*f.process_start) : "");
   add("protocol", f.protocol);
   add("local", f.local_address.empty() ? "" : f.local_address + ":" + f.local_port);
   add("remote", f.remote_address.empty() ? "" : f.remote_address + ":" + f.remote_port);
   add("direction", f.direction);
   add("zone", f.remote_zone);
   add("service", f.service);
+  add("age", f.age_text);
+  add("age_source", f.age_source);
+  add("cmdline", f.cmdline);
   add("reason", f.reason);
   return line;
+}
+
+ParentNames ReadParentNames(const Snapshot& snapshot, const Evaluation& evaluation,
+                            const std::string& procfs) {
+  ParentNames parents;
+  for (const Finding& finding : evaluation.findings) {
+    auto it = snapshot.processes.find(finding.pid);
+    if (it == snapshot.processes.end() || parents.count(finding.pid) > 0) continue;
+    parents.emplace(finding.pid, ReadParentName(procfs, it->second, 0));
+  }
+  return parents;
 }
 
 int RunCheck(const std::vector<std::string>& args) {
@@ -184,15 +241,18 @@ int RunCheck(const std::vector<std::string>& args) {
   flags.snapshot.conntrack = true;  // exact ages where conntrack has them
   flags.snapshot.udp_service_ports = effective->udp_service_ports;
   Snapshot snapshot = TakeSnapshot(flags.snapshot, effective->zones);
-  AttachOneShotAges(snapshot, flags.snapshot.procfs, flags.storage_path);
+  std::string state_problem =
+      AttachOneShotAges(snapshot, flags.snapshot.procfs, flags.storage_path);
+  if (!state_problem.empty()) fprintf(stderr, "connwatch check: %s\n", state_problem.c_str());
   Evaluation evaluation = Evaluate(effective->policy, snapshot);
-  std::string text = flags.format == "json" ? FormatFindingsJson(snapshot, evaluation)
-                                            : FormatFindingsText(snapshot, evaluation);
+  ParentNames parents = ReadParentNames(snapshot, evaluation, flags.snapshot.procfs);
+  std::string text = flags.format == "json" ? FormatFindingsJson(snapshot, evaluation, parents)
+                                            : FormatFindingsText(snapshot, evaluation, parents);
   fwrite(text.data(), 1, text.size(), stdout);
   if (flags.use_syslog) {
     openlog("connwatch", LOG_PID, LOG_DAEMON);
     for (const Finding& finding : evaluation.findings) {
-      syslog(LOG_WARNING, "%s", FindingLogLine(snapshot, finding).c_str());
+      syslog(LOG_WARNING, "%s", FindingLogLine(snapshot, finding, parents).c_str());
     }
     closelog();
   }

@@ -2,6 +2,9 @@
 // when clean, 1 when there are findings, 2 on error.
 #pragma once
 
+#include <sys/types.h>
+
+#include <map>
 #include <string>
 #include <vector>
 
@@ -10,12 +13,22 @@
 
 namespace connwatch {
 
-// Pure formatters. The text form is a table with process, pid, user, exe, addresses, zone
-// and the reason; the JSON form is {"findings": [...]}.
-std::string FormatFindingsText(const Snapshot& snapshot, const Evaluation& evaluation);
-std::string FormatFindingsJson(const Snapshot& snapshot, const Evaluation& evaluation);
+// The name of each finding owner's parent (by the owner's pid), read from /proc after the
+// snapshot: a parent holds no socket, so the snapshot has not read it. "" when it exited.
+using ParentNames = std::map<pid_t, std::string>;
+ParentNames ReadParentNames(const Snapshot& snapshot, const Evaluation& evaluation,
+                            const std::string& procfs);
+
+// Pure formatters. The text form is a table, one line per finding, with process, pid, ppid,
+// parent, user, exe, start, addresses, zone, age ("<=" an upper bound), command line and the
+// reason; the JSON form is {"findings": [...]}.
+std::string FormatFindingsText(const Snapshot& snapshot, const Evaluation& evaluation,
+                               const ParentNames& parents = {});
+std::string FormatFindingsJson(const Snapshot& snapshot, const Evaluation& evaluation,
+                               const ParentNames& parents = {});
 // One line per finding for syslog, key=value, names escaped.
-std::string FindingLogLine(const Snapshot& snapshot, const Finding& finding);
+std::string FindingLogLine(const Snapshot& snapshot, const Finding& finding,
+                           const ParentNames& parents = {});
 
 int RunCheck(const std::vector<std::string>& args);
 

@@ -41,8 +41,7 @@ std::string FormatNumber(double value) {
 // "3h12m", with "<=" when the age is only an upper bound (the owner's start time).
 std::string AgeText(const Snapshot& snapshot, size_t i) {
   if (i >= snapshot.ages.size() || !snapshot.ages[i]) return "-";
-  const ConnectionAge& age = *snapshot.ages[i];
-  return (age.source == AgeSource::kProcessStart ? "<=" : "") + FormatAge(age.age_seconds);
+  return FormatAgeOf(*snapshot.ages[i]);
 }
 
 // What the flags of `connections` set.
@@ -157,6 +156,7 @@ std::string FormatConnectionsJson(const Snapshot& snapshot, const ConnectionsVie
       out += ", \"uid\": " + std::to_string(process.uid);
       out += ", \"user\": " + JsonString(process.user);
       out += ", \"start_time_seconds\": " + FormatNumber(process.start_time_seconds);
+      out += ", \"ppid\": " + std::to_string(process.ppid);
       out += ", \"cmdline\": " + JsonString(process.cmdline) + "}";
     }
     out += "]}";
@@ -172,7 +172,11 @@ int RunConnections(const std::vector<std::string>& args) {
   flags.snapshot.conntrack = true;  // exact ages where conntrack has them
   ZoneClassifier zones;
   Snapshot snapshot = TakeSnapshot(flags.snapshot, zones);
-  AttachOneShotAges(snapshot, flags.snapshot.procfs, flags.storage_path);
+  std::string state_problem =
+      AttachOneShotAges(snapshot, flags.snapshot.procfs, flags.storage_path);
+  if (!state_problem.empty()) {
+    fprintf(stderr, "connwatch connections: %s\n", state_problem.c_str());
+  }
   std::string text = flags.format == "json" ? FormatConnectionsJson(snapshot, flags.view)
                                             : FormatConnectionsTable(snapshot, flags.view);
   fwrite(text.data(), 1, text.size(), stdout);

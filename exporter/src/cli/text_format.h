@@ -15,6 +15,10 @@ inline std::string Printable(std::string_view text) {
   return EscapeBytes(text, EscapeStyle::kHexOnly);
 }
 
+// RFC 3339 in UTC to the second, "2026-12-02T03:18:51Z", as the log's timestamps; "" for a
+// time that is not one (NaN, before 1970, past year 9999).
+std::string FormatUtcTime(double unix_seconds);
+
 // Left-aligned columns, two spaces apart; the first row is the header.
 std::string FormatTable(const std::vector<std::vector<std::string>>& rows);
 

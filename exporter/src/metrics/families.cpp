@@ -86,7 +86,8 @@ void AddAgeFamilies(const Snapshot& snapshot, double long_connection_seconds,
     if (!age) continue;
     const SocketClass& socket_class = snapshot.classes[i];
     by_source[static_cast<size_t>(age->source)] += 1;
-    bool is_long = age->age_seconds > long_connection_seconds;
+    // As the long_connection check judges: an upper bound alone is not long.
+    bool is_long = CertainAgeSeconds(*age) > long_connection_seconds;
     OwnerNameViews(snapshot, snapshot.sockets[i], names);
     if (names.empty()) names.emplace_back();  // unowned: process=""
     for (std::string_view name : names) {
@@ -130,6 +131,13 @@ void AddPolicyStateFamilies(const PolicyView& policy, CumulativeCounters& counte
   }
 }
 
+// How exact the age of the finding's connection is; "" for a socket with no age. A label
+// that adds no series: a connection's age source is fixed when it is first tracked.
+std::string AgeSourceLabel(const Snapshot& snapshot, size_t socket) {
+  if (socket >= snapshot.ages.size() || !snapshot.ages[socket]) return "";
+  return AgeSourceName(snapshot.ages[socket]->source);
+}
+
 // The facts a connwatch_finding_info series carries about its socket or service.
 LabelValues FindingLabels(const Snapshot& snapshot, const Evaluation& evaluation,
                           const Finding& finding) {
@@ -149,6 +157,7 @@ LabelValues FindingLabels(const Snapshot& snapshot, const Evaluation& evaluation
             "",
             "",
             "",
+            "",
             ""};
   }
   const Socket& socket = snapshot.sockets[*finding.socket];
@@ -163,7 +172,8 @@ LabelValues FindingLabels(const Snapshot& snapshot, const Evaluation& evaluation
           has_peer ? FormatIpAddress(socket.remote) : "",
           has_peer ? std::to_string(socket.remote_port) : "",
           DirectionName(socket_class.direction),
-          socket_class.remote_zone ? *socket_class.remote_zone : ""};
+          socket_class.remote_zone ? *socket_class.remote_zone : "",
+          AgeSourceLabel(snapshot, *finding.socket)};
 }
 
 // The verdicts of the policy checks.
@@ -191,9 +201,10 @@ void AddCheckFamilies(const Snapshot& snapshot, const Evaluation& evaluation,
   }
   FamilyBuilder paths(metric::kPathViolations, MetricType::Gauge,
                       {"process", "direction", "remote_zone", "port"});
-  FamilyBuilder findings(metric::kFindingInfo, MetricType::Gauge,
-                         {"check", "process", "pid", "protocol", "local_address", "local_port",
-                          "remote_address", "remote_port", "direction", "remote_zone"});
+  FamilyBuilder findings(
+      metric::kFindingInfo, MetricType::Gauge,
+      {"check", "process", "pid", "protocol", "local_address", "local_port", "remote_address",
+       "remote_port", "direction", "remote_zone", "age_source"});
   size_t unexpected_listener_sockets = 0;
   std::optional<size_t> last_listener_socket;
   for (const Finding& finding : evaluation.findings) {

@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "net/endpoint.h"
+#include "tracking/connection_ages.h"
 
 namespace connwatch {
 namespace {
@@ -265,22 +266,38 @@ void EvaluatePaths(const std::vector<PathRule>& rules, const Snapshot& snapshot,
   }
 }
 
-// One finding per owner of each connection older than the limit: the process holding it
-// is what a responder looks at first.
+// How long the connection has been open, saying how much of it is known: only conntrack's
+// age is exact; a first sighting is a lower bound, a process start an upper one.
+std::string AgeClause(const ConnectionAge& age) {
+  auto seconds = [](double value) { return std::to_string(static_cast<int64_t>(value)) + " s"; };
+  switch (age.source) {
+    case AgeSource::kConntrack:
+      return "open for " + seconds(age.age_seconds) + " (conntrack)";
+    case AgeSource::kFirstSeen:
+      return "open for at least " + seconds(age.age_seconds) + " (first seen by connwatch)";
+    case AgeSource::kProcessStart:
+      break;
+  }
+  return "open for at least " + seconds(CertainAgeSeconds(age)) +
+         " (watched by connwatch; at most " + seconds(age.age_seconds) + ", the process's age)";
+}
+
+// One finding per owner of each connection known to be older than the limit: the process
+// holding it is what a responder looks at first. An age that is only an upper bound (the
+// owner's start) raises nothing until connwatch has itself watched the connection that long.
 void EvaluateLongConnections(const Limits& limits, const Snapshot& snapshot,
                              Evaluation& evaluation) {
   double limit = static_cast<double>(limits.long_connection.count());
   for (size_t i = 0; i < snapshot.sockets.size() && i < snapshot.ages.size(); ++i) {
     const std::optional<ConnectionAge>& age = snapshot.ages[i];
-    if (!age || age->age_seconds <= limit || !JudgedNow(snapshot, i)) continue;
+    if (!age || CertainAgeSeconds(*age) <= limit || !JudgedNow(snapshot, i)) continue;
     const Socket& socket = snapshot.sockets[i];
     ForEachOwner(OwnerProcesses(snapshot, socket), [&](const Process* owner) {
       Finding finding = MakeFinding(Check::kLongConnection, i, owner);
       finding.age_seconds = age->age_seconds;
       finding.reason = std::string(TransportName(socket.transport)) + " connection to " +
-                       FormatEndpoint(socket.remote, socket.remote_port) + " open for " +
-                       std::to_string(static_cast<int64_t>(age->age_seconds)) + " s, longer than " +
-                       std::to_string(limits.long_connection.count()) + " s " +
+                       FormatEndpoint(socket.remote, socket.remote_port) + " " + AgeClause(*age) +
+                       ", longer than " + std::to_string(limits.long_connection.count()) + " s " +
                        ForWhom(owner, snapshot.AttributionOf(i));
       evaluation.findings.push_back(std::move(finding));
     });

@@ -105,6 +105,10 @@ std::optional<StatFields> ParseProcStat(std::string_view text) {
     if (index == 0) {
       if (token.size() != 1) return std::nullopt;
       fields.state = token[0];
+    } else if (index == 1) {
+      auto ppid = ParseNumber<pid_t>(token);
+      if (!ppid || *ppid < 0) return std::nullopt;
+      fields.ppid = *ppid;
     } else if (index == kStartTimeIndex) {
       auto ticks = ParseNumber<uint64_t>(token);
       if (!ticks) return std::nullopt;
@@ -194,6 +198,7 @@ std::optional<Process> ReadProcess(const std::string& procfs, pid_t pid, double 
   // stat carries the same bytes as /proc/<pid>/comm (both are task->comm, unescaped), so
   // the comm file is not read: one open less per process on the sampling path.
   process.comm = stat->comm;
+  process.ppid = stat->ppid;
 
   // The exe link is unreadable for other users' processes without CAP_SYS_PTRACE (EACCES,
   // counted) and absent for kernel threads (ENOENT, normal): the name falls back to comm.
@@ -208,6 +213,15 @@ std::optional<Process> ReadProcess(const std::string& procfs, pid_t pid, double 
     process.cmdline = ParseCmdline(text, kMaxCmdlineBytes);
   }
   return process;
+}
+
+std::string ReadParentName(const std::string& procfs, const Process& child,
+                           double boot_time_seconds) {
+  if (child.ppid <= 0) return "";
+  ProcessReadStats ignored;  // a parent that exited is what this answers, not a failure
+  std::optional<Process> parent = ReadProcess(procfs, child.ppid, boot_time_seconds, ignored);
+  if (!parent || parent->start_since_boot_seconds > child.start_since_boot_seconds) return "";
+  return parent->name;
 }
 
 std::optional<double> ReadBootTime(const std::string& procfs) {

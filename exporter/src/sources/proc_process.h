@@ -18,6 +18,7 @@ inline constexpr size_t kMaxCmdlineBytes = 256;
 struct StatFields {
   std::string comm;  // between the first '(' and the last ')': may hold spaces and parens
   char state = '?';
+  pid_t ppid = 0;                 // field 4; 0 for init and kernel threads' kthreadd
   uint64_t start_time_ticks = 0;  // field 22, clock ticks since boot
 };
 
@@ -53,6 +54,12 @@ class UserNames {
 // come from `users` (a fresh lookup when null).
 std::optional<Process> ReadProcess(const std::string& procfs, pid_t pid, double boot_time_seconds,
                                    ProcessReadStats& stats, UserNames* users = nullptr);
+
+// The name (as Process::name: exe basename, else comm) of `child`'s parent, read now; ""
+// when there is none, it has exited, or its pid was reused by a process that started after
+// the child (a parent cannot be younger than its child).
+std::string ReadParentName(const std::string& procfs, const Process& child,
+                           double boot_time_seconds);
 
 // Reads btime from <procfs>/stat.
 std::optional<double> ReadBootTime(const std::string& procfs);

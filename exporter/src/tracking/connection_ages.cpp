@@ -85,6 +85,11 @@ const char* AgeSourceName(AgeSource source) {
   return kNames[static_cast<size_t>(source)];
 }
 
+double CertainAgeSeconds(const ConnectionAge& age) {
+  if (age.source != AgeSource::kProcessStart) return age.age_seconds;
+  return std::min(age.watched_seconds, age.age_seconds);
+}
+
 std::vector<ConntrackStart> ConntrackStartsOf(const Snapshot& snapshot) {
   std::vector<ConntrackStart> starts;
   for (const ConntrackFlow& flow : snapshot.conntrack_flows) {
@@ -110,6 +115,7 @@ std::vector<std::optional<ConnectionAge>> AgeTracker::Update(
     const Snapshot& snapshot, double now_boot_seconds,
     const std::vector<ConntrackStart>& conntrack) {
   const bool cold_start = first_update_ && !restored_;
+  if (first_update_) first_update_boot_seconds_ = now_boot_seconds;
   first_update_ = false;
   ConntrackIndex index = IndexConntrack(conntrack);
 
@@ -142,6 +148,9 @@ std::vector<std::optional<ConnectionAge>> AgeTracker::Update(
     tracked.seen = generation_;  // also covers the same connection twice in one snapshot
     ages[i] =
         ConnectionAge{std::max(0.0, now_boot_seconds - tracked.start_boot_seconds), tracked.source};
+    if (tracked.source == AgeSource::kProcessStart) {
+      ages[i]->watched_seconds = std::max(0.0, now_boot_seconds - first_update_boot_seconds_);
+    }
   }
   entries_.Sweep([&](const ConnectionKey& key, const TrackedConnection& tracked) {
     if (tracked.seen == generation_) return true;

@@ -19,6 +19,12 @@ namespace connwatch {
 // "conntrack", "first_seen", "process_start": the `source` label.
 const char* AgeSourceName(AgeSource source);
 
+// What the connection's age is known to be at least: the age itself for conntrack (exact)
+// and first_seen (a lower bound: it was open when first seen), but for process_start only
+// the time connwatch has watched it, since the process start is an upper bound. What
+// long_connection judges: an upper bound is not a fact.
+double CertainAgeSeconds(const ConnectionAge& age);
+
 // A conntrack flow's start on the boot clock, keyed by the original-direction tuple as the
 // socket sees it (either end).
 struct ConntrackStart {
@@ -45,7 +51,8 @@ class AgeTracker {
   // sockets that are not established connections). Connections seen for the first time
   // take their start from conntrack when a flow matches; else, on the first Update after a
   // cold start (no restored state), from the owning process's start (the oldest owner's
-  // start is an upper bound); else now. Entries for connections that are gone are dropped.
+  // start is an upper bound, and watched_seconds what is certain); else now. Entries for
+  // connections that are gone are dropped.
   std::vector<std::optional<ConnectionAge>> Update(const Snapshot& snapshot,
                                                    double now_boot_seconds,
                                                    const std::vector<ConntrackStart>& conntrack);
@@ -64,6 +71,9 @@ class AgeTracker {
   ConnectionTable entries_;
   ConnectionKeyList added_, removed_;
   uint32_t generation_ = 0;  // counts Updates
+  // The first Update's time: every process_start entry was open then (made by it, or
+  // restored and still present), so has been watched since at least then.
+  double first_update_boot_seconds_ = 0;
   bool first_update_ = true;
   bool restored_ = false;
 };
