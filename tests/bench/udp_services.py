@@ -18,9 +18,11 @@ Run as root from the repository root: python3 tests/bench/udp_services.py [secon
 
 import collections
 import os
+import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
@@ -45,6 +47,7 @@ while True:
     s.sendto(query(i), ("{PEER}", 53))
     try:
         s.recvfrom(4096)
+        print(s.getsockname()[1], flush=True)
     except socket.timeout:
         pass
     time.sleep(1)
@@ -60,16 +63,23 @@ while True:
         s.sendto(query(i), ("{HOST}", 5353))  # through the local dnsmasq, which forwards
         try:
             s.recvfrom(4096)
+            print(s.getsockname()[1], flush=True)
         except socket.timeout:
             pass
     time.sleep(0.2)
 """
 
 
+PROCS = {}  # role -> Popen, of the processes here (the peer's are not this namespace's)
+
+
 def spawn(args, name):
     log = open(os.path.join(TMP, name + ".log"), "w")
-    return h._track(subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+    proc = h._track(subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                      preexec_fn=h._set_pdeathsig))
+    if not args[0].startswith("ip"):
+        PROCS[name] = proc
+    return proc
 
 
 def chrony_conf(name, lines):
@@ -100,7 +110,7 @@ def main(seconds):
         time.sleep(0.5)
         spawn(["dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--port=5353",
                f"--listen-address={HOST}", "--bind-interfaces", "--no-resolv",
-               f"--server={PEER}", "--cache-size=0", "--user=root"], "dnsmasq")
+               f"--server={PEER}", "--cache-size=0", "--log-queries", "--user=root"], "dnsmasq")
         spawn(["chronyd", "-d", "-x", "-f",
                chrony_conf("ntpclient", [f"server {PEER} iburst minpoll -2 maxpoll -2",
                                          "port 0"])], "chronyd")
@@ -110,31 +120,51 @@ def main(seconds):
         policy = h.write_file(TMP, "policy.yaml",
                               "limits:\n  udp_server_after: 3\nbaseline:\n  learn_for: 0s\n")
         cw = h.Connwatch(f"--config.file={policy}", interval="500ms").start()
-        sockets = collections.defaultdict(dict)  # process -> cookie -> connected?
-        listeners = collections.defaultdict(set)  # process -> ports that were listeners
-        observed = 0
+        roles = {proc.pid: name for name, proc in PROCS.items()}
+        seen = collections.defaultdict(dict)  # role -> cookie -> (connected?, local port)
+        listeners = set()  # (process, port) connwatch called UDP listeners
+        stop = threading.Event()
+
+        def poll_ss():
+            # ss every 10 ms: what lives longer than that is seen, whatever connwatch makes of it.
+            while not stop.is_set():
+                out = subprocess.run(["ss", "-uanpHe"], stdout=subprocess.PIPE, text=True).stdout
+                for line in out.splitlines():
+                    pid = re.search(r"pid=(\d+)", line)
+                    cookie = re.search(r" sk:([0-9a-f]+)", line)
+                    port = int(line.split()[3].rpartition(":")[2])
+                    if pid and cookie and int(pid.group(1)) in roles:
+                        seen[roles[int(pid.group(1))]][cookie.group(1)] = (
+                            line.startswith("ESTAB"), port)
+                stop.wait(0.01)
+
+        poller = threading.Thread(target=poll_ss)
+        poller.start()
+        scrapes = 0
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
-            rows = h.connections_json(timeout=30)
-            for row in rows:
-                if row["protocol"] != "udp":
-                    continue
-                for owner in row["owners"]:
-                    sockets[owner["name"]][row["cookie"]] = row["state"] == "established"
             for s in cw.scrape().select("connwatch_listener_info", protocol="udp"):
-                listeners[s.labels["process"]].add(int(s.labels["port"]))
-            observed += 1
+                listeners.add((s.labels["process"], int(s.labels["port"])))
+            scrapes += 1
             time.sleep(0.25)
+        stop.set()
+        poller.join()
         samples = cw.scrape().value("connwatch_samples_total")
-        print(f"{seconds} s, {int(samples)} connwatch samples, {observed} observations")
-        print(f"{'process':<12} {'unconnected':>11} {'connected':>9}  listeners (udp ports)")
-        for name in sorted(set(sockets) | set(listeners)):
-            connected = sum(1 for c in sockets[name].values() if c)
-            print(f"{name:<12} {len(sockets[name]) - connected:>11} {connected:>9}  "
-                  f"{sorted(listeners[name])}")
+        print(f"{seconds:.0f} s, {int(samples)} connwatch samples (500 ms), {scrapes} scrapes")
+        print(f"{'client/server':<14} {'unconnected':>11} {'connected':>9}  listeners")
+        for name in PROCS:
+            connected = sum(1 for c, _ in seen[name].values() if c)
+            ports = {port for c, port in seen[name].values() if not c}
+            mine = sorted(f"{p}:{port}" for p, port in listeners if port in ports)
+            print(f"{name:<14} {len(seen[name]) - connected:>11} {connected:>9}  {mine}")
+        print("every UDP listener connwatch reported (process, port):", sorted(listeners))
+        for name in ("per-query", "resolved-like"):
+            with open(os.path.join(TMP, name + ".log")) as f:
+                print(f"{name}: {len(f.read().split())} queries answered")
+        with open(os.path.join(TMP, "dnsmasq.log")) as f:
+            print("dnsmasq forwarded", sum(1 for line in f if " forwarded " in line), "queries")
         with open(os.path.join(TMP, "chronyd.log")) as f:
-            synced = [line for line in f if "Selected source" in line]
-        print("chronyd client selected its source:", bool(synced))
+            print("chronyd client selected its source:", any("Selected source" in line for line in f))
     finally:
         if cw is not None:
             cw.stop()
