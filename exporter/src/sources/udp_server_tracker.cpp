@@ -1,5 +1,7 @@
 #include "sources/udp_server_tracker.h"
 
+#include <algorithm>
+
 #include "base/hash_combine.h"
 
 namespace connwatch {
@@ -29,10 +31,10 @@ std::vector<bool> UdpServerTracker::Update(const std::vector<Socket>& sockets,
             socket.cookie != 0};
     if (key.id == 0) continue;
     auto previous = seen_.find(key);
-    uint32_t count = previous == seen_.end() ? 1 : previous->second + 1;
+    // Saturates: past `after` the exact count no longer matters.
+    uint32_t count = previous == seen_.end() ? 1 : std::max(previous->second, previous->second + 1);
     // A /proc/net table may list one socket twice (a race with a rehash): counted once.
-    auto [it, inserted] = seen.emplace(key, count);
-    held[i] = it->second > after;
+    held[i] = seen.emplace(key, count).first->second > after;
   }
   seen_ = std::move(seen);
   return held;
