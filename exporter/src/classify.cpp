@@ -6,21 +6,22 @@
 namespace connwatch {
 namespace {
 
-bool IsUdpListener(const Socket& socket, const ClassifyOptions& options) {
+bool IsUdpListener(const Socket& socket, size_t index, const ClassifyOptions& options) {
   if (socket.local_port == 0) return false;  // created but never bound
   if (!options.ephemeral.range.Contains(socket.local_port)) return true;
   return options.ephemeral.reserved.test(socket.local_port) ||
-         options.udp_service_ports.test(socket.local_port);
+         options.udp_service_ports.test(socket.local_port) ||
+         (index < options.udp_held.size() && options.udp_held[index]);
 }
 
-SocketRole RoleOf(const Socket& socket, const ClassifyOptions& options) {
+SocketRole RoleOf(const Socket& socket, size_t index, const ClassifyOptions& options) {
   if (socket.transport == Transport::kTcp) {
     if (socket.state == SocketState::kListen) return SocketRole::kListener;
     if (socket.state == SocketState::kEstablished) return SocketRole::kConnection;
     return SocketRole::kOther;
   }
   if (socket.remote_port != 0) return SocketRole::kConnection;
-  return IsUdpListener(socket, options) ? SocketRole::kListener : SocketRole::kOther;
+  return IsUdpListener(socket, index, options) ? SocketRole::kListener : SocketRole::kOther;
 }
 
 uint32_t ListenKey(Transport transport, uint16_t port) {
@@ -85,7 +86,7 @@ std::vector<SocketClass> ClassifySockets(const std::vector<Socket>& sockets,
   std::vector<SocketClass> classes(sockets.size());
   ListenerIndex listeners;
   for (size_t i = 0; i < sockets.size(); ++i) {
-    classes[i].role = RoleOf(sockets[i], options);
+    classes[i].role = RoleOf(sockets[i], i, options);
     if (classes[i].role == SocketRole::kListener) {
       listeners.Add(sockets[i].transport, sockets[i].local_port, sockets[i].local);
     }

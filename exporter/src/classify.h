@@ -32,12 +32,16 @@ struct ClassifyOptions {
   // UDP ports declared as services (by the policy); such a socket is a listener even
   // inside the ephemeral range.
   PortSet udp_service_ports;
+  // Parallel to the sockets (empty: none): the unconnected sockets inside the ephemeral
+  // range that have been held long enough to be servers (sources/udp_server_tracker.h).
+  std::vector<bool> udp_held;
 };
 
 // The UDP rule: an unconnected UDP socket bound to port P is a listener unless P lies in
-// the ephemeral range and is neither reserved (ip_local_reserved_ports) nor a declared
-// service port. Inside the range, the kernel's autobind or a client's bind(0) chose the
-// port: it is a client waiting for replies (DNS resolvers, NTP clients), not a server.
+// the ephemeral range and is neither reserved (ip_local_reserved_ports), nor a declared
+// service port, nor held (udp_held). Inside the range, the kernel's autobind or a client's
+// bind(0) may have chosen the port for a client waiting for replies (DNS resolvers, NTP
+// clients); a socket that stays bound across samples is serving it.
 //
 // Direction: a socket with a peer is inbound when its local port is a listening port of
 // the same transport on the same local address or a wildcard address (0.0.0.0 for IPv4

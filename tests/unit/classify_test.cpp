@@ -124,6 +124,25 @@ TEST(ClassifyTest, UdpListenerRule) {
   EXPECT_EQ(*classes[6].remote_zone, "internal");
 }
 
+// A server inside the ephemeral range (socat UDP4-RECVFROM:40000) once the tracker says its
+// socket is held: a listener, and the connected sockets on its port are inbound.
+TEST(ClassifyTest, HeldUdpSocketsInsideTheRangeAreListeners) {
+  ClassifyOptions options;
+  options.ephemeral.range = {32768, 60999};
+  options.udp_held = {true, false, false};
+  auto classes = Classify({Udp("0.0.0.0", 40000, "0.0.0.0", 0), Udp("0.0.0.0", 45000, "0.0.0.0", 0),
+                           Udp("10.0.0.5", 40000, "10.0.0.9", 50000)},
+                          options);
+  EXPECT_EQ(classes[0].role, SocketRole::kListener);
+  EXPECT_EQ(classes[1].role, SocketRole::kOther);
+  EXPECT_EQ(classes[2].role, SocketRole::kConnection);
+  EXPECT_EQ(classes[2].direction, Direction::kInbound);
+  // Without the tracker's word, the same sockets are a client's.
+  options.udp_held.clear();
+  classes = Classify({Udp("0.0.0.0", 40000, "0.0.0.0", 0)}, options);
+  EXPECT_EQ(classes[0].role, SocketRole::kOther);
+}
+
 TEST(ClassifyTest, ConnectedUdpToListenedPortIsInbound) {
   auto classes =
       Classify({Udp("0.0.0.0", 443, "0.0.0.0", 0), Udp("10.0.0.5", 443, "198.51.100.4", 50000)});

@@ -105,6 +105,7 @@ TEST(PolicyLoaderTest, FullPolicyParsesToExactValues) {
   EXPECT_EQ(paths[2].protocol, ProtocolMatch::kAny);
 
   EXPECT_EQ(policy.limits.long_connection, std::chrono::minutes(90));
+  EXPECT_EQ(policy.limits.udp_server_after, 5u);
   EXPECT_EQ(policy.baseline.learn_for, std::chrono::hours(48));
 }
 
@@ -130,7 +131,7 @@ TEST(PolicyLoaderTest, ExamplePolicyDocumentsEveryKey) {
   for (const char* key :
        {"zones", "name", "cidrs", "listeners", "process", "port", "ports", "protocol", "bind",
         "expected_services", "network_processes", "paths", "direction", "remote_zone", "limits",
-        "long_connection", "baseline", "learn_for"}) {
+        "long_connection", "udp_server_after", "baseline", "learn_for"}) {
     bool documented = false;
     bool used = false;
     for (const std::string& line : lines) {
@@ -292,7 +293,19 @@ const std::map<std::string, std::vector<std::string>> kBadPolicies = {
      {"two_documents.yaml:2:1: a policy file holds one YAML document; remove the second one"}},
     {"unknown_limits_key.yaml",
      {"unknown_limits_key.yaml:2:3: limits.long_connections: unknown key; expected one of: "
-      "long_connection"}},
+      "long_connection, udp_server_after"}},
+    {"udp_server_after_negative.yaml",
+     {"udp_server_after_negative.yaml:3:21: limits.udp_server_after: must be a number of samples "
+      "from 0 to 100000, got -1"}},
+    {"udp_server_after_duration.yaml",
+     {"udp_server_after_duration.yaml:2:21: limits.udp_server_after: expected a number of "
+      "samples, got \"30s\""}},
+    {"udp_server_after_too_large.yaml",
+     {"udp_server_after_too_large.yaml:2:21: limits.udp_server_after: must be a number of "
+      "samples from 0 to 100000, got 100001"}},
+    {"udp_server_after_leading_zero.yaml",
+     {"udp_server_after_leading_zero.yaml:2:21: limits.udp_server_after: must be a number of "
+      "samples from 0 to 100000, got 03"}},
     {"unknown_listener_key.yaml",
      {"unknown_listener_key.yaml:3:5: listeners[0].prot: unknown key; expected one of: process, "
       "port, ports, protocol, bind"}},

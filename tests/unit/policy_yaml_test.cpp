@@ -78,6 +78,7 @@ std::string Dump(const Policy& policy) {
     }
   }
   out << "long_connection " << policy.limits.long_connection.count() << "\n";
+  out << "udp_server_after " << policy.limits.udp_server_after << "\n";
   out << "learn_for " << policy.baseline.learn_for.count() << "\n";
   return out.str();
 }
@@ -253,6 +254,7 @@ TEST(PolicyYamlTest, PolicyToYamlIsReadable) {
             "  - {}\n"
             "limits:\n"
             "  long_connection: 1h30m\n"
+            "  udp_server_after: 5\n"
             "baseline:\n"
             "  learn_for: 2d\n");
 }
@@ -315,6 +317,10 @@ TEST(PolicyYamlTest, RulesRoundTrip) {
         std::chrono::seconds(400 * 86400)}) {
     policy.limits.long_connection = duration;
     policy.baseline.learn_for = duration;
+    ExpectRoundTrip(policy);
+  }
+  for (uint32_t samples : {0u, 1u, 3u, 100000u}) {
+    policy.limits.udp_server_after = samples;
     ExpectRoundTrip(policy);
   }
 }

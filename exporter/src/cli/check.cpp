@@ -240,6 +240,11 @@ int RunCheck(const std::vector<std::string>& args) {
       MakeEffectivePolicy(*loaded.policy, learned ? &*learned : nullptr, false);
   flags.snapshot.conntrack = true;  // exact ages where conntrack has them
   flags.snapshot.udp_service_ports = effective->udp_service_ports;
+  // One sample: a UDP socket inside the ephemeral range is held only with
+  // limits.udp_server_after 0 (README, "How sockets are classified").
+  UdpServerTracker udp_servers;
+  flags.snapshot.udp_servers = &udp_servers;
+  flags.snapshot.udp_server_after = effective->policy.limits.udp_server_after;
   Snapshot snapshot = TakeSnapshot(flags.snapshot, effective->zones);
   std::string state_problem =
       AttachOneShotAges(snapshot, flags.snapshot.procfs, flags.storage_path);

@@ -32,6 +32,9 @@ const char* const kDefaultPolicyYaml =
 limits:
   # Connections open longer than this count as long connections.
   long_connection: 1h
+  # Samples an unconnected UDP socket inside the ephemeral range must stay bound in before
+  # it counts as a listener (a UDP server on a port like 40000 or 51820).
+  udp_server_after: 3
 
 baseline:
   # How long to learn before freezing the baseline; 0 disables learning.

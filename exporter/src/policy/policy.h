@@ -13,6 +13,7 @@
 #include "model.h"
 #include "net/ports.h"
 #include "net/zones.h"
+#include "sources/udp_server_tracker.h"
 
 namespace connwatch {
 
@@ -71,6 +72,9 @@ struct NetworkProcessRule {
 
 struct Limits {
   std::chrono::seconds long_connection{3600};
+  // Samples an unconnected UDP socket inside the ephemeral range must be held in before it
+  // is a listener (sources/udp_server_tracker.h): a listener from the next one on.
+  uint32_t udp_server_after = kDefaultUdpServerAfter;
 };
 
 struct BaselineSettings {

@@ -59,7 +59,7 @@ class Checker {
     }
     if (const YamlNode* paths = YamlReader::Value(fields, "paths")) policy.paths = Paths(*paths);
     if (const YamlNode* limits = YamlReader::Value(fields, "limits")) {
-      DurationSection(*limits, "limits", "long_connection", false, policy.limits.long_connection);
+      LimitsSection(*limits, policy.limits);
     }
     if (const YamlNode* baseline = YamlReader::Value(fields, "baseline")) {
       DurationSection(*baseline, "baseline", "learn_for", true, policy.baseline.learn_for);
@@ -400,7 +400,45 @@ class Checker {
     return rules;
   }
 
-  // A section holding one duration (limits.long_connection, baseline.learn_for).
+  void LimitsSection(const YamlNode& node, Limits& limits) {
+    YamlFields fields;
+    if (!reader_.ReadFields(node, "limits", {"long_connection", "udp_server_after"}, fields)) {
+      return;
+    }
+    if (const YamlNode* value = YamlReader::Value(fields, "long_connection")) {
+      if (auto duration = Duration(*value, "limits.long_connection", false)) {
+        limits.long_connection = *duration;
+      }
+    }
+    if (const YamlNode* value = YamlReader::Value(fields, "udp_server_after")) {
+      if (auto samples = SampleCount(*value, "limits.udp_server_after")) {
+        limits.udp_server_after = *samples;
+      }
+    }
+  }
+
+  // A number of samples: 0 up to kMaxSampleCount, decimal, no leading zeros.
+  std::optional<uint32_t> SampleCount(const YamlNode& node, const std::string& path) {
+    // Beyond this, the hold would take days at the default interval: a typo, not a choice.
+    constexpr uint32_t kMaxSampleCount = 100000;
+    bool integer = node.kind == YamlNode::Kind::kScalar &&
+                   (node.IsPlain() || node.tag == kYamlTagInt) && LooksLikeInteger(node.value);
+    if (!integer) {
+      reader_.TypeError(node, path, "a number of samples");
+      return std::nullopt;
+    }
+    const std::string& text = node.value;
+    if (text.starts_with('-') || (text.size() > 1 && text[0] == '0') || text.size() > 6 ||
+        std::stoul(text) > kMaxSampleCount) {
+      ErrorAt(errors_, node, path,
+              "must be a number of samples from 0 to " + std::to_string(kMaxSampleCount) +
+                  ", got " + text);
+      return std::nullopt;
+    }
+    return static_cast<uint32_t>(std::stoul(text));
+  }
+
+  // A section holding one duration (baseline.learn_for).
   void DurationSection(const YamlNode& node, const std::string& section, const char* key,
                        bool zero_ok, std::chrono::seconds& out) {
     YamlFields fields;

@@ -192,6 +192,7 @@ std::string PolicyToYaml(const Policy& policy) {
     }
   }
   out << "limits:\n  long_connection: " << FormatDuration(policy.limits.long_connection) << "\n";
+  out << "  udp_server_after: " << policy.limits.udp_server_after << "\n";
   out << "baseline:\n  learn_for: " << FormatDuration(policy.baseline.learn_for) << "\n";
   return out.str();
 }

@@ -74,7 +74,11 @@ void Sampler::SampleOnce() {
     std::shared_ptr<const EffectivePolicy> effective = runtime_ ? runtime_->Current() : nullptr;
     SnapshotOptions snapshot_options = options_.snapshot;
     snapshot_options.conntrack = true;  // for the ages
-    if (effective) snapshot_options.udp_service_ports = effective->udp_service_ports;
+    snapshot_options.udp_servers = &udp_servers_;
+    if (effective) {
+      snapshot_options.udp_service_ports = effective->udp_service_ports;
+      snapshot_options.udp_server_after = effective->policy.limits.udp_server_after;
+    }
     Snapshot snapshot = TakeSnapshot(
         snapshot_options, effective ? effective->zones : builtin_zones_, &snapshot_cache_);
     counters_.AddSnapshot(snapshot);

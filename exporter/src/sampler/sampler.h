@@ -59,6 +59,7 @@ class Sampler {
 
   CumulativeCounters counters_;        // only touched by the sampling thread
   SnapshotCache snapshot_cache_;       // likewise
+  UdpServerTracker udp_servers_;       // likewise: which UDP sockets stay bound
   std::optional<AgeTracker> tracker_;  // created on the first sample
   std::string state_path_;
   std::optional<TrackerStateStore> state_store_;

@@ -284,7 +284,12 @@ Snapshot TakeSnapshot(const SnapshotOptions& options, const ZoneClassifier& zone
   // exited before the walk.
   AttributeSockets(snapshot, snapshot.source == SocketSource::kNetlink ? options.sock_diag_lookup
                                                                        : SockDiagLookup());
-  ClassifyOptions classify_options{ReadEphemeralPorts(options.procfs), options.udp_service_ports};
+  ClassifyOptions classify_options{
+      ReadEphemeralPorts(options.procfs), options.udp_service_ports, {}};
+  if (options.udp_servers) {
+    classify_options.udp_held = options.udp_servers->Update(
+        snapshot.sockets, classify_options.ephemeral, options.udp_server_after);
+  }
   snapshot.classes = ClassifySockets(snapshot.sockets, classify_options, zones);
   if (options.conntrack) CollectConntrack(snapshot, options);
   if (cache) cache->CountSample(snapshot.sockets.size());

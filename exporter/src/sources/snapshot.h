@@ -21,6 +21,7 @@
 #include "sources/proc_process.h"
 #include "sources/snapshot_cache.h"
 #include "sources/sock_diag.h"
+#include "sources/udp_server_tracker.h"
 
 namespace connwatch {
 
@@ -52,6 +53,11 @@ struct SnapshotOptions {
   std::string procfs = "/proc";
   SourceMode source_mode = SourceMode::kAuto;
   PortSet udp_service_ports;
+  // Remembers, across the samples of its owner, which unconnected UDP sockets inside the
+  // ephemeral range stay bound; those held in more than udp_server_after samples are
+  // listeners (limits.udp_server_after). Null: none is (bare snapshots).
+  UdpServerTracker* udp_servers = nullptr;
+  uint32_t udp_server_after = kDefaultUdpServerAfter;
   // With a SnapshotCache: every this many samples every process's fds are walked and every
   // owner re-read, as without a cache; in between only what changed (owner_cache.cpp says
   // what that can miss). 1 walks everything every sample.
