@@ -195,6 +195,7 @@ TEST(PolicySummaryTest, OfTheDefaultPolicy) {
             "  network processes: inactive (section absent)\n"
             "  paths: inactive (section absent)\n"
             "  long connections: longer than 1h\n"
+            "  deleted executables: always active (processes holding sockets)\n"
             "baseline learning: learns for 5m, then adds the learned rules to the sections above "
             "(activating absent ones)\n");
 }
@@ -217,6 +218,7 @@ TEST(PolicySummaryTest, OfAFullPolicy) {
             "  network processes: active (2 allowed process patterns)\n"
             "  paths: active (3 allowed paths)\n"
             "  long connections: longer than 1h30m\n"
+            "  deleted executables: always active (processes holding sockets)\n"
             "baseline learning: learns for 2d, then adds the learned rules to the sections above "
             "(activating absent ones)\n");
 }
