@@ -162,6 +162,11 @@ std::pair<std::string, bool> StripDeletedSuffix(std::string_view exe_link) {
   return {std::string(exe_link), false};
 }
 
+std::pair<std::string, bool> ReadExe(const std::string& procfs, pid_t pid) {
+  int error = 0;
+  return StripDeletedSuffix(ReadExeLink(ProcPath(procfs, pid, "exe"), error));
+}
+
 std::optional<Process> ReadProcess(const std::string& procfs, pid_t pid, double boot_time_seconds,
                                    ProcessReadStats& stats, UserNames* users) {
   // stat and status decide whether the process exists: without them there is no uid or

@@ -33,6 +33,9 @@ std::string ParseArgv0(std::string_view raw, bool truncated);
 // "/usr/sbin/nginx (deleted)" -> {"/usr/sbin/nginx", true}
 std::pair<std::string, bool> StripDeletedSuffix(std::string_view exe_link);
 
+// readlink of <procfs>/<pid>/exe through StripDeletedSuffix; {"", false} when unreadable.
+std::pair<std::string, bool> ReadExe(const std::string& procfs, pid_t pid);
+
 struct ProcessReadStats {
   uint64_t vanished = 0;
   uint64_t permission_denied = 0;
