@@ -182,7 +182,7 @@ expected_services:
         self.assertEqual(found[0].labels, {
             "check": "expected_service_down", "process": "cw-db", "pid": "", "protocol": "tcp",
             "local_address": "", "local_port": str(self.PORT), "remote_address": "",
-            "remote_port": "", "direction": "", "remote_zone": ""})
+            "remote_port": "", "direction": "", "remote_zone": "", "exe": ""})
 
         # The port is open, but by the wrong process: the service stays down.
         impostor = h.Holder(exe("cw-impostor"), ["--tcp-listen", f"127.0.0.1:{self.PORT}"])
