@@ -200,6 +200,27 @@ TEST(PolicySummaryTest, OfTheDefaultPolicy) {
             "(activating absent ones)\n");
 }
 
+TEST(PolicySummaryTest, SaysWhichRulesArePinnedToAnExe) {
+  PolicyLoadResult result = ParseFixture("good/identity.yaml");
+  ASSERT_TRUE(result.policy.has_value());
+  std::string summary = SummarizePolicy(*result.policy);
+  EXPECT_NE(summary.find("  unexpected listeners: active (2 allowed listeners, 2 pinned to an "
+                         "exe)\n"),
+            std::string::npos)
+      << summary;
+  EXPECT_NE(summary.find("    redis: tcp/6379 owned by \"redis-server\" running "
+                         "\"/usr/bin/redis-check-rdb\"\n"),
+            std::string::npos)
+      << summary;
+  EXPECT_NE(summary.find("  network processes: active (4 allowed process patterns, 3 pinned to "
+                         "an exe)\n"),
+            std::string::npos)
+      << summary;
+  EXPECT_NE(summary.find("  paths: active (2 allowed paths, 2 pinned to an exe)\n"),
+            std::string::npos)
+      << summary;
+}
+
 TEST(PolicySummaryTest, OfAFullPolicy) {
   PolicyLoadResult result = ParseFixture("good/full.yaml");
   ASSERT_TRUE(result.policy.has_value());
