@@ -68,6 +68,10 @@ struct Process {
   double start_since_boot_seconds = 0;
   std::string cmdline;  // NULs as spaces, truncated
   pid_t ppid = 0;       // stat field 4 when read; the parent may have exited since
+  // argv[0] as the process left it (NUL-separated first field of /proc/<pid>/cmdline); ""
+  // when empty or cut off by the read cap. Policies match its basename too: it is the name
+  // the process was started by (Debian's redis-server is a symlink to redis-check-rdb).
+  std::string argv0;
 };
 
 // How old a connection is and how connwatch knows (tracking/connection_ages.h).

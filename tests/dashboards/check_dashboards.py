@@ -481,6 +481,8 @@ class Stack:
         # established loopback pair no path allows that becomes a long connection after 1 s.
         self.holders.append(h.Holder(self.exe("cw-dash-rogue"),
                                      ["--tcp-listen", "127.0.0.1:0", "--pair"]))
+        # Its binary deleted once it runs: a deleted_executable finding.
+        os.unlink(self.exe("cw-dash-rogue"))
         with open("/proc/self/comm") as f:
             me = f.read().strip()
         policy = h.write_file(self.tmp.name, "policy.yaml", f"""\
@@ -512,7 +514,7 @@ baseline:
             got = self.prom.query('count by (check) (connwatch_finding_info{check=~".+"})')
             checks = {r["metric"].get("check") for r in got}
             want = {"unexpected_listener", "expected_service_down", "unexpected_network_process",
-                    "path_violation", "long_connection"}
+                    "path_violation", "long_connection", "deleted_executable"}
             assert want <= checks, f"findings so far: {sorted(checks)}"
             assert self.prom.query("rate(connwatch_samples_total[1m])"), "no rate yet"
             return True

@@ -955,7 +955,7 @@ def findings(exp, **labels):
 
 
 FINDING_LABELS = {"check", "process", "pid", "protocol", "local_address", "local_port",
-                  "remote_address", "remote_port", "direction", "remote_zone", "age_source"}
+                  "remote_address", "remote_port", "direction", "remote_zone", "age_source", "exe"}
 
 
 def is_finite(x):

@@ -21,7 +21,8 @@ inline std::string Ports(const PortRange& ports) {
                                  : std::to_string(ports.low) + "-" + std::to_string(ports.high);
 }
 
-// "tcp/22 any sshd"; the process is left out when empty.
+// "tcp/22 any sshd"; the process is left out when empty; " @/usr/sbin/sshd" when an exe is
+// given (so in every Describe).
 inline std::string Describe(const ListenerRule& rule) {
   std::string bind;
   switch (rule.bind.scope) {
@@ -39,21 +40,24 @@ inline std::string Describe(const ListenerRule& rule) {
       break;
   }
   std::string text = std::string(Protocol(rule.protocol)) + "/" + Ports(rule.ports) + " " + bind;
-  return rule.process.empty() ? text : text + " " + rule.process;
+  text = rule.process.empty() ? text : text + " " + rule.process;
+  return rule.exe.empty() ? text : text + " @" + rule.exe;
 }
 
 // "tcp-443-nginx tcp/443 nginx"
 inline std::string Describe(const ExpectedService& service) {
   std::string text =
       service.name + " " + Protocol(service.protocol) + "/" + std::to_string(service.port);
-  return service.process.empty() ? text : text + " " + service.process;
+  text = service.process.empty() ? text : text + " " + service.process;
+  return service.exe.empty() ? text : text + " @" + service.exe;
 }
 
 // "tcp inbound external 443 nginx"
 inline std::string Describe(const PathRule& rule) {
   std::string text = std::string(Protocol(rule.protocol)) + " " + DirectionName(rule.direction) +
                      " " + rule.remote_zone + " " + Ports(rule.ports);
-  return rule.process.empty() ? text : text + " " + rule.process;
+  text = rule.process.empty() ? text : text + " " + rule.process;
+  return rule.exe.empty() ? text : text + " @" + rule.exe;
 }
 
 template <typename T>
@@ -67,7 +71,9 @@ std::vector<std::string> DescribeAll(const std::optional<std::vector<T>>& rules)
 inline std::vector<std::string> Processes(const Policy& policy) {
   std::vector<std::string> out;
   if (!policy.network_processes) return {"<absent>"};
-  for (const NetworkProcessRule& rule : *policy.network_processes) out.push_back(rule.process);
+  for (const NetworkProcessRule& rule : *policy.network_processes) {
+    out.push_back(rule.exe.empty() ? rule.process : rule.process + " @" + rule.exe);
+  }
   return out;
 }
 

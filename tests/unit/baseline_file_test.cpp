@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "policy/baseline.h"
+#include "policy/evaluator.h"
 #include "policy/policy_loader.h"
 #include "policy/policy_yaml.h"
 #include "support/policy_describe.h"
@@ -104,6 +105,65 @@ TEST_F(BaselineFileTest, SaveThenLoadGivesTheSamePolicy) {
       << Processes(*loaded).at(4);
 }
 
+TEST_F(BaselineFileTest, ExePathsAreSavedAndLoaded) {
+  SnapshotBuilder builder;
+  builder.Add(Tcp(SocketState::kListen, "0.0.0.0", 22, "0.0.0.0", 0, 1))
+      .Add(Tcp(SocketState::kEstablished, "10.0.0.5", 40000, "10.0.0.8", 5432, 2))
+      .Own(1, 100, "sshd")
+      .Own(2, 101, "psql");
+  Snapshot& snapshot = builder.Build();
+  snapshot.processes.at(100).exe = "/usr/sbin/sshd";
+  snapshot.processes.at(101).exe = std::string("/opt/b\xff/psql");  // not UTF-8: !!binary
+  BaselineLearner learner;
+  learner.Observe(snapshot);
+  std::string path = dir_ + "/baseline.yaml";
+  std::string error;
+  ASSERT_TRUE(SaveBaseline(path, learner.Learned(), error)) << error;
+  EXPECT_NE(Read(path).find("  - process: sshd\n    exe: \"/usr/sbin/sshd\"\n"), std::string::npos)
+      << Read(path);
+  std::optional<Policy> loaded = LoadBaseline(path, error);
+  ASSERT_TRUE(loaded) << error;
+  EXPECT_EQ(Processes(*loaded), (Strings{"psql @/opt/b\xff/psql", "sshd @/usr/sbin/sshd"}));
+  EXPECT_EQ(DescribeAll(loaded->paths),
+            (Strings{"tcp outbound internal 5432 psql @/opt/b\xff/psql"}));
+  EXPECT_EQ(DescribeAll(loaded->listeners), (Strings{"tcp/22 any sshd @/usr/sbin/sshd"}));
+}
+
+// A baseline written before connwatch learned paths (format 1 all the same): it loads, and
+// its rules, having no exe, allow their names from any path until it is relearned.
+TEST_F(BaselineFileTest, BaselineWithoutExePathsStillLoads) {
+  std::string path = dir_ + "/baseline.yaml";
+  Write(path,
+        "# connwatch learned baseline, format 1\n"
+        "listeners:\n"
+        "  - process: sshd\n"
+        "    port: 22\n"
+        "    protocol: tcp\n"
+        "    bind: any\n"
+        "expected_services:\n"
+        "  - name: tcp-22-sshd\n"
+        "    port: 22\n"
+        "    protocol: tcp\n"
+        "    process: sshd\n"
+        "network_processes:\n"
+        "  - sshd\n"
+        "paths: []\n"
+        "limits:\n"
+        "  long_connection: 1h\n"
+        "baseline:\n"
+        "  learn_for: 0s\n");
+  std::string error;
+  std::optional<Policy> loaded = LoadBaseline(path, error);
+  ASSERT_TRUE(loaded) << error;
+  EXPECT_EQ(Processes(*loaded), (Strings{"sshd"}));
+  EXPECT_EQ(loaded->network_processes->at(0).exe, "");
+  SnapshotBuilder builder;
+  builder.Add(Tcp(SocketState::kListen, "0.0.0.0", 22, "0.0.0.0", 0, 1)).Own(1, 100, "sshd");
+  Snapshot& snapshot = builder.Build();
+  snapshot.processes.at(100).exe = "/somewhere/else/sshd";
+  EXPECT_TRUE(Evaluate(*loaded, snapshot).findings.empty());
+}
+
 TEST_F(BaselineFileTest, EmptyBaselineRoundTripsWithEverySectionPresent) {
   std::string path = dir_ + "/baseline.yaml";
   std::string error;
@@ -177,7 +237,8 @@ TEST_F(BaselineFileTest, SaveRefusesABaselineThatWouldNotLoad) {
 
   Policy huge = BaselineLearner().Learned();
   for (int i = 0; i < 20000; ++i) {
-    huge.network_processes->push_back({"process-" + std::string(60, 'x') + std::to_string(i), {}});
+    huge.network_processes->push_back(
+        {"process-" + std::string(60, 'x') + std::to_string(i), {}, ""});
   }
   EXPECT_FALSE(SaveBaseline(path, huge, error));
   EXPECT_NE(error.find("more than the limit"), std::string::npos) << error;

@@ -10,9 +10,11 @@
 #include <sstream>
 
 #include "net/cidr.h"
+#include "policy/evaluator.h"
 #include "policy/policy_loader.h"
 #include "policy/policy_yaml.h"
 #include "support/policy_describe.h"
+#include "support/policy_rules.h"
 #include "support/test_sockets.h"
 
 namespace connwatch {
@@ -352,13 +354,78 @@ Policy ExplicitPolicy() {
   Policy policy;
   policy.source = "/etc/connwatch/policy.yaml";
   policy.zones = {Zone{"dmz", {*ParseCidr("203.0.113.0/24")}}};
-  policy.listeners = {ListenerRule{"sshd", {22, 22}, ProtocolMatch::kTcp, {}, {}}};
+  policy.listeners = {ListenerRule{"sshd", {22, 22}, ProtocolMatch::kTcp, {}, {}, ""}};
   policy.expected_services = {
-      ExpectedService{"tcp-443-nginx", 8443, ProtocolMatch::kTcp, "nginx", {}},
-      ExpectedService{"ssh", 22, ProtocolMatch::kTcp, "sshd", {}}};
+      ExpectedService{"tcp-443-nginx", 8443, ProtocolMatch::kTcp, "nginx", {}, ""},
+      ExpectedService{"ssh", 22, ProtocolMatch::kTcp, "sshd", {}, ""}};
   policy.limits.long_connection = std::chrono::hours(2);
   policy.baseline.learn_for = std::chrono::minutes(10);
   return policy;
+}
+
+// pid 10 python3 (/usr/bin/python3.11) connecting out to 443, pid 11 redis listening on
+// 6379; `python_exe` moves the python binary.
+Snapshot& PythonAndRedis(SnapshotBuilder& builder, const std::string& python_exe,
+                         pid_t python_pid = 10) {
+  builder.Add(Tcp(SocketState::kEstablished, "10.0.0.5", 40000, "198.51.100.1", 443, 1))
+      .Add(Tcp(SocketState::kListen, "0.0.0.0", 6379, "0.0.0.0", 0, 2))
+      .Own(1, python_pid, "python3.11")
+      .Own(2, 11, "redis-check-rdb");
+  Snapshot& snapshot = builder.Build();
+  snapshot.processes.at(python_pid).exe = python_exe;
+  snapshot.processes.at(11).exe = "/usr/bin/redis-check-rdb";
+  return snapshot;
+}
+
+TEST(BaselineLearnerTest, LearnsWhereEachOwnersBinaryLives) {
+  SnapshotBuilder builder;
+  BaselineLearner learner;
+  learner.Observe(PythonAndRedis(builder, "/usr/bin/python3.11"));
+  Policy learned = learner.Learned();
+  EXPECT_EQ(Processes(learned), (Strings{"python3.11 @/usr/bin/python3.11",
+                                         "redis-check-rdb @/usr/bin/redis-check-rdb"}));
+  EXPECT_EQ(DescribeAll(learned.listeners),
+            (Strings{"tcp/6379 any redis-check-rdb @/usr/bin/redis-check-rdb"}));
+  EXPECT_EQ(
+      DescribeAll(learned.expected_services),
+      (Strings{"tcp-6379-redis-check-rdb tcp/6379 redis-check-rdb @/usr/bin/redis-check-rdb"}));
+  EXPECT_EQ(DescribeAll(learned.paths),
+            (Strings{"tcp outbound external 443 python3.11 @/usr/bin/python3.11"}));
+
+  // An upgrade keeps the path (a new process, the same binary's place): nothing to report.
+  SnapshotBuilder upgraded;
+  EXPECT_TRUE(
+      Evaluate(learned, PythonAndRedis(upgraded, "/usr/bin/python3.11", 20)).findings.empty());
+
+  // A copy run from elsewhere has every name of the original, and is a finding naming its
+  // path, as is its connection.
+  SnapshotBuilder copied;
+  Evaluation evaluation = Evaluate(learned, PythonAndRedis(copied, "/tmp/x/python3.11"));
+  ASSERT_EQ(testing::Keys(evaluation),
+            (Strings{"unexpected_network_process 0 10", "path_violation 0 10"}));
+  EXPECT_EQ(evaluation.findings[0].reason,
+            "network_processes does not allow process python3.11 (/tmp/x/python3.11) (holds 1 "
+            "socket)");
+}
+
+TEST(BaselineLearnerTest, OneNameFromTwoPathsIsTwoRulesAndAnUnreadableExeIsNone) {
+  SnapshotBuilder builder;
+  builder.Add(Tcp(SocketState::kEstablished, "10.0.0.5", 40000, "198.51.100.1", 443, 1))
+      .Add(Tcp(SocketState::kEstablished, "10.0.0.5", 40001, "198.51.100.1", 443, 2))
+      .Add(Tcp(SocketState::kEstablished, "10.0.0.5", 40002, "198.51.100.1", 443, 3))
+      .Own(1, 10, "python3.11")
+      .Own(2, 11, "python3.11")
+      .Own(3, 12, "java");
+  Snapshot& snapshot = builder.Build();
+  snapshot.processes.at(10).exe = "/usr/bin/python3.11";
+  snapshot.processes.at(11).exe = "/opt/venv[1]/bin/python3.11";  // escaped when learned
+  BaselineLearner learner;
+  learner.Observe(snapshot);
+  Policy learned = learner.Learned();
+  EXPECT_EQ(Processes(learned), (Strings{"java", "python3.11 @/opt/venv\\[1]/bin/python3.11",
+                                         "python3.11 @/usr/bin/python3.11"}))
+      << "java's exe was unreadable: its rule allows the name from anywhere";
+  EXPECT_TRUE(Evaluate(learned, snapshot).findings.empty());
 }
 
 TEST(BaselineMergeTest, AppendsLearnedRulesAndKeepsExplicitSettings) {

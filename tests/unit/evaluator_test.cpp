@@ -32,6 +32,8 @@ TEST(EvaluatorTest, CheckNames) {
   EXPECT_STREQ(CheckName(Check::kExpectedServiceDown), "expected_service_down");
   EXPECT_STREQ(CheckName(Check::kUnexpectedNetworkProcess), "unexpected_network_process");
   EXPECT_STREQ(CheckName(Check::kPathViolation), "path_violation");
+  EXPECT_STREQ(CheckName(Check::kLongConnection), "long_connection");
+  EXPECT_STREQ(CheckName(Check::kDeletedExecutable), "deleted_executable");
 }
 
 // One of everything: a listener, an inbound and an outbound connection, a TIME_WAIT.
@@ -50,8 +52,10 @@ TEST(EvaluatorTest, AbsentSectionsDisableTheirChecks) {
   const Snapshot& snapshot = Everything(builder).Build();
   Evaluation evaluation = Evaluate(Policy{}, snapshot);
   for (int check = 0; check < kCheckCount; ++check) {
+    if (static_cast<Check>(check) == Check::kDeletedExecutable) continue;  // needs no section
     EXPECT_FALSE(evaluation.active[check]) << CheckName(static_cast<Check>(check));
   }
+  EXPECT_TRUE(Active(evaluation, Check::kDeletedExecutable));
   ASSERT_EQ(Keys(evaluation), std::vector<std::string>{});
   EXPECT_EQ(evaluation.listener_expected, (std::vector<uint8_t>{1, 0, 0, 0}))
       << "inactive check: every listener is expected, non-listeners never";

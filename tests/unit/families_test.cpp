@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "base/text.h"
 #include "metrics/exposition.h"
 #include "support/test_sockets.h"
 
@@ -214,7 +215,7 @@ TEST(CollectorPolicyTest, VerdictFamiliesFollowTheEvaluation) {
       .Own(2, 21, "nc")
       .Own(3, 20, "nc");
   Snapshot& snapshot = builder.Build();
-  ExpectedService https{"https", 443, ProtocolMatch::kTcp, "nginx", {}};
+  ExpectedService https{"https", 443, ProtocolMatch::kTcp, "nginx", {}, ""};
   Evaluation evaluation;
   for (bool& active : evaluation.active) active = true;
   evaluation.listener_expected = {1, 0, 0};
@@ -315,6 +316,59 @@ TEST(CollectorTest, AnUpperBoundIsNotALongConnection) {
             {{"local_port", "80"}, {"remote_port", "50001"}, {"age_source", "process_start"}}),
       1);
   EXPECT_EQ(Value(findings, {{"remote_port", "50002"}, {"age_source", "first_seen"}}), 1);
+}
+
+TEST(CollectorPolicyTest, FindingsCarryTheExePathAndDeletedExecutablesAreCounted) {
+  SnapshotBuilder builder;
+  builder.Add(Tcp(SocketState::kEstablished, "10.0.0.5", 40000, "198.51.100.9", 443, 1))
+      .Add(Tcp(SocketState::kEstablished, "10.0.0.5", 40001, "198.51.100.9", 443, 2))
+      .Add(Tcp(SocketState::kEstablished, "10.0.0.5", 40002, "198.51.100.9", 443, 3))
+      .Own(1, 10, "python3.11")
+      .Own(2, 20, "x")
+      .Own(3, 30, "kthread");
+  Snapshot& snapshot = builder.Build();
+  snapshot.processes.at(10).exe = "/tmp/t/python3.11";
+  snapshot.processes.at(10).exe_deleted = true;
+  // A path of 300 bytes of 'é' (2 bytes each) with an invalid byte up front.
+  std::string long_path = "/\xff";
+  for (int i = 0; i < 150; ++i) long_path += "\xc3\xa9";
+  snapshot.processes.at(20).exe = long_path;
+  ExpectedService redis{"redis", 6379, ProtocolMatch::kTcp, "redis-server", {}, "/usr/bin/redis-*"};
+  Policy policy;
+  policy.expected_services = std::vector<ExpectedService>{redis};
+  policy.network_processes = std::vector<NetworkProcessRule>{};
+  Evaluation evaluation = Evaluate(policy, snapshot);
+  PolicyView view{&evaluation, false, {}, true, 0};
+  CumulativeCounters counters;
+  auto families = BuildFamilies(snapshot, 0, MetricsOptions{}, counters, &view);
+  const auto& findings = Family(families, "connwatch_finding_info");
+  EXPECT_EQ(Value(findings, {{"check", "unexpected_network_process"},
+                             {"pid", "10"},
+                             {"process", "python3.11"},
+                             {"exe", "/tmp/t/python3.11"}}),
+            1);
+  EXPECT_EQ(Value(findings,
+                  {{"check", "deleted_executable"}, {"pid", "10"}, {"exe", "/tmp/t/python3.11"}}),
+            1);
+  EXPECT_EQ(Value(findings, {{"check", "unexpected_network_process"}, {"pid", "30"}, {"exe", ""}}),
+            1)
+      << "unknown exe: empty";
+  EXPECT_EQ(Value(findings, {{"check", "expected_service_down"}, {"exe", "/usr/bin/redis-*"}}), 1)
+      << "a service that is down names the binary that should listen";
+  std::string capped;
+  for (const auto& metric : findings.metric) {
+    if (Label(metric, "pid") == "20") capped = Label(metric, "exe");
+  }
+  EXPECT_TRUE(IsValidUtf8(capped));
+  EXPECT_LE(capped.size(), 256u);
+  EXPECT_GE(capped.size(), 254u) << "cut on a character boundary, not emptied";
+  EXPECT_EQ(capped.substr(0, 4), "/\xef\xbf\xbd");
+  EXPECT_EQ(Value(Family(families, "connwatch_deleted_executable_processes"),
+                  {{"process", "python3.11"}}),
+            1);
+  EXPECT_EQ(Family(families, "connwatch_deleted_executable_processes").metric.size(), 1u);
+  EXPECT_EQ(Value(Family(families, "connwatch_check_active"), {{"check", "deleted_executable"}}),
+            1);
 }
 
 }  // namespace

@@ -321,13 +321,27 @@ TEST_F(OwnerCacheTest, ProcessAttributesAreReusedUntilCommOrProcessChanges) {
   ProcessReadStats stats;
   Scan();
   EXPECT_EQ(cache_.ReadProcess(proc_.root(), 100, 0, stats)->name, "nginx");
-  // An exec with the same comm is not seen before the next full walk (documented)...
+  // An edited argv is not seen before the next full walk (documented)...
+  FakeProcess edited = nginx;
+  edited.cmdline = std::string("nginx: worker process\0", 22);
+  proc_.RewriteProcess(100, edited);
+  Scan();
+  EXPECT_EQ(cache_.ReadProcess(proc_.root(), 100, 0, stats)->cmdline, "");
+  // ...its binary deleted under it is, at once: the exe link is read every sample.
+  FakeProcess deleted = nginx;
+  deleted.exe = "/usr/sbin/nginx (deleted)";
+  proc_.RewriteProcess(100, deleted);
+  Scan();
+  std::optional<Process> read = cache_.ReadProcess(proc_.root(), 100, 0, stats);
+  EXPECT_TRUE(read->exe_deleted);
+  EXPECT_EQ(read->exe, "/usr/sbin/nginx");
+  // So is an exec of another binary with the same comm...
   FakeProcess renamed = nginx;
   renamed.exe = "/usr/sbin/nginx-debug";
   proc_.RewriteProcess(100, renamed);
   Scan();
-  EXPECT_EQ(cache_.ReadProcess(proc_.root(), 100, 0, stats)->name, "nginx");
-  // ...one that changes comm (as exec does) is.
+  EXPECT_EQ(cache_.ReadProcess(proc_.root(), 100, 0, stats)->name, "nginx-debug");
+  // ...and one that changes comm (as exec does).
   renamed.comm = "nginx-debug";
   proc_.RewriteProcess(100, renamed);
   Scan();

@@ -195,8 +195,30 @@ TEST(PolicySummaryTest, OfTheDefaultPolicy) {
             "  network processes: inactive (section absent)\n"
             "  paths: inactive (section absent)\n"
             "  long connections: longer than 1h\n"
+            "  deleted executables: always active (processes holding sockets)\n"
             "baseline learning: learns for 5m, then adds the learned rules to the sections above "
             "(activating absent ones)\n");
+}
+
+TEST(PolicySummaryTest, SaysWhichRulesArePinnedToAnExe) {
+  PolicyLoadResult result = ParseFixture("good/identity.yaml");
+  ASSERT_TRUE(result.policy.has_value());
+  std::string summary = SummarizePolicy(*result.policy);
+  EXPECT_NE(summary.find("  unexpected listeners: active (2 allowed listeners, 2 pinned to an "
+                         "exe)\n"),
+            std::string::npos)
+      << summary;
+  EXPECT_NE(summary.find("    redis: tcp/6379 owned by \"redis-server\" running "
+                         "\"/usr/bin/redis-check-rdb\"\n"),
+            std::string::npos)
+      << summary;
+  EXPECT_NE(summary.find("  network processes: active (4 allowed process patterns, 3 pinned to "
+                         "an exe)\n"),
+            std::string::npos)
+      << summary;
+  EXPECT_NE(summary.find("  paths: active (2 allowed paths, 2 pinned to an exe)\n"),
+            std::string::npos)
+      << summary;
 }
 
 TEST(PolicySummaryTest, OfAFullPolicy) {
@@ -217,6 +239,7 @@ TEST(PolicySummaryTest, OfAFullPolicy) {
             "  network processes: active (2 allowed process patterns)\n"
             "  paths: active (3 allowed paths)\n"
             "  long connections: longer than 1h30m\n"
+            "  deleted executables: always active (processes holding sockets)\n"
             "baseline learning: learns for 2d, then adds the learned rules to the sections above "
             "(activating absent ones)\n");
 }

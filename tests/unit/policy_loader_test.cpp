@@ -128,10 +128,26 @@ TEST(PolicyLoaderTest, ExamplePolicyDocumentsEveryKey) {
   std::istringstream in(text);
   for (std::string line; std::getline(in, line);) lines.push_back(line);
   // Each key appears in a comment (its documentation) and as a key (its example).
-  for (const char* key :
-       {"zones", "name", "cidrs", "listeners", "process", "port", "ports", "protocol", "bind",
-        "expected_services", "network_processes", "paths", "direction", "remote_zone", "limits",
-        "long_connection", "udp_server_after", "baseline", "learn_for"}) {
+  for (const char* key : {"zones",
+                          "name",
+                          "cidrs",
+                          "listeners",
+                          "process",
+                          "exe",
+                          "port",
+                          "ports",
+                          "protocol",
+                          "bind",
+                          "expected_services",
+                          "network_processes",
+                          "paths",
+                          "direction",
+                          "remote_zone",
+                          "limits",
+                          "long_connection",
+                          "udp_server_after",
+                          "baseline",
+                          "learn_for"}) {
     bool documented = false;
     bool used = false;
     for (const std::string& line : lines) {
@@ -207,6 +223,19 @@ const std::map<std::string, std::vector<std::string>> kBadPolicies = {
       "\"1500ms\""}},
     {"duration_zero_limit.yaml",
      {"duration_zero_limit.yaml:2:20: limits.long_connection: duration must be greater than 0"}},
+    {"exe_directory.yaml",
+     {"exe_directory.yaml:2:27: network_processes[0].exe: exe names a directory, not a binary: "
+      "\"/usr/sbin/\""}},
+    {"exe_dot_dot.yaml",
+     {"exe_dot_dot.yaml:4:10: expected_services[0].exe: exe is matched against the resolved "
+      "path, which has no . or .. parts, got \"/usr/bin/../sbin/nginx\""}},
+    {"exe_empty.yaml",
+     {"exe_empty.yaml:3:10: paths[0].exe: exe must not be empty (leave the key out to allow any "
+      "path)"}},
+    {"exe_list.yaml", {"exe_list.yaml:3:10: listeners[0].exe: expected a string, got a list"}},
+    {"exe_relative.yaml",
+     {"exe_relative.yaml:3:10: listeners[0].exe: exe must be an absolute path or glob (starting "
+      "with /), got \"nginx\""}},
     {"invalid_utf8.yaml",
      {"invalid_utf8.yaml:3:8: not valid UTF-8 (byte 0xe9); policy files are UTF-8"}},
     {"limits_not_mapping.yaml",
@@ -226,8 +255,16 @@ const std::map<std::string, std::vector<std::string>> kBadPolicies = {
      {"network_process_empty.yaml:3:5: network_processes[1]: process name must not be empty "
       "(\"*\" allows every process)"}},
     {"network_process_mapping.yaml",
-     {"network_process_mapping.yaml:2:5: network_processes[0]: expected a string, got a "
-      "mapping"}},
+     {"network_process_mapping.yaml:2:5: network_processes[0].name: unknown key; expected one "
+      "of: process, exe"}},
+    {"network_process_mapping_empty.yaml",
+     {"network_process_mapping_empty.yaml:3:5: network_processes[1]: give process, exe or both"}},
+    {"network_process_mapping_empty_name.yaml",
+     {"network_process_mapping_empty_name.yaml:2:14: network_processes[0].process: process name "
+      "must not be empty (\"*\" allows every process)"}},
+    {"network_process_mapping_unknown_key.yaml",
+     {"network_process_mapping_unknown_key.yaml:2:24: network_processes[0].path: unknown key; "
+      "expected one of: process, exe"}},
     {"non_string_key.yaml",
      {"non_string_key.yaml:2:7: listeners[0]: keys must be strings, got a list"}},
     {"port_and_ports.yaml",
@@ -269,7 +306,7 @@ const std::map<std::string, std::vector<std::string>> kBadPolicies = {
       "got \"UDP\""}},
     {"service_binary_name.yaml",
      {"service_binary_name.yaml:2:11: expected_services[0].name: !!binary is only allowed for "
-      "process names"}},
+      "process names and exe paths"}},
     {"service_duplicate_name.yaml",
      {"service_duplicate_name.yaml:4:11: expected_services[1].name: duplicate service name "
       "\"https\"; first defined at line 2"}},
@@ -308,7 +345,7 @@ const std::map<std::string, std::vector<std::string>> kBadPolicies = {
       "samples from 0 to 100000, got 03"}},
     {"unknown_listener_key.yaml",
      {"unknown_listener_key.yaml:3:5: listeners[0].prot: unknown key; expected one of: process, "
-      "port, ports, protocol, bind"}},
+      "exe, port, ports, protocol, bind"}},
     {"unknown_remote_zone.yaml",
      {"unknown_remote_zone.yaml:6:18: paths[0].remote_zone: unknown zone \"dmz2\"; known zones: "
       "dmz, loopback, link_local, multicast, internal, external"}},
@@ -362,7 +399,7 @@ TEST(PolicyLoaderTest, AllErrorsAreReportedInFileOrder) {
       "are set (the network is 192.168.1.0/24)",
       "multiple_errors.yaml:7:11: listeners[0].port: port must be 1-65535, got 99999",
       "multiple_errors.yaml:9:5: listeners[0].protcol: unknown key; expected one of: process, "
-      "port, ports, protocol, bind",
+      "exe, port, ports, protocol, bind",
       "multiple_errors.yaml:11:5: listeners[1].ports: give either port or ports, not both",
       "multiple_errors.yaml:13:5: expected_services[0]: missing required key \"name\"",
       "multiple_errors.yaml:15:18: paths[0].remote_zone: unknown zone \"office\"; known zones: "

@@ -53,20 +53,21 @@ std::string Dump(const Policy& policy) {
       out << "  " << Hex(rule.process) << " " << PortsText(rule.ports) << " "
           << ProtocolText(rule.protocol) << " bind=" << static_cast<int>(rule.bind.scope);
       if (rule.bind.scope == BindScope::kAddress) out << " " << FormatIpAddress(rule.bind.address);
-      out << "\n";
+      out << " exe=" << Hex(rule.exe) << "\n";
     }
   }
   if (policy.expected_services) {
     out << "services " << policy.expected_services->size() << "\n";
     for (const ExpectedService& service : *policy.expected_services) {
       out << "  " << Hex(service.name) << " " << service.port << " "
-          << ProtocolText(service.protocol) << " " << Hex(service.process) << "\n";
+          << ProtocolText(service.protocol) << " " << Hex(service.process)
+          << " exe=" << Hex(service.exe) << "\n";
     }
   }
   if (policy.network_processes) {
     out << "network_processes " << policy.network_processes->size() << "\n";
     for (const NetworkProcessRule& rule : *policy.network_processes) {
-      out << "  " << Hex(rule.process) << "\n";
+      out << "  " << Hex(rule.process) << " exe=" << Hex(rule.exe) << "\n";
     }
   }
   if (policy.paths) {
@@ -74,7 +75,7 @@ std::string Dump(const Policy& policy) {
     for (const PathRule& rule : *policy.paths) {
       out << "  " << Hex(rule.process) << " " << static_cast<int>(rule.direction) << " "
           << rule.remote_zone << " " << PortsText(rule.ports) << " " << ProtocolText(rule.protocol)
-          << "\n";
+          << " exe=" << Hex(rule.exe) << "\n";
     }
   }
   out << "long_connection " << policy.limits.long_connection.count() << "\n";
@@ -98,6 +99,28 @@ TEST(PolicyYamlTest, FullPolicyRoundTrips) {
   PolicyLoadResult result = ParseFixture("good/full.yaml");
   ASSERT_TRUE(result.policy.has_value());
   ExpectRoundTrip(*result.policy);
+}
+
+TEST(PolicyYamlTest, ExeRulesRoundTrip) {
+  PolicyLoadResult result = ParseFixture("good/identity.yaml");
+  ASSERT_TRUE(result.policy.has_value());
+  ExpectRoundTrip(*result.policy);
+  // A network process with an exe is written as a mapping, one without as a plain name.
+  std::string yaml = PolicyToYaml(*result.policy);
+  EXPECT_NE(yaml.find("network_processes:\n"
+                      "  - redis-server\n"
+                      "  - process: python3\n"
+                      "    exe: \"/usr/bin/python3.11\"\n"
+                      "  - exe: \"/usr/lib/jvm/*/bin/java\"\n"
+                      "  - process: !!binary \"Y2Fm6Q==\"  # \"caf\\xe9\" (not UTF-8)\n"
+                      "    exe: !!binary \"L29wdC9jYWbp\"  # \"/opt/caf\\xe9\" (not UTF-8)\n"),
+            std::string::npos)
+      << yaml;
+  EXPECT_NE(yaml.find("  - process: redis-server\n"
+                      "    exe: \"/usr/bin/redis-check-rdb\"\n"
+                      "    port: 6379\n"),
+            std::string::npos)
+      << yaml;
 }
 
 TEST(PolicyYamlTest, ExamplePolicyRoundTrips) {
@@ -194,7 +217,11 @@ TEST(PolicyYamlTest, OddProcessNamesRoundTrip) {
     service.port = static_cast<uint16_t>(1000 + i);
     service.process = name;
     policy.expected_services->push_back(service);
-    policy.network_processes->push_back({name, {}});
+    policy.network_processes->push_back({name, {}, ""});
+    // The same bytes as a path, in the mapping form (a learned baseline writes those).
+    policy.network_processes->push_back({i % 3 ? name : "", {}, "/opt/" + name});
+    listener.exe = "/x/" + name;
+    policy.listeners->push_back(listener);
     PathRule path;
     path.process = name;
     path.direction = i % 2 ? Direction::kInbound : Direction::kOutbound;
@@ -262,7 +289,7 @@ TEST(PolicyYamlTest, PolicyToYamlIsReadable) {
 TEST(PolicyYamlTest, NamesThatAreNotUtf8BecomeBinaryWithAReadableComment) {
   Policy policy;
   policy.network_processes.emplace();
-  policy.network_processes->push_back({"caf\xe9", {}});
+  policy.network_processes->push_back({"caf\xe9", {}, ""});
   std::string yaml = PolicyToYaml(policy);
   EXPECT_NE(yaml.find("  - !!binary \"Y2Fm6Q==\"  # \"caf\\xe9\" (not UTF-8)\n"), std::string::npos)
       << yaml;
@@ -294,11 +321,11 @@ TEST(PolicyYamlTest, RulesRoundTrip) {
   ListenerRule wildcard;
   wildcard.bind.scope = BindScope::kWildcard;
   policy.listeners = {any, range, v6, mapped, v4, wildcard};
-  policy.expected_services = {{"https", 443, ProtocolMatch::kTcp, "nginx", {}},
-                              {"dns", 53, ProtocolMatch::kUdp, "", {}},
-                              {"ünïcödé service", 65535, ProtocolMatch::kTcp, "", {}},
-                              {"null", 1, ProtocolMatch::kTcp, "", {}}};
-  policy.network_processes = std::vector<NetworkProcessRule>{{"sshd", {}}};
+  policy.expected_services = {{"https", 443, ProtocolMatch::kTcp, "nginx", {}, ""},
+                              {"dns", 53, ProtocolMatch::kUdp, "", {}, ""},
+                              {"ünïcödé service", 65535, ProtocolMatch::kTcp, "", {}, ""},
+                              {"null", 1, ProtocolMatch::kTcp, "", {}, ""}};
+  policy.network_processes = std::vector<NetworkProcessRule>{{"sshd", {}, ""}};
   PathRule inbound;
   inbound.process = "nginx";
   inbound.direction = Direction::kInbound;
@@ -361,7 +388,7 @@ TEST(PolicyYamlTest, HostileNamesAreEscapedToOneLineThatReadsBack) {
     SCOPED_TRACE(test.name);
     Policy policy;
     policy.network_processes.emplace();
-    policy.network_processes->push_back({test.process, {}});
+    policy.network_processes->push_back({test.process, {}, ""});
     std::string yaml = PolicyToYaml(policy);
     std::string expected = "network_processes:\n" + test.line + "\n";
     EXPECT_EQ(yaml.substr(0, expected.size()), expected) << yaml;

@@ -178,6 +178,27 @@ TEST(ParseCmdlineTest, CutsToMaxBytes) {
   EXPECT_EQ(ParseCmdline(std::string(1000, 'x'), kMaxCmdlineBytes).size(), kMaxCmdlineBytes);
 }
 
+TEST(ParseArgv0Test, FirstFieldOfTheRawCmdline) {
+  EXPECT_EQ(ParseArgv0("/usr/bin/redis-server\0"
+                       "127.0.0.1:6379\0"s,
+                       false),
+            "/usr/bin/redis-server");
+  EXPECT_EQ(ParseArgv0("python3\0-m\0http.server\0"s, false), "python3");
+  // setproctitle: the title replaces argv, padded with NULs or not at all.
+  EXPECT_EQ(ParseArgv0("nginx: worker process\0\0\0"s, false), "nginx: worker process");
+  EXPECT_EQ(ParseArgv0("no-terminator", false), "no-terminator");
+  EXPECT_EQ(ParseArgv0("", false), "");                  // kernel threads, zombies
+  EXPECT_EQ(ParseArgv0("\0-x\0"s, false), "");           // exec with an empty argv[0]
+  EXPECT_EQ(ParseArgv0("a b/c\0d\0"s, false), "a b/c");  // spaces and slashes are bytes
+}
+
+TEST(ParseArgv0Test, ACutOffFirstFieldIsNoName) {
+  // Read cap reached before any NUL: the bytes are a prefix of argv[0], whose basename
+  // would be a name the process never had.
+  EXPECT_EQ(ParseArgv0(std::string(256, 'a'), true), "");
+  EXPECT_EQ(ParseArgv0("/usr/bin/x\0"s + std::string(250, 'b'), true), "/usr/bin/x");
+}
+
 TEST(StripDeletedSuffixTest, Strips) {
   EXPECT_EQ(StripDeletedSuffix("/usr/sbin/nginx (deleted)"),
             std::make_pair(std::string("/usr/sbin/nginx"), true));
@@ -253,6 +274,32 @@ TEST(ReadParentNameTest, NamesALiveOlderParentOnly) {
   Process init;
   init.ppid = 0;
   EXPECT_EQ(ReadParentName(proc.root(), init, 0), "");
+}
+
+TEST(ReadProcessTest, ReadsArgv0BesideTheExe) {
+  // Debian's redis: /usr/bin/redis-server is a symlink to redis-check-rdb, so the exe link
+  // names the target while argv[0] and comm keep the name it was started by.
+  FakeProc proc;
+  FakeProcess redis;
+  redis.comm = "redis-server";
+  redis.exe = "/usr/bin/redis-check-rdb";
+  redis.cmdline =
+      "/usr/bin/redis-server\0--port\0"
+      "6379\0"s;
+  proc.AddProcess(77, redis);
+  FakeProcess long_argv0;
+  long_argv0.cmdline = "/" + std::string(300, 'x') + "\0"s;  // past the 256-byte cap
+  proc.AddProcess(78, long_argv0);
+  ProcessReadStats stats;
+  auto read = ReadProcess(proc.root(), 77, 0, stats);
+  ASSERT_TRUE(read.has_value());
+  EXPECT_EQ(read->name, "redis-check-rdb");
+  EXPECT_EQ(read->argv0, "/usr/bin/redis-server");
+  EXPECT_EQ(read->cmdline, "/usr/bin/redis-server --port 6379");
+  read = ReadProcess(proc.root(), 78, 0, stats);
+  ASSERT_TRUE(read.has_value());
+  EXPECT_EQ(read->argv0, "") << "cut off by the cap: unknown, not a prefix";
+  EXPECT_EQ(read->cmdline.size(), kMaxCmdlineBytes);
 }
 
 TEST(ReadProcessTest, NameComesFromExeNotComm) {

@@ -1,5 +1,6 @@
 #include "cli/policy_commands.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <sstream>
 
@@ -41,7 +42,12 @@ std::string SummarizePolicy(const Policy& policy) {
                      const char* plural) {
     out << "  " << title << ": ";
     if (rules) {
-      out << "active (" << PluralCount(rules->size(), singular, plural) << ")\n";
+      // Rules that say where the binary lives: the rest trust a name any process can take.
+      size_t pinned = std::count_if(rules->begin(), rules->end(),
+                                    [](const auto& rule) { return !rule.exe.empty(); });
+      out << "active (" << PluralCount(rules->size(), singular, plural);
+      if (pinned > 0) out << ", " << pinned << " pinned to an exe";
+      out << ")\n";
     } else {
       out << "inactive (section absent)\n";
     }
@@ -54,6 +60,7 @@ std::string SummarizePolicy(const Policy& policy) {
       out << "    " << service.name << ": " << ProtocolMatchName(service.protocol) << "/"
           << service.port;
       if (!service.process.empty()) out << " owned by " << QuoteBytes(service.process);
+      if (!service.exe.empty()) out << " running " << QuoteBytes(service.exe, 256);
       out << "\n";
     }
   }
@@ -62,6 +69,7 @@ std::string SummarizePolicy(const Policy& policy) {
   section("paths", policy.paths, "allowed path", "allowed paths");
   out << "  long connections: longer than " << FormatDuration(policy.limits.long_connection)
       << "\n";
+  out << "  deleted executables: always active (processes holding sockets)\n";
   out << "baseline learning: ";
   if (policy.baseline.learn_for.count() == 0) {
     out << "off (learn_for 0)\n";

@@ -7,6 +7,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "base/text.h"
 #include "metrics/family_builder.h"
 #include "metrics/metric_names.h"
 #include "tracking/connection_ages.h"
@@ -21,6 +22,20 @@ using prometheus::MetricType;
 // Families bounded by enums, collector or section names: never capped, so that, among
 // others, the counter of what the caps dropped is itself never dropped.
 constexpr size_t kUncapped = SIZE_MAX;
+
+// The exe label of connwatch_finding_info: a path may be PATH_MAX (4096) bytes of any
+// content; a label that long helps nobody and costs every series that carries it. Cut on a
+// character boundary after sanitizing, so the value stays valid UTF-8.
+constexpr size_t kMaxExeLabelBytes = 256;
+
+std::string ExeLabel(std::string_view exe) {
+  std::string label = SanitizeUtf8(exe);
+  if (label.size() <= kMaxExeLabelBytes) return label;
+  size_t cut = kMaxExeLabelBytes;
+  while (cut > 0 && (static_cast<unsigned char>(label[cut]) & 0xc0) == 0x80) --cut;
+  label.resize(cut);
+  return label;
+}
 
 constexpr AgeSource kAgeSources[] = {AgeSource::kConntrack, AgeSource::kFirstSeen,
                                      AgeSource::kProcessStart};
@@ -148,6 +163,7 @@ LabelValues FindingLabels(const Snapshot& snapshot, const Evaluation& evaluation
     for (const ServiceState& state : evaluation.services) {
       if (state.service->name == finding.service) service = state.service;
     }
+    // exe: where the missing listener's binary should live, as process is who.
     return {CheckName(finding.check),
             finding.process,
             pid,
@@ -158,8 +174,11 @@ LabelValues FindingLabels(const Snapshot& snapshot, const Evaluation& evaluation
             "",
             "",
             "",
-            ""};
+            "",
+            service ? ExeLabel(service->exe) : ""};
   }
+  auto owner = snapshot.processes.find(finding.pid);
+  std::string exe = owner != snapshot.processes.end() ? ExeLabel(owner->second.exe) : "";
   const Socket& socket = snapshot.sockets[*finding.socket];
   const SocketClass& socket_class = snapshot.classes[*finding.socket];
   bool has_peer = socket.remote_port != 0;
@@ -173,7 +192,8 @@ LabelValues FindingLabels(const Snapshot& snapshot, const Evaluation& evaluation
           has_peer ? std::to_string(socket.remote_port) : "",
           DirectionName(socket_class.direction),
           socket_class.remote_zone ? *socket_class.remote_zone : "",
-          AgeSourceLabel(snapshot, *finding.socket)};
+          AgeSourceLabel(snapshot, *finding.socket),
+          exe};
 }
 
 // The verdicts of the policy checks.
@@ -204,7 +224,7 @@ void AddCheckFamilies(const Snapshot& snapshot, const Evaluation& evaluation,
   FamilyBuilder findings(
       metric::kFindingInfo, MetricType::Gauge,
       {"check", "process", "pid", "protocol", "local_address", "local_port", "remote_address",
-       "remote_port", "direction", "remote_zone", "age_source"});
+       "remote_port", "direction", "remote_zone", "age_source", "exe"});
   size_t unexpected_listener_sockets = 0;
   std::optional<size_t> last_listener_socket;
   for (const Finding& finding : evaluation.findings) {
@@ -223,8 +243,13 @@ void AddCheckFamilies(const Snapshot& snapshot, const Evaluation& evaluation,
   for (const FamilyBuilder* builder : {&active, &unexpected_listeners, &services, &processes}) {
     families.push_back(builder->Build(kUncapped, counters.series_dropped));
   }
+  FamilyBuilder deleted(metric::kDeletedExecutableProcesses, MetricType::Gauge, {"process"});
+  for (const auto& [name, count] : evaluation.deleted_executable_processes) {
+    deleted.Add({name}, static_cast<double>(count));
+  }
   families.push_back(process_sockets.Build(options.max_series, counters.series_dropped));
   families.push_back(paths.Build(options.max_series, counters.series_dropped));
+  families.push_back(deleted.Build(options.max_series, counters.series_dropped));
   families.push_back(findings.Build(options.max_finding_series, counters.series_dropped));
 }
 
@@ -382,7 +407,7 @@ void AddSelfFamilies(const Snapshot& snapshot, const FamilyBuilder& unowned,
                     {metric::kListenerInfo.name, metric::kProcessConnections.name,
                      metric::kSockets.name, metric::kFindingInfo.name, metric::kPathViolations.name,
                      metric::kUnexpectedNetworkProcessSockets.name, metric::kConnectionMaxAge.name,
-                     metric::kLongConnections.name});
+                     metric::kLongConnections.name, metric::kDeletedExecutableProcesses.name});
   FamilyBuilder scan_errors = CounterFamily(metric::kScanErrors, "kind", counters.scan_errors);
   FamilyBuilder parse_errors = CounterFamily(metric::kParseErrors, "source", counters.parse_errors);
   FamilyBuilder state_errors =

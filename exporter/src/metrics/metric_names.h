@@ -102,5 +102,8 @@ inline constexpr Info kStateErrors{
     "Failures to load or save the persisted connection state, by operation."};
 inline constexpr Info kBuildInfo{"connwatch_build_info",
                                  "A metric with a constant 1 labeled by version and revision."};
+inline constexpr Info kDeletedExecutableProcesses{
+    "connwatch_deleted_executable_processes",
+    "Processes holding sockets while running an executable deleted from disk, by process name."};
 
 }  // namespace connwatch::metric

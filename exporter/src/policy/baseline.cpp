@@ -51,13 +51,24 @@ std::string LiteralPattern(const std::string& name) {
   return pattern;
 }
 
-// The owners' names as learned: {""} for an unowned socket. An empty name (a process can
-// clear its comm) has no exact pattern, since "" matches every process: such owners are not
-// learned and stay findings, and a socket owned only by them is not learned at all.
-std::vector<std::string> LearnableOwners(std::vector<std::string> names) {
-  if (names.empty()) return {""};
-  std::erase(names, std::string());
-  return names;
+// The owners as learned, (name, exe path) each once, sorted: {("", "")} for an unowned
+// socket. An empty name (a process can clear its comm) has no exact pattern, since ""
+// matches every process: such owners are not learned and stay findings, and a socket owned
+// only by them is not learned at all. The path is "" when the exe link was unreadable: the
+// rule then allows the name from anywhere, as before paths were learned.
+std::vector<LearnedOwner> LearnableOwners(const Snapshot& snapshot, const Socket& socket) {
+  std::vector<LearnedOwner> owners;
+  bool any = false;
+  for (pid_t pid : snapshot.OwnersOf(socket)) {
+    auto it = snapshot.processes.find(pid);
+    if (it == snapshot.processes.end()) continue;  // exited before it was read: no owner
+    any = true;
+    if (!it->second.name.empty()) owners.emplace_back(it->second.name, it->second.exe);
+  }
+  if (!any) return {LearnedOwner()};
+  std::sort(owners.begin(), owners.end());
+  owners.erase(std::unique(owners.begin(), owners.end()), owners.end());
+  return owners;
 }
 
 ProtocolMatch ProtocolOf(int transport) {
@@ -157,9 +168,9 @@ void BaselineLearner::Observe(const Snapshot& snapshot) {
         !learned.insert(LessonOf(socket, socket_class, pids.empty() ? 0 : pids[0])).second) {
       continue;
     }
-    std::vector<std::string> owners = LearnableOwners(snapshot.OwnerNames(socket));
-    for (const std::string& name : owners) {
-      if (!name.empty()) processes_.insert(name);
+    std::vector<LearnedOwner> owners = LearnableOwners(snapshot, socket);
+    for (const LearnedOwner& owner : owners) {
+      if (!owner.first.empty()) processes_.insert(owner);
     }
     int transport = static_cast<int>(socket.transport);
     // Port 0 is no rule the loader accepts; no listener or connection should have it.
@@ -175,8 +186,9 @@ void BaselineLearner::Observe(const Snapshot& snapshot) {
       } else {
         address = FormatIpAddress(local);
       }
-      for (const std::string& name : owners) {
-        listeners_.emplace(transport, socket.local_port, static_cast<int>(scope), address, name);
+      for (const auto& [name, exe] : owners) {
+        listeners_.emplace(transport, socket.local_port, static_cast<int>(scope), address, name,
+                           exe);
       }
     } else if (socket_class.role == SocketRole::kConnection &&
                socket_class.direction != Direction::kNone && socket_class.remote_zone != nullptr) {
@@ -184,9 +196,9 @@ void BaselineLearner::Observe(const Snapshot& snapshot) {
       // outbound; the other side's is ephemeral and would make every connection a rule.
       uint16_t port =
           socket_class.direction == Direction::kInbound ? socket.local_port : socket.remote_port;
-      for (const std::string& name : owners) {
+      for (const auto& [name, exe] : owners) {
         paths_.emplace(transport, name, static_cast<int>(socket_class.direction),
-                       *socket_class.remote_zone, port);
+                       *socket_class.remote_zone, port, exe);
       }
     }
   }
@@ -206,10 +218,11 @@ Policy BaselineLearner::Learned() const {
   policy.expected_services.emplace();
   // Loopback-only listeners serve this host only: allowed, but not a service others expect.
   // Several non-loopback binds of one port and owner are one service.
-  std::set<std::tuple<int, uint16_t, std::string>> services;
-  for (const auto& [transport, port, scope, address, process] : listeners_) {
+  std::set<std::tuple<int, uint16_t, std::string, std::string>> services;
+  for (const auto& [transport, port, scope, address, process, exe] : listeners_) {
     ListenerRule rule;
     rule.process = LiteralPattern(process);
+    rule.exe = LiteralPattern(exe);
     rule.ports = {port, port};
     rule.protocol = ProtocolOf(transport);
     rule.bind.scope = static_cast<BindScope>(scope);
@@ -217,25 +230,27 @@ Policy BaselineLearner::Learned() const {
     rule.where = where;
     policy.listeners->push_back(std::move(rule));
     if (static_cast<BindScope>(scope) != BindScope::kLoopback) {
-      services.emplace(transport, port, process);
+      services.emplace(transport, port, process, exe);
     }
   }
   std::set<std::string> names;
-  for (const auto& [transport, port, process] : services) {
+  for (const auto& [transport, port, process, exe] : services) {
     policy.expected_services->push_back({ServiceName(transport, port, process, names), port,
-                                         ProtocolOf(transport), LiteralPattern(process), where});
+                                         ProtocolOf(transport), LiteralPattern(process), where,
+                                         LiteralPattern(exe)});
   }
 
   policy.network_processes.emplace();
-  for (const std::string& process : processes_) {
-    policy.network_processes->push_back({LiteralPattern(process), where});
+  for (const auto& [process, exe] : processes_) {
+    policy.network_processes->push_back({LiteralPattern(process), where, LiteralPattern(exe)});
   }
 
   policy.paths.emplace();
   std::set<std::string> zones_named;
-  for (const auto& [transport, process, direction, zone, port] : paths_) {
+  for (const auto& [transport, process, direction, zone, port, exe] : paths_) {
     PathRule rule;
     rule.process = LiteralPattern(process);
+    rule.exe = LiteralPattern(exe);
     rule.direction = static_cast<Direction>(direction);
     rule.remote_zone = zone;
     rule.ports = {port, port};
@@ -269,7 +284,7 @@ Policy MergeBaseline(const Policy& explicit_policy, const Policy& learned) {
       bool stated = std::any_of(
           explicit_services.begin(), explicit_services.end(), [&](const ExpectedService& other) {
             return other.port == service.port && other.protocol == service.protocol &&
-                   other.process == service.process;
+                   other.process == service.process && other.exe == service.exe;
           });
       if (stated) continue;
       ExpectedService added = service;

@@ -14,6 +14,9 @@
 
 namespace connwatch {
 
+// A learned owner: its name and the path of its executable ("" when unreadable).
+using LearnedOwner = std::pair<std::string, std::string>;
+
 class BaselineLearner {
  public:
   BaselineLearner() = default;
@@ -23,8 +26,9 @@ class BaselineLearner {
   explicit BaselineLearner(std::vector<Zone> policy_zones)
       : policy_zones_(std::move(policy_zones)) {}
 
-  // Records every listener (protocol, port, bind scope, process), every process holding
-  // sockets, and every path (process, direction, remote zone, service port) of `snapshot`.
+  // Records every listener (protocol, port, bind scope, owner), every owner holding
+  // sockets, and every path (owner, direction, remote zone, service port) of `snapshot`; an
+  // owner is its name and exe path, so each learned rule says where the binary lives.
   void Observe(const Snapshot& snapshot);
 
   // The learned rules as a policy with listeners, expected_services, network_processes and
@@ -35,11 +39,11 @@ class BaselineLearner {
   size_t observations() const { return observations_; }
 
  private:
-  // (protocol, port, bind scope, bind address text, process)
-  std::set<std::tuple<int, uint16_t, int, std::string, std::string>> listeners_;
-  std::set<std::string> processes_;
-  // (protocol, process, direction, remote zone, port)
-  std::set<std::tuple<int, std::string, int, std::string, uint16_t>> paths_;
+  // (protocol, port, bind scope, bind address text, process, exe)
+  std::set<std::tuple<int, uint16_t, int, std::string, std::string, std::string>> listeners_;
+  std::set<LearnedOwner> processes_;
+  // (protocol, process, direction, remote zone, port, exe)
+  std::set<std::tuple<int, std::string, int, std::string, uint16_t, std::string>> paths_;
   size_t observations_ = 0;
   std::vector<Zone> policy_zones_;
 };

@@ -78,10 +78,16 @@ bool JudgedNow(const Snapshot& snapshot, size_t index) {
   return snapshot.AttributionOf(index) != Attribution::kOwnerExited;
 }
 
-// A rule with a process pattern matches only owned sockets; `owner` null means unowned.
-bool ProcessRuleMatches(const std::string& pattern, const Process* owner) {
-  if (pattern.empty()) return true;
-  return owner != nullptr && ProcessMatches(pattern, owner->name);
+// A rule with a process or exe pattern matches only owned sockets; `owner` null means
+// unowned.
+bool ProcessRuleMatches(const std::string& pattern, const std::string& exe, const Process* owner) {
+  if (pattern.empty() && exe.empty()) return true;
+  return owner != nullptr && IdentityMatches(pattern, exe, *owner);
+}
+
+// " (/usr/bin/x)": where an owner's binary lives, for reasons; "" when unknown.
+std::string ExeNote(const Process& owner) {
+  return owner.exe.empty() ? "" : " (" + owner.exe + ")";
 }
 
 // Calls `judge(owner)` for each owner, or once with nullptr for an unowned socket.
@@ -108,7 +114,7 @@ Finding MakeFinding(Check check, std::optional<size_t> socket, const Process* ow
 bool ListenerRuleMatches(const ListenerRule& rule, const Socket& socket, const Process* owner) {
   return ProtocolMatchesTransport(rule.protocol, socket.transport) &&
          rule.ports.Contains(socket.local_port) && BindMatches(rule.bind, socket.local) &&
-         ProcessRuleMatches(rule.process, owner);
+         ProcessRuleMatches(rule.process, rule.exe, owner);
 }
 
 // A listener is expected when a rule allows it for at least one owner: the nginx master
@@ -146,9 +152,9 @@ bool ServiceIsUp(const ExpectedService& service, const Snapshot& snapshot) {
         socket.local_port != service.port) {
       continue;
     }
-    if (service.process.empty()) return true;
+    if (service.process.empty() && service.exe.empty()) return true;
     for (const Process* owner : OwnerProcesses(snapshot, socket)) {
-      if (ProcessMatches(service.process, owner->name)) return true;
+      if (IdentityMatches(service.process, service.exe, *owner)) return true;
     }
   }
   return false;
@@ -167,6 +173,7 @@ void EvaluateServices(const std::vector<ExpectedService>& services, const Snapsh
                      ProtocolMatchName(service.protocol) + " listener on port " +
                      std::to_string(service.port);
     if (!service.process.empty()) finding.reason += " owned by " + service.process;
+    if (!service.exe.empty()) finding.reason += " running " + service.exe;
     evaluation.findings.push_back(std::move(finding));
   }
 }
@@ -193,7 +200,7 @@ void EvaluateNetworkProcesses(const std::vector<NetworkProcessRule>& rules,
       auto [it, inserted] = allowed.try_emplace(owner->pid, false);
       if (inserted) {
         it->second = std::any_of(rules.begin(), rules.end(), [&](const NetworkProcessRule& rule) {
-          return ProcessMatches(rule.process, owner->name);
+          return IdentityMatches(rule.process, rule.exe, *owner);
         });
       }
       if (it->second) continue;
@@ -211,8 +218,10 @@ void EvaluateNetworkProcesses(const std::vector<NetworkProcessRule>& rules,
   for (const Unexpected& entry : unexpected) {
     Finding finding =
         MakeFinding(Check::kUnexpectedNetworkProcess, entry.first_socket, entry.process);
+    // The path says which binary: a copy of an allowed one run from elsewhere differs only
+    // there.
     finding.reason = "network_processes does not allow process " + entry.process->name +
-                     " (holds " + std::to_string(entry.sockets) +
+                     ExeNote(*entry.process) + " (holds " + std::to_string(entry.sockets) +
                      (entry.sockets == 1 ? " socket)" : " sockets)");
     evaluation.findings.push_back(std::move(finding));
   }
@@ -226,7 +235,7 @@ bool PathRuleMatches(const PathRule& rule, const Socket& socket, const SocketCla
       (socket_class.remote_zone == nullptr || *socket_class.remote_zone != rule.remote_zone)) {
     return false;
   }
-  return rule.ports.Contains(port) && ProcessRuleMatches(rule.process, owner);
+  return rule.ports.Contains(port) && ProcessRuleMatches(rule.process, rule.exe, owner);
 }
 
 // Judged per owner: a connection two processes share is allowed for the one a rule names
@@ -304,12 +313,31 @@ void EvaluateLongConnections(const Limits& limits, const Snapshot& snapshot,
   }
 }
 
+// A process holding sockets whose binary is gone from disk: a dropper that deleted itself,
+// a memfd (fileless) payload, or a daemon not restarted after its package was upgraded.
+// No policy can make that normal, so the check needs no section and is always active.
+// One finding per process, on its first socket, as for network processes.
+void EvaluateDeletedExecutables(const Snapshot& snapshot, Evaluation& evaluation) {
+  std::unordered_map<pid_t, size_t> first_socket;
+  for (size_t i = 0; i < snapshot.sockets.size(); ++i) {
+    for (const Process* owner : OwnerProcesses(snapshot, snapshot.sockets[i])) {
+      if (owner->exe_deleted && first_socket.try_emplace(owner->pid, i).second) {
+        ++evaluation.deleted_executable_processes[owner->name];
+        Finding finding = MakeFinding(Check::kDeletedExecutable, i, owner);
+        finding.reason = "process " + owner->name + " runs " + owner->exe +
+                         ", deleted from disk since it started, and holds sockets";
+        evaluation.findings.push_back(std::move(finding));
+      }
+    }
+  }
+}
+
 }  // namespace
 
 const char* CheckName(Check check) {
-  constexpr const char* kNames[] = {"unexpected_listener", "expected_service_down",
-                                    "unexpected_network_process", "path_violation",
-                                    "long_connection"};
+  constexpr const char* kNames[] = {
+      "unexpected_listener", "expected_service_down", "unexpected_network_process",
+      "path_violation",      "long_connection",       "deleted_executable"};
   static_assert(std::size(kNames) == kCheckCount);
   return kNames[static_cast<size_t>(check)];
 }
@@ -323,6 +351,7 @@ Evaluation Evaluate(const Policy& policy, const Snapshot& snapshot) {
       policy.network_processes.has_value();
   evaluation.active[static_cast<int>(Check::kPathViolation)] = policy.paths.has_value();
   evaluation.active[static_cast<int>(Check::kLongConnection)] = !snapshot.ages.empty();
+  evaluation.active[static_cast<int>(Check::kDeletedExecutable)] = true;
 
   // Every listener is expected until a listeners section says otherwise.
   evaluation.listener_expected.resize(snapshot.sockets.size(), 0);
@@ -339,6 +368,7 @@ Evaluation Evaluate(const Policy& policy, const Snapshot& snapshot) {
   }
   if (policy.paths) EvaluatePaths(*policy.paths, snapshot, evaluation);
   EvaluateLongConnections(policy.limits, snapshot, evaluation);
+  EvaluateDeletedExecutables(snapshot, evaluation);
 
   // Each check emits in socket order and pid order already; the sort states the contract
   // (expected-service findings have no socket and keep the policy's order).

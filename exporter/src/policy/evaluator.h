@@ -20,11 +20,13 @@ enum class Check : uint8_t {
   kUnexpectedNetworkProcess,  // a process holding sockets, not in network_processes
   kPathViolation,             // an established connection no paths rule allows
   kLongConnection,            // an established connection older than limits.long_connection
+  kDeletedExecutable,         // a process holding sockets whose executable was deleted
 };
-inline constexpr int kCheckCount = 5;
+inline constexpr int kCheckCount = 6;
 
 // "unexpected_listener", "expected_service_down", "unexpected_network_process",
-// "path_violation", "long_connection": the `check` label of connwatch_finding_info.
+// "path_violation", "long_connection", "deleted_executable": the `check` label of
+// connwatch_finding_info.
 const char* CheckName(Check check);
 
 struct Finding {
@@ -56,6 +58,8 @@ struct Evaluation {
   std::map<std::string, uint64_t> unexpected_network_process_sockets;
   // Ordered by check, then socket index, then pid: stable from sample to sample.
   std::vector<Finding> findings;
+  // Processes (by pid) holding sockets while running a deleted executable, by name.
+  std::map<std::string, uint64_t> deleted_executable_processes;
 };
 
 // A socket with several owners is judged per owner: a listener is expected when a rule

@@ -2,6 +2,8 @@
 
 #include <fnmatch.h>
 
+#include <string_view>
+
 namespace connwatch {
 
 const char* ProtocolMatchName(ProtocolMatch protocol) {
@@ -47,6 +49,24 @@ bool ProcessMatches(const std::string& pattern, const std::string& name) {
   // backslash. With one, fnmatch's escapes apply: "x\*" matches the literal name "x*".
   if (pattern.find_first_of("*?[") == std::string::npos) return pattern == name;
   return fnmatch(pattern.c_str(), name.c_str(), 0) == 0;
+}
+
+bool ExeMatches(const std::string& pattern, const std::string& exe) {
+  if (pattern.empty()) return true;
+  if (exe.empty()) return false;
+  if (pattern.find_first_of("*?[") == std::string::npos) return pattern == exe;
+  return fnmatch(pattern.c_str(), exe.c_str(), FNM_PATHNAME) == 0;
+}
+
+bool IdentityMatches(const std::string& process_pattern, const std::string& exe_pattern,
+                     const Process& process) {
+  if (!ExeMatches(exe_pattern, process.exe)) return false;
+  if (process_pattern.empty() || ProcessMatches(process_pattern, process.name)) return true;
+  if (!process.comm.empty() && ProcessMatches(process_pattern, process.comm)) return true;
+  std::string_view argv0 = process.argv0;
+  size_t slash = argv0.rfind('/');
+  if (slash != std::string_view::npos) argv0.remove_prefix(slash + 1);
+  return !argv0.empty() && ProcessMatches(process_pattern, std::string(argv0));
 }
 
 }  // namespace connwatch

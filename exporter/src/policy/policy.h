@@ -43,6 +43,10 @@ struct ListenerRule {
   ProtocolMatch protocol = ProtocolMatch::kAny;
   BindMatch bind;
   SourceLocation where;
+  // Where the binary must live: "" any; else an absolute path or an fnmatch(3) glob with
+  // FNM_PATHNAME ('*' stops at '/'), matched against the resolved /proc/<pid>/exe. Last, so
+  // positional initializers of the fields above keep compiling.
+  std::string exe;
 };
 
 // A service that must be listening (the missing-connection check).
@@ -52,6 +56,7 @@ struct ExpectedService {
   ProtocolMatch protocol = ProtocolMatch::kTcp;
   std::string process;  // optional glob: the listener must also be owned by it
   SourceLocation where;
+  std::string exe;  // as in ListenerRule
 };
 
 // An allowed connection path. `ports` is the local port for inbound paths and the remote
@@ -63,11 +68,14 @@ struct PathRule {
   PortRange ports;
   ProtocolMatch protocol = ProtocolMatch::kAny;
   SourceLocation where;
+  std::string exe;  // as in ListenerRule
 };
 
+// `process`, `exe` or both (the loader refuses neither).
 struct NetworkProcessRule {
-  std::string process;  // glob
+  std::string process;  // glob; "" with an exe: any name
   SourceLocation where;
+  std::string exe;  // as in ListenerRule
 };
 
 struct Limits {
@@ -102,5 +110,15 @@ extern const char* const kDefaultPolicyYaml;
 
 // fnmatch(3) glob match of a process name (no FNM_PATHNAME: names hold no '/').
 bool ProcessMatches(const std::string& pattern, const std::string& name);
+// fnmatch(3) with FNM_PATHNAME of an executable path; "" matches any, and an unknown exe
+// ("") matches nothing else: a rule that says where the binary lives cannot vouch for a
+// process whose binary nobody could see.
+bool ExeMatches(const std::string& pattern, const std::string& exe);
+// A rule's process and exe patterns against one process. `process` matches the exe
+// basename (`name`), the comm or the basename of argv[0], any of them: the name a
+// process was started by is often a symlink's (python3 -> python3.11). All three are the
+// process's to choose; only `exe` says which binary runs.
+bool IdentityMatches(const std::string& process_pattern, const std::string& exe_pattern,
+                     const Process& process);
 
 }  // namespace connwatch

@@ -32,7 +32,8 @@ std::optional<uint16_t> PolicyPortNumber(std::string_view text) {
 // Turns the YamlNode tree into a Policy, reporting every problem it finds.
 class Checker {
  public:
-  explicit Checker(ConfigErrors& errors) : errors_(errors), reader_(errors, "process names") {}
+  explicit Checker(ConfigErrors& errors)
+      : errors_(errors), reader_(errors, "process names and exe paths") {}
 
   void Document(const YamlNode& root, Policy& policy) {
     if (root.kind == YamlNode::Kind::kNull) return;  // "~" alone: the empty policy
@@ -248,17 +249,46 @@ class Checker {
     return reader_.String(*process, KeyPath(path, "process"), true).value_or("");
   }
 
+  // The optional `exe` of a rule: "" when absent (any binary). Compared with the kernel's
+  // /proc/<pid>/exe, which is absolute and resolved, so a pattern that could never match
+  // one is an error rather than a rule that silently allows nothing.
+  std::string ExePattern(const YamlFields& fields, const std::string& path) {
+    const YamlNode* exe = YamlReader::Value(fields, "exe");
+    if (exe == nullptr) return "";
+    std::string exe_path = KeyPath(path, "exe");
+    std::optional<std::string> text = reader_.String(*exe, exe_path, true);
+    if (!text) return "";
+    std::string problem;
+    if (text->empty()) {
+      problem = "exe must not be empty (leave the key out to allow any path)";
+    } else if ((*text)[0] != '/') {
+      problem = "exe must be an absolute path or glob (starting with /), got " + QuoteBytes(*text);
+    } else if (text->find('\0') != std::string::npos) {
+      problem = "exe must not contain NUL bytes";
+    } else if (text->size() > 1 && text->back() == '/') {
+      problem = "exe names a directory, not a binary: " + QuoteBytes(*text);
+    } else if ((*text + "/").find("/./") != std::string::npos ||
+               (*text + "/").find("/../") != std::string::npos) {
+      problem = "exe is matched against the resolved path, which has no . or .. parts, got " +
+                QuoteBytes(*text);
+    }
+    if (problem.empty()) return *text;
+    ErrorAt(errors_, *exe, exe_path, problem);
+    return "";
+  }
+
   std::vector<ListenerRule> Listeners(const YamlNode& node) {
     std::vector<ListenerRule> rules;
     reader_.ForEachItem(node, "listeners", [&](const YamlNode& item, const std::string& path) {
       YamlFields fields;
-      if (!reader_.ReadFields(item, path, {"process", "port", "ports", "protocol", "bind"},
+      if (!reader_.ReadFields(item, path, {"process", "exe", "port", "ports", "protocol", "bind"},
                               fields)) {
         return;
       }
       ListenerRule rule;
       rule.where = reader_.Where(item);
       rule.process = ProcessPattern(fields, path);
+      rule.exe = ExePattern(fields, path);
       Ports(fields, path, rule.ports);
       if (const YamlNode* protocol = YamlReader::Value(fields, "protocol")) {
         Protocol(*protocol, KeyPath(path, "protocol"), rule.protocol);
@@ -292,7 +322,8 @@ class Checker {
     reader_.ForEachItem(
         node, "expected_services", [&](const YamlNode& item, const std::string& path) {
           YamlFields fields;
-          if (!reader_.ReadFields(item, path, {"name", "port", "protocol", "process"}, fields))
+          if (!reader_.ReadFields(item, path, {"name", "port", "protocol", "process", "exe"},
+                                  fields))
             return;
           ExpectedService service;
           service.where = reader_.Where(item);
@@ -314,6 +345,7 @@ class Checker {
           if (const YamlNode* process = YamlReader::Value(fields, "process")) {
             service.process = reader_.String(*process, KeyPath(path, "process"), true).value_or("");
           }
+          service.exe = ExePattern(fields, path);
           services.push_back(std::move(service));
         });
     return services;
@@ -341,21 +373,40 @@ class Checker {
     }
   }
 
+  // A name (glob) or a mapping {process: GLOB, exe: GLOB} with at least one of them.
   std::vector<NetworkProcessRule> NetworkProcesses(const YamlNode& node) {
     std::vector<NetworkProcessRule> rules;
-    reader_.ForEachItem(node, "network_processes",
-                        [&](const YamlNode& item, const std::string& path) {
-                          std::optional<std::string> name = reader_.String(item, path, true);
-                          if (!name) return;
-                          // An empty pattern matches every process, which here would silently allow
-                          // all.
-                          if (name->empty()) {
-                            ErrorAt(errors_, item, path,
-                                    "process name must not be empty (\"*\" allows every process)");
-                            return;
-                          }
-                          rules.push_back({*name, reader_.Where(item)});
-                        });
+    reader_.ForEachItem(
+        node, "network_processes", [&](const YamlNode& item, const std::string& path) {
+          NetworkProcessRule rule{"", reader_.Where(item), ""};
+          const YamlNode* name_node = &item;
+          std::string name_path = path;
+          if (item.kind == YamlNode::Kind::kMap) {
+            YamlFields fields;
+            if (!reader_.ReadFields(item, path, {"process", "exe"}, fields)) return;
+            rule.exe = ExePattern(fields, path);
+            name_node = YamlReader::Value(fields, "process");
+            name_path = KeyPath(path, "process");
+            if (name_node == nullptr) {
+              if (item.children.empty()) {
+                ErrorAt(errors_, item, path, "give process, exe or both");
+              } else if (!rule.exe.empty()) {
+                rules.push_back(std::move(rule));
+              }
+              return;
+            }
+          }
+          std::optional<std::string> name = reader_.String(*name_node, name_path, true);
+          if (!name) return;
+          // An empty pattern matches every process, which here would silently allow all.
+          if (name->empty()) {
+            ErrorAt(errors_, *name_node, name_path,
+                    "process name must not be empty (\"*\" allows every process)");
+            return;
+          }
+          rule.process = *name;
+          rules.push_back(std::move(rule));
+        });
     return rules;
   }
 
@@ -363,14 +414,16 @@ class Checker {
     std::vector<PathRule> rules;
     reader_.ForEachItem(node, "paths", [&](const YamlNode& item, const std::string& path) {
       YamlFields fields;
-      if (!reader_.ReadFields(item, path,
-                              {"process", "direction", "remote_zone", "port", "ports", "protocol"},
-                              fields)) {
+      if (!reader_.ReadFields(
+              item, path,
+              {"process", "exe", "direction", "remote_zone", "port", "ports", "protocol"},
+              fields)) {
         return;
       }
       PathRule rule;
       rule.where = reader_.Where(item);
       rule.process = ProcessPattern(fields, path);
+      rule.exe = ExePattern(fields, path);
       if (const YamlNode* direction = YamlReader::Value(fields, "direction")) {
         std::string direction_path = KeyPath(path, "direction");
         if (std::optional<std::string> text = reader_.String(*direction, direction_path)) {

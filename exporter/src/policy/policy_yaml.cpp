@@ -104,6 +104,13 @@ void EmitItem(const std::vector<std::pair<std::string, YamlScalar>>& entries,
   }
 }
 
+// A rule's process and exe, when given.
+void AddIdentity(const std::string& process, const std::string& exe,
+                 std::vector<std::pair<std::string, YamlScalar>>& entries) {
+  if (!process.empty()) entries.push_back({"process", YamlString(process)});
+  if (!exe.empty()) entries.push_back({"exe", YamlString(exe)});
+}
+
 void AddPorts(const PortRange& ports, std::vector<std::pair<std::string, YamlScalar>>& entries) {
   if (ports.IsAny()) return;
   if (ports.low == ports.high) {
@@ -112,6 +119,20 @@ void AddPorts(const PortRange& ports, std::vector<std::pair<std::string, YamlSca
     entries.push_back(
         {"ports",
          {"\"" + std::to_string(ports.low) + "-" + std::to_string(ports.high) + "\"", ""}});
+  }
+}
+
+// A plain name, or a mapping when the rule says where the binary lives.
+void EmitNetworkProcesses(const std::vector<NetworkProcessRule>& rules, std::ostringstream& out) {
+  for (const NetworkProcessRule& rule : rules) {
+    if (rule.exe.empty()) {
+      out << "  - ";
+      EmitScalar(YamlString(rule.process), out);
+      continue;
+    }
+    std::vector<std::pair<std::string, YamlScalar>> entries;
+    AddIdentity(rule.process, rule.exe, entries);
+    EmitItem(entries, out);
   }
 }
 
@@ -134,7 +155,7 @@ std::string PolicyToYaml(const Policy& policy) {
     out << "listeners:" << (policy.listeners->empty() ? " []" : "") << "\n";
     for (const ListenerRule& rule : *policy.listeners) {
       Entries entries;
-      if (!rule.process.empty()) entries.push_back({"process", YamlString(rule.process)});
+      AddIdentity(rule.process, rule.exe, entries);
       AddPorts(rule.ports, entries);
       if (rule.protocol != ProtocolMatch::kAny) {
         entries.push_back({"protocol", {ProtocolMatchName(rule.protocol), ""}});
@@ -163,22 +184,19 @@ std::string PolicyToYaml(const Policy& policy) {
       if (service.protocol != ProtocolMatch::kAny) {
         entries.push_back({"protocol", {ProtocolMatchName(service.protocol), ""}});
       }
-      if (!service.process.empty()) entries.push_back({"process", YamlString(service.process)});
+      AddIdentity(service.process, service.exe, entries);
       EmitItem(entries, out);
     }
   }
   if (policy.network_processes) {
     out << "network_processes:" << (policy.network_processes->empty() ? " []" : "") << "\n";
-    for (const NetworkProcessRule& rule : *policy.network_processes) {
-      out << "  - ";
-      EmitScalar(YamlString(rule.process), out);
-    }
+    EmitNetworkProcesses(*policy.network_processes, out);
   }
   if (policy.paths) {
     out << "paths:" << (policy.paths->empty() ? " []" : "") << "\n";
     for (const PathRule& rule : *policy.paths) {
       Entries entries;
-      if (!rule.process.empty()) entries.push_back({"process", YamlString(rule.process)});
+      AddIdentity(rule.process, rule.exe, entries);
       if (rule.direction != Direction::kNone) {
         entries.push_back({"direction", {DirectionName(rule.direction), ""}});
       }

@@ -37,10 +37,12 @@
 // full-walk period), and a cold sample taken at that instant may miss the same fds while
 // they move. New processes (fork children inheriting a listener) and pid reuse are always
 // caught. Process attributes (exe, cmdline, uid, user) are re-read when the fd directory's
-// inode (the process) or comm changes (execve sets comm; prctl(PR_SET_NAME) and writes to
-// /proc/<pid>/comm change it too; comm is read every sample, from <pid>/comm, which costs
-// less than <pid>/stat), otherwise kept until the next full walk: an execve of a binary
-// with the same comm, a setuid() or an edited argv show up late, by at most that period.
+// inode (the process), comm or exe link changes (execve sets comm; prctl(PR_SET_NAME) and
+// writes to /proc/<pid>/comm change it too; comm is read every sample, from <pid>/comm, which
+// costs less than <pid>/stat; the exe link is read every sample too, one readlink per owner,
+// so that a binary deleted or replaced under a running process, or an execve of another
+// binary with the same comm, is seen at once), otherwise kept until the next full walk: a
+// setuid() or an edited argv show up late, by at most that period.
 #include "sources/owner_cache.h"
 
 #include <fcntl.h>
@@ -267,7 +269,8 @@ std::optional<Process> OwnerCache::ReadProcess(const std::string& procfs, pid_t 
   std::string comm;
   if (!last_scan_full_ && entry.process && entry.signature.inode != 0 &&
       entry.signature.inode == entry.process_fd_inode && ReadComm(procfs, pid, comm) &&
-      comm == entry.process->comm) {
+      comm == entry.process->comm &&
+      ReadExe(procfs, pid) == std::pair(entry.process->exe, entry.process->exe_deleted)) {
     stats.permission_denied += entry.process_denied;
     return entry.process;
   }

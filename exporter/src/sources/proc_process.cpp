@@ -147,6 +147,14 @@ std::string ParseCmdline(std::string_view raw, size_t max_bytes) {
   return cmdline;
 }
 
+std::string ParseArgv0(std::string_view raw, bool truncated) {
+  // A process may rewrite its argv (setproctitle: "nginx: worker process"); then there may
+  // be no NUL at all, and the whole text is argv[0] as far as anyone can tell.
+  size_t nul = raw.find('\0');
+  if (nul == std::string_view::npos) return truncated ? "" : std::string(raw);
+  return std::string(raw.substr(0, nul));
+}
+
 std::pair<std::string, bool> StripDeletedSuffix(std::string_view exe_link) {
   // The kernel appends " (deleted)" once when the binary was unlinked or replaced (a
   // package upgrade under a running daemon). A file really named "x (deleted)" is
@@ -156,6 +164,11 @@ std::pair<std::string, bool> StripDeletedSuffix(std::string_view exe_link) {
     return {std::string(exe_link), true};
   }
   return {std::string(exe_link), false};
+}
+
+std::pair<std::string, bool> ReadExe(const std::string& procfs, pid_t pid) {
+  int error = 0;
+  return StripDeletedSuffix(ReadExeLink(ProcPath(procfs, pid, "exe"), error));
 }
 
 std::optional<Process> ReadProcess(const std::string& procfs, pid_t pid, double boot_time_seconds,
@@ -209,8 +222,10 @@ std::optional<Process> ReadProcess(const std::string& procfs, pid_t pid, double 
   process.name = base.empty() ? process.comm : std::string(base);
 
   // Empty for kernel threads and zombies; unreadable cmdline is not worth a counter.
-  if (ReadFileCapped(ProcPath(procfs, pid, "cmdline"), kMaxCmdlineBytes, text) == 0) {
+  bool truncated = false;
+  if (ReadFileCapped(ProcPath(procfs, pid, "cmdline"), kMaxCmdlineBytes, text, &truncated) == 0) {
     process.cmdline = ParseCmdline(text, kMaxCmdlineBytes);
+    process.argv0 = ParseArgv0(text, truncated);
   }
   return process;
 }

@@ -28,8 +28,14 @@ std::optional<uint32_t> ParseStatusRealUid(std::string_view text);     // "Uid:"
 std::optional<double> ParseBootTime(std::string_view proc_stat_text);  // "btime" line
 // NULs become spaces, trailing NULs dropped, cut to `max_bytes`.
 std::string ParseCmdline(std::string_view raw, size_t max_bytes);
+// argv[0]: the bytes before the first NUL of the raw cmdline; "" when `truncated` (the read
+// cap cut the file) and no NUL came before the cut, since a prefix is not the name.
+std::string ParseArgv0(std::string_view raw, bool truncated);
 // "/usr/sbin/nginx (deleted)" -> {"/usr/sbin/nginx", true}
 std::pair<std::string, bool> StripDeletedSuffix(std::string_view exe_link);
+
+// readlink of <procfs>/<pid>/exe through StripDeletedSuffix; {"", false} when unreadable.
+std::pair<std::string, bool> ReadExe(const std::string& procfs, pid_t pid);
 
 struct ProcessReadStats {
   uint64_t vanished = 0;
