@@ -3,6 +3,7 @@
 #include <syslog.h>
 
 #include <cstdio>
+#include <utility>
 
 #include "base/log.h"
 #include "cli/ages.h"
@@ -175,26 +176,29 @@ std::string FindingLogLine(const Snapshot& snapshot, const Finding& finding,
                            const ParentNames& parents) {
   FindingFacts f = FactsOf(snapshot, finding, parents);
   std::string line = "connwatch finding check=" + f.check;
-  auto add = [&line](const char* key, const std::string& value) {
-    if (!value.empty()) line += std::string(" ") + key + "=" + LogfmtValue(value);
+  const std::pair<const char*, std::string> fields[] = {
+      {"process", f.process},
+      {"pid", f.pid},
+      {"ppid", f.ppid},
+      {"parent", f.parent},
+      {"user", f.user},
+      {"exe", f.exe},
+      {"started", f.process_start ? FormatUtcTime(*f.process_start) : ""},
+      {"protocol", f.protocol},
+      {"local", f.local_address.empty() ? "" : f.local_address + ":" + f.local_port},
+      {"remote", f.remote_address.empty() ? "" : f.remote_address + ":" + f.remote_port},
+      {"direction", f.direction},
+      {"zone", f.remote_zone},
+      {"service", f.service},
+      {"age", f.age_text},
+      {"age_source", f.age_source},
+      {"cmdline", f.cmdline},
+      {"reason", f.reason},
   };
-  add("process", f.process);
-  add("pid", f.pid);
-  add("ppid", f.ppid);
-  add("parent", f.parent);
-  add("user", f.user);
-  add("exe", f.exe);
-  add("started", f.process_start ? FormatUtcTime(*f.process_start) : "");
-  add("protocol", f.protocol);
-  add("local", f.local_address.empty() ? "" : f.local_address + ":" + f.local_port);
-  add("remote", f.remote_address.empty() ? "" : f.remote_address + ":" + f.remote_port);
-  add("direction", f.direction);
-  add("zone", f.remote_zone);
-  add("service", f.service);
-  add("age", f.age_text);
-  add("age_source", f.age_source);
-  add("cmdline", f.cmdline);
-  add("reason", f.reason);
+  // Empty values are left out: a service finding has no endpoints, a listener no age.
+  for (const auto& [key, value] : fields) {
+    if (!value.empty()) line += std::string(" ") + key + "=" + LogfmtValue(value);
+  }
   return line;
 }
 

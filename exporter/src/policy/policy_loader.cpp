@@ -277,6 +277,18 @@ class Checker {
     return "";
   }
 
+  // What every rule kind has: where it is written, whom it names, which protocol.
+  template <typename Rule>
+  void RuleBasics(const YamlNode& item, const YamlFields& fields, const std::string& path,
+                  Rule& rule) {
+    rule.where = reader_.Where(item);
+    rule.process = ProcessPattern(fields, path);
+    rule.exe = ExePattern(fields, path);
+    if (const YamlNode* protocol = YamlReader::Value(fields, "protocol")) {
+      Protocol(*protocol, KeyPath(path, "protocol"), rule.protocol);
+    }
+  }
+
   std::vector<ListenerRule> Listeners(const YamlNode& node) {
     std::vector<ListenerRule> rules;
     reader_.ForEachItem(node, "listeners", [&](const YamlNode& item, const std::string& path) {
@@ -286,15 +298,11 @@ class Checker {
         return;
       }
       ListenerRule rule;
-      rule.where = reader_.Where(item);
-      rule.process = ProcessPattern(fields, path);
-      rule.exe = ExePattern(fields, path);
+      RuleBasics(item, fields, path, rule);
       Ports(fields, path, rule.ports);
-      if (const YamlNode* protocol = YamlReader::Value(fields, "protocol")) {
-        Protocol(*protocol, KeyPath(path, "protocol"), rule.protocol);
-      }
-      if (const YamlNode* bind = YamlReader::Value(fields, "bind"))
+      if (const YamlNode* bind = YamlReader::Value(fields, "bind")) {
         Bind(*bind, KeyPath(path, "bind"), rule.bind);
+      }
       rules.push_back(std::move(rule));
     });
     return rules;
@@ -323,10 +331,11 @@ class Checker {
         node, "expected_services", [&](const YamlNode& item, const std::string& path) {
           YamlFields fields;
           if (!reader_.ReadFields(item, path, {"name", "port", "protocol", "process", "exe"},
-                                  fields))
+                                  fields)) {
             return;
+          }
           ExpectedService service;
-          service.where = reader_.Where(item);
+          RuleBasics(item, fields, path, service);
           if (reader_.Require(item, fields, path, "name")) {
             const YamlNode& name_node = *YamlReader::Value(fields, "name");
             std::string name_path = KeyPath(path, "name");
@@ -339,13 +348,6 @@ class Checker {
             service.port =
                 Port(*YamlReader::Value(fields, "port"), KeyPath(path, "port")).value_or(0);
           }
-          if (const YamlNode* protocol = YamlReader::Value(fields, "protocol")) {
-            Protocol(*protocol, KeyPath(path, "protocol"), service.protocol);
-          }
-          if (const YamlNode* process = YamlReader::Value(fields, "process")) {
-            service.process = reader_.String(*process, KeyPath(path, "process"), true).value_or("");
-          }
-          service.exe = ExePattern(fields, path);
           services.push_back(std::move(service));
         });
     return services;
@@ -421,9 +423,7 @@ class Checker {
         return;
       }
       PathRule rule;
-      rule.where = reader_.Where(item);
-      rule.process = ProcessPattern(fields, path);
-      rule.exe = ExePattern(fields, path);
+      RuleBasics(item, fields, path, rule);
       if (const YamlNode* direction = YamlReader::Value(fields, "direction")) {
         std::string direction_path = KeyPath(path, "direction");
         if (std::optional<std::string> text = reader_.String(*direction, direction_path)) {
@@ -445,9 +445,6 @@ class Checker {
         }
       }
       Ports(fields, path, rule.ports);
-      if (const YamlNode* protocol = YamlReader::Value(fields, "protocol")) {
-        Protocol(*protocol, KeyPath(path, "protocol"), rule.protocol);
-      }
       rules.push_back(std::move(rule));
     });
     return rules;
