@@ -318,6 +318,11 @@ void EvaluateLongConnections(const Limits& limits, const Snapshot& snapshot,
 // No policy can make that normal, so the check needs no section and is always active.
 // One finding per process, on its first socket, as for network processes.
 void EvaluateDeletedExecutables(const Snapshot& snapshot, Evaluation& evaluation) {
+  // Almost every sample has none: the socket table (100k entries on a busy host) is walked
+  // only when some owner runs a deleted executable.
+  bool any_deleted = std::any_of(snapshot.processes.begin(), snapshot.processes.end(),
+                                 [](const auto& entry) { return entry.second.exe_deleted; });
+  if (!any_deleted) return;
   std::unordered_map<pid_t, size_t> first_socket;
   for (size_t i = 0; i < snapshot.sockets.size(); ++i) {
     for (const Process* owner : OwnerProcesses(snapshot, snapshot.sockets[i])) {

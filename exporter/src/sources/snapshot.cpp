@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <functional>
+#include <unordered_set>
 
 #include "base/clock.h"
 #include "base/log.h"
@@ -86,18 +87,25 @@ void CollectProcesses(Snapshot& snapshot, const SnapshotOptions& options, Snapsh
   RunCollector(snapshot, kCollectorProcesses, [&](std::string& error) {
     auto boot_time = ReadBootTime(options.procfs);
     UserNames users;  // a cold sample's; the cache keeps its own across samples
+    std::unordered_set<pid_t> unread;
     for (const Socket& socket : snapshot.sockets) {
       for (pid_t pid : snapshot.OwnersOf(socket)) {
-        if (snapshot.processes.count(pid) != 0) continue;
+        if (snapshot.processes.count(pid) != 0 || unread.count(pid) != 0) continue;
         // A process that exits now keeps its pid in `owners` but gets no entry here; if it
         // was the only owner, the socket counts as unowned.
         double boot = boot_time.value_or(0);
         auto process =
             cache ? cache->owners().ReadProcess(options.procfs, pid, boot, snapshot.process_stats)
                   : ReadProcess(options.procfs, pid, boot, snapshot.process_stats, &users);
-        if (process) snapshot.processes.emplace(pid, std::move(*process));
+        if (process) {
+          snapshot.processes.emplace(pid, std::move(*process));
+        } else {
+          unread.insert(pid);
+        }
       }
     }
+    snapshot.unread_owners.emplace(unread.begin(), unread.end());
+    std::sort(snapshot.unread_owners->begin(), snapshot.unread_owners->end());
     if (!boot_time) error = "btime unreadable in stat";
     return boot_time.has_value();
   });
@@ -199,6 +207,16 @@ size_t ReadOwners(const Snapshot& snapshot, std::span<const pid_t> pids) {
   return read;
 }
 
+// The same from the few owners CollectProcesses could not read, for AttributeSockets, which
+// asks of every socket: most samples have none, and a probe into `processes` per socket
+// cost more than the rest of the attribution.
+size_t ReadOwnersKnowingUnread(const std::vector<pid_t>& unread, std::span<const pid_t> pids) {
+  if (unread.empty()) return pids.size();
+  size_t read = 0;
+  for (pid_t pid : pids) read += !std::binary_search(unread.begin(), unread.end(), pid);
+  return read;
+}
+
 // sock_diag's answer for a socket no process held, as AttributeHeld reads it: gone, or open
 // under another inode (0: its last fd was closed), means its owner let go of it.
 StillOpen AskStillOpen(const Socket& socket, const SockDiagLookup& lookup) {
@@ -222,8 +240,7 @@ Attribution QueuedAttribution(Attribution listener) {
 
 }  // namespace
 
-Attribution Snapshot::AttributionOf(size_t index) const {
-  if (attribution.size() == sockets.size()) return attribution[index];
+Attribution Snapshot::DecideAttribution(size_t index) const {
   const Socket& socket = sockets[index];
   const Socket& holder = Holder(socket);
   if (holder.inode == 0) return Attribution::kNoInode;
@@ -239,7 +256,8 @@ void AttributeSockets(Snapshot& snapshot, const SockDiagLookup& lookup) {
     const Socket& socket = snapshot.sockets[i];
     if (socket.inode == 0) continue;
     std::span<const pid_t> pids = snapshot.OwnersOf(socket);
-    size_t read = ReadOwners(snapshot, pids);
+    size_t read = snapshot.unread_owners ? ReadOwnersKnowingUnread(*snapshot.unread_owners, pids)
+                                         : ReadOwners(snapshot, pids);
     StillOpen still_open = StillOpen::kCannotTell;
     if (pids.empty() && lookup && lookups < kMaxAttributionLookups) {
       ++lookups;

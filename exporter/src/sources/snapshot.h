@@ -81,6 +81,9 @@ struct Snapshot {
   std::vector<SocketClass> classes;  // parallel to sockets
   SocketOwners owners;
   std::unordered_map<pid_t, Process> processes;  // the owners of any socket
+  // Owner pids whose process could not be read (it exited between the walk and the read),
+  // sorted; nullopt when no process read recorded them (a snapshot built by hand).
+  std::optional<std::vector<pid_t>> unread_owners;
   // Inode-less sockets waiting in a listener's accept queue, and that listener (by index):
   // OwnersOf gives such a socket the listener's owners. Found by IndexOwners.
   QueuedSockets queued;
@@ -112,7 +115,10 @@ struct Snapshot {
   void IndexOwners();
   // sockets[index]'s attribution: from `attribution` when AttributeSockets filled it, else
   // decided the same way without asking the kernel whether unclaimed sockets still exist.
-  Attribution AttributionOf(size_t index) const;
+  // Inline: the checks and the metrics ask it of every socket of every sample.
+  Attribution AttributionOf(size_t index) const {
+    return attribution.size() == sockets.size() ? attribution[index] : DecideAttribution(index);
+  }
 
  private:
   // Where each socket's owners are, parallel to sockets: its slot in `owners` and, when it
@@ -128,6 +134,7 @@ struct Snapshot {
   std::optional<size_t> IndexOf(const Socket& socket) const;
   // The socket whose fd holders are `socket`'s owners: its listener when queued, else itself.
   const Socket& Holder(const Socket& socket) const;
+  Attribution DecideAttribution(size_t index) const;
 
  public:
   // Distinct names of a socket's owners, sorted; empty when unowned.
