@@ -674,6 +674,16 @@ def install_executable(directory, name, source=None, link=False):
     return path
 
 
+def named_holder(directory, name):
+    """The path of a sockholder named `name` in directory/bin, installed on first use: tests
+    give each role its own process name."""
+    path = os.path.join(directory, "bin", name)
+    if not os.path.exists(path):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        install_executable(os.path.dirname(path), name)
+    return path
+
+
 class Holder:
     """One sockholder child; `ready` is its READY JSON (pid, ports)."""
 

@@ -71,11 +71,7 @@ def enter_private_mount_namespace():
 
 
 def exe(name):
-    path = os.path.join(TMP.name, "bin", name)
-    if not os.path.exists(path):
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        h.install_executable(os.path.dirname(path), name)
-    return path
+    return h.named_holder(TMP.name, name)
 
 
 def new_dir(prefix):

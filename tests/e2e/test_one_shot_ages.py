@@ -49,11 +49,7 @@ def tearDownModule():
 
 
 def exe(name):
-    path = os.path.join(TMP.name, "bin", name)
-    if not os.path.exists(path):
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        h.install_executable(os.path.dirname(path), name)
-    return path
+    return h.named_holder(TMP.name, name)
 
 
 class OneShotCase(unittest.TestCase):
