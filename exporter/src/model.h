@@ -48,6 +48,12 @@ struct Socket {
   uint32_t uid = 0;
   // sock_diag's socket cookie, unique per boot; 0 when the source has none (/proc/net).
   uint64_t cookie = 0;
+  // The network namespace the socket lives in, as an index into Snapshot::namespaces: 0 is
+  // connwatch's own (and every socket of a snapshot that knows no other).
+  uint32_t netns = 0;
+  // The cgroup v2 id of the socket's creator (INET_DIAG_CGROUP_ID, which sock_diag sends
+  // unasked); 0 when the source has none (/proc/net, kernels without cgroup2).
+  uint64_t cgroup_id = 0;
 
   bool operator==(const Socket&) const = default;
 };
@@ -72,6 +78,46 @@ struct Process {
   // when empty or cut off by the read cap. Policies match its basename too: it is the name
   // the process was started by (Debian's redis-server is a symlink to redis-check-rdb).
   std::string argv0;
+  // The inode of /proc/<pid>/ns/net: which network namespace the process lives in; 0 when
+  // unreadable (read with the process).
+  uint64_t netns_inode = 0;
+  // The process's cgroup v2 path (the "0::" line of /proc/<pid>/cgroup), "" when unread.
+  std::string cgroup;
+};
+
+// How the sockets of one network namespace were read (connwatch_netns{mode}).
+enum class NetnsMode : uint8_t {
+  kOwn,       // connwatch's own namespace: the host path, exactly as without namespaces
+  kSockDiag,  // a sock_diag socket created inside it (setns, CAP_SYS_ADMIN)
+  kProcfs,    // /proc/<pid>/net/{tcp,tcp6,udp,udp6} of one member process
+  kFailed,    // neither worked this sample
+};
+
+struct NetworkNamespace {
+  uint64_t inode = 0;  // of ns/net; what identifies it while it lives
+  // The `netns` label value: "" for connwatch's own, else the pinned name (`ip netns add
+  // NAME`), else the first 12 characters of a container id of one of its processes, else
+  // "inode:<N>".
+  std::string name;
+  NetnsMode mode = NetnsMode::kOwn;
+  pid_t member = 0;  // one process inside it; 0 when only pinned
+};
+
+// Which container, and which Kubernetes pod, a socket or process belongs to, resolved from
+// the cgroup path and the node's files (sources/containers.h). Every field empty: the host
+// (host services, sessions, anything outside a container).
+struct Workload {
+  std::string runtime;       // "containerd", "cri-o", "docker", "podman"; "" on the host
+  std::string container_id;  // as in the cgroup path (usually 64 hex digits)
+  // Kubernetes names (cAdvisor's label convention); "" for containers outside Kubernetes
+  // and when no metadata file names them.
+  std::string k8s_namespace;
+  std::string pod;
+  std::string container;
+  std::string pod_uid;  // never a label of a high-volume family
+
+  bool IsHost() const { return container_id.empty() && pod_uid.empty(); }
+  bool operator==(const Workload&) const = default;
 };
 
 // How old a connection is and how connwatch knows (tracking/connection_ages.h).

@@ -110,6 +110,8 @@ Command CheckCommand(CheckFlags& f) {
           ChoiceFlag("format", "Output format.", &f.format, {"text", "json"}),
           BoolFlag("syslog", "Also log each finding to syslog (daemon.warning).", &f.use_syslog),
           ProcfsFlag(&f.snapshot.procfs),
+          RootfsFlag(&f.snapshot.rootfs),
+          SysfsFlag(&f.snapshot.sysfs),
           SourceModeFlag(&f.snapshot.source_mode, "Socket source."),
       },
       {},

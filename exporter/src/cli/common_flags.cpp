@@ -53,6 +53,13 @@ Flag ProcfsFlag(std::string* procfs) {
   return StringFlag("path.procfs", "procfs mountpoint.", procfs);
 }
 
+Flag RootfsFlag(std::string* rootfs) {
+  return StringFlag("path.rootfs",
+                    "The host's root filesystem (a container mounts it, e.g. /host).", rootfs);
+}
+
+Flag SysfsFlag(std::string* sysfs) { return StringFlag("path.sysfs", "sysfs mountpoint.", sysfs); }
+
 Flag StoragePathFlag(std::string* storage_path, std::string help) {
   return StringFlag("storage.path", std::move(help), storage_path);
 }

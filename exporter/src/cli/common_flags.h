@@ -20,6 +20,10 @@ std::string SourceModeName(SourceMode mode);
 Flag LogLevelFlag(LogLevel* level);
 // --path.procfs=/proc.
 Flag ProcfsFlag(std::string* procfs);
+// --path.rootfs=/ (the host's root: pinned namespaces, OCI bundles, pod logs).
+Flag RootfsFlag(std::string* rootfs);
+// --path.sysfs=/sys (cgroup2 is found through the host's mountinfo, under this).
+Flag SysfsFlag(std::string* sysfs);
 // --storage.path=/var/lib/connwatch; each command says what it keeps or reads there.
 Flag StoragePathFlag(std::string* storage_path, std::string help);
 

@@ -62,6 +62,8 @@ Command ConnectionsCommand(ConnectionsFlags& f) {
           BoolFlag("listening", "Only listening sockets.", &f.view.listening_only),
           ChoiceFlag("format", "Output format.", &f.format, {"table", "json"}),
           ProcfsFlag(&f.snapshot.procfs),
+          RootfsFlag(&f.snapshot.rootfs),
+          SysfsFlag(&f.snapshot.sysfs),
           SourceModeFlag(&f.snapshot.source_mode, "Socket source."),
           StoragePathFlag(&f.storage_path,
                           "Directory of the running exporter's state (first-seen times)."),

@@ -74,6 +74,8 @@ Command ServeCommand(ServeFlags& f) {
           SourceModeFlag(&f.sampler.snapshot.source_mode,
                          "Socket source: auto is netlink, falling back to /proc/net."),
           ProcfsFlag(&f.sampler.snapshot.procfs),
+          RootfsFlag(&f.sampler.snapshot.rootfs),
+          SysfsFlag(&f.sampler.snapshot.sysfs),
           LogLevelFlag(&f.log_level),
           StringFlag("config.file",
                      "Policy file (YAML); without it the embedded default policy learns a "

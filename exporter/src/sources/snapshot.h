@@ -51,6 +51,11 @@ inline constexpr uint32_t kDefaultFullScanEvery = 30;
 
 struct SnapshotOptions {
   std::string procfs = "/proc";
+  // The host's root and sysfs as connwatch sees them (--path.rootfs, --path.sysfs; a
+  // DaemonSet mounts the host at /host): pinned namespaces, cgroup2, OCI bundles and pod
+  // logs are read under these.
+  std::string rootfs = "/";
+  std::string sysfs = "/sys";
   SourceMode source_mode = SourceMode::kAuto;
   PortSet udp_service_ports;
   // Remembers, across the samples of its owner, which unconnected UDP sockets inside the
@@ -98,6 +103,26 @@ struct Snapshot {
   std::optional<bool> conntrack_timestamps;
   std::vector<ConntrackFlow> conntrack_flows;
   ConntrackStats conntrack_stats;
+
+  // Every network namespace read this sample; [0] is connwatch's own. Empty in a snapshot
+  // that knows no other namespace (built by hand): every socket is then in its own.
+  std::vector<NetworkNamespace> namespaces;
+  // The distinct workloads of this sample's sockets; [0] is the host. workload_of is
+  // parallel to sockets (an index into workloads); empty when nothing was resolved, and
+  // every socket is then the host's.
+  std::vector<Workload> workloads;
+  std::vector<uint32_t> workload_of;
+  // sockets[index]'s workload; the host's when unresolved.
+  const Workload& WorkloadOf(size_t index) const {
+    static const Workload kHost;
+    if (index >= workload_of.size() || workload_of[index] >= workloads.size()) return kHost;
+    return workloads[workload_of[index]];
+  }
+  // The `netns` label of a socket's namespace: "" for connwatch's own.
+  std::string_view NetnsNameOf(const Socket& socket) const {
+    if (socket.netns == 0 || socket.netns >= namespaces.size()) return {};
+    return namespaces[socket.netns].name;
+  }
 
   std::vector<CollectorResult> collectors;
   SockDiagStats sock_diag_stats;
