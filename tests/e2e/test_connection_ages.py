@@ -116,7 +116,7 @@ def age_sources(exp):
 
 
 def state_errors(exp, op):
-    return exp.value("connwatch_state_errors_total", op=op)
+    return exp.value("connwatch_state_errors_total", op=op, file="connections")
 
 
 def wait_for_ages(cw, process, what=None, groups=2, timeout=APPEAR):

@@ -257,7 +257,27 @@ TEST_F(BaselineFileTest, UnreadableFileIsAnError) {
   std::string error;
   EXPECT_FALSE(LoadBaseline(path, error));
   EXPECT_NE(error.find(path), std::string::npos) << error;
-  EXPECT_NE(error.find(strerror(EISDIR)), std::string::npos) << error;
+  EXPECT_NE(error.find("it is not a regular file"), std::string::npos) << error;
+}
+
+// What the learner never writes: a glob for a name, a port range. Such a file allows what was
+// never seen (here everything), so it is refused, not loaded as allow-all.
+TEST_F(BaselineFileTest, AFileWithGlobsOrRangesIsRefused) {
+  std::string path = dir_ + "/baseline.yaml";
+  std::string error;
+  ASSERT_TRUE(SaveBaseline(path, SomeBaseline(), error)) << error;
+  ASSERT_TRUE(LoadBaseline(path, error)) << error << " (an escaped glob character is a literal)";
+  std::string head = "# connwatch learned baseline, format 1\nexpected_services: []\n";
+  Write(path, head + "network_processes: []\npaths: []\nlisteners:\n  - process: \"*\"\n");
+  EXPECT_FALSE(LoadBaseline(path, error));
+  EXPECT_EQ(error, "refusing the baseline " + path +
+                       ": line 6: process \"*\" is a glob, which the learner never writes");
+  Write(path, head + "network_processes: []\nlisteners: []\npaths:\n  - ports: 1-65535\n");
+  EXPECT_FALSE(LoadBaseline(path, error));
+  EXPECT_NE(error.find("line 6: ports are a range"), std::string::npos) << error;
+  Write(path, head + "listeners: []\npaths: []\nnetwork_processes:\n  - exe: /usr/*\n");
+  EXPECT_FALSE(LoadBaseline(path, error));
+  EXPECT_NE(error.find("exe \"/usr/*\" is a glob"), std::string::npos) << error;
 }
 
 TEST_F(BaselineFileTest, CorruptFileIsRefusedWithItsErrors) {

@@ -218,5 +218,70 @@ TEST_F(ReadFileTest, AProblemWithoutSubjectNamesOnlyThePath) {
             big + " is larger than the limit of 10 bytes");
 }
 
+// The storage directory's files: real FIFOs, symlinks, modes and owners (the tests run as
+// root, so chown to nobody works).
+TEST_F(ReadFileTest, AStorageFileIsReadWhenRegularAndOnlyOurs) {
+  std::string path = Make("state", "text");
+  FileLoad load = LoadStorageFile(path, 100);
+  EXPECT_TRUE(load.ok()) << load.Problem("", path, 100);
+  EXPECT_EQ(load.text, "text");
+  EXPECT_EQ(LoadStorageFile(dir_ + "/none", 100).status, FileLoad::Status::kMissing);
+  EXPECT_EQ(LoadStorageFile(Make("big", "12345"), 4).status, FileLoad::Status::kTooLarge);
+}
+
+TEST_F(ReadFileTest, AStorageFifoIsRefusedWithoutBlocking) {
+  std::string path = dir_ + "/fifo";
+  ASSERT_EQ(mkfifo(path.c_str(), 0600), 0);
+  FileLoad load = LoadStorageFile(path, 100);  // a blocking open would hang here
+  EXPECT_EQ(load.status, FileLoad::Status::kRefused);
+  EXPECT_EQ(load.Problem("the state", path, 100),
+            "refusing the state " + path + ": it is not a regular file");
+}
+
+TEST_F(ReadFileTest, AStorageSymlinkIsRefusedNotFollowed) {
+  std::string target = Make("target", "text");
+  ASSERT_EQ(symlink(target.c_str(), (dir_ + "/link").c_str()), 0);
+  FileLoad load = LoadStorageFile(dir_ + "/link", 100);
+  EXPECT_EQ(load.status, FileLoad::Status::kRefused);
+  EXPECT_EQ(load.Problem("", "x", 100), "refusing x: it is a symbolic link");
+  std::filesystem::create_directory(dir_ + "/real");
+  Make("real/state", "text");
+  ASSERT_EQ(symlink((dir_ + "/real").c_str(), (dir_ + "/storage").c_str()), 0);
+  load = LoadStorageFile(dir_ + "/storage/state", 100);
+  EXPECT_EQ(load.status, FileLoad::Status::kRefused);
+  EXPECT_NE(load.refusal.find("the directory " + dir_ + "/storage:"), std::string::npos)
+      << load.refusal;
+}
+
+TEST_F(ReadFileTest, AStorageFileOthersMayWriteIsRefused) {
+  std::string path = Make("state", "text");
+  ASSERT_EQ(chmod(path.c_str(), 0666), 0);
+  FileLoad load = LoadStorageFile(path, 100);
+  EXPECT_EQ(load.status, FileLoad::Status::kRefused);
+  EXPECT_NE(load.refusal.find("group- or world-writable"), std::string::npos) << load.refusal;
+  ASSERT_EQ(chmod(path.c_str(), 0620), 0);
+  EXPECT_EQ(LoadStorageFile(path, 100).status, FileLoad::Status::kRefused);
+  ASSERT_EQ(chmod(path.c_str(), 0600), 0);
+  ASSERT_EQ(chmod(dir_.c_str(), 0777), 0);
+  load = LoadStorageFile(path, 100);
+  EXPECT_EQ(load.status, FileLoad::Status::kRefused);
+  EXPECT_NE(load.refusal.find("the directory " + dir_ + ": it is group- or world-writable"),
+            std::string::npos)
+      << load.refusal;
+}
+
+TEST_F(ReadFileTest, AStorageFileOfAnotherUserIsRefused) {
+  ASSERT_EQ(geteuid(), 0u) << "chown to nobody needs root";
+  std::string path = Make("state", "text");
+  ASSERT_EQ(chown(path.c_str(), 65534, 65534), 0);
+  FileLoad load = LoadStorageFile(path, 100);
+  EXPECT_EQ(load.status, FileLoad::Status::kRefused);
+  EXPECT_NE(load.refusal.find("owned by uid 65534, not connwatch's 0"), std::string::npos)
+      << load.refusal;
+  ASSERT_EQ(chown(path.c_str(), 0, 0), 0);
+  ASSERT_EQ(chown(dir_.c_str(), 65534, 65534), 0);
+  EXPECT_EQ(LoadStorageFile(path, 100).status, FileLoad::Status::kRefused);
+}
+
 }  // namespace
 }  // namespace connwatch

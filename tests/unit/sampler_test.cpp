@@ -145,8 +145,8 @@ TEST_F(SamplerFakeProcTest, TheStateIsWrittenAndASecondSamplerRestoresFirstSight
   std::string text = TextOf(restored);
   EXPECT_EQ(AgeSources(text, "first_seen"), 3) << text;
   EXPECT_EQ(AgeSources(text, "process_start"), 0);
-  EXPECT_EQ(SeriesValue(text, "connwatch_state_errors_total{op=\"load\"}"), 0);
-  EXPECT_EQ(SeriesValue(text, "connwatch_state_errors_total{op=\"save\"}"), 0);
+  EXPECT_EQ(SeriesValue(text, "connwatch_state_errors_total{op=\"load\",file=\"connections\"}"), 0);
+  EXPECT_EQ(SeriesValue(text, "connwatch_state_errors_total{op=\"save\",file=\"connections\"}"), 0);
 
   // The control: the same tree with empty storage is a cold start.
   std::string other = dir_ + "/other";
@@ -177,7 +177,7 @@ TEST_F(SamplerFakeProcTest, AnUnreadableStateFileIsCountedAndAgesStartOver) {
   Sampler sampler(Options(dir_));
   sampler.SampleOnce();
   std::string text = TextOf(sampler);
-  EXPECT_EQ(SeriesValue(text, "connwatch_state_errors_total{op=\"load\"}"), 1);
+  EXPECT_EQ(SeriesValue(text, "connwatch_state_errors_total{op=\"load\",file=\"connections\"}"), 1);
   EXPECT_EQ(AgeSources(text, "process_start"), 3);
 }
 

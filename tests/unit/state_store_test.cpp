@@ -135,7 +135,7 @@ TEST_F(TrackerStateFileTest, BadFilesAreReportedWithThePath) {
   std::string directory = dir_ + "/a-directory";
   ASSERT_EQ(mkdir(directory.c_str(), 0700), 0);
   EXPECT_FALSE(LoadTrackerState(directory, error).has_value());
-  EXPECT_EQ(error, "cannot read the connection state " + directory + ": " + strerror(EISDIR));
+  EXPECT_EQ(error, "refusing the connection state " + directory + ": it is not a regular file");
 }
 
 TEST_F(TrackerStateFileTest, OversizedFileIsRefused) {
@@ -184,7 +184,7 @@ TEST_F(TrackerStateFileTest, FullDiskFailsCleanly) {
     close(fds[0]);
     if (unshare(CLONE_NEWNS) != 0 ||
         mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
-        mount("tmpfs", mount_point.c_str(), "tmpfs", 0, "size=16k") != 0) {
+        mount("tmpfs", mount_point.c_str(), "tmpfs", 0, "size=16k,mode=0700") != 0) {
       _exit(77);
     }
     std::string path = mount_point + "/connections.state";
@@ -386,7 +386,7 @@ TEST_F(TrackerJournalTest, UnreadableOrOversizedJournalIsReportedAndSkipped) {
   ASSERT_EQ(unlink(journal_.c_str()), 0);
   ASSERT_EQ(mkdir(journal_.c_str(), 0700), 0);
   ExpectSameEntries(Load(journal_error), snapshot_entries);
-  EXPECT_EQ(journal_error, "cannot read " + journal_ + ": " + strerror(EISDIR));
+  EXPECT_EQ(journal_error, "refusing " + journal_ + ": it is not a regular file");
   ASSERT_EQ(rmdir(journal_.c_str()), 0);
   Write(journal_, JournalHeader(kBootId, Read(path_)));
   ASSERT_EQ(truncate(journal_.c_str(), (64 << 20) + 1), 0);  // sparse: cheap to make

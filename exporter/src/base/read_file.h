@@ -21,9 +21,10 @@ int ReadFileCapped(const std::string& path, size_t max_bytes, std::string& out,
 
 // A whole file of connwatch's own, or why not.
 struct FileLoad {
-  enum class Status { kOk, kMissing, kTooLarge, kUnreadable };
+  enum class Status { kOk, kMissing, kTooLarge, kUnreadable, kRefused };
   Status status = Status::kOk;
-  int error = 0;  // the errno, for kUnreadable
+  int error = 0;        // the errno, for kUnreadable
+  std::string refusal;  // why, for kRefused
   std::string text;
 
   bool ok() const { return status == Status::kOk; }
@@ -35,5 +36,12 @@ struct FileLoad {
 // Reads `path` whole when it holds at most `max_bytes`; a larger file is refused unread
 // beyond the cap (one byte more is read to tell "too big" from "exactly at the cap").
 FileLoad LoadFileCapped(const std::string& path, size_t max_bytes);
+
+// A file of connwatch's storage directory (the baseline, the connection state), which
+// whoever can write there could plant: as LoadFileCapped, but the directory is opened with
+// O_NOFOLLOW and the file relative to it with O_NOFOLLOW|O_NONBLOCK (a FIFO cannot hang
+// start-up), and both are refused (kRefused, with the reason) unless they are a directory
+// and a regular file owned by connwatch's euid and writable by nobody else.
+FileLoad LoadStorageFile(const std::string& path, size_t max_bytes);
 
 }  // namespace connwatch

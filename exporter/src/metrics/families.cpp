@@ -410,8 +410,16 @@ void AddSelfFamilies(const Snapshot& snapshot, const FamilyBuilder& unowned,
                      metric::kLongConnections.name, metric::kDeletedExecutableProcesses.name});
   FamilyBuilder scan_errors = CounterFamily(metric::kScanErrors, "kind", counters.scan_errors);
   FamilyBuilder parse_errors = CounterFamily(metric::kParseErrors, "source", counters.parse_errors);
-  FamilyBuilder state_errors =
-      CounterFamily(metric::kStateErrors, "op", counters.state_errors, {"load", "save"});
+  // Keyed "op:file" (load or save; baseline or connections), every pair exported from the
+  // start so that increase() sees the first failure.
+  FamilyBuilder state_errors(metric::kStateErrors, MetricType::Counter, {"op", "file"});
+  for (const char* op : {"load", "save"}) {
+    for (const char* file : {"baseline", "connections"}) state_errors.Set({op, file}, 0);
+  }
+  for (const auto& [key, count] : counters.state_errors) {
+    size_t colon = key.find(':');
+    state_errors.Set({key.substr(0, colon), key.substr(colon + 1)}, static_cast<double>(count));
+  }
   FamilyBuilder conntrack(metric::kConntrackTimestamps, MetricType::Gauge, {});
   if (snapshot.conntrack_timestamps) conntrack.Set({}, *snapshot.conntrack_timestamps ? 1 : 0);
   FamilyBuilder build_info(metric::kBuildInfo, MetricType::Gauge, {"version", "revision"});

@@ -99,7 +99,8 @@ inline constexpr Info kConntrackTimestamps{
     "Whether net.netfilter.nf_conntrack_timestamp is on, so tracked flows have exact ages."};
 inline constexpr Info kStateErrors{
     "connwatch_state_errors_total",
-    "Failures to load or save the persisted connection state, by operation."};
+    "Failures to load or save the persisted state, by operation and file (baseline, "
+    "connections)."};
 inline constexpr Info kBuildInfo{"connwatch_build_info",
                                  "A metric with a constant 1 labeled by version and revision."};
 inline constexpr Info kDeletedExecutableProcesses{

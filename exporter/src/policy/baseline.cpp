@@ -51,6 +51,43 @@ std::string LiteralPattern(const std::string& name) {
   return pattern;
 }
 
+// Whether `pattern` is one LiteralPattern writes: a literal, glob characters escaped.
+bool IsLiteralPattern(const std::string& pattern) {
+  std::string name;
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    if (pattern[i] == '\\' && i + 1 < pattern.size()) ++i;
+    name += pattern[i];
+  }
+  return LiteralPattern(name) == pattern;
+}
+
+// "" or why `learned` holds what the learner never writes (a glob, a port range): such a
+// file was written by someone else, and would allow what was never seen.
+std::string Unlearnable(const Policy& learned) {
+  auto rule = [](const std::string& process, const std::string& exe, const PortRange& ports,
+                 const SourceLocation& where) -> std::string {
+    std::string at = std::to_string(where.line) + ": ";
+    if (!IsLiteralPattern(process)) return at + "process \"" + process + "\" is a glob";
+    if (!IsLiteralPattern(exe)) return at + "exe \"" + exe + "\" is a glob";
+    if (ports.low != ports.high) return at + "ports are a range, not one port";
+    return "";
+  };
+  std::string why;
+  for (const ListenerRule& r : *learned.listeners) {
+    if (why.empty()) why = rule(r.process, r.exe, r.ports, r.where);
+  }
+  for (const PathRule& r : *learned.paths) {
+    if (why.empty()) why = rule(r.process, r.exe, r.ports, r.where);
+  }
+  for (const ExpectedService& r : *learned.expected_services) {
+    if (why.empty()) why = rule(r.process, r.exe, {r.port, r.port}, r.where);
+  }
+  for (const NetworkProcessRule& r : *learned.network_processes) {
+    if (why.empty()) why = rule(r.process, r.exe, {0, 0}, r.where);
+  }
+  return why;
+}
+
 // The owners as learned, (name, exe path) each once, sorted: {("", "")} for an unowned
 // socket. An empty name (a process can clear its comm) has no exact pattern, since ""
 // matches every process: such owners are not learned and stay findings, and a socket owned
@@ -318,20 +355,14 @@ bool SaveBaseline(const std::string& path, const Policy& learned, std::string& e
 
 std::optional<Policy> LoadBaseline(const std::string& path, std::string& error) {
   error.clear();
-  std::string text;
-  bool truncated = false;
-  // One byte over the cap tells "too big" from "exactly at the cap".
-  int read_error = ReadFileCapped(path, kMaxPolicyFileBytes + 1, text, &truncated);
-  if (read_error == ENOENT) return std::nullopt;
-  if (read_error != 0) {
-    error = "cannot read the baseline " + path + ": " + strerror(read_error);
+  FileLoad file = LoadStorageFile(path, kMaxPolicyFileBytes);
+  if (file.status == FileLoad::Status::kMissing) return std::nullopt;
+  if (!file.ok()) {
+    error = file.Problem("the baseline", path, kMaxPolicyFileBytes);
+    if (file.status == FileLoad::Status::kTooLarge) error += "; refusing to parse it";
     return std::nullopt;
   }
-  if (truncated || text.size() > kMaxPolicyFileBytes) {
-    error = "baseline " + path + " is larger than the limit of " +
-            std::to_string(kMaxPolicyFileBytes) + " bytes; refusing to parse it";
-    return std::nullopt;
-  }
+  const std::string& text = file.text;
   std::string_view first_line = std::string_view(text).substr(0, text.find('\n'));
   if (!first_line.starts_with(kHeaderPrefix)) {
     error = path + " is not a connwatch baseline (its first line is not \"" +
@@ -360,6 +391,10 @@ std::optional<Policy> LoadBaseline(const std::string& path, std::string& error) 
                                                     : nullptr;
   if (missing != nullptr) {
     error = "baseline " + path + " is incomplete: section " + missing + " is missing";
+    return std::nullopt;
+  }
+  if (std::string why = Unlearnable(policy); !why.empty()) {
+    error = "refusing the baseline " + path + ": line " + why + ", which the learner never writes";
     return std::nullopt;
   }
   return std::move(result.policy);

@@ -82,6 +82,7 @@ bool PolicyRuntime::Init(const Options& options, std::vector<std::string>& error
     } else if (!error.empty()) {
       // A damaged baseline must not silently become "everything allowed" or "nothing
       // allowed": it is relearned, and the log says why.
+      ++baseline_errors_.load;
       Log(LogLevel::kError, "persisted baseline unusable, relearning",
           {{"path", baseline_path()}, {"err", error}});
     }
@@ -137,10 +138,16 @@ void PolicyRuntime::Observe(const Snapshot& snapshot, std::chrono::steady_clock:
   if (SaveBaseline(baseline_path(), *learned_, error)) {
     Log(LogLevel::kInfo, "baseline learned and saved", {{"path", baseline_path()}});
   } else {
+    ++baseline_errors_.save;
     Log(LogLevel::kError, "baseline learned but not saved; it will be relearned on restart",
         {{"err", error}});
   }
   PublishLocked();
+}
+
+PolicyRuntime::BaselineErrors PolicyRuntime::baseline_errors() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return baseline_errors_;
 }
 
 std::shared_ptr<const EffectivePolicy> PolicyRuntime::Current() const {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -69,6 +70,11 @@ class PolicyRuntime {
 
   std::shared_ptr<const EffectivePolicy> Current() const;
   ReloadStatus reload_status() const;
+  // Failures so far to load (at Init) and to save (when learning ends) the baseline.
+  struct BaselineErrors {
+    uint64_t load = 0, save = 0;
+  };
+  BaselineErrors baseline_errors() const;
 
   std::string baseline_path() const { return BaselinePathIn(options_.storage_path); }
 
@@ -85,6 +91,7 @@ class PolicyRuntime {
   bool learning_started_set_ = false;
   std::shared_ptr<const EffectivePolicy> current_;
   ReloadStatus reload_status_;
+  BaselineErrors baseline_errors_;
 };
 
 }  // namespace connwatch

@@ -24,14 +24,14 @@ void Sampler::RestoreAges() {
   std::optional<TrackerState> state = LoadTrackerState(state_path_, error, &journal_error);
   if (!journal_error.empty()) {
     // The snapshot (and what of the journal could be trusted) is still used.
-    ++counters_.state_errors["load"];
+    ++counters_.state_errors["load:connections"];
     Log(LogLevel::kWarn, "connection journal partly unusable",
         {{"path", JournalPathFor(state_path_)}, {"err", journal_error}});
   }
   if (!state) {
     if (!error.empty()) {
       // Never serve ages from a file we cannot trust: start from this sample instead.
-      ++counters_.state_errors["load"];
+      ++counters_.state_errors["load:connections"];
       Log(LogLevel::kError, "connection state unusable, ages start over",
           {{"path", state_path_}, {"err", error}});
     }
@@ -56,7 +56,7 @@ void Sampler::TrackAges(Snapshot& snapshot) {
   bool saved = state_store_->Save(state, tracker_->added(), tracker_->removed(), error);
   tracker_->PutEntries(std::move(state.entries));
   if (!saved) {
-    ++counters_.state_errors["save"];
+    ++counters_.state_errors["save:connections"];
     Log(LogLevel::kWarn, "cannot save connection state; ages live on in memory",
         {{"path", state_path_}, {"err", error}});
   }
@@ -87,6 +87,9 @@ void Sampler::SampleOnce() {
     PolicyView policy_view;
     if (effective) {
       runtime_->Observe(snapshot, start);
+      PolicyRuntime::BaselineErrors baseline = runtime_->baseline_errors();
+      counters_.state_errors["load:baseline"] = baseline.load;
+      counters_.state_errors["save:baseline"] = baseline.save;
       evaluation = Evaluate(effective->policy, snapshot);
       ReloadStatus reload = runtime_->reload_status();
       policy_view = {&*evaluation,

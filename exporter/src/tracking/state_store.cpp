@@ -87,7 +87,7 @@ std::optional<TrackerState> LoadTrackerState(const std::string& path, std::strin
                                              std::string* journal_error) {
   error.clear();
   if (journal_error != nullptr) journal_error->clear();
-  FileLoad snapshot = LoadFileCapped(path, kMaxStateFileBytes);
+  FileLoad snapshot = LoadStorageFile(path, kMaxStateFileBytes);
   if (snapshot.status == FileLoad::Status::kMissing) return std::nullopt;
   if (!snapshot.ok()) {
     error = LoadProblem(snapshot, "the connection state", path);
@@ -100,7 +100,7 @@ std::optional<TrackerState> LoadTrackerState(const std::string& path, std::strin
     return std::nullopt;
   }
   std::string journal_path = JournalPathFor(path);
-  FileLoad journal = LoadFileCapped(journal_path, kMaxStateFileBytes);
+  FileLoad journal = LoadStorageFile(journal_path, kMaxStateFileBytes);
   std::string journal_problem;
   if (journal.status == FileLoad::Status::kMissing) {
     // A snapshot alone: the journal was never created (or a crash came between the two).
