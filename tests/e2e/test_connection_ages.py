@@ -19,7 +19,8 @@ What each test proves:
   RestartTest          kill -9 and restart on the same --storage.path: ages keep growing
                        from where they were (source first_seen, no load error).
   CorruptStateTest     garbage, and a plausible but truncated file that claims ancient
-                       starts: counted in connwatch_state_errors_total{op="load"}, never
+                       starts: counted in
+                       connwatch_state_errors_total{op="load",file="connections"}, never
                        served (a valid copy of the same claims *is* served: the control).
   FullDiskTest         a full tmpfs as --storage.path: serving goes on, op="save" errors
                        grow, ages stay right, no temp files are left; freeing space recovers.

@@ -183,7 +183,8 @@ class LeastPrivilege(unittest.TestCase):
         state = os.path.join(cw._log_dir, "state")
         h.wait_until(lambda: os.path.exists(os.path.join(state, "connections.state")), 15,
                      "connections.state written")
-        self.assertEqual(exp.value_or("connwatch_state_errors_total", 0, op="save"), 0)
+        self.assertEqual(exp.value_or("connwatch_state_errors_total", 0, op="save",
+                                      file="connections"), 0)
 
     def test_a_root_on_a_privileged_port_also_keeps_net_bind_service(self):
         # Port 80 is free: this is the test's own network namespace.

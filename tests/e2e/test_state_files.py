@@ -5,8 +5,10 @@
    a few seconds, and the refusal is counted as one load error of the connection state.
 2. A world-writable baseline.yaml that allows everything (`process: "*"`, every port) is
    refused with the reason in the log: connwatch learns again instead of allowing all.
-3. SIGTERM during start-up (a FIFO named baseline.yaml, which a blocking open would wait on
-   with the stop signals already blocked) ends connwatch promptly.
+3. SIGTERM during start-up ends connwatch promptly: with a FIFO named baseline.yaml (which a
+   blocking open would wait on with the stop signals already blocked), and while start-up
+   waits on a FIFO given as --config.file (a slow load: a thread takes the stop signals until
+   connwatch listens).
 """
 
 import os
@@ -78,10 +80,18 @@ class StateFilesTest(unittest.TestCase):
 
     def test_sigterm_during_start_up_exits_promptly(self):
         os.mkfifo(os.path.join(self.storage, "baseline.yaml"), 0o600)
+        self.sigterm_during_start_up(self.policy)
+
+    def test_sigterm_during_a_slow_policy_load_exits_promptly(self):
+        policy = os.path.join(self.tmp.name, "policy-fifo.yaml")
+        os.mkfifo(policy, 0o600)
+        self.sigterm_during_start_up(policy)
+
+    def sigterm_during_start_up(self, policy):
         log = open(os.path.join(self.tmp.name, "log"), "wb")
         proc = subprocess.Popen(
             [h.connwatch_bin(), "serve", "--web.listen-address=127.0.0.1:0",
-             f"--storage.path={self.storage}", f"--config.file={self.policy}"],
+             f"--storage.path={self.storage}", f"--config.file={policy}"],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         try:
             time.sleep(0.5)  # into start-up: the baseline is loaded before it listens

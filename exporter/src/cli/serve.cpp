@@ -1,10 +1,15 @@
 #include "cli/serve.h"
 
 #include <malloc.h>
+#include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <memory>
+#include <optional>
+#include <string>
+#include <thread>
 
 #include "base/log.h"
 #include "cli/common_flags.h"
@@ -168,9 +173,44 @@ int ReloadOnSighupUntilStopped(const sigset_t& stop_signals, PolicyRuntime& runt
   return signal_number;
 }
 
+// Until the main thread waits for the stop signals (after the first sample and the listener),
+// a thread of this one's does: a slow or stuck load (a FIFO for --config.file) or sample must
+// not leave SIGTERM blocked with nobody to take it. A stop signal then ends connwatch at once,
+// as nothing it has started needs stopping yet; a SIGHUP is ignored (the policy is being
+// loaded anyway). Its own SIGUSR1, from the destructor, hands the signals back.
+class StartUpSignals {
+ public:
+  explicit StartUpSignals(const sigset_t& stop_signals) : signals_(stop_signals) {
+    sigset_t hand_back;
+    sigemptyset(&hand_back);
+    sigaddset(&hand_back, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &hand_back, nullptr);
+    sigaddset(&signals_, SIGUSR1);
+    thread_ = std::thread([this] { Wait(); });
+  }
+  ~StartUpSignals() {
+    pthread_kill(thread_.native_handle(), SIGUSR1);
+    thread_.join();
+  }
+
+ private:
+  void Wait() {
+    int signal_number = 0;
+    while (sigwait(&signals_, &signal_number) == 0 && signal_number != SIGUSR1) {
+      if (signal_number == SIGHUP) continue;
+      Log(LogLevel::kInfo, "stopping during start-up", {{"signal", std::to_string(signal_number)}});
+      _exit(0);
+    }
+  }
+
+  sigset_t signals_;
+  std::thread thread_;
+};
+
 // The policy, the sampler (one sample before the server starts, so the first scrape has
 // data) and the HTTP server, until a stop signal.
 int RunUntilStopped(const ServeFlags& flags, const sigset_t& stop_signals) {
+  std::optional<StartUpSignals> start_up(std::in_place, stop_signals);
   PolicyRuntime runtime;
   std::vector<std::string> policy_errors;
   if (!runtime.Init({flags.config_file, flags.storage_path, flags.reset_baseline}, policy_errors)) {
@@ -189,6 +229,7 @@ int RunUntilStopped(const ServeFlags& flags, const sigset_t& stop_signals) {
     return 1;
   }
   sampler.Start();
+  start_up.reset();
   Log(LogLevel::kInfo, "listening",
       {{"address", server.bound_address()},
        {"telemetry_path", flags.server.telemetry_path},
