@@ -297,5 +297,15 @@ TEST_F(AtomicFileTest, ADirectoryAtTheTempNameIsLeftAndReported) {
   EXPECT_EQ(Tree(dir_), std::vector<std::string>{Temp("state")});
 }
 
+// A symlinked storage directory is refused, not written through into wherever it points.
+TEST_F(AtomicFileTest, ASymlinkedDirectoryIsRefusedNotWrittenThrough) {
+  std::filesystem::create_directory(dir_ + "/elsewhere");
+  ASSERT_EQ(symlink((dir_ + "/elsewhere").c_str(), (dir_ + "/storage").c_str()), 0);
+  std::string error;
+  EXPECT_FALSE(WriteFileAtomically("the state", dir_ + "/storage/state", "x", error));
+  EXPECT_NE(error.find("opening directory " + dir_ + "/storage"), std::string::npos) << error;
+  EXPECT_TRUE(std::filesystem::is_empty(dir_ + "/elsewhere"));
+}
+
 }  // namespace
 }  // namespace connwatch

@@ -57,22 +57,21 @@ bool WriteAll(int fd, std::string_view text) {
 // durable by syncing the directory: after a crash the path holds the old file or the new
 // one, never a torn file. On any failure (ENOSPC on a full disk included) the temp file is
 // removed.
-}  // namespace
-
-bool WriteFileAtomically(const std::string& subject, const std::string& path, std::string_view text,
-                         std::string& error) {
-  if (!MakeParents(subject, path, error)) return false;
-  std::string temp = path + ".tmp." + std::to_string(getpid());
+// The temp file in `dir_fd`, written, synced and renamed over `name`.
+bool WriteIn(int dir_fd, const std::string& subject, const std::string& path,
+             const std::string& temp, const std::string& temp_name, const std::string& name,
+             std::string_view text, std::string& error) {
   // Whatever is at the temp name (left by a crash under the same pid, which in a container is
   // always 1, or planted there) is removed, not reused: opened in place it would keep its own
   // mode and owner, and a hard link there would have the text written into the file it names.
   // O_EXCL then makes the file a new one of ours and refuses whatever is planted in between,
   // a symlink included (as O_NOFOLLOW does too).
-  if (unlink(temp.c_str()) != 0 && errno != ENOENT) {
+  if (unlinkat(dir_fd, temp_name.c_str(), 0) != 0 && errno != ENOENT) {
     error = Failure(subject, path, "removing " + temp, errno);
     return false;
   }
-  int fd = open(temp.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600);
+  int fd =
+      openat(dir_fd, temp_name.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) {
     error = Failure(subject, path, "creating " + temp, errno);
     return false;
@@ -88,27 +87,43 @@ bool WriteFileAtomically(const std::string& subject, const std::string& path, st
     step = "closing ";
     saved = errno;
   }
-  if (step == nullptr && rename(temp.c_str(), path.c_str()) != 0) {
+  if (step == nullptr && renameat(dir_fd, temp_name.c_str(), dir_fd, name.c_str()) != 0) {
     step = "renaming ";
     saved = errno;
   }
   if (step != nullptr) {
-    unlink(temp.c_str());
+    unlinkat(dir_fd, temp_name.c_str(), 0);
     error = Failure(subject, path, step + temp, saved);
     return false;
   }
+  return true;
+}
+
+}  // namespace
+
+bool WriteFileAtomically(const std::string& subject, const std::string& path, std::string_view text,
+                         std::string& error) {
+  if (!MakeParents(subject, path, error)) return false;
+  std::string temp = path + ".tmp." + std::to_string(getpid());
   size_t slash = path.find_last_of('/');
   std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
-  int dir_fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd < 0 || fsync(dir_fd) != 0) {
-    saved = errno;
-    if (dir_fd >= 0) close(dir_fd);
-    // The new file is in place; only its surviving a crash is in doubt.
-    error = Failure(subject, path, "renamed into place, but syncing directory " + dir, saved);
+  std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+  std::string temp_name = name + ".tmp." + std::to_string(getpid());
+  // Everything below is relative to the directory, opened once and never through a symlink
+  // (a symlinked storage path would have the files written wherever it points).
+  int dir_fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (dir_fd < 0) {
+    error = Failure(subject, path, "opening directory " + dir, errno);
     return false;
   }
+  bool ok = WriteIn(dir_fd, subject, path, temp, temp_name, name, text, error);
+  if (ok && fsync(dir_fd) != 0) {
+    // The new file is in place; only its surviving a crash is in doubt.
+    error = Failure(subject, path, "renamed into place, but syncing directory " + dir, errno);
+    ok = false;
+  }
   close(dir_fd);
-  return true;
+  return ok;
 }
 
 }  // namespace connwatch
