@@ -205,7 +205,7 @@ class SystemdUnit(unittest.TestCase):
         used = self.trace_serve()
         # A run that did not get far would prove little.
         self.assertTrue({"capset", "prctl", "readlinkat", "getdents64", "recvmsg",
-                         "rt_sigtimedwait", "fsync", "rename"} <= used, sorted(used))
+                         "rt_sigtimedwait", "fsync", "renameat"} <= used, sorted(used))
         self.assertEqual(sorted(used - allowed), [],
                          "syscalls connwatch uses that the unit's SystemCallFilter= denies")
 

@@ -3,7 +3,7 @@
 #   run_sanitized.sh build SRC DIR   configure DIR with clang, ASan+UBSan+fuzzer coverage at -O1,
 #                                    and build only the unit tests and the harnesses
 #   run_sanitized.sh unit SRC DIR    the unit tests under ASan+UBSan: any report fails
-#   run_sanitized.sh fuzz SRC DIR    each harness for CONNWATCH_FUZZ_SECONDS (10) seeded from
+#   run_sanitized.sh fuzz SRC DIR    each harness for CONNWATCH_FUZZ_SECONDS (6) seeded from
 #                                    tests/fixtures; the corpus it grows stays in DIR/corpus
 set -euo pipefail
 mode=$1 src=$2 dir=$3
@@ -39,7 +39,7 @@ case $mode in
     "$dir/tests/connwatch_unit_tests" --gtest_brief=1
     ;;
   fuzz)
-    seconds=${CONNWATCH_FUZZ_SECONDS:-10}
+    seconds=${CONNWATCH_FUZZ_SECONDS:-6}
     for harness in "$dir"/tests/fuzz/fuzz_*; do
       name=${harness##*/fuzz_}
       corpus=$dir/corpus/$name

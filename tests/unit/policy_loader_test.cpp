@@ -175,6 +175,10 @@ const std::map<std::string, std::vector<std::string>> kBadPolicies = {
     {"binary_bad_base64.yaml",
      {"binary_bad_base64.yaml:2:5: network_processes[0]: invalid base64 in !!binary value \"not "
       "base64!\""}},
+    // Bytes >= 0x80 in a !!binary value crashed yaml-cpp's own decoder (found by fuzzing).
+    {"binary_high_bytes.yaml",
+     {"binary_high_bytes.yaml:2:5: network_processes[0]: invalid base64 in !!binary value "
+      "\"Y2\\xc3\\xa9\""}},
     {"bind_unknown.yaml",
      {"bind_unknown.yaml:3:11: listeners[0].bind: bind must be any, loopback or an IP address, "
       "got \"everywhere\""}},

@@ -3,7 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace connwatch {
@@ -230,5 +232,24 @@ TEST(JsonStringTest, EscapesControlsAndReplacesInvalidUtf8) {
   }
 }
 
+TEST(DecodeBase64Test, DecodesPaddedTextAndIgnoresWhitespace) {
+  EXPECT_EQ(DecodeBase64(""), std::string());
+  EXPECT_EQ(DecodeBase64("Y2Fm6Q=="), std::string("caf\xe9"));
+  EXPECT_EQ(DecodeBase64("Y2Fm6Q\n =="), std::string("caf\xe9"));
+  EXPECT_EQ(DecodeBase64("YWI="), std::string("ab"));
+  EXPECT_EQ(DecodeBase64("YWJj"), std::string("abc"));
+  EXPECT_EQ(DecodeBase64("//79"), std::string("\xff\xfe\xfd"));
+  EXPECT_EQ(DecodeBase64("AA=="), std::string(1, '\0'));
+}
+
+TEST(DecodeBase64Test, RefusesWhatIsNotBase64) {
+  // Bytes >= 0x80 crashed yaml-cpp's decoder: found by tests/fuzz/policy_fuzz.cpp.
+  for (std::string_view bad : {"#", "Y2Fm6Q", "Y", "Y2F", "YW=I", "YWI==", "=YWI", "YWI=YWI=",
+                               "Y\xff==", "\x80\x80\x80\x80", "YWJj="}) {
+    EXPECT_EQ(DecodeBase64(bad), std::nullopt) << QuoteBytes(bad);
+  }
+}
+
 }  // namespace
 }  // namespace connwatch
+

@@ -131,4 +131,54 @@ std::string JsonString(std::string_view raw) {
   return out + "\"";
 }
 
+namespace {
+
+// The 6-bit value of a base64 digit, or -1.
+int Base64Digit(char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '+') return 62;
+  if (c == '/') return 63;
+  return -1;
+}
+
+bool IsBase64Space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+}  // namespace
+
+std::optional<std::string> DecodeBase64(std::string_view text) {
+  std::string bytes;
+  uint32_t bits = 0;
+  size_t digits = 0;   // digits of the current group of four
+  size_t padding = 0;  // '=' seen; only more '=' and whitespace may follow
+  for (char c : text) {
+    if (IsBase64Space(c)) continue;
+    if (c == '=') {
+      if (digits < 2 || digits + padding >= 4) return std::nullopt;
+      ++padding;
+      continue;
+    }
+    int digit = Base64Digit(c);
+    if (digit < 0 || padding > 0) return std::nullopt;
+    bits = (bits << 6) | static_cast<uint32_t>(digit);
+    if (++digits == 4) {
+      bytes.push_back(static_cast<char>((bits >> 16) & 0xff));
+      bytes.push_back(static_cast<char>((bits >> 8) & 0xff));
+      bytes.push_back(static_cast<char>(bits & 0xff));
+      bits = 0;
+      digits = 0;
+    }
+  }
+  if (digits == 0) return bytes;
+  if (digits == 1 || digits + padding != 4) return std::nullopt;
+  if (digits == 2) {
+    bytes.push_back(static_cast<char>((bits >> 4) & 0xff));
+  } else {
+    bytes.push_back(static_cast<char>((bits >> 10) & 0xff));
+    bytes.push_back(static_cast<char>((bits >> 2) & 0xff));
+  }
+  return bytes;
+}
+
 }  // namespace connwatch

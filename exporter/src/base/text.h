@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -34,5 +35,11 @@ std::string QuoteBytes(std::string_view text, size_t max_bytes = 64);
 // A JSON string literal; invalid UTF-8 becomes U+FFFD, '"', '\\' and the C0 control
 // characters are escaped (what JSON requires; DEL and C1 controls are valid as they are).
 std::string JsonString(std::string_view raw);
+
+// The bytes of base64 text (RFC 4648 alphabet, '=' padding only at the end, whitespace
+// ignored as in YAML's !!binary), or nullopt if it is not base64. Our own because yaml-cpp
+// 0.7's DecodeBase64 indexes its table with a signed char and reads out of bounds on any
+// byte >= 0x80 (a fuzzed policy crashed it).
+std::optional<std::string> DecodeBase64(std::string_view text);
 
 }  // namespace connwatch

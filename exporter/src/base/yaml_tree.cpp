@@ -1,6 +1,5 @@
 #include "base/yaml_tree.h"
 
-#include <yaml-cpp/binary.h>
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/exceptions.h>
 #include <yaml-cpp/mark.h>
@@ -456,12 +455,12 @@ std::optional<std::string> YamlReader::String(const YamlNode& node, const std::s
                                 : "!!binary is only allowed for " + binary_use_);
     return std::nullopt;
   }
-  std::vector<unsigned char> bytes = YAML::DecodeBase64(node.value);
-  if (bytes.empty() && node.value.find_first_not_of(" \t\r\n") != std::string::npos) {
+  std::optional<std::string> bytes = DecodeBase64(node.value);
+  if (!bytes) {
     ErrorAt(errors_, node, path, "invalid base64 in !!binary value " + QuoteBytes(node.value));
     return std::nullopt;
   }
-  return std::string(bytes.begin(), bytes.end());
+  return bytes;
 }
 
 }  // namespace connwatch
