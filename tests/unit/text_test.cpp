@@ -244,12 +244,11 @@ TEST(DecodeBase64Test, DecodesPaddedTextAndIgnoresWhitespace) {
 
 TEST(DecodeBase64Test, RefusesWhatIsNotBase64) {
   // Bytes >= 0x80 crashed yaml-cpp's decoder: found by tests/fuzz/policy_fuzz.cpp.
-  for (std::string_view bad : {"#", "Y2Fm6Q", "Y", "Y2F", "YW=I", "YWI==", "=YWI", "YWI=YWI=",
-                               "Y\xff==", "\x80\x80\x80\x80", "YWJj="}) {
+  for (std::string_view bad : {"#", "Y2Fm6Q", "Y", "Y2F", "YW=I", "YWI==", "=YWI",
+                               "YWI=YWI=", "Y\xff==", "\x80\x80\x80\x80", "YWJj="}) {
     EXPECT_EQ(DecodeBase64(bad), std::nullopt) << QuoteBytes(bad);
   }
 }
 
 }  // namespace
 }  // namespace connwatch
-
