@@ -211,6 +211,19 @@ TEST(RepliesMatchTest, AMalformedTailIsNoMismatch) {
   EXPECT_FALSE(RepliesMatch(lying.bytes(), 7, 999));
 }
 
+TEST(RepliesMatchTest, EndsOnLengthsWhoseAlignmentWouldWrap) {
+  // The reproducer of issue 17: NLMSG_ALIGN's 32-bit mask turns 0xFFFFFFFD..0xFFFFFFFF into
+  // 0, and a walk that advanced by it never ended. Each length here is our own seq and port,
+  // so only the bound on the length can end the walk.
+  for (uint32_t length : {0xFFFFFFFCu, 0xFFFFFFFDu, 0xFFFFFFFEu, 0xFFFFFFFFu}) {
+    NetlinkBuilder builder(7, 999);
+    builder.DiagMsg(DiagMsgSpec{}).Raw(Header(length, NLMSG_DONE, 7, 999));
+    builder.Raw(std::vector<uint8_t>(64, 0));
+    EXPECT_TRUE(RepliesMatch(builder.bytes(), 7, 999)) << length;
+    EXPECT_TRUE(RepliesMatch(Header(length, NLMSG_DONE, 7, 999), 7, 999)) << length;
+  }
+}
+
 struct ControlCase {
   const char* what;
   uint16_t type;
