@@ -20,6 +20,7 @@
 #include "metrics/families.h"
 #include "policy/evaluator.h"
 #include "policy/policy_loader.h"
+#include "sources/snapshot_cache.h"
 #include "support/fake_proc.h"
 
 namespace connwatch {
@@ -169,6 +170,30 @@ TEST_F(Host1, AutoModeFallsBackToProcNetAndSaysSo) {
   EXPECT_NE(text.find("connwatch_socket_source_info{source=\"procfs\",fallback=\"1\"} 1"),
             std::string::npos);
   EXPECT_NE(text.find("connwatch_collector_success{collector=\"sock_diag\"} 0"), std::string::npos);
+}
+
+// Issue 17: a pre-fork server's child that exits between the fd walk and the read of its
+// stat owns every listener; it is one vanished process, read once, not one per socket.
+TEST_F(Host1, AProcessThatExitsAfterItsFdWalkIsOneVanishedProcess) {
+  proc_.Remove("101/stat");
+  options_.source_mode = SourceMode::kProcfs;
+  Snapshot cold = TakeSnapshot(options_, zones_);
+  size_t owned_by_101 = 0;
+  for (const Socket& socket : cold.sockets) {
+    for (pid_t pid : cold.OwnersOf(socket)) owned_by_101 += pid == 101;
+  }
+  ASSERT_GT(owned_by_101, 3u) << "the child must own several sockets for this to mean much";
+  EXPECT_EQ(cold.process_stats.vanished, 1u);
+  EXPECT_EQ(cold.owner_stats.vanished, 1u) << "pid 500 only";
+  EXPECT_EQ(cold.unread_owners, std::optional(std::vector<pid_t>{101}));
+  EXPECT_NE(Exposition(cold).find("connwatch_scan_errors_total{kind=\"vanished\"} 2"),
+            std::string::npos);
+
+  SnapshotCache cache;
+  for (int sample = 0; sample < 3; ++sample) {
+    Snapshot warm = TakeSnapshot(options_, zones_, &cache);
+    EXPECT_EQ(warm.process_stats.vanished, 1u) << "sample " << sample;
+  }
 }
 
 TEST_F(Host1, NetlinkModeDoesNotFallBack) {
