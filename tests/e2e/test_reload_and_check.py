@@ -206,6 +206,9 @@ class CheckTest(unittest.TestCase):
         self.assertEqual(rc, 2, (out, err))
 
 
+FIXED_RELOAD_FAILURE = b"failed to reload config; the running policy is kept (see connwatch's log)\n"
+
+
 class ReloadTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -214,7 +217,7 @@ class ReloadTest(unittest.TestCase):
         cls.policy = os.path.join(cls.dir, "policy.yaml")
         shutil.copyfile(fixture("allow_svc_16001.yaml"), cls.policy)
         cls.cw = h.Connwatch(f"--config.file={cls.policy}", f"--storage.path={storage_dir()}",
-                             interval=INTERVAL).start()
+                             "--web.enable-lifecycle", interval=INTERVAL).start()
 
     @classmethod
     def tearDownClass(cls):
@@ -285,12 +288,15 @@ class ReloadTest(unittest.TestCase):
         ok, ts2 = self.reload_status(exp)
         self.assertEqual(ok, 1)
 
-        # A syntax error by POST: 500 naming the file and position; the old policy stays.
+        # A syntax error by POST: 500 with a fixed answer (issue 17: it used to send the
+        # policy's path and values); the log names the file and position; the old policy stays.
         self.install("bad_syntax.yaml")
         before = time.time()
         resp = self.post_reload()
         self.assertEqual(resp.status, 500, resp.body)
-        self.assertRegex(resp.body.decode("utf-8"), rf"{re.escape(self.policy)}:\d+:\d+: ")
+        self.assertEqual(resp.body, FIXED_RELOAD_FAILURE)
+        h.wait_until(lambda: re.search(rf"{re.escape(self.policy)}:\d+:\d+: ", self.cw.log()),
+                     APPEAR, "the error position in connwatch's log")
         exp = h.wait_for_scrape(self.cw, lambda e: self.reload_status(e)[0] == 0, APPEAR,
                                 "last_reload_successful 0")
         self.assertEqual(self.reload_status(exp)[1], ts2, "timestamp moved on a failed reload")
@@ -310,10 +316,11 @@ class ReloadTest(unittest.TestCase):
                      "the error position in connwatch's log")
         self.assert_old_policy_still_enforced(before)
 
-        # The same by POST: the exact message.
+        # The same by POST: the fixed answer; nothing of the policy in it.
         resp = self.post_reload()
         self.assertEqual(resp.status, 500, resp.body)
-        self.assertIn(f"{self.policy}:3:5: listeners[0].prot: ", resp.body.decode("utf-8"))
+        self.assertEqual(resp.body, FIXED_RELOAD_FAILURE)
+        self.assertNotIn(b"prot", resp.body)
         self.assert_old_policy_still_enforced(time.time())
 
         # And a good one brings it back to 1 with a newer timestamp.
@@ -328,14 +335,48 @@ class ReloadTest(unittest.TestCase):
         self.assertEqual(rc, 0, f"promtool check metrics: {out}")
 
     def test_reload_needs_post(self):
-        self.assertNotEqual(self.cw.get("/-/reload").status, 200)
+        self.assertEqual(self.cw.get("/-/reload").status, 405)
+
+
+class LifecycleOffTest(unittest.TestCase):
+    """Without --web.enable-lifecycle (Prometheus's default) POST /-/reload changes nothing:
+    before issue 17 anyone who could reach the port could make connwatch reload at will."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.svc = holder("cw-svc-off", "127.0.0.1:16003")
+        cls.dir = tempfile.mkdtemp(prefix="lifecycle-", dir=TMP.name)
+        cls.policy = os.path.join(cls.dir, "policy.yaml")
+        shutil.copyfile(fixture("allow_svc_16001.yaml"), cls.policy)
+        cls.cw = h.Connwatch(f"--config.file={cls.policy}", f"--storage.path={storage_dir()}",
+                             interval=INTERVAL).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cw.stop()
+        cls.svc.stop()
+
+    def test_reload_is_forbidden_and_does_nothing(self):
+        exp = h.wait_for_scrape(self.cw, lambda e: e.value(
+            "connwatch_config_last_reload_success_timestamp_seconds") > 0, APPEAR, "a sample")
+        ts0 = exp.value("connwatch_config_last_reload_success_timestamp_seconds")
+        time.sleep(1.1)
+        for method in ("POST", "PUT"):
+            resp = self.cw.get("/-/reload", method=method, body=b"")
+            self.assertEqual(resp.status, 403, resp.body)
+            self.assertIn(b"--web.enable-lifecycle", resp.body)
+        exp = h.wait_for_scrape(
+            self.cw, lambda e: e.value("connwatch_last_sample_timestamp_seconds") > ts0 + 2,
+            APPEAR, "samples after the refused reloads")
+        self.assertEqual(exp.value("connwatch_config_last_reload_success_timestamp_seconds"), ts0)
+        self.assertNotIn("policy reloaded", self.cw.log())
 
 
 # Every flag each subcommand declares, as `connwatch SUB --help` must list it (NAME=default;
 # the print flags --version and --help bare).
 SUBCOMMAND_FLAGS = {
     "serve": ["--web.listen-address=:10107", "--web.telemetry-path=/metrics",
-              '--web.config.file=""', "--collect.interval=10s", "--collect.full-scan-every=30",
+              '--web.config.file=""', "--web.enable-lifecycle=false", "--collect.interval=10s", "--collect.full-scan-every=30",
               "--metrics.max-series=2000", "--collector.source=auto", "--path.procfs=/proc", "--path.rootfs=/", "--path.sysfs=/sys",
               "--log.level=info", '--config.file=""', "--storage.path=/var/lib/connwatch",
               "--baseline.reset=false", "--findings.max-series=200", "--version", "--help"],

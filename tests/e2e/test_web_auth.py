@@ -80,7 +80,8 @@ class WebAuth(unittest.TestCase):
         with open(cls.config, "w") as f:
             f.write(users + "http_server_config:\n  headers:\n" +
                     "".join(f"    {k}: {v}\n" for k, v in HEADERS.items()))
-        cls.cw = h.Connwatch(f"--web.config.file={cls.config}").start()
+        # Lifecycle on: /-/reload exists, and is behind basic auth like every path.
+        cls.cw = h.Connwatch(f"--web.config.file={cls.config}", "--web.enable-lifecycle").start()
 
     @classmethod
     def tearDownClass(cls):
@@ -130,6 +131,64 @@ class WebAuth(unittest.TestCase):
             self.assertTrue(up())
         finally:
             prom.stop()
+
+
+def cpu_seconds(pid):
+    """utime + stime of a process, in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def get_from(source, port, path, headers):
+    """GET from a chosen loopback source address (another peer, as connwatch sees it)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30,
+                                      source_address=(source, 0))
+    try:
+        conn.request("GET", path, headers={"Connection": "close", **headers})
+        resp = conn.getresponse()
+        resp.read()
+        return resp.status, resp.getheader("Retry-After")
+    finally:
+        conn.close()
+
+
+class BcryptBudget(unittest.TestCase):
+    """Issue 17: wrong passwords cost a full bcrypt each (32 clients used 1.3 of 2 cores). Now
+    a peer gets a burst of checks and then a steady rate; the rest is answered 429 at once."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.cw = h.Connwatch(f"--web.config.file={os.path.join(FIXTURES, 'good', 'basic_auth.yml')}",
+                             "--collect.interval=10s").start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cw.stop()
+
+    def test_a_flood_of_wrong_passwords_is_throttled(self):
+        import concurrent.futures
+        flood = 60
+        cpu_before = cpu_seconds(self.cw.proc.pid)
+        with concurrent.futures.ThreadPoolExecutor(max_workers=12) as pool:
+            answers = list(pool.map(
+                lambda i: get_from("127.0.0.3", self.cw.port, "/metrics",
+                                   basic(USER, f"wrong{i}")), range(flood)))
+        cpu = cpu_seconds(self.cw.proc.pid) - cpu_before
+        statuses = [status for status, _ in answers]
+        self.assertEqual(set(statuses) - {401, 429}, set(), statuses)
+        # The burst (10) and the rate (2/s) over the flood's few seconds: far fewer than 60.
+        self.assertLessEqual(statuses.count(401), 20, statuses)
+        self.assertTrue(all(retry == "1" for status, retry in answers if status == 429), answers)
+        # 60 cost-10 runs are ~3 s of CPU here; the throttled flood costs a fraction of it.
+        self.assertLess(cpu, 1.5, f"connwatch used {cpu:.2f} s of CPU for the flood")
+        # Another peer is not locked out by the flood.
+        self.assertEqual(get_from("127.0.0.4", self.cw.port, "/metrics", basic(USER, PASSWORD))[0],
+                         200)
+        # And the flooding peer gets its checks back after a pause.
+        time.sleep(1.5)
+        self.assertEqual(get_from("127.0.0.3", self.cw.port, "/metrics",
+                                  basic(USER, PASSWORD))[0], 200)
 
 
 class TlsAndErrors(unittest.TestCase):

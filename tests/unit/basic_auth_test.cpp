@@ -3,10 +3,12 @@
 #include <crypt.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace connwatch {
 namespace {
@@ -62,10 +64,10 @@ TEST(BasicAuthTest, Cve2022_46146WrongPasswordNeverHitsTheCache) {
   EXPECT_FALSE(auth.Verify("alice", "righ"));
   EXPECT_FALSE(auth.Verify("alice", "right "));
   EXPECT_FALSE(auth.Verify("alice", ""));
-  EXPECT_EQ(auth.bcrypt_runs(), 5u);                       // every wrong password paid a bcrypt run
-  EXPECT_TRUE(auth.Authorize("Basic YWxpY2U6cmlnaHQ="));   // alice:right
-  EXPECT_FALSE(auth.Authorize("Basic YWxpY2U6d3Jvbmc="));  // alice:wrong
-  EXPECT_FALSE(auth.Authorize(""));
+  EXPECT_EQ(auth.bcrypt_runs(), 5u);  // every wrong password paid a bcrypt run
+  EXPECT_EQ(auth.Authorize("Basic YWxpY2U6cmlnaHQ=", "p"), AuthDecision::kAllow);  // alice:right
+  EXPECT_EQ(auth.Authorize("Basic YWxpY2U6d3Jvbmc=", "p"), AuthDecision::kDeny);   // alice:wrong
+  EXPECT_EQ(auth.Authorize("", "p"), AuthDecision::kDeny);
 }
 
 TEST(BasicAuthTest, UnknownUserCostsABcryptRun) {
@@ -85,6 +87,55 @@ TEST(BasicAuthTest, UnknownUserCostsABcryptRun) {
   double unknown = time("mallory");
   EXPECT_GT(unknown, known * 0.5) << "known " << known << " s, unknown " << unknown << " s";
   EXPECT_LT(unknown, known * 2.0) << "known " << known << " s, unknown " << unknown << " s";
+}
+
+// Issue 17: a cost-4 user answered a wrong password in 1.1 ms and a cost-10 one in 56 ms, so
+// users (and unknown names) could be told apart. Every bcrypt check now takes as long as a run
+// at the highest configured cost.
+TEST(BasicAuthTest, UsersOfDifferentCostsTakeTheSameTime) {
+  BasicAuth auth(
+      std::map<std::string, std::string>{{"cheap", MakeHash("pw")}, {"alice", kAliceHash}});
+  ASSERT_GT(auth.padded_duration(), std::chrono::milliseconds(5)) << "a cost-10 run";
+  auto median = [&](const char* user) {
+    std::vector<double> times;
+    for (int i = 0; i < 5; ++i) {
+      auto start = std::chrono::steady_clock::now();
+      EXPECT_FALSE(auth.Verify(user, "nope"));
+      times.push_back(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    }
+    std::sort(times.begin(), times.end());
+    return times[2];
+  };
+  double cheap = median("cheap"), costly = median("alice"), unknown = median("mallory");
+  EXPECT_GT(cheap, costly * 0.8) << "cheap " << cheap << " s, costly " << costly << " s";
+  EXPECT_GT(unknown, costly * 0.8) << "unknown " << unknown << " s, costly " << costly << " s";
+  EXPECT_LT(cheap, costly * 1.25) << "cheap " << cheap << " s, costly " << costly << " s";
+  // A right password, once cached, is not padded: the answer itself says it was right.
+  EXPECT_TRUE(auth.Verify("cheap", "pw"));
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(auth.Verify("cheap", "pw"));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, auth.padded_duration() / 2);
+}
+
+// Issue 17: 32 clients with wrong passwords used 1.3 of 2 cores. A peer past its rate, or
+// everyone past the concurrency cap, is answered without a bcrypt run.
+TEST(BasicAuthTest, WrongPasswordsPastThePeersBudgetAreThrottledWithoutBcrypt) {
+  BcryptLimits limits;
+  limits.per_peer_burst = 3;
+  limits.per_peer_per_second = 0.001;
+  BasicAuth auth(std::map<std::string, std::string>{{"alice", MakeHash("right")}}, limits);
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(auth.Check("alice", "wrong", "10.0.0.1"), AuthDecision::kDeny);
+  EXPECT_EQ(auth.bcrypt_runs(), 3u);
+  EXPECT_EQ(auth.Check("alice", "wrong", "10.0.0.1"), AuthDecision::kThrottled);
+  EXPECT_EQ(auth.Check("alice", "right", "10.0.0.1"), AuthDecision::kThrottled);
+  EXPECT_EQ(auth.bcrypt_runs(), 3u) << "throttled checks run no bcrypt";
+  // Another peer has its own budget; a password it proved is then served from the cache to
+  // anyone, budget or not.
+  EXPECT_EQ(auth.Check("alice", "right", "10.0.0.2"), AuthDecision::kAllow);
+  EXPECT_EQ(auth.Check("alice", "right", "10.0.0.1"), AuthDecision::kAllow);
+  EXPECT_EQ(auth.bcrypt_runs(), 4u);
 }
 
 TEST(BasicAuthTest, EnabledOnlyWithUsers) {

@@ -66,6 +66,8 @@ Command ServeCommand(ServeFlags& f) {
           StringFlag("web.config.file",
                      "exporter-toolkit web config: TLS (tls_server_config), basic auth, headers.",
                      &f.web_config_file),
+          BoolFlag("web.enable-lifecycle", "Enable policy reload via HTTP POST /-/reload.",
+                   &f.server.enable_lifecycle),
           DurationFlag("collect.interval",
                        "How often to sample the socket table; scrapes serve the last sample.",
                        &f.sampler.interval, std::chrono::milliseconds(100), &f.interval_text),
@@ -123,8 +125,8 @@ void ApplyHeadersAndBasicAuth(const WebConfig& web_config, ServerOptions& server
   }
   auto basic_auth = std::make_shared<BasicAuth>(web_config.basic_auth_users);
   if (basic_auth->enabled()) {
-    server.authorize = [basic_auth](std::string_view authorization) {
-      return basic_auth->Authorize(authorization);
+    server.authorize = [basic_auth](std::string_view authorization, std::string_view peer) {
+      return basic_auth->Authorize(authorization, peer);
     };
   }
 }

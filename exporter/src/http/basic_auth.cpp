@@ -2,7 +2,9 @@
 
 #include <crypt.h>
 
+#include <algorithm>
 #include <memory>
+#include <thread>
 
 namespace connwatch {
 namespace {
@@ -90,15 +92,22 @@ bool BcryptVerify(std::string_view password, const std::string& hash) {
   return ConstantTimeEquals(result, hash);
 }
 
-BasicAuth::BasicAuth(std::map<std::string, std::string> users) : users_(std::move(users)) {
-  // Unknown users are checked against a hash of the first user's cost, so that a wrong user name
-  // takes as long as a wrong password.
-  unsigned long cost = users_.empty() ? 10 : BcryptCost(users_.begin()->second);
+BasicAuth::BasicAuth(std::map<std::string, std::string> users, BcryptLimits limits)
+    : users_(std::move(users)), budget_(limits) {
+  // Unknown users are checked against a hash of the highest configured cost, and making it
+  // times one run at that cost: what every check is padded to.
+  unsigned long cost = 10;
+  if (!users_.empty()) {
+    cost = 0;
+    for (const auto& [user, hash] : users_) cost = std::max(cost, BcryptCost(hash));
+  }
   char setting[CRYPT_GENSALT_OUTPUT_SIZE];
   if (crypt_gensalt_rn("$2b$", cost, nullptr, 0, setting, sizeof(setting)) != nullptr) {
     auto data = std::make_unique<crypt_data>();
+    auto start = std::chrono::steady_clock::now();
     const char* result =
         crypt_rn("connwatch-dummy-password", setting, data.get(), sizeof(crypt_data));
+    padded_duration_ = std::chrono::steady_clock::now() - start;
     if (result != nullptr && result[0] != '*') dummy_hash_ = result;
   }
   if (dummy_hash_.empty()) {
@@ -106,37 +115,78 @@ BasicAuth::BasicAuth(std::map<std::string, std::string> users) : users_(std::mov
   }
 }
 
-bool BasicAuth::Authorize(std::string_view authorization) {
+AuthDecision BasicAuth::Authorize(std::string_view authorization, std::string_view peer) {
   std::string user;
   std::string password;
   if (authorization.empty() || !ParseBasicAuthorization(authorization, user, password)) {
-    return false;
+    return AuthDecision::kDeny;  // no bcrypt run: nothing to bound
   }
-  return Verify(user, password);
+  return Check(user, password, peer);
 }
 
-bool BasicAuth::Verify(const std::string& user, const std::string& password) {
-  auto found = users_.find(user);
-  const std::string& hash = found != users_.end() ? found->second : dummy_hash_;
-  // The key holds the password itself: an entry answers only for the exact (user, hash,
-  // password) that was verified. It lives in memory only, beside the hashes it shortcuts.
+namespace {
+
+// The key holds the password itself: an entry answers only for the exact (user, hash,
+// password) that was verified. It lives in memory only, beside the hashes it shortcuts.
+std::string CacheKey(const std::string& user, const std::string& hash,
+                     const std::string& password) {
   std::string key = user;
   key += '\0';
   key += hash;
   key += '\0';
   key += password;
+  return key;
+}
+
+double MonotonicSeconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+bool BasicAuth::CachedSuccess(const std::string& key) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return cache_.contains(key);
+}
+
+AuthDecision BasicAuth::Check(const std::string& user, const std::string& password,
+                              std::string_view peer) {
+  auto found = users_.find(user);
+  std::string key = CacheKey(user, found != users_.end() ? found->second : dummy_hash_, password);
+  if (CachedSuccess(key)) return AuthDecision::kAllow;
+  if (budget_.TryStart(peer, MonotonicSeconds()) != BcryptRefusal::kNone) {
+    return AuthDecision::kThrottled;
+  }
+  bool ok = RunBcrypt(user, password, std::move(key), true);
+  return ok ? AuthDecision::kAllow : AuthDecision::kDeny;
+}
+
+bool BasicAuth::Verify(const std::string& user, const std::string& password) {
+  auto found = users_.find(user);
+  std::string key = CacheKey(user, found != users_.end() ? found->second : dummy_hash_, password);
+  return CachedSuccess(key) || RunBcrypt(user, password, std::move(key), false);
+}
+
+// A budget slot, when held (BcryptBudget::TryStart granted it), is given back before the
+// padding: waiting costs no CPU.
+bool BasicAuth::RunBcrypt(const std::string& user, const std::string& password, std::string key,
+                          bool holds_slot) {
+  auto start = std::chrono::steady_clock::now();
+  auto found = users_.find(user);
+  const std::string& hash = found != users_.end() ? found->second : dummy_hash_;
+  bool ok = BcryptVerify(password, hash) && found != users_.end();
+  if (holds_slot) budget_.Finish();
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (cache_.contains(key)) return true;
+    ++bcrypt_runs_;
+    // Only successes are cached: every failed guess pays a full bcrypt run and cannot evict.
+    if (ok) {
+      if (cache_.size() >= kMaxCacheEntries) cache_.clear();
+      cache_.insert(std::move(key));
+    }
   }
-  bool ok = BcryptVerify(password, hash) && found != users_.end();
-  std::lock_guard<std::mutex> lock(mutex_);
-  ++bcrypt_runs_;
-  // Only successes are cached: every failed guess pays a full bcrypt run and cannot evict.
-  if (!ok) return false;
-  if (cache_.size() >= kMaxCacheEntries) cache_.clear();
-  cache_.insert(std::move(key));
-  return true;
+  std::this_thread::sleep_until(start + padded_duration_);
+  return ok;
 }
 
 size_t BasicAuth::bcrypt_runs() const {

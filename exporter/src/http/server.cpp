@@ -202,20 +202,31 @@ int HttpServer::Reply(mg_connection* connection, int status, const char* status_
 }
 
 int HttpServer::Handle(mg_connection* connection) {
+  const mg_request_info* request = mg_get_request_info(connection);
   if (options_.authorize) {
     const char* authorization = mg_get_header(connection, "Authorization");
-    if (!options_.authorize(authorization != nullptr ? authorization : "")) {
-      return Reply(connection, 401, "Unauthorized", "text/plain", "Unauthorized\n", false,
-                   "WWW-Authenticate: Basic realm=\"connwatch\"\r\n");
+    switch (
+        options_.authorize(authorization != nullptr ? authorization : "", request->remote_addr)) {
+      case AuthDecision::kAllow:
+        break;
+      case AuthDecision::kDeny:
+        return Reply(connection, 401, "Unauthorized", "text/plain", "Unauthorized\n", false,
+                     "WWW-Authenticate: Basic realm=\"connwatch\"\r\n");
+      case AuthDecision::kThrottled:
+        return Reply(connection, 429, "Too Many Requests", "text/plain",
+                     "too many password checks; retry later\n", false, "Retry-After: 1\r\n");
     }
   }
-  const mg_request_info* request = mg_get_request_info(connection);
   std::string_view method = request->request_method ? request->request_method : "";
   std::string_view uri = request->local_uri ? request->local_uri : "";
   bool is_metrics = uri == options_.telemetry_path;
   bool is_landing = uri == "/";
   if (uri == "/-/reload" && reload_) {
-    // As Prometheus does: POST or PUT; a GET must not change state.
+    // As Prometheus does: off unless asked for, then POST or PUT; a GET must not change state.
+    if (!options_.enable_lifecycle) {
+      return Reply(connection, 403, "Forbidden", "text/plain",
+                   "Lifecycle API is not enabled (--web.enable-lifecycle).\n", false);
+    }
     if (method != "POST" && method != "PUT") {
       return Reply(connection, 405, "Method Not Allowed", "text/plain",
                    "405 method not allowed: use POST\n", false, "Allow: POST, PUT\r\n");
@@ -258,8 +269,11 @@ int HttpServer::ServeReload(mg_connection* connection) {
   }
   Log(LogLevel::kError, "policy reload failed; keeping the running policy",
       {{"trigger", "http"}, {"err", error}});
+  // The reason names the policy's path and quotes its values (zones, CIDRs): the log has it,
+  // the client gets a fixed answer.
   return Reply(connection, 500, "Internal Server Error", "text/plain",
-               "failed to reload config: " + error + "\n", false);
+               "failed to reload config; the running policy is kept (see connwatch's log)\n",
+               false);
 }
 
 int HttpServer::ServeLanding(mg_connection* connection, bool head) {

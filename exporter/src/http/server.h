@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "http/basic_auth.h"
 #include "http/tls_config.h"
 #include "metrics/exposition.h"
 
@@ -23,8 +24,11 @@ struct ServerOptions {
   std::string listen_address = ":10107";
   std::string telemetry_path = "/metrics";
   int threads = 16;
-  // Checks the Authorization header's value ("" when absent) on every path; null = no auth.
-  std::function<bool(std::string_view authorization)> authorize;
+  // Checks the Authorization header's value ("" when absent) from the peer's IP address on
+  // every path; null = no auth.
+  std::function<AuthDecision(std::string_view authorization, std::string_view peer)> authorize;
+  // POST /-/reload, as Prometheus's --web.enable-lifecycle: off, it answers 403.
+  bool enable_lifecycle = false;
   // Extra "Name: value\r\n" lines added to every response (web config security headers).
   std::string response_headers;
   // Serve HTTPS only, configured by civetweb's init_ssl callback (tls_context.h).
@@ -38,7 +42,8 @@ bool ToCivetPort(std::string_view listen_address, std::string& civet_port, std::
 class HttpServer {
  public:
   using ExpositionSource = std::function<std::shared_ptr<const Exposition>()>;
-  // Reloads the policy; false with the reason on failure. Serves POST /-/reload.
+  // Reloads the policy; false with the reason on failure (logged, never sent: it names the
+  // policy's path and values). Serves POST /-/reload when lifecycle is enabled.
   using ReloadHandler = std::function<bool(std::string& error)>;
 
   HttpServer(ServerOptions options, ExpositionSource source, ReloadHandler reload = nullptr);
