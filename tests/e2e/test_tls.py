@@ -213,8 +213,22 @@ class TlsServing(PkiCase):
     def test_min_version_tls10_serves_tls11(self):
         # OpenSSL alone would refuse TLS 1.1 at its default security level: this shows that
         # min_version is applied, not just that TLS 1.1 fails anyway.
-        cw = self.start(self.pki.web_config("min10", min_version="TLS10"))
+        # TLS 1.1 has no AEAD suite, so it needs one named in cipher_suites.
+        cw = self.start(self.pki.web_config("min10", min_version="TLS10",
+                                            cipher_suites=["TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"]))
         self.assert_accepted(cw, "-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0", protocol="TLSv1.1")
+
+    def test_default_tls12_suites_are_ecdhe_with_aead(self):
+        # Issue 17: OpenSSL's default list also took these (no forward secrecy, or CBC-SHA1).
+        cw = self.start(self.pki.web_config("defaults"))
+        for weak in ("AES128-SHA", "AES256-GCM-SHA384", "ECDHE-RSA-AES128-SHA",
+                     "ECDHE-RSA-AES256-SHA"):
+            with self.subTest(cipher=weak):
+                self.assert_refused(cw, "-tls1_2", "-cipher", weak)
+        for strong in ("ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-RSA-AES256-GCM-SHA384",
+                       "ECDHE-RSA-CHACHA20-POLY1305"):
+            with self.subTest(cipher=strong):
+                self.assert_accepted(cw, "-tls1_2", "-cipher", strong, cipher=strong)
 
     def test_max_version_tls12_refuses_tls13(self):
         cw = self.start(self.pki.web_config("max12", max_version="TLS12"))

@@ -80,7 +80,11 @@ TEST(TlsConfigTest, DefaultsAreExporterToolkits) {
   EXPECT_EQ(settings.cert_file, "/etc/connwatch/server.crt");
   EXPECT_EQ(settings.min_version, 0x0303);
   EXPECT_EQ(settings.max_version, 0x0304);
-  EXPECT_EQ(settings.cipher_list, "");
+  // Issue 17: OpenSSL's default list offered TLS 1.2 suites without forward secrecy and CBC.
+  EXPECT_EQ(settings.cipher_list,
+            "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-"
+            "SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-"
+            "POLY1305");
   EXPECT_EQ(settings.groups, "");
   EXPECT_TRUE(settings.server_cipher_preference);
   EXPECT_FALSE(settings.legacy_security_level);

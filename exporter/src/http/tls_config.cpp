@@ -30,6 +30,10 @@ constexpr std::array<std::pair<std::string_view, std::string_view>, 17> kCiphers
     {"TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256", "ECDHE-ECDSA-CHACHA20-POLY1305"},
 }};
 
+constexpr const char* kDefaultTls12Ciphers =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+
 constexpr std::array<std::pair<std::string_view, std::string_view>, 4> kCurves = {
     {{"CurveP256", "P-256"}, {"CurveP384", "P-384"}, {"CurveP521", "P-521"}, {"X25519", "X25519"}}};
 
@@ -103,6 +107,9 @@ bool ToTlsSettings(const TlsServerConfig& config, TlsSettings& settings, std::st
         "tls_server_config.client_auth_type: invalid client_auth_type: " + config.client_auth_type;
     return false;
   }
+  // No cipher_suites: exporter-toolkit's defaults, ECDHE (forward secrecy) with AEAD only.
+  // OpenSSL's own default list would also offer plain-RSA key exchange and CBC with SHA-1.
+  if (config.cipher_suites.empty()) settings.cipher_list = kDefaultTls12Ciphers;
   bool tls13_only_suites = !config.cipher_suites.empty();
   for (const std::string& go_name : config.cipher_suites) {
     std::string openssl = OpenSslCipherName(go_name);
