@@ -1,10 +1,13 @@
 // connwatch: the subcommand named first runs with the rest of the arguments; without one
 // (or with only flags), serve runs.
 #include <cstdio>
+#include <cstdlib>
+#include <exception>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "base/log.h"
 #include "base/text.h"
 #include "cli/check.h"
 #include "cli/connections.h"
@@ -36,7 +39,35 @@ int Dispatch(const std::vector<std::string>& args) {
   return 2;
 }
 
+// What an exception that nothing caught was about, for the one line connwatch leaves.
+std::string DescribeCurrentException() {
+  try {
+    std::exception_ptr current = std::current_exception();
+    if (current) std::rethrow_exception(current);
+  } catch (const std::exception& error) {
+    return error.what();
+  } catch (...) {
+    return "unknown exception";
+  }
+  return "std::terminate without an exception";
+}
+
+// Any failure connwatch did not foresee ends it with exit 1 and one log line, not an abort
+// with a core and two lines of the C++ runtime (issue 17: a tight address-space limit made
+// std::thread throw std::system_error). Threads other than main end up here too.
+[[noreturn]] void DieOnUncaughtException() {
+  Log(LogLevel::kError, "fatal", {{"err", DescribeCurrentException()}});
+  std::_Exit(1);
+}
+
 }  // namespace
 }  // namespace connwatch
 
-int main(int argc, char** argv) { return connwatch::Dispatch({argv + 1, argv + argc}); }
+int main(int argc, char** argv) {
+  std::set_terminate(connwatch::DieOnUncaughtException);
+  try {
+    return connwatch::Dispatch({argv + 1, argv + argc});
+  } catch (...) {
+    connwatch::DieOnUncaughtException();
+  }
+}

@@ -2,6 +2,7 @@
 
 #include <civetweb.h>
 
+#include <cctype>
 #include <cstring>
 #include <exception>
 
@@ -37,14 +38,35 @@ std::string HtmlEscape(std::string_view text) {
   return out;
 }
 
+bool HeaderHasToken(const char* value, std::string_view token) {
+  if (value == nullptr) return false;
+  std::string lower(value);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return lower.find(token) != std::string::npos;
+}
+
+// An HTTP/1.0 client keeps a connection only when the answer says so; without the header it
+// waits for the close that civetweb, keeping the connection, never sends (0.5 s per request
+// until civetweb gave up). HTTP/1.1 keeps connections unless told otherwise.
+const char* ConnectionHeader(mg_connection* connection) {
+  const mg_request_info* request = mg_get_request_info(connection);
+  bool http10 = request != nullptr && request->http_version != nullptr &&
+                std::string_view(request->http_version) == "1.0";
+  if (!http10) return "";
+  return HeaderHasToken(mg_get_header(connection, "Connection"), "keep-alive")
+             ? "Connection: keep-alive\r\n"
+             : "Connection: close\r\n";
+}
+
 int Respond(mg_connection* connection, int status, const char* status_text,
             std::string_view content_type, std::string_view body, bool head,
             std::string_view extra_headers = "") {
   mg_printf(connection,
-            "HTTP/1.1 %d %s\r\nContent-Type: %.*s\r\nContent-Length: %zu\r\n%.*s"
+            "HTTP/1.1 %d %s\r\nContent-Type: %.*s\r\nContent-Length: %zu\r\n%s%.*s"
             "Cache-Control: no-cache\r\n\r\n",
             status, status_text, static_cast<int>(content_type.size()), content_type.data(),
-            body.size(), static_cast<int>(extra_headers.size()), extra_headers.data());
+            body.size(), ConnectionHeader(connection), static_cast<int>(extra_headers.size()),
+            extra_headers.data());
   if (!head && !body.empty()) mg_write(connection, body.data(), body.size());
   return status;
 }
@@ -124,6 +146,7 @@ bool HttpServer::Start(std::string& error) {
   mg_callbacks callbacks{};
   // Keep civetweb's own logging off stderr; a start failure reports its first message.
   callbacks.log_message = &HttpServer::LogMessage;
+  callbacks.http_error = &HttpServer::ErrorPage;
   if (options_.tls) callbacks.init_ssl = &HttpServer::InitSsl;
   {
     std::lock_guard<std::mutex> lock(start_error_mutex_);
@@ -172,6 +195,23 @@ int HttpServer::LogMessage(const mg_connection* connection, const char* message)
     if (server->start_error_.empty()) server->start_error_ = message;
   }
   return 1;  // handled: civetweb prints nothing
+}
+
+int HttpServer::ErrorPage(mg_connection* connection, int status, const char*) {
+  // civetweb's own error page writes the request's version field into its status line (a
+  // request could make it say "HTTP/y\r\nX-Injected: 1") and its message into the body, and
+  // leaves out the configured headers. This one is fixed text, then the connection closes.
+  mg_context* context = mg_get_context(connection);
+  auto* server = context ? static_cast<HttpServer*>(mg_get_user_data(context)) : nullptr;
+  const char* reason = mg_get_response_code_text(nullptr, status);
+  std::string body = "Error " + std::to_string(status) + ": " + reason + "\n";
+  const std::string& headers = server != nullptr ? server->options_.response_headers : "";
+  mg_printf(connection,
+            "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            "Content-Length: %zu\r\nConnection: close\r\n%sCache-Control: no-cache\r\n\r\n",
+            status, reason, body.size(), headers.c_str());
+  mg_write(connection, body.data(), body.size());
+  return 0;  // handled: civetweb sends nothing of its own
 }
 
 void HttpServer::Stop() {

@@ -61,6 +61,7 @@ class HttpServer {
   static int HandleRequest(mg_connection* connection, void* self);
   static int InitSsl(void* ssl_ctx, void* self);
   static int LogMessage(const mg_connection* connection, const char* message);
+  static int ErrorPage(mg_connection* connection, int status, const char* message);
   int Handle(mg_connection* connection);
   int Reply(mg_connection* connection, int status, const char* status_text,
             std::string_view content_type, std::string_view body, bool head,
