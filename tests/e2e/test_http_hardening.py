@@ -104,6 +104,35 @@ class HostileRequests(unittest.TestCase):
         self.assertLess(seconds, 0.3)
 
 
+class OwnSockets(unittest.TestCase):
+    """Issue 17: a policy that does not name connwatch made its own listener and the scrapes
+    it answers findings. They are not; the same policy still flags another process."""
+
+    def test_own_listener_and_scrapes_are_no_findings(self):
+        tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(tmp.cleanup)
+        policy = os.path.join(tmp.name, "policy.yaml")
+        with open(policy, "w") as f:
+            f.write("listeners: []\nnetwork_processes: []\npaths: []\n")
+        h.install_executable(tmp.name, "cw-other")
+        other = h.Holder(os.path.join(tmp.name, "cw-other"), ["--tcp-listen", "127.0.0.1:0"])
+        self.addCleanup(other.stop)
+        cw = h.Connwatch(f"--config.file={policy}", f"--storage.path={tmp.name}/state").start()
+        self.addCleanup(cw.stop)
+        # Scrapes on kept connections, so that an established socket of connwatch's exists
+        # while it samples.
+        exp = h.wait_for_scrape(cw, lambda e: h.findings(e, check="unexpected_listener",
+                                                         process="cw-other"),
+                                30, "the other process's listener flagged")
+        exp = h.wait_for_scrape(
+            cw, lambda e: e.value("connwatch_last_sample_timestamp_seconds") >
+            exp.value("connwatch_last_sample_timestamp_seconds") + 1, 30, "two more samples")
+        self.assertTrue(h.findings(exp, check="unexpected_network_process", process="cw-other"))
+        self.assertEqual(h.findings(exp, process="connwatch"), [])
+        self.assertTrue(exp.select("connwatch_listener_info", process="connwatch"),
+                        "connwatch's listener is still shown, only not judged")
+
+
 class StartUpFailures(unittest.TestCase):
     def test_a_tight_address_space_limit_is_exit_1_with_one_line(self):
         # std::thread threw std::system_error out of serve's start-up: "terminate called

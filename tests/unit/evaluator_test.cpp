@@ -149,6 +149,36 @@ TEST(EvaluatorTest, EmptySectionsAllowNothing) {
   EXPECT_EQ(evaluation.unexpected_network_processes, 2u);
 }
 
+// Issue 17: connwatch's own listener and the scrapes it answers were findings of any policy
+// that did not name connwatch. A socket it shares with another process is still judged.
+TEST(EvaluatorTest, ConnwatchsOwnSocketsAreNeverFindings) {
+  SnapshotBuilder builder;
+  builder.Add(Tcp(kListen, "0.0.0.0", 10107, "0.0.0.0", 0, 1))
+      .Add(Tcp(kEstablished, "10.0.0.5", 10107, "10.0.0.9", 50000, 2))
+      .Add(Tcp(kEstablished, "10.0.0.5", 40000, "8.8.8.8", 443, 3))
+      .Add(Tcp(kListen, "0.0.0.0", 4444, "0.0.0.0", 0, 4))
+      .Own(1, 77, "connwatch")
+      .Own(2, 77, "connwatch")
+      .Own(3, 77, "connwatch")
+      .Own(4, 77, "connwatch")
+      .Own(4, 50, "nc");
+  Snapshot snapshot = builder.Build();
+  Policy policy;
+  policy.listeners.emplace();
+  policy.network_processes.emplace();
+  policy.paths.emplace();
+  EXPECT_EQ(Keys(Evaluate(policy, snapshot)).size(), 7u) << "not connwatch: judged as anyone";
+  snapshot.self_pid = 77;
+  Evaluation evaluation = Evaluate(policy, snapshot);
+  EXPECT_EQ(Keys(evaluation), (std::vector<std::string>{
+                                  "unexpected_listener 3 50",
+                                  "unexpected_listener 3 77",
+                                  "unexpected_network_process 3 50",
+                                  "unexpected_network_process 3 77",
+                              }));
+  EXPECT_EQ(evaluation.listener_expected, (std::vector<uint8_t>{1, 0, 0, 0}));
+}
+
 TEST(EvaluatorTest, ListenerPortsAndRanges) {
   ListenerRule exact = Listen("", Port(22));
   EXPECT_TRUE(ListenerAllowed(exact, Listener("0.0.0.0", 22), "sshd"));

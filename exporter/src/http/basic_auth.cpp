@@ -101,6 +101,7 @@ BasicAuth::BasicAuth(std::map<std::string, std::string> users, BcryptLimits limi
     cost = 0;
     for (const auto& [user, hash] : users_) cost = std::max(cost, BcryptCost(hash));
   }
+  max_cost_ = cost;
   char setting[CRYPT_GENSALT_OUTPUT_SIZE];
   if (crypt_gensalt_rn("$2b$", cost, nullptr, 0, setting, sizeof(setting)) != nullptr) {
     auto data = std::make_unique<crypt_data>();
@@ -108,6 +109,7 @@ BasicAuth::BasicAuth(std::map<std::string, std::string> users, BcryptLimits limi
     const char* result =
         crypt_rn("connwatch-dummy-password", setting, data.get(), sizeof(crypt_data));
     padded_duration_ = std::chrono::steady_clock::now() - start;
+    measured_duration_ = padded_duration_;
     if (result != nullptr && result[0] != '*') dummy_hash_ = result;
   }
   if (dummy_hash_.empty()) {
@@ -167,6 +169,22 @@ bool BasicAuth::Verify(const std::string& user, const std::string& password) {
   return CachedSuccess(key) || RunBcrypt(user, password, std::move(key), false);
 }
 
+// The padding follows what runs at the highest cost take now: under load they take longer
+// than at start-up, and a cheaper hash padded to the start-up figure would stand out again.
+// It rises with the slowest recent run and sinks back slowly, never below the start-up one.
+std::chrono::nanoseconds BasicAuth::Pad(unsigned long cost, std::chrono::nanoseconds took) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (cost == max_cost_) {
+    if (took > padded_duration_) {
+      padded_duration_ = took;
+    } else {
+      padded_duration_ =
+          std::max(measured_duration_, padded_duration_ - (padded_duration_ - took) / 16);
+    }
+  }
+  return padded_duration_;
+}
+
 // A budget slot, when held (BcryptBudget::TryStart granted it), is given back before the
 // padding: waiting costs no CPU.
 bool BasicAuth::RunBcrypt(const std::string& user, const std::string& password, std::string key,
@@ -185,7 +203,8 @@ bool BasicAuth::RunBcrypt(const std::string& user, const std::string& password, 
       cache_.insert(std::move(key));
     }
   }
-  std::this_thread::sleep_until(start + padded_duration_);
+  std::this_thread::sleep_until(start +
+                                Pad(BcryptCost(hash), std::chrono::steady_clock::now() - start));
   return ok;
 }
 

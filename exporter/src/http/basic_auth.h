@@ -45,7 +45,10 @@ class BasicAuth {
   // The same without the budget.
   bool Verify(const std::string& user, const std::string& password);
   // How long every bcrypt check is made to take: one run at the highest configured cost.
-  std::chrono::nanoseconds padded_duration() const { return padded_duration_; }
+  std::chrono::nanoseconds padded_duration() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return padded_duration_;
+  }
   // bcrypt runs so far: tests use it to see cache hits and the work spent on unknown users.
   size_t bcrypt_runs() const;
 
@@ -56,7 +59,11 @@ class BasicAuth {
 
   const std::map<std::string, std::string> users_;
   std::string dummy_hash_;  // verified against for unknown users, at the highest cost
-  std::chrono::nanoseconds padded_duration_{0};
+  std::chrono::nanoseconds Pad(unsigned long cost, std::chrono::nanoseconds took);
+
+  unsigned long max_cost_ = 10;
+  std::chrono::nanoseconds measured_duration_{0};  // one run at max_cost_ at start-up
+  std::chrono::nanoseconds padded_duration_{0};    // guarded by mutex_
   BcryptBudget budget_;
   mutable std::mutex mutex_;
   std::unordered_set<std::string> cache_;  // verified user\0hash\0password

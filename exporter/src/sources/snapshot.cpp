@@ -1,5 +1,7 @@
 #include "sources/snapshot.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <functional>
@@ -288,6 +290,7 @@ Snapshot TakeSnapshot(const SnapshotOptions& options, const ZoneClassifier& zone
   // Both clocks together: conntrack's start times are wall-clock, ages live on the boot clock.
   snapshot.timestamp_seconds = UnixSeconds();
   snapshot.boot_clock_seconds = BootClockSeconds();
+  snapshot.self_pid = getpid();
   if (cache && cache->last_socket_count() > 0) {
     snapshot.sockets.reserve(cache->last_socket_count() + cache->last_socket_count() / 16 + 64);
   }

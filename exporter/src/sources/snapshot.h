@@ -86,6 +86,9 @@ struct Snapshot {
   std::vector<SocketClass> classes;  // parallel to sockets
   SocketOwners owners;
   std::unordered_map<pid_t, Process> processes;  // the owners of any socket
+  // The process that took the snapshot (connwatch itself): its own listener and scrape
+  // connections are never findings. 0 in a snapshot built by hand.
+  pid_t self_pid = 0;
   // Owner pids whose process could not be read (it exited between the walk and the read),
   // sorted; nullopt when no process read recorded them (a snapshot built by hand).
   std::optional<std::vector<pid_t>> unread_owners;
