@@ -24,7 +24,7 @@ struct CumulativeCounters {
   std::map<std::string, uint64_t> series_dropped;  // by family name
   std::map<std::string, uint64_t> scan_errors;     // by kind
   std::map<std::string, uint64_t> parse_errors;    // by source
-  std::map<std::string, uint64_t> state_errors;    // by op: load, save
+  std::map<std::string, uint64_t> state_errors;    // "op:file" (load/save, baseline/state/journal)
 
   // Adds what one snapshot counted (not the series caps, which BuildFamilies adds).
   void AddSnapshot(const Snapshot& snapshot);
