@@ -229,7 +229,7 @@ class SystemdUnit(unittest.TestCase):
                    f"--bounding-set=-all,{caps}", "--pdeathsig=SIGKILL",
                    h.connwatch_bin(), "serve", "--web.listen-address=127.0.0.1:0",
                    "--collect.interval=1s", f"--storage.path={state}",
-                   f"--config.file={policy}"]
+                   f"--config.file={policy}", "--web.enable-lifecycle"]
         with open(log_path, "wb") as log:
             strace = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                       preexec_fn=h._set_pdeathsig)
