@@ -2,6 +2,9 @@
 # The clang sanitizer build beside the gcc one (ctest: sanitize_build, unit_sanitized, fuzz).
 #   run_sanitized.sh build SRC DIR   configure DIR with clang, ASan+UBSan+fuzzer coverage at -O1,
 #                                    and build only the unit tests and the harnesses
+#   run_sanitized.sh start SRC DIR   the same build in the background, niced, bounded by
+#                                    timeout; its output goes to DIR.log, its exit code to DIR.rc
+#   run_sanitized.sh wait SRC DIR    waits for that build (at most 25 min) and exits with its code
 #   run_sanitized.sh unit SRC DIR    the unit tests under ASan+UBSan: any report fails
 #   run_sanitized.sh fuzz SRC DIR    each harness for CONNWATCH_FUZZ_SECONDS (6) seeded from
 #                                    tests/fixtures; the corpus it grows stays in DIR/corpus
@@ -35,6 +38,28 @@ case $mode in
       -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g" "${launcher[@]}" >/dev/null
     cmake --build "$dir" -j"$(nproc)" --target connwatch_unit_tests connwatch_fuzzers
     ;;
+  start)
+    rm -f "$dir.rc" "$dir.log"
+    # setsid: ctest waits for the test's output pipes, so the build must hold none of them.
+    setsid nohup bash -c 'timeout 1500 nice -n 19 "$0" build "$1" "$2"; echo $? > "$2.rc.tmp"; mv "$2.rc.tmp" "$2.rc"' \
+      "$0" "$src" "$dir" > "$dir.log" 2>&1 < /dev/null &
+    echo "sanitizer build started in the background (log: $dir.log)"
+    ;;
+  wait)
+    for _ in $(seq 1500); do
+      [ -f "$dir.rc" ] && break
+      sleep 1
+    done
+    if [ ! -f "$dir.rc" ]; then
+      echo "sanitizer build did not finish (was sanitize_build_start run?)" >&2
+      tail -n 40 "$dir.log" 2>/dev/null
+      exit 1
+    fi
+    rc=$(cat "$dir.rc")
+    tail -n 5 "$dir.log"
+    [ "$rc" = 0 ] || { tail -n 60 "$dir.log"; echo "sanitizer build failed: exit $rc" >&2; }
+    exit "$rc"
+    ;;
   unit)
     "$dir/tests/connwatch_unit_tests" --gtest_brief=1
     ;;
@@ -54,5 +79,5 @@ case $mode in
       echo "$name: $(grep -E '^Done [0-9]+ runs' "$dir/$name.log" || echo 'no summary')"
     done
     ;;
-  *) echo "usage: $0 build|unit|fuzz SRC DIR" >&2; exit 2 ;;
+  *) echo "usage: $0 build|start|wait|unit|fuzz SRC DIR" >&2; exit 2 ;;
 esac
