@@ -965,7 +965,8 @@ def findings(exp, **labels):
 
 
 FINDING_LABELS = {"check", "process", "pid", "protocol", "local_address", "local_port",
-                  "remote_address", "remote_port", "direction", "remote_zone", "age_source", "exe"}
+                  "remote_address", "remote_port", "direction", "remote_zone", "age_source", "exe",
+                  "namespace", "pod", "container"}
 
 
 def is_finite(x):
