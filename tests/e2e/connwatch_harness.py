@@ -964,8 +964,13 @@ def findings(exp, **labels):
     return exp.select("connwatch_finding_info", **labels)
 
 
+# The Kubernetes names of a socket's pod (empty on the host), on the per-process families,
+# connwatch_listener_info and connwatch_finding_info.
+WORKLOAD_LABELS = {"namespace", "pod", "container"}
+
 FINDING_LABELS = {"check", "process", "pid", "protocol", "local_address", "local_port",
-                  "remote_address", "remote_port", "direction", "remote_zone", "age_source", "exe"}
+                  "remote_address", "remote_port", "direction", "remote_zone", "age_source", "exe",
+                  "namespace", "pod", "container"}
 
 
 def is_finite(x):

@@ -101,7 +101,7 @@ def max_ages(exp, process):
     """{(direction, remote_zone): seconds} of connwatch_connection_max_age_seconds."""
     out = {}
     for s in exp.select("connwatch_connection_max_age_seconds", process=process):
-        assert set(s.labels) == {"process", "direction", "remote_zone"}, s
+        assert set(s.labels) == {"process", "direction", "remote_zone"} | h.WORKLOAD_LABELS, s
         out[(s.labels["direction"], s.labels["remote_zone"])] = s.value
     return out
 
@@ -639,7 +639,8 @@ class LongConnectionTest(AgeCase):
         def long_counts(exp):
             out = {}
             for s in exp.select("connwatch_long_connections", process=name):
-                self.assertEqual(set(s.labels), {"process", "direction", "remote_zone"}, s)
+                self.assertEqual(set(s.labels),
+                                 {"process", "direction", "remote_zone"} | h.WORKLOAD_LABELS, s)
                 out[(s.labels["direction"], s.labels["remote_zone"])] = s.value
             return out
 

@@ -108,7 +108,8 @@ class InventoryTest(unittest.TestCase):
         self.assertEqual(self.listeners_of(exp, HOLDER), self.expected_listeners)
         for s in exp.select("connwatch_listener_info", process=HOLDER):
             self.assertEqual(s.value, 1, s)
-            self.assertEqual(set(s.labels), {"protocol", "address", "port", "process", "expected"},
+            self.assertEqual(set(s.labels), {"protocol", "address", "port", "process", "expected"} |
+                             h.WORKLOAD_LABELS,
                              s)
             # The embedded default policy is still learning: nothing is unexpected yet.
             self.assertEqual(s.labels["expected"], "true", s)
@@ -127,7 +128,8 @@ class InventoryTest(unittest.TestCase):
                for s in exp.select("connwatch_process_connections", process=UDPCONN)}
         self.assertEqual(udp, {("outbound", "loopback"): 2})
         for s in exp.select("connwatch_process_connections"):
-            self.assertEqual(set(s.labels), {"process", "direction", "remote_zone"}, s)
+            self.assertEqual(set(s.labels), {"process", "direction", "remote_zone"} |
+                             h.WORKLOAD_LABELS, s)
             self.assertIn(s.labels["direction"], {"inbound", "outbound"}, s)
             self.assertIn(s.labels["remote_zone"],
                           {"loopback", "link_local", "multicast", "internal", "external"}, s)

@@ -114,7 +114,8 @@ listeners:
         self.assertEqual(verdict(exp, "cw-ok", 18081), "false")
         self.assertEqual(verdict(exp, "connwatch", self.cw.port), "true")
         for s in exp.select("connwatch_listener_info"):
-            self.assertEqual(set(s.labels), {"protocol", "address", "port", "process", "expected"},
+            self.assertEqual(set(s.labels), {"protocol", "address", "port", "process", "expected"} |
+                             h.WORKLOAD_LABELS,
                              s)
         self.assertEqual(exp.value("connwatch_unexpected_listeners"), 1)
         self.assert_check_active(exp, "unexpected_listener")
@@ -179,7 +180,7 @@ expected_services:
             "check": "expected_service_down", "process": "cw-db", "pid": "", "protocol": "tcp",
             "local_address": "", "local_port": str(self.PORT), "remote_address": "",
             "remote_port": "", "direction": "", "remote_zone": "",
-            "age_source": "", "exe": ""})
+            "age_source": "", "exe": "", "namespace": "", "pod": "", "container": ""})
 
         # The port is open, but by the wrong process: the service stays down.
         impostor = h.Holder(exe("cw-impostor"), ["--tcp-listen", f"127.0.0.1:{self.PORT}"])
@@ -326,7 +327,8 @@ paths:
     def violations(self, exp):
         out = {}
         for s in exp.select("connwatch_path_violations"):
-            self.assertEqual(set(s.labels), {"process", "direction", "remote_zone", "port"}, s)
+            self.assertEqual(set(s.labels), {"process", "direction", "remote_zone", "port"} |
+                             h.WORKLOAD_LABELS, s)
             key = (s.labels["process"], s.labels["direction"], s.labels["remote_zone"],
                    s.labels["port"])
             out[key] = s.value

@@ -110,6 +110,7 @@ FakeProc& FakeProc::RewriteProcess(pid_t pid, const FakeProcess& process) {
   WriteFile(dir + "/status", FakeStatusText(pid, process));
   WriteFile(dir + "/comm", process.comm + "\n");
   WriteFile(dir + "/cmdline", process.cmdline);
+  if (!process.cgroup.empty()) WriteFile(dir + "/cgroup", process.cgroup);
   unlink(Path(dir + "/exe").c_str());
   if (process.exe) Symlink(dir + "/exe", *process.exe);
   return *this;

@@ -27,6 +27,8 @@ struct FakeProcess {
   // thread's).
   std::optional<std::string> exe = "/usr/bin/fake";
   std::string cmdline;  // raw: arguments each followed by a NUL, as the kernel shows them
+  // The whole /proc/<pid>/cgroup text ("0::/path\n"); "" leaves the file out.
+  std::string cgroup;
 };
 
 // Ways the fd directory of a process can fail to open. What each really exercises, given

@@ -318,6 +318,79 @@ TEST(CollectorTest, AnUpperBoundIsNotALongConnection) {
   EXPECT_EQ(Value(findings, {{"remote_port", "50002"}, {"age_source", "first_seen"}}), 1);
 }
 
+// Sockets 0-2 in a pod, 3 on the host, 4 in a container with hostile names.
+Snapshot& WorkloadSnapshot(SnapshotBuilder& builder) {
+  builder.Add(Tcp(SocketState::kListen, "0.0.0.0", 8080, "0.0.0.0", 0, 1))
+      .Add(Tcp(SocketState::kEstablished, "10.0.0.5", 8080, "10.0.0.9", 50000, 2))
+      .Add(Tcp(SocketState::kEstablished, "10.0.0.5", 8080, "10.0.0.9", 50001, 3))
+      .Add(Tcp(SocketState::kEstablished, "10.0.0.5", 8080, "10.0.0.9", 50002, 4))
+      .Add(Tcp(SocketState::kListen, "0.0.0.0", 9090, "0.0.0.0", 0, 5))
+      .Own(1, 10, "nginx")
+      .Own(2, 10, "nginx")
+      .Own(3, 10, "nginx")
+      .Own(4, 11, "nginx")
+      .Own(5, 12, "evil");
+  Snapshot& snapshot = builder.Build();
+  snapshot.workloads = {Workload{},
+                        {"containerd", std::string(64, 'a'), "shop", "web-1", "nginx", "uid-1"},
+                        {"cri-o", std::string(64, 'b'), "ev\nil", "p\"} x=\"1", "\xff", "uid-2"},
+                        {"", "", "", "", "", "uid-3"}};
+  snapshot.workload_of = {1, 1, 1, 0, 2};
+  return snapshot;
+}
+
+TEST(CollectorTest, WorkloadLabelsAndContainerInfo) {
+  SnapshotBuilder builder;
+  CumulativeCounters counters;
+  auto families = BuildFamilies(WorkloadSnapshot(builder), 0, {}, counters);
+  const auto& listeners = Family(families, "connwatch_listener_info");
+  EXPECT_EQ(
+      Value(listeners,
+            {{"port", "8080"}, {"namespace", "shop"}, {"pod", "web-1"}, {"container", "nginx"}}),
+      1);
+  const auto& connections = Family(families, "connwatch_process_connections");
+  ASSERT_EQ(connections.metric.size(), 2u) << "the pod's nginx and the host's nginx apart";
+  EXPECT_EQ(Value(connections, {{"process", "nginx"}, {"pod", "web-1"}}), 2);
+  EXPECT_EQ(Value(connections, {{"process", "nginx"}, {"pod", ""}, {"namespace", ""}}), 1);
+  const auto& info = Family(families, "connwatch_container_info");
+  ASSERT_EQ(info.metric.size(), 2u) << "a pod-only cgroup and the host are no containers";
+  EXPECT_EQ(Value(info, {{"container_id", std::string(64, 'a')},
+                         {"runtime", "containerd"},
+                         {"namespace", "shop"},
+                         {"pod", "web-1"},
+                         {"container", "nginx"},
+                         {"netns", ""}}),
+            1);
+  std::string text = SerializeFamilies(families);
+  EXPECT_EQ(text.find("uid-"), std::string::npos) << "the pod UID is on no series";
+  EXPECT_NE(text.find("pod=\"p\\\"} x=\\\"1\""), std::string::npos) << text;
+  EXPECT_NE(text.find("namespace=\"ev\\nil\""), std::string::npos);
+  EXPECT_EQ(text.find("\xff"), std::string::npos);
+  EXPECT_TRUE(IsValidUtf8(text));
+}
+
+TEST(CollectorPolicyTest, FindingsCarryThePodOfTheirSocket) {
+  SnapshotBuilder builder;
+  Snapshot& snapshot = WorkloadSnapshot(builder);
+  Policy policy;
+  policy.listeners = std::vector<ListenerRule>{};
+  Evaluation evaluation = Evaluate(policy, snapshot);
+  PolicyView view{&evaluation, false, {}, true, 0};
+  CumulativeCounters counters;
+  auto families = BuildFamilies(snapshot, 0, MetricsOptions{}, counters, &view);
+  const auto& findings = Family(families, "connwatch_finding_info");
+  EXPECT_EQ(Value(findings, {{"check", "unexpected_listener"},
+                             {"local_port", "8080"},
+                             {"namespace", "shop"},
+                             {"pod", "web-1"},
+                             {"container", "nginx"}}),
+            1);
+  EXPECT_EQ(Value(findings, {{"check", "unexpected_listener"},
+                             {"local_port", "9090"},
+                             {"container", "\xEF\xBF\xBD"}}),
+            1);
+}
+
 TEST(CollectorPolicyTest, FindingsCarryTheExePathAndDeletedExecutablesAreCounted) {
   SnapshotBuilder builder;
   builder.Add(Tcp(SocketState::kEstablished, "10.0.0.5", 40000, "198.51.100.9", 443, 1))

@@ -234,8 +234,21 @@ TEST(ReadProcessTest, ReadsFakeProcess) {
   EXPECT_EQ(process->user, "root");
   EXPECT_DOUBLE_EQ(process->start_time_seconds, FakeProc::kBootTime + 12345 / TicksPerSecond());
   EXPECT_EQ(process->cmdline, "nginx: master process /usr/sbin/nginx");
+  EXPECT_EQ(process->cgroup, "") << "no cgroup file: unread";
   EXPECT_EQ(stats.vanished, 0u);
   EXPECT_EQ(stats.permission_denied, 0u);
+}
+
+TEST(ReadProcessTest, ReadsTheCgroupV2Path) {
+  FakeProc proc;
+  FakeProcess redis;
+  redis.cgroup =
+      "1:name=systemd:/docker/x\n0::/system.slice/docker-" + std::string(64, 'a') + ".scope\n";
+  proc.AddProcess(77, redis);
+  ProcessReadStats stats;
+  auto process = ReadProcess(proc.root(), 77, FakeProc::kBootTime, stats);
+  ASSERT_TRUE(process.has_value());
+  EXPECT_EQ(process->cgroup, "/system.slice/docker-" + std::string(64, 'a') + ".scope");
 }
 
 TEST(ReadProcessTest, ReadsThePpid) {

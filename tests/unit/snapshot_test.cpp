@@ -50,8 +50,8 @@ class Host1 : public ::testing::Test {
     }
     proc_.WriteFile("sys/net/ipv4/ip_local_port_range", "32768\t60999\n");
     proc_.WriteFile("sys/net/ipv4/ip_local_reserved_ports", "\n");
-    proc_.AddProcess(100, Named("nginx", "/usr/sbin/nginx"));
-    proc_.AddProcess(101, Named("nginx", "/usr/sbin/nginx"));
+    proc_.AddProcess(100, InPod(Named("nginx", "/usr/sbin/nginx")));
+    proc_.AddProcess(101, InPod(Named("nginx", "/usr/sbin/nginx")));
     proc_.AddProcess(200, Named("curl", "/usr/bin/curl"));
     proc_.AddProcess(300, Named("x", "/tmp/\xff(x) y\n (deleted)"));
     proc_.AddProcess(400, Named("dnsmasq", "/usr/sbin/dnsmasq"));
@@ -80,6 +80,16 @@ class Host1 : public ::testing::Test {
       }
     }
     options_.procfs = proc_.root();
+    options_.rootfs = kFixtures + "/rootfs";
+  }
+
+  // In the containerd pod whose bundle tests/fixtures/rootfs holds (shop/web-…/nginx).
+  static FakeProcess InPod(FakeProcess process) {
+    process.cgroup =
+        "0::/kubepods.slice/kubepods-burstable.slice/"
+        "kubepods-burstable-pod0a1b2c3d_4e5f_6789_abcd_ef0123456789.slice/cri-containerd-"
+        "3f2a9c1e5b7d4f60a8e2c4b6d8f0a1c3e5b7d9f1a3c5e7b9d1f3a5c7e9b1d3f5.scope\n";
+    return process;
   }
 
   static FakeProcess Named(const std::string& comm, const std::string& exe) {

@@ -63,6 +63,7 @@ struct ConnectionGroup {
   std::string_view process;  // "" when unowned
   Direction direction = Direction::kNone;
   const std::string* zone = nullptr;  // the ZoneClassifier's; null: no zone
+  uint32_t workload = 0;              // index into snapshot.workloads; 0: the host
   bool operator==(const ConnectionGroup&) const = default;
 };
 
@@ -70,23 +71,47 @@ struct ConnectionGroupHash {
   size_t operator()(const ConnectionGroup& group) const {
     size_t seed = std::hash<std::string_view>{}(group.process);
     seed ^= std::hash<const void*>{}(group.zone) + 0x9e3779b97f4a7c15ULL + (seed << 6);
-    return seed ^ static_cast<size_t>(group.direction);
+    return seed ^ (static_cast<size_t>(group.direction) + (size_t{group.workload} << 3));
   }
 };
 
-LabelValues GroupLabels(const ConnectionGroup& group) {
-  return {std::string(group.process), DirectionName(group.direction),
-          group.zone ? *group.zone : std::string()};
+// sockets[index]'s workload, as an index into snapshot.workloads (0: the host).
+uint32_t WorkloadIndex(const Snapshot& snapshot, size_t index) {
+  if (index >= snapshot.workload_of.size()) return 0;
+  uint32_t workload = snapshot.workload_of[index];
+  return workload < snapshot.workloads.size() ? workload : 0;
 }
+
+// namespace, pod, container: the Kubernetes names (cAdvisor's labels), "" on the host. Never
+// the pod UID or the container id on a high-volume family: connwatch_container_info has it.
+void AppendWorkloadLabels(const Workload& workload, LabelValues& labels) {
+  labels.push_back(workload.k8s_namespace);
+  labels.push_back(workload.pod);
+  labels.push_back(workload.container);
+}
+
+const Workload& WorkloadAt(const Snapshot& snapshot, uint32_t index) {
+  static const Workload kHost;
+  return index < snapshot.workloads.size() ? snapshot.workloads[index] : kHost;
+}
+
+LabelValues GroupLabels(const Snapshot& snapshot, const ConnectionGroup& group) {
+  LabelValues labels{std::string(group.process), DirectionName(group.direction),
+                     group.zone ? *group.zone : std::string()};
+  AppendWorkloadLabels(WorkloadAt(snapshot, group.workload), labels);
+  return labels;
+}
+
+// The per-process families' labels: who, which way, to where, and in which pod.
+const std::vector<std::string> kGroupLabelNames = {"process",   "direction", "remote_zone",
+                                                   "namespace", "pod",       "container"};
 
 // Connection ages, when the sampler tracked them.
 void AddAgeFamilies(const Snapshot& snapshot, double long_connection_seconds,
                     const MetricsOptions& options, CumulativeCounters& counters,
                     std::vector<MetricFamily>& families) {
-  FamilyBuilder max_age(metric::kConnectionMaxAge, MetricType::Gauge,
-                        {"process", "direction", "remote_zone"});
-  FamilyBuilder long_connections(metric::kLongConnections, MetricType::Gauge,
-                                 {"process", "direction", "remote_zone"});
+  FamilyBuilder max_age(metric::kConnectionMaxAge, MetricType::Gauge, kGroupLabelNames);
+  FamilyBuilder long_connections(metric::kLongConnections, MetricType::Gauge, kGroupLabelNames);
   FamilyBuilder sources(metric::kConnectionAgeSources, MetricType::Gauge, {"source"});
   for (AgeSource source : kAgeSources) sources.Set({AgeSourceName(source)}, 0);
   struct AgeGroup {
@@ -106,9 +131,10 @@ void AddAgeFamilies(const Snapshot& snapshot, double long_connection_seconds,
     OwnerNameViews(snapshot, snapshot.sockets[i], names);
     if (names.empty()) names.emplace_back();  // unowned: process=""
     for (std::string_view name : names) {
-      auto [it, inserted] = groups.try_emplace(
-          ConnectionGroup{name, socket_class.direction, socket_class.remote_zone},
-          AgeGroup{age->age_seconds, 0});
+      auto [it, inserted] =
+          groups.try_emplace(ConnectionGroup{name, socket_class.direction, socket_class.remote_zone,
+                                             WorkloadIndex(snapshot, i)},
+                             AgeGroup{age->age_seconds, 0});
       if (!inserted) it->second.max_age = std::max(it->second.max_age, age->age_seconds);
       // Every group gets a series (0 when nothing is long), so rules see it drop to 0.
       if (is_long) it->second.long_connections += 1;
@@ -119,7 +145,7 @@ void AddAgeFamilies(const Snapshot& snapshot, double long_connection_seconds,
     if (count > 0) sources.Add({AgeSourceName(source)}, count);
   }
   for (const auto& [group, value] : groups) {
-    LabelValues labels = GroupLabels(group);
+    LabelValues labels = GroupLabels(snapshot, group);
     max_age.Max(labels, value.max_age);
     long_connections.Add(labels, value.long_connections);
   }
@@ -175,13 +201,17 @@ LabelValues FindingLabels(const Snapshot& snapshot, const Evaluation& evaluation
             "",
             "",
             "",
-            service ? ExeLabel(service->exe) : ""};
+            service ? ExeLabel(service->exe) : "",
+            "",
+            "",
+            ""};
   }
   auto owner = snapshot.processes.find(finding.pid);
   std::string exe = owner != snapshot.processes.end() ? ExeLabel(owner->second.exe) : "";
   const Socket& socket = snapshot.sockets[*finding.socket];
   const SocketClass& socket_class = snapshot.classes[*finding.socket];
   bool has_peer = socket.remote_port != 0;
+  const Workload& workload = snapshot.WorkloadOf(*finding.socket);
   return {CheckName(finding.check),
           finding.process,
           pid,
@@ -193,7 +223,10 @@ LabelValues FindingLabels(const Snapshot& snapshot, const Evaluation& evaluation
           DirectionName(socket_class.direction),
           socket_class.remote_zone ? *socket_class.remote_zone : "",
           AgeSourceLabel(snapshot, *finding.socket),
-          exe};
+          exe,
+          workload.k8s_namespace,
+          workload.pod,
+          workload.container};
 }
 
 // The verdicts of the policy checks.
@@ -219,12 +252,13 @@ void AddCheckFamilies(const Snapshot& snapshot, const Evaluation& evaluation,
   for (const auto& [name, count] : evaluation.unexpected_network_process_sockets) {
     process_sockets.Add({name}, static_cast<double>(count));
   }
-  FamilyBuilder paths(metric::kPathViolations, MetricType::Gauge,
-                      {"process", "direction", "remote_zone", "port"});
-  FamilyBuilder findings(
-      metric::kFindingInfo, MetricType::Gauge,
-      {"check", "process", "pid", "protocol", "local_address", "local_port", "remote_address",
-       "remote_port", "direction", "remote_zone", "age_source", "exe"});
+  FamilyBuilder paths(
+      metric::kPathViolations, MetricType::Gauge,
+      {"process", "direction", "remote_zone", "port", "namespace", "pod", "container"});
+  FamilyBuilder findings(metric::kFindingInfo, MetricType::Gauge,
+                         {"check", "process", "pid", "protocol", "local_address", "local_port",
+                          "remote_address", "remote_port", "direction", "remote_zone", "age_source",
+                          "exe", "namespace", "pod", "container"});
   size_t unexpected_listener_sockets = 0;
   std::optional<size_t> last_listener_socket;
   for (const Finding& finding : evaluation.findings) {
@@ -236,7 +270,9 @@ void AddCheckFamilies(const Snapshot& snapshot, const Evaluation& evaluation,
     }
     if (finding.check == Check::kPathViolation) {
       // process, direction and zone as the finding has them; the path's port.
-      paths.Add({labels[1], labels[8], labels[9], std::to_string(finding.path_port)}, 1);
+      paths.Add({labels[1], labels[8], labels[9], std::to_string(finding.path_port), labels[12],
+                 labels[13], labels[14]},
+                1);
     }
   }
   unexpected_listeners.Set({}, static_cast<double>(unexpected_listener_sockets));
@@ -264,6 +300,7 @@ class SocketFamilies {
   }
 
   void Count(const Snapshot& snapshot) {
+    snapshot_ = &snapshot;
     std::vector<std::string_view> names;
     for (size_t i = 0; i < snapshot.sockets.size(); ++i) {
       const Socket& socket = snapshot.sockets[i];
@@ -277,11 +314,13 @@ class SocketFamilies {
       if (names.empty()) names.emplace_back();  // unowned: process=""
       const SocketClass& socket_class = snapshot.classes[i];
       CountUnattributed(snapshot, i, socket_class);
+      uint32_t workload = WorkloadIndex(snapshot, i);
       if (socket_class.role == SocketRole::kListener) {
-        AddListener(socket, i, names);
+        AddListener(socket, i, names, WorkloadAt(snapshot, workload));
       } else if (socket_class.role == SocketRole::kConnection) {
         for (std::string_view name : names) {
-          connection_groups_[{name, socket_class.direction, socket_class.remote_zone}] += 1;
+          connection_groups_[{name, socket_class.direction, socket_class.remote_zone, workload}] +=
+              1;
         }
       }
     }
@@ -309,7 +348,7 @@ class SocketFamilies {
       if (count > 0) unattributed_.Add({AttributionName(reason)}, count);
     }
     for (const auto& [group, count] : connection_groups_) {
-      connections_.Add(GroupLabels(group), count);
+      connections_.Add(GroupLabels(*snapshot_, group), count);
     }
     // Only families whose label values come from the host (names, addresses, ports) can grow
     // without bound; those are capped. connwatch_sockets is bounded by its enums, but capping
@@ -352,25 +391,28 @@ class SocketFamilies {
     }
   }
 
-  void AddListener(const Socket& socket, size_t index, const std::vector<std::string_view>& names) {
+  void AddListener(const Socket& socket, size_t index, const std::vector<std::string_view>& names,
+                   const Workload& workload) {
     std::string address = FormatIpAddress(socket.local);
     std::string port = std::to_string(socket.local_port);
     bool expected = evaluation_ == nullptr || index >= evaluation_->listener_expected.size() ||
                     evaluation_->listener_expected[index] != 0;
     for (std::string_view name : names) {
-      listeners_.Set({TransportName(socket.transport), address, port, std::string(name),
-                      expected ? "true" : "false"},
-                     1);
+      LabelValues labels{TransportName(socket.transport), address, port, std::string(name),
+                         expected ? "true" : "false"};
+      AppendWorkloadLabels(workload, labels);
+      listeners_.Set(labels, 1);
     }
   }
 
   const Evaluation* evaluation_;
+  const Snapshot* snapshot_ = nullptr;  // the one Count saw
   FamilyBuilder sockets_{metric::kSockets, MetricType::Gauge, {"protocol", "family", "state"}};
-  FamilyBuilder listeners_{metric::kListenerInfo,
-                           MetricType::Gauge,
-                           {"protocol", "address", "port", "process", "expected"}};
-  FamilyBuilder connections_{
-      metric::kProcessConnections, MetricType::Gauge, {"process", "direction", "remote_zone"}};
+  FamilyBuilder listeners_{
+      metric::kListenerInfo,
+      MetricType::Gauge,
+      {"protocol", "address", "port", "process", "expected", "namespace", "pod", "container"}};
+  FamilyBuilder connections_{metric::kProcessConnections, MetricType::Gauge, kGroupLabelNames};
   FamilyBuilder unowned_{metric::kUnownedSockets, MetricType::Gauge, {"protocol"}};
   FamilyBuilder unattributed_{metric::kUnattributedConnections, MetricType::Gauge, {"reason"}};
   double unattributed_by_reason_[static_cast<size_t>(Attribution::kUnknown) + 1] = {};
@@ -378,6 +420,31 @@ class SocketFamilies {
   double unowned_by_transport_[2] = {0, 0};
   std::unordered_map<ConnectionGroup, double, ConnectionGroupHash> connection_groups_;
 };
+
+// connwatch_container_info: one series per container of this sample's sockets, carrying what
+// the high-volume families leave out (the id, the runtime). netns is the namespace of the
+// container's first socket ("" for connwatch's own).
+MetricFamily ContainerInfoFamily(const Snapshot& snapshot, const MetricsOptions& options,
+                                 CumulativeCounters& counters) {
+  FamilyBuilder info(metric::kContainerInfo, MetricType::Gauge,
+                     {"netns", "container_id", "runtime", "namespace", "pod", "container"});
+  std::vector<std::string_view> netns(snapshot.workloads.size());
+  std::vector<bool> seen(snapshot.workloads.size(), false);
+  for (size_t i = 0; i < snapshot.sockets.size(); ++i) {
+    uint32_t workload = WorkloadIndex(snapshot, i);
+    if (workload == 0 || seen[workload]) continue;
+    seen[workload] = true;
+    netns[workload] = snapshot.NetnsNameOf(snapshot.sockets[i]);
+  }
+  for (size_t w = 1; w < snapshot.workloads.size(); ++w) {
+    const Workload& workload = snapshot.workloads[w];
+    if (workload.container_id.empty()) continue;  // a pod's cgroup, not a container's
+    LabelValues labels{std::string(netns[w]), workload.container_id, workload.runtime};
+    AppendWorkloadLabels(workload, labels);
+    info.Set(labels, 1);
+  }
+  return info.Build(options.max_series, counters.series_dropped);
+}
 
 // A counter family from a map of cumulative counts, with `zeros` present from the start.
 FamilyBuilder CounterFamily(const metric::Info& info, const char* label,
@@ -407,7 +474,8 @@ void AddSelfFamilies(const Snapshot& snapshot, const FamilyBuilder& unowned,
                     {metric::kListenerInfo.name, metric::kProcessConnections.name,
                      metric::kSockets.name, metric::kFindingInfo.name, metric::kPathViolations.name,
                      metric::kUnexpectedNetworkProcessSockets.name, metric::kConnectionMaxAge.name,
-                     metric::kLongConnections.name, metric::kDeletedExecutableProcesses.name});
+                     metric::kLongConnections.name, metric::kDeletedExecutableProcesses.name,
+                     metric::kContainerInfo.name});
   FamilyBuilder scan_errors = CounterFamily(metric::kScanErrors, "kind", counters.scan_errors);
   FamilyBuilder parse_errors = CounterFamily(metric::kParseErrors, "source", counters.parse_errors);
   // Keyed "op:file" (load or save; baseline or connections), every pair exported from the
@@ -442,6 +510,8 @@ void CumulativeCounters::AddSnapshot(const Snapshot& snapshot) {
   scan_errors["other"] += owners.other_errors;
   parse_errors["sock_diag"] += snapshot.sock_diag_stats.malformed_messages;
   parse_errors["proc_net"] += snapshot.proc_net_stats.malformed_lines;
+  // From the first sample on, so that increase() sees the first refused bundle.
+  parse_errors["oci_config"] += snapshot.workload_stats.metadata_errors;
   // Only once conntrack was dumped: a host without timestamps has no such source.
   if (snapshot.conntrack_timestamps.value_or(false)) {
     parse_errors["conntrack"] += snapshot.conntrack_stats.malformed_messages;
@@ -465,6 +535,7 @@ std::vector<MetricFamily> BuildFamilies(const Snapshot& snapshot, double sample_
     if (evaluation != nullptr) AddCheckFamilies(snapshot, *evaluation, options, counters, families);
   }
   socket_families.BuildCapped(options, counters, families);
+  families.push_back(ContainerInfoFamily(snapshot, options, counters));
   AddSelfFamilies(snapshot, socket_families.unowned(), socket_families.unattributed(), counters,
                   families);
   families.push_back(

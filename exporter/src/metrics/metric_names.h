@@ -103,6 +103,10 @@ inline constexpr Info kStateErrors{
     "connections)."};
 inline constexpr Info kBuildInfo{"connwatch_build_info",
                                  "A metric with a constant 1 labeled by version and revision."};
+inline constexpr Info kContainerInfo{
+    "connwatch_container_info",
+    "One series per container holding sockets, by id and runtime; namespace, pod and container "
+    "are the Kubernetes names, empty when no bundle or pod log directory names them."};
 inline constexpr Info kDeletedExecutableProcesses{
     "connwatch_deleted_executable_processes",
     "Processes holding sockets while running an executable deleted from disk, by process name."};

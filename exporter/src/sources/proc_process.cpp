@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "base/read_file.h"
+#include "sources/cgroup_path.h"
 
 namespace connwatch {
 namespace {
@@ -226,6 +227,11 @@ std::optional<Process> ReadProcess(const std::string& procfs, pid_t pid, double 
   if (ReadFileCapped(ProcPath(procfs, pid, "cmdline"), kMaxCmdlineBytes, text, &truncated) == 0) {
     process.cmdline = ParseCmdline(text, kMaxCmdlineBytes);
     process.argv0 = ParseArgv0(text, truncated);
+  }
+  // The container it runs in (sources/containers.h); kept with the process by the owner
+  // cache, so a process moved to another cgroup is seen at the next full scan.
+  if (ReadFileCapped(ProcPath(procfs, pid, "cgroup"), kMaxSmallProcFileBytes, text) == 0) {
+    process.cgroup = ParseProcCgroup(text);
   }
   return process;
 }

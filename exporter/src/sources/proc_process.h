@@ -1,4 +1,4 @@
-// /proc/<pid>/{stat,status,comm,exe,cmdline}: who a socket owner is.
+// /proc/<pid>/{stat,status,exe,cmdline,cgroup}: who a socket owner is, and where it runs.
 #pragma once
 
 #include <sys/types.h>

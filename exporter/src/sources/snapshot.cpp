@@ -129,6 +129,15 @@ void CollectConntrack(Snapshot& snapshot, const SnapshotOptions& options) {
   }
 }
 
+// Container and pod of each socket, from its owners' cgroups (sources/containers.h).
+void CollectWorkloads(Snapshot& snapshot, const SnapshotOptions& options, SnapshotCache* cache) {
+  RunCollector(snapshot, kCollectorWorkloads, [&](std::string&) {
+    WorkloadResolver cold;  // a sample without a cache reads every bundle
+    AssignWorkloads(snapshot, options.rootfs, cache ? cache->workloads() : cold);
+    return true;
+  });
+}
+
 }  // namespace
 
 bool ParseSourceMode(std::string_view text, SourceMode& mode) {
@@ -301,6 +310,7 @@ Snapshot TakeSnapshot(const SnapshotOptions& options, const ZoneClassifier& zone
   CollectOwners(snapshot, options, cache);
   snapshot.IndexOwners();
   CollectProcesses(snapshot, options, cache);
+  CollectWorkloads(snapshot, options, cache);
   // After the process reads: an owner that exits during them counts as gone, like one that
   // exited before the walk.
   AttributeSockets(snapshot, snapshot.source == SocketSource::kNetlink ? options.sock_diag_lookup

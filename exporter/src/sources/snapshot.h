@@ -16,6 +16,7 @@
 #include "net/zones.h"
 #include "sources/attribution.h"
 #include "sources/conntrack.h"
+#include "sources/containers.h"
 #include "sources/proc_fd.h"
 #include "sources/proc_net.h"
 #include "sources/proc_process.h"
@@ -37,6 +38,7 @@ inline constexpr const char* kCollectorProcNet = "proc_net";
 inline constexpr const char* kCollectorOwners = "proc_fd";
 inline constexpr const char* kCollectorProcesses = "proc_process";
 inline constexpr const char* kCollectorConntrack = "conntrack";
+inline constexpr const char* kCollectorWorkloads = "workloads";
 
 struct CollectorResult {
   std::string name;
@@ -115,6 +117,7 @@ struct Snapshot {
   // every socket is then the host's.
   std::vector<Workload> workloads;
   std::vector<uint32_t> workload_of;
+  WorkloadStats workload_stats;
   // sockets[index]'s workload; the host's when unresolved.
   const Workload& WorkloadOf(size_t index) const {
     static const Workload kHost;

@@ -1,11 +1,13 @@
 #include "sources/snapshot_cache.h"
 
+#include "sources/containers.h"
 #include "sources/owner_cache.h"
 #include "sources/snapshot.h"
 
 namespace connwatch {
 
-SnapshotCache::SnapshotCache() : owners_(std::make_unique<OwnerCache>()) {}
+SnapshotCache::SnapshotCache()
+    : owners_(std::make_unique<OwnerCache>()), workloads_(std::make_unique<WorkloadResolver>()) {}
 SnapshotCache::~SnapshotCache() = default;
 SnapshotCache::SnapshotCache(SnapshotCache&&) noexcept = default;
 SnapshotCache& SnapshotCache::operator=(SnapshotCache&&) noexcept = default;

@@ -11,6 +11,7 @@
 namespace connwatch {
 
 class OwnerCache;
+class WorkloadResolver;
 struct Snapshot;
 
 class SnapshotCache {
@@ -27,6 +28,8 @@ class SnapshotCache {
 
   // Used by TakeSnapshot.
   OwnerCache& owners() { return *owners_; }
+  // Containers' names, read once per container (sources/containers.h).
+  WorkloadResolver& workloads() { return *workloads_; }
   void CountSample(size_t sockets) {
     ++samples_;
     last_socket_count_ = sockets;
@@ -40,6 +43,7 @@ class SnapshotCache {
 
  private:
   std::unique_ptr<OwnerCache> owners_;
+  std::unique_ptr<WorkloadResolver> workloads_;
   uint64_t samples_ = 0;
   size_t last_socket_count_ = 0;
 };
