@@ -4,38 +4,21 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <thread>
+
+#include "base/text.h"
 
 namespace connwatch {
 namespace {
 
-constexpr std::string_view kBase64 =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-// Strict standard base64 with padding, as Go's base64.StdEncoding.
-bool DecodeBase64(std::string_view in, std::string& out) {
-  if (in.size() % 4 != 0) return false;
-  out.clear();
-  for (size_t i = 0; i < in.size(); i += 4) {
-    unsigned value = 0;
-    int pad = 0;
-    for (size_t j = 0; j < 4; ++j) {
-      char c = in[i + j];
-      value <<= 6;
-      if (c == '=') {
-        if (i + 4 != in.size() || j < 2) return false;
-        ++pad;
-        continue;
-      }
-      if (pad > 0) return false;
-      size_t index = kBase64.find(c);
-      if (index == std::string_view::npos) return false;
-      value |= static_cast<unsigned>(index);
-    }
-    out += static_cast<char>((value >> 16) & 0xff);
-    if (pad < 2) out += static_cast<char>((value >> 8) & 0xff);
-    if (pad < 1) out += static_cast<char>(value & 0xff);
-  }
+// Strict standard base64 with padding, as Go's base64.StdEncoding: unlike YAML's !!binary,
+// no whitespace inside.
+bool DecodeStrictBase64(std::string_view in, std::string& out) {
+  if (in.find_first_of(" \t\r\n") != std::string_view::npos) return false;
+  std::optional<std::string> decoded = DecodeBase64(in);
+  if (!decoded) return false;
+  out = std::move(*decoded);
   return true;
 }
 
@@ -72,7 +55,7 @@ bool ParseBasicAuthorization(std::string_view header, std::string& user, std::st
     if (c != kScheme[i]) return false;
   }
   std::string decoded;
-  if (!DecodeBase64(header.substr(kScheme.size()), decoded)) return false;
+  if (!DecodeStrictBase64(header.substr(kScheme.size()), decoded)) return false;
   size_t colon = decoded.find(':');
   if (colon == std::string::npos) return false;
   user = decoded.substr(0, colon);
