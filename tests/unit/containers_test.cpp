@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <tuple>
 
 #include "sources/snapshot.h"
 
@@ -27,6 +28,14 @@ constexpr std::string_view kShopUidSystemd = "0a1b2c3d_4e5f_6789_abcd_ef01234567
 constexpr std::string_view kCorednsUidSystemd = "11111111_2222_3333_4444_555555555555";
 
 std::string FixtureRoot() { return std::string(CONNWATCH_FIXTURES_DIR) + "/rootfs"; }
+
+// Namespace, pod and container: what a workload is named by in Kubernetes.
+using Names = std::tuple<std::string, std::string, std::string>;
+Names KubernetesNames(const Workload& workload) {
+  return {workload.k8s_namespace, workload.pod, workload.container};
+}
+// The coredns pod of the fixtures, whether named by its bundle or by the kubelet's logs.
+const Names kCorednsNames{"kube-system", "coredns-5d78c9869d-abcde", "coredns"};
 
 std::string ContainerdPath(std::string_view uid_systemd, std::string_view id) {
   return "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" +
@@ -77,9 +86,7 @@ TEST(WorkloadResolver, CrioBundleNamesThePod) {
   WorkloadStats stats;
   Workload workload = resolver.Resolve(FixtureRoot(), CrioPath(kCorednsUidSystemd, kCrioId), stats);
   EXPECT_EQ(workload.runtime, "cri-o");
-  EXPECT_EQ(workload.k8s_namespace, "kube-system");
-  EXPECT_EQ(workload.pod, "coredns-5d78c9869d-abcde");
-  EXPECT_EQ(workload.container, "coredns");
+  EXPECT_EQ(KubernetesNames(workload), kCorednsNames);
 }
 
 TEST(WorkloadResolver, DockerContainerHasIdButNoKubernetesNames) {
@@ -110,9 +117,7 @@ TEST(WorkloadResolver, ContainerLogLinkNamesTheContainer) {
   WorkloadStats stats;
   Workload workload =
       resolver.Resolve(FixtureRoot(), ContainerdPath(kCorednsUidSystemd, kCrioId), stats);
-  EXPECT_EQ(workload.k8s_namespace, "kube-system");
-  EXPECT_EQ(workload.pod, "coredns-5d78c9869d-abcde");
-  EXPECT_EQ(workload.container, "coredns");
+  EXPECT_EQ(KubernetesNames(workload), kCorednsNames);
 }
 
 TEST(WorkloadResolver, HostPathsReadNothing) {
