@@ -27,6 +27,7 @@ import random
 import re
 import resource
 import select
+import shlex
 import shutil
 import signal
 import socket
@@ -561,6 +562,10 @@ class Connwatch(_LocalServer):
             # Never the real /var/lib/connwatch: a baseline learned by a test must not
             # outlive it.
             args.append(f"--storage.path={os.path.join(self._log_dir, 'state')}")
+        if self.subcommand in (["serve"], []) and not any(
+                f.startswith("--collector.netns") for f in self.flags):
+            # Only the namespace the test set up: other tests' namespaces may exist meanwhile.
+            args.append("--collector.netns=own")
         args += self.flags
         self.args = args
         with open(self.log_path, "wb") as log:
@@ -622,9 +627,40 @@ class Connwatch(_LocalServer):
         self.stop()
 
 
+class PrefixedConnwatch(Connwatch):
+    """A connwatch started through a command prefix (setpriv, unshare) that execs it in
+    place, so self.proc.pid is connwatch's pid. The harness runs connwatch_bin() directly;
+    a tiny wrapper script in a temporary directory puts the prefix in front."""
+
+    def __init__(self, prefix, *flags, **kw):
+        super().__init__(*flags, **kw)
+        self.prefix = list(prefix)
+
+    def start(self, timeout=60):
+        global connwatch_bin
+        real = connwatch_bin()
+        wrapper = os.path.join(self._log_dir, "connwatch-wrapper")
+        with open(wrapper, "w") as f:
+            f.write("#!/bin/sh\nexec " + shlex.join(self.prefix + [real]) + ' "$@"\n')
+        os.chmod(wrapper, 0o755)
+        saved = connwatch_bin
+        connwatch_bin = lambda: wrapper
+        try:
+            return super().start(timeout)
+        finally:
+            connwatch_bin = saved
+
+
 def run_connwatch(*args, timeout=120):
-    """Runs connwatch with args (a subcommand like `connections`, or flags); captures output."""
-    return subprocess.run([connwatch_bin()] + list(args), stdin=subprocess.DEVNULL,
+    """Runs connwatch with args (a subcommand like `connections`, or flags); captures output.
+
+    `connections` and `check` read only the test's own namespace unless args say otherwise.
+    """
+    args = list(args)
+    if args and args[0] in ("connections", "check") and "--help" not in args and not any(
+            a.startswith("--collector.netns") for a in args):
+        args.insert(1, "--collector.netns=own")
+    return subprocess.run([connwatch_bin()] + args, stdin=subprocess.DEVNULL,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout,
                           preexec_fn=_set_pdeathsig)
 

@@ -12,7 +12,6 @@ connwatch thread: they are per thread.
 
 import os
 import re
-import shlex
 import shutil
 import subprocess
 import sys
@@ -71,29 +70,6 @@ def hidepid_prefix():
             'mount -t proc -o hidepid=invisible proc /proc && exec "$@"', "sh"]
 
 
-class PrefixedConnwatch(h.Connwatch):
-    """A connwatch started through a command prefix (setpriv, unshare) that execs it in
-    place, so self.proc.pid is connwatch's pid. The harness runs connwatch_bin() directly;
-    a tiny wrapper script in a temporary directory puts the prefix in front."""
-
-    def __init__(self, prefix, *flags, **kw):
-        super().__init__(*flags, **kw)
-        self.prefix = list(prefix)
-
-    def start(self, timeout=60):
-        real = h.connwatch_bin()
-        wrapper = os.path.join(self._log_dir, "connwatch-wrapper")
-        with open(wrapper, "w") as f:
-            f.write("#!/bin/sh\nexec " + shlex.join(self.prefix + [real]) + ' "$@"\n')
-        os.chmod(wrapper, 0o755)
-        saved = h.connwatch_bin
-        h.connwatch_bin = lambda: wrapper
-        try:
-            return super().start(timeout)
-        finally:
-            h.connwatch_bin = saved
-
-
 def setUpModule():
     if os.geteuid() != 0:
         raise unittest.SkipTest("needs root (namespaces, setpriv, mount)")
@@ -130,7 +106,7 @@ class LeastPrivilege(unittest.TestCase):
 
     def start(self, prefix=(), storage=None):
         flags = [f"--storage.path={storage}"] if storage else []
-        cw = PrefixedConnwatch(prefix, *flags) if prefix else h.Connwatch(*flags)
+        cw = h.PrefixedConnwatch(prefix, *flags) if prefix else h.Connwatch(*flags)
         cw.start(timeout=60)
         self.addCleanup(cw.stop)
         return cw

@@ -55,6 +55,19 @@ TEST(FindAcceptQueuesTest, TheMostSpecificListenerWins) {
   EXPECT_TRUE(FindAcceptQueues({}).empty());
 }
 
+TEST(FindAcceptQueuesTest, OnlyAListenerOfTheSameNamespace) {
+  std::vector<Socket> sockets = {
+      Tcp(kListen, "0.0.0.0", 8080, "0.0.0.0", 0, 1),             // 0 in connwatch's own
+      Tcp(kListen, "0.0.0.0", 8080, "0.0.0.0", 0, 2),             // 1 in a pod's
+      Tcp(kEstablished, "10.0.0.5", 8080, "10.0.0.9", 50000, 0),  // 2 queued in the pod
+      Tcp(kEstablished, "10.0.0.6", 8080, "10.0.0.9", 50001, 0),  // 3 in a third, no listener
+  };
+  sockets[1].netns = 1;
+  sockets[2].netns = 1;
+  sockets[3].netns = 2;
+  EXPECT_EQ(FindAcceptQueues(sockets), (QueuedSockets{{2, 1}}));
+}
+
 TEST(AttributeHeldTest, Reasons) {
   EXPECT_EQ(AttributeHeld(2, 1, StillOpen::kCannotTell), Attribution::kOwned);
   EXPECT_EQ(AttributeHeld(2, 0, StillOpen::kCannotTell), Attribution::kOwnerExited)

@@ -416,8 +416,9 @@ TEST(EvaluatorTest, NetworkProcessesCountedPerPidAndSocketsPerName) {
   policy.network_processes = std::vector<NetworkProcessRule>{Allow("sshd"), Allow("systemd-*")};
   Evaluation evaluation = Evaluate(policy, snapshot);
   EXPECT_EQ(evaluation.unexpected_network_processes, 3u) << "nc 50, nc 51, curl 60";
-  EXPECT_EQ(evaluation.unexpected_network_process_sockets,
-            (std::map<std::string, uint64_t>{{"curl", 1}, {"nc", 2}}))
+  EXPECT_EQ(
+      evaluation.unexpected_network_process_sockets,
+      (std::map<std::pair<std::string, uint32_t>, uint64_t>{{{"curl", 0}, 1}, {{"nc", 0}, 2}}))
       << "the socket nc 50 and 51 share counts once";
   ASSERT_EQ(Keys(evaluation), (std::vector<std::string>{"unexpected_network_process 1 60",
                                                         "unexpected_network_process 2 50",

@@ -221,7 +221,7 @@ TEST(CollectorPolicyTest, VerdictFamiliesFollowTheEvaluation) {
   evaluation.listener_expected = {1, 0, 0};
   evaluation.services = {{&https, false}};
   evaluation.unexpected_network_processes = 2;
-  evaluation.unexpected_network_process_sockets = {{"nc", 2}};
+  evaluation.unexpected_network_process_sockets = {{{"nc", 0}, 2}};
   evaluation.findings = {
       {Check::kUnexpectedListener, 1, 20, "nc", "", 0, "why"},
       {Check::kUnexpectedListener, 1, 21, "nc", "", 0, "why"},

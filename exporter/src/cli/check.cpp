@@ -89,6 +89,7 @@ std::string OrDash(const std::string& text) { return text.empty() ? "-" : Printa
 
 // What check's flags set.
 struct CheckFlags {
+  CheckFlags() { snapshot.all_namespaces = true; }
   std::string config_file, storage_path = kDefaultStoragePath, format = "text";
   bool use_syslog = false;
   SnapshotOptions snapshot;
@@ -111,6 +112,7 @@ Command CheckCommand(CheckFlags& f) {
           BoolFlag("syslog", "Also log each finding to syslog (daemon.warning).", &f.use_syslog),
           ProcfsFlag(&f.snapshot.procfs),
           RootfsFlag(&f.snapshot.rootfs),
+          NetnsFlag(&f.snapshot.all_namespaces),
           SysfsFlag(&f.snapshot.sysfs),
           SourceModeFlag(&f.snapshot.source_mode, "Socket source."),
       },

@@ -49,6 +49,14 @@ Flag LogLevelFlag(LogLevel* level) {
                          LogLevels());
 }
 
+Flag NetnsFlag(bool* all_namespaces) {
+  return TypedChoiceFlag("collector.netns",
+                         "Network namespaces to read: all of the host's (pods, containers, `ip "
+                         "netns`), or only connwatch's own.",
+                         all_namespaces,
+                         std::vector<std::pair<std::string, bool>>{{"all", true}, {"own", false}});
+}
+
 Flag ProcfsFlag(std::string* procfs) {
   return StringFlag("path.procfs", "procfs mountpoint.", procfs);
 }

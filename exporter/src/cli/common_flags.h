@@ -18,6 +18,8 @@ Flag SourceModeFlag(SourceMode* mode, std::string help);
 std::string SourceModeName(SourceMode mode);
 // --log.level=debug|info|warn|error.
 Flag LogLevelFlag(LogLevel* level);
+// --collector.netns=all|own: every network namespace of the host, or connwatch's own.
+Flag NetnsFlag(bool* all_namespaces);
 // --path.procfs=/proc.
 Flag ProcfsFlag(std::string* procfs);
 // --path.rootfs=/ (the host's root: pinned namespaces, OCI bundles, pod logs).

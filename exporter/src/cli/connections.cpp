@@ -46,6 +46,7 @@ std::string AgeText(const Snapshot& snapshot, size_t i) {
 
 // What the flags of `connections` set.
 struct ConnectionsFlags {
+  ConnectionsFlags() { snapshot.all_namespaces = true; }
   ConnectionsView view;
   std::string format = "table", storage_path = kDefaultStoragePath;
   LogLevel log_level = LogLevel::kWarn;
@@ -63,6 +64,7 @@ Command ConnectionsCommand(ConnectionsFlags& f) {
           ChoiceFlag("format", "Output format.", &f.format, {"table", "json"}),
           ProcfsFlag(&f.snapshot.procfs),
           RootfsFlag(&f.snapshot.rootfs),
+          NetnsFlag(&f.snapshot.all_namespaces),
           SysfsFlag(&f.snapshot.sysfs),
           SourceModeFlag(&f.snapshot.source_mode, "Socket source."),
           StoragePathFlag(&f.storage_path,

@@ -42,6 +42,7 @@ constexpr const char* kSummary =
 // Everything serve's flags set. The sampler's and the server's options are the flags'
 // targets, so their defaults are the flags' defaults.
 struct ServeFlags {
+  ServeFlags() { sampler.snapshot.all_namespaces = true; }
   SamplerOptions sampler;
   ServerOptions server;
   std::string interval_text;  // --collect.interval as typed, for the start-up log line
@@ -82,6 +83,7 @@ Command ServeCommand(ServeFlags& f) {
                          "Socket source: auto is netlink, falling back to /proc/net."),
           ProcfsFlag(&f.sampler.snapshot.procfs),
           RootfsFlag(&f.sampler.snapshot.rootfs),
+          NetnsFlag(&f.sampler.snapshot.all_namespaces),
           SysfsFlag(&f.sampler.snapshot.sysfs),
           LogLevelFlag(&f.log_level),
           StringFlag("config.file",
@@ -268,7 +270,8 @@ int RunServe(const std::vector<std::string>& args) {
   // files, the sampler and the HTTP server, so everything that reads host data or the network
   // runs with only the capabilities it needs. No thread exists yet: capabilities belong to a
   // thread, and the sampler's and civetweb's threads inherit the reduced sets.
-  DropUnneededCapabilities(RequiredCapabilities(flags.server.listen_address));
+  DropUnneededCapabilities(
+      RequiredCapabilities(flags.server.listen_address, flags.sampler.snapshot.all_namespaces));
   return RunUntilStopped(flags, stop_signals);
 }
 

@@ -10,6 +10,7 @@
 #include "base/text.h"
 #include "metrics/family_builder.h"
 #include "metrics/metric_names.h"
+#include "metrics/netns_families.h"
 #include "tracking/connection_ages.h"
 #include "version.h"
 
@@ -204,6 +205,7 @@ LabelValues FindingLabels(const Snapshot& snapshot, const Evaluation& evaluation
             service ? ExeLabel(service->exe) : "",
             "",
             "",
+            "",
             ""};
   }
   auto owner = snapshot.processes.find(finding.pid);
@@ -224,6 +226,7 @@ LabelValues FindingLabels(const Snapshot& snapshot, const Evaluation& evaluation
           socket_class.remote_zone ? *socket_class.remote_zone : "",
           AgeSourceLabel(snapshot, *finding.socket),
           exe,
+          std::string(snapshot.NetnsNameOf(socket)),
           workload.k8s_namespace,
           workload.pod,
           workload.container};
@@ -248,9 +251,11 @@ void AddCheckFamilies(const Snapshot& snapshot, const Evaluation& evaluation,
   FamilyBuilder processes(metric::kUnexpectedNetworkProcesses, MetricType::Gauge, {});
   processes.Set({}, static_cast<double>(evaluation.unexpected_network_processes));
   FamilyBuilder process_sockets(metric::kUnexpectedNetworkProcessSockets, MetricType::Gauge,
-                                {"process"});
-  for (const auto& [name, count] : evaluation.unexpected_network_process_sockets) {
-    process_sockets.Add({name}, static_cast<double>(count));
+                                {"process", "namespace", "pod", "container"});
+  for (const auto& [key, count] : evaluation.unexpected_network_process_sockets) {
+    LabelValues labels{key.first};
+    AppendWorkloadLabels(WorkloadAt(snapshot, key.second), labels);
+    process_sockets.Add(labels, static_cast<double>(count));
   }
   FamilyBuilder paths(
       metric::kPathViolations, MetricType::Gauge,
@@ -258,7 +263,7 @@ void AddCheckFamilies(const Snapshot& snapshot, const Evaluation& evaluation,
   FamilyBuilder findings(metric::kFindingInfo, MetricType::Gauge,
                          {"check", "process", "pid", "protocol", "local_address", "local_port",
                           "remote_address", "remote_port", "direction", "remote_zone", "age_source",
-                          "exe", "namespace", "pod", "container"});
+                          "exe", "netns", "namespace", "pod", "container"});
   size_t unexpected_listener_sockets = 0;
   std::optional<size_t> last_listener_socket;
   for (const Finding& finding : evaluation.findings) {
@@ -398,8 +403,12 @@ class SocketFamilies {
     bool expected = evaluation_ == nullptr || index >= evaluation_->listener_expected.size() ||
                     evaluation_->listener_expected[index] != 0;
     for (std::string_view name : names) {
-      LabelValues labels{TransportName(socket.transport), address, port, std::string(name),
-                         expected ? "true" : "false"};
+      LabelValues labels{TransportName(socket.transport),
+                         address,
+                         port,
+                         std::string(name),
+                         expected ? "true" : "false",
+                         std::string(snapshot_->NetnsNameOf(socket))};
       AppendWorkloadLabels(workload, labels);
       listeners_.Set(labels, 1);
     }
@@ -408,10 +417,10 @@ class SocketFamilies {
   const Evaluation* evaluation_;
   const Snapshot* snapshot_ = nullptr;  // the one Count saw
   FamilyBuilder sockets_{metric::kSockets, MetricType::Gauge, {"protocol", "family", "state"}};
-  FamilyBuilder listeners_{
-      metric::kListenerInfo,
-      MetricType::Gauge,
-      {"protocol", "address", "port", "process", "expected", "namespace", "pod", "container"}};
+  FamilyBuilder listeners_{metric::kListenerInfo,
+                           MetricType::Gauge,
+                           {"protocol", "address", "port", "process", "expected", "netns",
+                            "namespace", "pod", "container"}};
   FamilyBuilder connections_{metric::kProcessConnections, MetricType::Gauge, kGroupLabelNames};
   FamilyBuilder unowned_{metric::kUnownedSockets, MetricType::Gauge, {"protocol"}};
   FamilyBuilder unattributed_{metric::kUnattributedConnections, MetricType::Gauge, {"reason"}};
@@ -475,7 +484,7 @@ void AddSelfFamilies(const Snapshot& snapshot, const FamilyBuilder& unowned,
                      metric::kSockets.name, metric::kFindingInfo.name, metric::kPathViolations.name,
                      metric::kUnexpectedNetworkProcessSockets.name, metric::kConnectionMaxAge.name,
                      metric::kLongConnections.name, metric::kDeletedExecutableProcesses.name,
-                     metric::kContainerInfo.name});
+                     metric::kContainerInfo.name, metric::kNetnsInfo.name});
   FamilyBuilder scan_errors = CounterFamily(metric::kScanErrors, "kind", counters.scan_errors);
   FamilyBuilder parse_errors = CounterFamily(metric::kParseErrors, "source", counters.parse_errors);
   // Keyed "op:file" (load or save; baseline or connections), every pair exported from the
@@ -536,6 +545,7 @@ std::vector<MetricFamily> BuildFamilies(const Snapshot& snapshot, double sample_
   }
   socket_families.BuildCapped(options, counters, families);
   families.push_back(ContainerInfoFamily(snapshot, options, counters));
+  AddNetnsFamilies(snapshot, options.max_series, counters.series_dropped, families);
   AddSelfFamilies(snapshot, socket_families.unowned(), socket_families.unattributed(), counters,
                   families);
   families.push_back(

@@ -107,6 +107,17 @@ inline constexpr Info kContainerInfo{
     "connwatch_container_info",
     "One series per container holding sockets, by id and runtime; namespace, pod and container "
     "are the Kubernetes names, empty when no bundle or pod log directory names them."};
+inline constexpr Info kNetns{
+    "connwatch_netns",
+    "Network namespaces other than connwatch's own, by how the last sample read them: "
+    "sock_diag (a socket made inside, CAP_SYS_ADMIN), procfs (/proc/<pid>/net), failed."};
+inline constexpr Info kNetnsInfo{
+    "connwatch_netns_info",
+    "One series per network namespace other than connwatch's own; netns is the pinned name, "
+    "else a container id's first 12 characters, else inode:<N>."};
+inline constexpr Info kNetnsErrors{
+    "connwatch_netns_errors_total",
+    "Failures reading other network namespaces, by kind, since start."};
 inline constexpr Info kDeletedExecutableProcesses{
     "connwatch_deleted_executable_processes",
     "Processes holding sockets while running an executable deleted from disk, by process name."};

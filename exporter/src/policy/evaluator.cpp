@@ -207,6 +207,7 @@ void EvaluateNetworkProcesses(const std::vector<NetworkProcessRule>& rules,
     // A socket shared by several processes of one name counts once for that name: the
     // gauge counts sockets, not file descriptors (forked workers inherit their parent's).
     std::vector<std::string> counted_names;
+    uint32_t workload = i < snapshot.workload_of.size() ? snapshot.workload_of[i] : 0;
     for (const Process* owner : owners) {
       auto [it, inserted] = allowed.try_emplace(owner->pid, false);
       if (inserted) {
@@ -221,7 +222,7 @@ void EvaluateNetworkProcesses(const std::vector<NetworkProcessRule>& rules,
       if (std::find(counted_names.begin(), counted_names.end(), owner->name) ==
           counted_names.end()) {
         counted_names.push_back(owner->name);
-        ++evaluation.unexpected_network_process_sockets[owner->name];
+        ++evaluation.unexpected_network_process_sockets[{owner->name, workload}];
       }
     }
   }

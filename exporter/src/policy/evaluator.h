@@ -54,8 +54,9 @@ struct Evaluation {
   std::vector<ServiceState> services;
   // Distinct processes (by pid) holding sockets that network_processes does not allow.
   uint64_t unexpected_network_processes = 0;
-  // Sockets held by such processes, by process name.
-  std::map<std::string, uint64_t> unexpected_network_process_sockets;
+  // Sockets held by such processes, by process name and workload (an index into
+  // snapshot.workloads; 0, the host, when none was resolved).
+  std::map<std::pair<std::string, uint32_t>, uint64_t> unexpected_network_process_sockets;
   // Ordered by check, then socket index, then pid: stable from sample to sample.
   std::vector<Finding> findings;
   // Processes (by pid) holding sockets while running a deleted executable, by name.

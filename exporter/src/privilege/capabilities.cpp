@@ -164,13 +164,17 @@ std::string_view DegradationWithout(int cap) {
       return "no conntrack dump: connection ages come from first_seen and process_start only";
     case kCapNetBindService:
       return "cannot listen on a port below 1024";
+    case kCapSysAdmin:
+      return "no setns(): other network namespaces are read through /proc/<pid>/net (no socket "
+             "cookies; a namespace pinned without a process is not read)";
     default:
       return "";
   }
 }
 
-CapabilitySet RequiredCapabilities(std::string_view listen_address) {
+CapabilitySet RequiredCapabilities(std::string_view listen_address, bool all_namespaces) {
   CapabilitySet required = kConnwatchCapabilities;
+  if (all_namespaces) required |= CapabilityBit(kCapSysAdmin);
   std::string_view port = listen_address.substr(listen_address.rfind(':') + 1);
   unsigned number = 0;
   auto [end, error] = std::from_chars(port.data(), port.data() + port.size(), number);

@@ -18,6 +18,7 @@ constexpr int kCapSetpcap = 8;
 constexpr int kCapNetBindService = 10;
 constexpr int kCapNetAdmin = 12;
 constexpr int kCapSysPtrace = 19;
+constexpr int kCapSysAdmin = 21;
 
 constexpr CapabilitySet CapabilityBit(int cap) { return CapabilitySet{1} << cap; }
 
@@ -58,7 +59,9 @@ std::string_view DegradationWithout(int cap);
 
 // The capabilities serve needs: kConnwatchCapabilities, plus CAP_NET_BIND_SERVICE when it
 // listens on a port below 1024 (":80"), which root could bind before the drop.
-CapabilitySet RequiredCapabilities(std::string_view listen_address);
+// CAP_SYS_ADMIN too when it reads every network namespace: setns() into each makes the
+// sock_diag socket that reads it (without, each is read through /proc/<pid>/net).
+CapabilitySet RequiredCapabilities(std::string_view listen_address, bool all_namespaces = false);
 
 // How to get from `current` to holding only `required`. connwatch runs no other program, so
 // nothing is left inheritable or ambient: those sets only matter across execve(2).

@@ -48,6 +48,8 @@ QueuedSockets FindAcceptQueues(const std::vector<Socket>& sockets) {
     int best = 0;
     uint32_t best_listener = 0;
     for (uint32_t listener : it->second) {
+      // A listener of another namespace on the same port is another listener altogether.
+      if (sockets[listener].netns != socket.netns) continue;
       int specificity = Specificity(sockets[listener].local, socket.local);
       if (specificity > best) {
         best = specificity;

@@ -13,7 +13,8 @@
 namespace connwatch {
 namespace {
 
-// Any number will do: each request has a socket, and so a port id, of its own.
+// Any number will do: each request has a socket, and so a port id, of its own, or (on a
+// namespace's socket, ExchangeNetlinkOn) is read to its end before the next is sent.
 constexpr uint32_t kRequestSequence = 1;
 
 // A positive errno from the kernel's negative one; INT_MIN (which has no negation) and
@@ -67,15 +68,21 @@ bool ExchangeNetlink(int bus, nlmsghdr& request, size_t buffer_bytes,
     if (open_errno != nullptr) *open_errno = errno;
     return false;
   }
-  const uint32_t portid = mnl_socket_get_portid(nl.get());
+  return ExchangeNetlinkOn(*nl, request, buffer_bytes, on_reply, error);
+}
+
+bool ExchangeNetlinkOn(mnl_socket& nl, nlmsghdr& request, size_t buffer_bytes,
+                       const std::function<ReplyAction(std::span<const uint8_t>)>& on_reply,
+                       std::string& error) {
+  const uint32_t portid = mnl_socket_get_portid(&nl);
   request.nlmsg_seq = kRequestSequence;
-  if (mnl_socket_sendto(nl.get(), &request, request.nlmsg_len) < 0) {
+  if (mnl_socket_sendto(&nl, &request, request.nlmsg_len) < 0) {
     error = "netlink send: " + ErrnoText(errno);
     return false;
   }
   std::vector<uint8_t> buffer(buffer_bytes);
   for (;;) {
-    ssize_t n = mnl_socket_recvfrom(nl.get(), buffer.data(), buffer.size());
+    ssize_t n = mnl_socket_recvfrom(&nl, buffer.data(), buffer.size());
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       error = n < 0 ? "netlink recv: " + ErrnoText(errno)
@@ -89,6 +96,17 @@ bool ExchangeNetlink(int bus, nlmsghdr& request, size_t buffer_bytes,
     }
     if (on_reply(reply) == ReplyAction::kFinished) return true;
   }
+}
+
+bool EndsDump(std::span<const uint8_t> buffer) {
+  size_t offset = 0;
+  nlmsghdr header;
+  std::span<const uint8_t> payload;
+  uint64_t malformed = 0;
+  while (NextNetlinkMessage(buffer, offset, header, payload, malformed)) {
+    if (header.nlmsg_type == NLMSG_DONE || header.nlmsg_type == NLMSG_ERROR) return true;
+  }
+  return false;
 }
 
 bool RepliesMatch(std::span<const uint8_t> buffer, uint32_t seq, uint32_t portid) {

@@ -49,6 +49,17 @@ bool ExchangeNetlink(int bus, nlmsghdr& request, size_t buffer_bytes,
                      const std::function<ReplyAction(std::span<const uint8_t>)>& on_reply,
                      std::string& error, int* open_errno = nullptr);
 
+// The same on a socket that outlives the request: one created inside another network
+// namespace (sources/netns_registry.h), whose requests answer for that namespace. The
+// caller reads every reply to its end (a dump to NLMSG_DONE) before the next request, and
+// closes the socket after any failure, so no reply is ever taken for another request's.
+bool ExchangeNetlinkOn(mnl_socket& socket, nlmsghdr& request, size_t buffer_bytes,
+                       const std::function<ReplyAction(std::span<const uint8_t>)>& on_reply,
+                       std::string& error);
+
+// Whether a reply buffer holds the message that ends a dump (NLMSG_DONE, or an NLMSG_ERROR).
+bool EndsDump(std::span<const uint8_t> buffer);
+
 // Every message of a reply must answer our request: our sequence number, our port id.
 // Walks headers only; the parsers judge the rest.
 bool RepliesMatch(std::span<const uint8_t> buffer, uint32_t seq, uint32_t portid);

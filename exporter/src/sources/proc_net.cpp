@@ -125,10 +125,11 @@ void ParseProcNet(std::string_view text, Transport transport, Family family,
 }
 
 bool ReadProcNetSockets(const std::string& procfs, std::vector<Socket>& out, ProcNetStats& stats,
-                        std::string& error) {
+                        std::string& error, bool tcp) {
   std::vector<Socket> sockets;
   std::string text;
   for (const ProcNetFile& file : kProcNetFiles) {
+    if (!tcp && file.transport == Transport::kTcp) continue;
     std::string path = procfs + "/net/" + file.name;
     bool truncated = false;
     int err = ReadFileCapped(path, kMaxProcNetFileBytes, text, &truncated);

@@ -23,9 +23,11 @@ struct ProcNetStats {
 void ParseProcNet(std::string_view text, Transport transport, Family family,
                   std::vector<Socket>& out, ProcNetStats& stats);
 
-// Reads <procfs>/net/{tcp,tcp6,udp,udp6}. A missing tcp6/udp6 (IPv6 disabled) is not an
-// error. Returns false with `error` set when tcp or udp cannot be read.
+// Reads <procfs>/net/{tcp,tcp6,udp,udp6} (only udp and udp6 when `tcp` is false: another
+// namespace with no TCP socket, whose tcp file would still cost a walk of the global hash).
+// <procfs> may be /proc/<pid> for that process's namespace. A missing tcp6/udp6 (IPv6
+// disabled) is not an error. Returns false with `error` set when tcp or udp cannot be read.
 bool ReadProcNetSockets(const std::string& procfs, std::vector<Socket>& out, ProcNetStats& stats,
-                        std::string& error);
+                        std::string& error, bool tcp = true);
 
 }  // namespace connwatch

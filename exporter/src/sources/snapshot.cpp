@@ -70,12 +70,9 @@ std::string OwnerScanProblem(const OwnerScanStats& stats) {
   return "";
 }
 
-void CollectOwners(Snapshot& snapshot, const SnapshotOptions& options, SnapshotCache* cache) {
+void CollectOwners(Snapshot& snapshot, const SnapshotOptions& options, SnapshotCache* cache,
+                   const SockDiagLookup& lookup) {
   RunCollector(snapshot, kCollectorOwners, [&](std::string& error) {
-    // The exact lookup asks the kernel about sockets of this namespace's dump; sockets read
-    // from a procfs tree (another namespace's, or a test's) are not the kernel's to answer for.
-    const SockDiagLookup& lookup =
-        snapshot.source == SocketSource::kNetlink ? options.sock_diag_lookup : SockDiagLookup();
     snapshot.owners =
         cache ? cache->owners().Scan(options.procfs, snapshot.sockets, options.full_scan_every,
                                      snapshot.owner_stats, lookup)
@@ -127,6 +124,32 @@ void CollectConntrack(Snapshot& snapshot, const SnapshotOptions& options) {
     Log(LogLevel::kWarn, "conntrack dump failed; ages fall back to first sightings",
         {{"err", snapshot.collectors.back().error}});
   }
+}
+
+// The sockets of every other network namespace, after connwatch's own (which keep index 0).
+void CollectNamespaces(Snapshot& snapshot, const SnapshotOptions& options,
+                       NetnsRegistry& registry) {
+  RunCollector(snapshot, kCollectorNetns, [&](std::string& error) {
+    NetnsRegistry::Options netns{options.procfs, options.rootfs, options.netns_setns};
+    bool sampled = registry.Sample(netns, snapshot.namespaces, snapshot.sockets,
+                                   snapshot.sock_diag_stats, snapshot.proc_net_stats);
+    snapshot.netns_errors = registry.errors();
+    if (!sampled) error = "connwatch's own ns/net unreadable under " + options.procfs;
+    return sampled;
+  });
+}
+
+// The exact lookup asks the kernel about sockets of a sock_diag dump, each in its own
+// namespace; sockets read from a procfs tree (a test's, or a namespace read through procfs)
+// are not the kernel's to answer for.
+SockDiagLookup LookupFor(const Snapshot& snapshot, const SnapshotOptions& options,
+                         NetnsRegistry& registry) {
+  if (snapshot.source != SocketSource::kNetlink || !options.sock_diag_lookup) return {};
+  if (snapshot.namespaces.size() <= 1) return options.sock_diag_lookup;
+  return [&options, &registry](const Socket& socket, uint64_t& inode) {
+    return socket.netns == 0 ? options.sock_diag_lookup(socket, inode)
+                             : registry.LookUp(socket, inode);
+  };
 }
 
 // Container and pod of each socket, from its owners' cgroups (sources/containers.h).
@@ -304,17 +327,20 @@ Snapshot TakeSnapshot(const SnapshotOptions& options, const ZoneClassifier& zone
     snapshot.sockets.reserve(cache->last_socket_count() + cache->last_socket_count() / 16 + 64);
   }
   CollectSockets(snapshot, options);
+  NetnsRegistry cold_namespaces;  // a sample without a cache opens every namespace anew
+  NetnsRegistry& namespaces = cache ? cache->namespaces() : cold_namespaces;
+  if (options.all_namespaces) CollectNamespaces(snapshot, options, namespaces);
+  const SockDiagLookup lookup = LookupFor(snapshot, options, namespaces);
   // Owners are walked after the socket dump: a socket opened in between has an owner but
   // no socket entry (ignored), one closed in between keeps its entry but may lose its
   // owner (owner_exited for one sample: AttributeSockets asks the kernel).
-  CollectOwners(snapshot, options, cache);
+  CollectOwners(snapshot, options, cache, lookup);
   snapshot.IndexOwners();
   CollectProcesses(snapshot, options, cache);
   CollectWorkloads(snapshot, options, cache);
   // After the process reads: an owner that exits during them counts as gone, like one that
   // exited before the walk.
-  AttributeSockets(snapshot, snapshot.source == SocketSource::kNetlink ? options.sock_diag_lookup
-                                                                       : SockDiagLookup());
+  AttributeSockets(snapshot, lookup);
   ClassifyOptions classify_options{
       ReadEphemeralPorts(options.procfs), options.udp_service_ports, {}};
   if (options.udp_servers) {

@@ -17,6 +17,7 @@
 #include "sources/attribution.h"
 #include "sources/conntrack.h"
 #include "sources/containers.h"
+#include "sources/netns_registry.h"
 #include "sources/proc_fd.h"
 #include "sources/proc_net.h"
 #include "sources/proc_process.h"
@@ -39,6 +40,7 @@ inline constexpr const char* kCollectorOwners = "proc_fd";
 inline constexpr const char* kCollectorProcesses = "proc_process";
 inline constexpr const char* kCollectorConntrack = "conntrack";
 inline constexpr const char* kCollectorWorkloads = "workloads";
+inline constexpr const char* kCollectorNetns = "netns";
 
 struct CollectorResult {
   std::string name;
@@ -73,6 +75,10 @@ struct SnapshotOptions {
   SockDiagDumper sock_diag_dump = DumpSockDiag;
   // Whether a dumped socket still exists; used by the cache for sockets it cannot place.
   SockDiagLookup sock_diag_lookup = LookUpSockDiag;
+  // Every network namespace of the host (--collector.netns=all), not only connwatch's own;
+  // `netns_setns` false reads them through procfs even with CAP_SYS_ADMIN.
+  bool all_namespaces = false;
+  bool netns_setns = true;
   // Dump conntrack's flow start times (when nf_conntrack_timestamp is on), for connection
   // ages: what the sampler and the one-shot commands track; bare snapshots do not.
   bool conntrack = false;
@@ -112,6 +118,9 @@ struct Snapshot {
   // Every network namespace read this sample; [0] is connwatch's own. Empty in a snapshot
   // that knows no other namespace (built by hand): every socket is then in its own.
   std::vector<NetworkNamespace> namespaces;
+  // Errors reading the other namespaces, since the registry began (the serving process's
+  // whole life, with a cache), by NetnsError.
+  std::array<uint64_t, kNetnsErrorKinds> netns_errors = {};
   // The distinct workloads of this sample's sockets; [0] is the host. workload_of is
   // parallel to sockets (an index into workloads); empty when nothing was resolved, and
   // every socket is then the host's.

@@ -10,6 +10,7 @@
 
 namespace connwatch {
 
+class NetnsRegistry;
 class OwnerCache;
 class WorkloadResolver;
 struct Snapshot;
@@ -30,6 +31,8 @@ class SnapshotCache {
   OwnerCache& owners() { return *owners_; }
   // Containers' names, read once per container (sources/containers.h).
   WorkloadResolver& workloads() { return *workloads_; }
+  // The other network namespaces, and the sockets held open inside them.
+  NetnsRegistry& namespaces() { return *namespaces_; }
   void CountSample(size_t sockets) {
     ++samples_;
     last_socket_count_ = sockets;
@@ -44,6 +47,7 @@ class SnapshotCache {
  private:
   std::unique_ptr<OwnerCache> owners_;
   std::unique_ptr<WorkloadResolver> workloads_;
+  std::unique_ptr<NetnsRegistry> namespaces_;
   uint64_t samples_ = 0;
   size_t last_socket_count_ = 0;
 };

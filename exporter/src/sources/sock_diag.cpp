@@ -30,7 +30,8 @@ constexpr size_t kRequestBufferSize = std::max(kSockDiagRequestSize, kCompatRequ
 // into `buffer` (kSockDiagRequestSize zeroed bytes); the caller fills in the socket id for a
 // lookup.
 inet_diag_req_v2* PutSockDiagRequest(uint8_t* buffer, uint16_t flags, Family family,
-                                     Transport transport, nlmsghdr*& nlh) {
+                                     Transport transport, nlmsghdr*& nlh,
+                                     uint32_t states = kAllTcpStates) {
   nlh = mnl_nlmsg_put_header(buffer);
   nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
   nlh->nlmsg_flags = flags;
@@ -38,7 +39,7 @@ inet_diag_req_v2* PutSockDiagRequest(uint8_t* buffer, uint16_t flags, Family fam
       static_cast<inet_diag_req_v2*>(mnl_nlmsg_put_extra_header(nlh, sizeof(inet_diag_req_v2)));
   req->sdiag_family = family == Family::kIpv4 ? AF_INET : AF_INET6;
   req->sdiag_protocol = transport == Transport::kTcp ? IPPROTO_TCP : IPPROTO_UDP;
-  req->idiag_states = ~0u;
+  req->idiag_states = states;
   return req;
 }
 
@@ -47,13 +48,13 @@ inet_diag_req_v2* PutSockDiagRequest(uint8_t* buffer, uint16_t flags, Family fam
 // (inet_diag_dump_compat()), so one walk of the TCP hash tables returns IPv4 and IPv6
 // sockets. A SOCK_DIAG_BY_FAMILY dump names one family, and the AF_INET6 dump walks every
 // IPv4 socket too only to skip it: ~23 ms of a 50k-connection sample.
-void PutCompatTcpDumpRequest(uint8_t* buffer, nlmsghdr*& nlh) {
+void PutCompatTcpDumpRequest(uint8_t* buffer, nlmsghdr*& nlh, uint32_t states) {
   nlh = mnl_nlmsg_put_header(buffer);
   nlh->nlmsg_type = TCPDIAG_GETSOCK;
   nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
   auto* req = static_cast<inet_diag_req*>(mnl_nlmsg_put_extra_header(nlh, sizeof(inet_diag_req)));
   req->idiag_family = AF_INET;  // ignored by the kernel for a dump
-  req->idiag_states = ~0u;
+  req->idiag_states = states;
 }
 
 // What one dump asks for: one family (SOCK_DIAG_BY_FAMILY), or TCP of both families in one
@@ -61,6 +62,9 @@ void PutCompatTcpDumpRequest(uint8_t* buffer, nlmsghdr*& nlh) {
 struct DumpTarget {
   Transport transport;
   std::optional<Family> family;  // nullopt: both families, TCP only
+  uint32_t states = kAllTcpStates;
+  // A namespace's socket (DumpSockDiagOn), read to the end of every dump; null: a fresh one.
+  mnl_socket* socket = nullptr;
 
   const char* Name() const {
     if (!family) return "tcp";
@@ -130,20 +134,29 @@ AttemptResult DumpOnce(const DumpTarget& target, std::vector<Socket>& out, SockD
   alignas(nlmsghdr) uint8_t request[kRequestBufferSize] = {};
   nlmsghdr* nlh = nullptr;
   if (target.family) {
-    PutSockDiagRequest(request, NLM_F_REQUEST | NLM_F_DUMP, *target.family, target.transport, nlh);
+    PutSockDiagRequest(request, NLM_F_REQUEST | NLM_F_DUMP, *target.family, target.transport, nlh,
+                       target.states);
   } else {
-    PutCompatTcpDumpRequest(request, nlh);
+    PutCompatTcpDumpRequest(request, nlh, target.states);
   }
   DumpStatus status = DumpStatus::kMore;
+  bool interrupted = false;
   int err = 0;
-  bool exchanged = ExchangeNetlink(
-      NETLINK_SOCK_DIAG, *nlh, kNetlinkDumpBufferBytes,
-      [&](std::span<const uint8_t> reply) {
-        if (raw_buffers != nullptr) raw_buffers->emplace_back(reply.begin(), reply.end());
-        status = ParseSockDiagReply(reply, target.transport, out, stats, err);
-        return status == DumpStatus::kMore ? ReplyAction::kReadMore : ReplyAction::kFinished;
-      },
-      error);
+  auto on_reply = [&](std::span<const uint8_t> reply) {
+    if (raw_buffers != nullptr) raw_buffers->emplace_back(reply.begin(), reply.end());
+    status = ParseSockDiagReply(reply, target.transport, out, stats, err);
+    if (status == DumpStatus::kInterrupted) interrupted = true;
+    // A fresh socket is dropped with whatever is left of an interrupted dump; a namespace's
+    // socket is read to the end so that its next dump is not refused (EBUSY).
+    bool more = status == DumpStatus::kMore ||
+                (status == DumpStatus::kInterrupted && target.socket && !EndsDump(reply));
+    return more ? ReplyAction::kReadMore : ReplyAction::kFinished;
+  };
+  bool exchanged =
+      target.socket
+          ? ExchangeNetlinkOn(*target.socket, *nlh, kNetlinkDumpBufferBytes, on_reply, error)
+          : ExchangeNetlink(NETLINK_SOCK_DIAG, *nlh, kNetlinkDumpBufferBytes, on_reply, error);
+  if (interrupted && status != DumpStatus::kError) status = DumpStatus::kInterrupted;
   if (!exchanged) return AttemptResult::kFailed;
   if (status == DumpStatus::kInterrupted) return AttemptResult::kInterrupted;
   if (status == DumpStatus::kError) {
@@ -244,22 +257,22 @@ bool CompatDumpRefused(int kernel_errno) {
   return kernel_errno == EINVAL || kernel_errno == EOPNOTSUPP;
 }
 
-bool DumpSockDiag(std::vector<Socket>& out, SockDiagStats& stats, std::string& error) {
-  return DumpSockDiagWith(DumpMethod::kAuto, out, stats, error);
-}
+namespace {
 
-bool DumpSockDiagWith(DumpMethod method, std::vector<Socket>& out, SockDiagStats& stats,
-                      std::string& error) {
+// Every dump of one sample, on `socket` (a namespace's) or on fresh sockets.
+bool DumpAll(DumpMethod method, mnl_socket* socket, uint32_t tcp_states, std::vector<Socket>& out,
+             SockDiagStats& stats, std::string& error) {
   // Straight into `out` (no per-table copies: at 200k sockets each copy is ~14 MB), cut
   // back to what it held should any dump fail.
   const size_t start = out.size();
   std::vector<DumpTarget> targets;
   bool per_family_tcp = method == DumpMethod::kPerFamily;
-  if (!per_family_tcp) {
+  if (!per_family_tcp && tcp_states != 0) {
     // A kernel without the compat request refuses it at once: asked every sample, it costs
     // one short round trip there, and no state has to outlive the dump.
     int kernel_errno = 0;
-    if (!DumpTcpBothFamilies(out, stats, error, kernel_errno)) {
+    if (!DumpTable({Transport::kTcp, std::nullopt, tcp_states, socket}, out, stats, error,
+                   kernel_errno, nullptr)) {
       if (method == DumpMethod::kCompatTcp || !CompatDumpRefused(kernel_errno)) {
         out.resize(start);
         return false;
@@ -267,12 +280,12 @@ bool DumpSockDiagWith(DumpMethod method, std::vector<Socket>& out, SockDiagStats
       per_family_tcp = true;
     }
   }
-  if (per_family_tcp) {
-    targets.push_back({Transport::kTcp, Family::kIpv4});
-    targets.push_back({Transport::kTcp, Family::kIpv6});
+  if (per_family_tcp && tcp_states != 0) {
+    targets.push_back({Transport::kTcp, Family::kIpv4, tcp_states, socket});
+    targets.push_back({Transport::kTcp, Family::kIpv6, tcp_states, socket});
   }
-  targets.push_back({Transport::kUdp, Family::kIpv4});
-  targets.push_back({Transport::kUdp, Family::kIpv6});
+  targets.push_back({Transport::kUdp, Family::kIpv4, kAllTcpStates, socket});
+  targets.push_back({Transport::kUdp, Family::kIpv6, kAllTcpStates, socket});
   for (const DumpTarget& target : targets) {
     int kernel_errno = 0;
     if (!DumpTable(target, out, stats, error, kernel_errno, nullptr)) {
@@ -283,7 +296,25 @@ bool DumpSockDiagWith(DumpMethod method, std::vector<Socket>& out, SockDiagStats
   return true;
 }
 
-SocketLookup LookUpSockDiag(const Socket& socket, uint64_t& inode) {
+}  // namespace
+
+bool DumpSockDiag(std::vector<Socket>& out, SockDiagStats& stats, std::string& error) {
+  return DumpSockDiagWith(DumpMethod::kAuto, out, stats, error);
+}
+
+bool DumpSockDiagWith(DumpMethod method, std::vector<Socket>& out, SockDiagStats& stats,
+                      std::string& error) {
+  return DumpAll(method, nullptr, kAllTcpStates, out, stats, error);
+}
+
+bool DumpSockDiagOn(mnl_socket& socket, uint32_t tcp_states, std::vector<Socket>& out,
+                    SockDiagStats& stats, std::string& error) {
+  return DumpAll(DumpMethod::kAuto, &socket, tcp_states, out, stats, error);
+}
+
+namespace {
+
+SocketLookup LookUp(mnl_socket* on, const Socket& socket, uint64_t& inode) {
   alignas(nlmsghdr) uint8_t request[kSockDiagRequestSize] = {};
   nlmsghdr* nlh = nullptr;
   // No NLM_F_DUMP: the kernel answers with inet_diag_find_one_icsk / udp_dump_one.
@@ -304,14 +335,14 @@ SocketLookup LookUpSockDiag(const Socket& socket, uint64_t& inode) {
   int err = 0;
   std::string error;
   constexpr size_t kOneSocketReplyBytes = 8192;  // one inet_diag_msg and its attributes
-  bool answered = ExchangeNetlink(
-      NETLINK_SOCK_DIAG, *nlh, kOneSocketReplyBytes,
-      [&](std::span<const uint8_t> reply) {
-        SockDiagStats stats;
-        status = ParseSockDiagReply(reply, socket.transport, found, stats, err);
-        return ReplyAction::kFinished;  // the answer is one message, without NLMSG_DONE
-      },
-      error);
+  auto on_reply = [&](std::span<const uint8_t> reply) {
+    SockDiagStats stats;
+    status = ParseSockDiagReply(reply, socket.transport, found, stats, err);
+    return ReplyAction::kFinished;  // the answer is one message, without NLMSG_DONE
+  };
+  bool answered =
+      on ? ExchangeNetlinkOn(*on, *nlh, kOneSocketReplyBytes, on_reply, error)
+         : ExchangeNetlink(NETLINK_SOCK_DIAG, *nlh, kOneSocketReplyBytes, on_reply, error);
   if (!answered) return SocketLookup::kUnknown;
   if (status == DumpStatus::kError) {
     return err == ENOENT || err == ESTALE ? SocketLookup::kGone : SocketLookup::kUnknown;
@@ -319,6 +350,16 @@ SocketLookup LookUpSockDiag(const Socket& socket, uint64_t& inode) {
   if (found.size() != 1) return SocketLookup::kUnknown;
   inode = found[0].inode;
   return SocketLookup::kOpen;
+}
+
+}  // namespace
+
+SocketLookup LookUpSockDiag(const Socket& socket, uint64_t& inode) {
+  return LookUp(nullptr, socket, inode);
+}
+
+SocketLookup LookUpSockDiagOn(mnl_socket& on, const Socket& socket, uint64_t& inode) {
+  return LookUp(&on, socket, inode);
 }
 
 }  // namespace connwatch
