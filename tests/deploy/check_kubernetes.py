@@ -5,9 +5,12 @@
   into a temp dir and compared byte for byte).
 - Every manifest parses; the kustomization lists exactly the manifests.
 - The DaemonSet: host PID and network, host /proc read-only as --path.procfs, exactly the
-  capabilities DAC_READ_SEARCH, SYS_PTRACE and NET_ADMIN, no privilege escalation, read-only
-  root, requests and limits, a hostPath state dir as --storage.path, probes, tolerations for
-  every node, the policy ConfigMap as --config.file.
+  capabilities DAC_READ_SEARCH, SYS_PTRACE, NET_ADMIN and SYS_ADMIN (setns), no privilege
+  escalation, read-only root, requests and limits, a hostPath state dir as --storage.path,
+  the host's / read-only with HostToContainer propagation as --path.rootfs and /sys as
+  --path.sysfs, every network namespace read, probes, tolerations for every node, the policy
+  ConfigMap as --config.file; the ServiceMonitor honours connwatch's namespace/pod/container
+  labels.
 - Consistency: selectors match pod labels; Service, container, probes and ServiceMonitor
   agree on the port; the ConfigMap's policy passes the real `connwatch validate`; the
   PrometheusRule's groups are the rule files' groups and pass `promtool check rules`.
@@ -52,7 +55,7 @@ sys.dont_write_bytecode = True  # no __pycache__ in deploy/kubernetes
 import generate  # noqa: E402
 from checklist import check, report  # noqa: E402
 
-CAPABILITIES = {"DAC_READ_SEARCH", "SYS_PTRACE", "NET_ADMIN"}
+CAPABILITIES = {"DAC_READ_SEARCH", "SYS_PTRACE", "NET_ADMIN", "SYS_ADMIN"}
 ENTRYPOINT = ["/usr/bin/connwatch"]
 
 
@@ -189,6 +192,15 @@ def check_daemonset(ds, objects):
     m, v = volume_at(flags.get("--path.procfs"))
     check(v is not None and v.get("hostPath", {}).get("path") == "/proc" and
           m.get("readOnly") is True, "--path.procfs is the host's /proc, mounted read-only")
+    m, v = volume_at(flags.get("--path.rootfs"))
+    check(v is not None and v.get("hostPath", {}).get("path") == "/" and
+          m.get("readOnly") is True and m.get("mountPropagation") == "HostToContainer",
+          "--path.rootfs is the host's /, read-only, with HostToContainer propagation (pins "
+          "under /run/netns made later appear)")
+    m, v = volume_at(flags.get("--path.sysfs"))
+    check(v is not None and v.get("hostPath", {}).get("path") == "/sys" and
+          m.get("readOnly") is True, "--path.sysfs is the host's /sys, mounted read-only")
+    check(flags.get("--collector.netns") == "all", "--collector.netns=all: every pod's namespace")
     m, v = volume_at(flags.get("--storage.path"))
     check(v is not None and "hostPath" in v and not m.get("readOnly") and
           v["hostPath"].get("type") == "DirectoryOrCreate",
@@ -235,6 +247,8 @@ def check_service_and_monitor(ds, objects, port):
     check(len(endpoints) == 1 and endpoints[0].get("port") == sp["name"],
           "the ServiceMonitor endpoint port is the Service port's name")
     check(endpoints[0].get("path", "/metrics") == "/metrics", "it scrapes /metrics")
+    check(endpoints[0].get("honorLabels") is True,
+          "honorLabels: true (namespace, pod, container are the sockets' pods, not connwatch's)")
 
 
 def check_policy_and_rules(objects, connwatch, work):
@@ -350,6 +364,12 @@ def run_with_daemonset_args(ds, container, flags, objects, work):
                   server.scrape().select("connwatch_listener_info", port=port)]
         check(owners == [holder.name], f"a listener of user nobody (port {port}) is "
               f"attributed to its process {holder.name!r} (got {owners})")
+        exp = server.scrape()
+        check(exp.value("connwatch_collector_success", collector="netns") == 1 and
+              exp.value("connwatch_netns_errors_total", kind="setns") == 0,
+              "every network namespace is read, setns() allowed by the securityContext")
+        check(re.search(r"kept=\S*cap_sys_admin", server.log()) is not None,
+              "SYS_ADMIN kept for setns()")
     finally:
         os.environ["CONNWATCH_BIN"] = binary
         if server.proc:

@@ -86,6 +86,14 @@ TEST(ParseStatusCapabilitiesTest, RejectsMissingRepeatedOrMalformedLines) {
   EXPECT_FALSE(ParseStatusCapabilities(""));
 }
 
+TEST(RequiredCapabilitiesTest, SysAdminOnlyForTheSetnsPath) {
+  EXPECT_EQ(RequiredCapabilities(":10107", true),
+            kConnwatchCapabilities | CapabilityBit(kCapSysAdmin));
+  EXPECT_EQ(RequiredCapabilities(":10107", false), kConnwatchCapabilities);
+  EXPECT_EQ(CapabilityName(kCapSysAdmin), "cap_sys_admin");
+  EXPECT_NE(DegradationWithout(kCapSysAdmin), "");
+}
+
 TEST(RequiredCapabilitiesTest, BindServiceOnlyForPrivilegedPorts) {
   EXPECT_EQ(RequiredCapabilities(":10107"), kConnwatchCapabilities);
   EXPECT_EQ(RequiredCapabilities("127.0.0.1:0"), kConnwatchCapabilities);

@@ -270,8 +270,16 @@ int RunServe(const std::vector<std::string>& args) {
   // files, the sampler and the HTTP server, so everything that reads host data or the network
   // runs with only the capabilities it needs. No thread exists yet: capabilities belong to a
   // thread, and the sampler's and civetweb's threads inherit the reduced sets.
-  DropUnneededCapabilities(
-      RequiredCapabilities(flags.server.listen_address, flags.sampler.snapshot.all_namespaces));
+  // CAP_SYS_ADMIN only when held: with it each namespace is read through a socket made
+  // inside it (setns), without it through /proc/<pid>/net, and it is not missed.
+  SnapshotOptions& snapshot = flags.sampler.snapshot;
+  snapshot.netns_setns =
+      snapshot.all_namespaces && HasEffectiveCapabilities(CapabilityBit(kCapSysAdmin));
+  if (snapshot.all_namespaces && !snapshot.netns_setns) {
+    Log(LogLevel::kInfo, "other network namespaces are read through /proc/<pid>/net",
+        {{"reason", "no cap_sys_admin"}});
+  }
+  DropUnneededCapabilities(RequiredCapabilities(flags.server.listen_address, snapshot.netns_setns));
   return RunUntilStopped(flags, stop_signals);
 }
 

@@ -172,9 +172,9 @@ std::string_view DegradationWithout(int cap) {
   }
 }
 
-CapabilitySet RequiredCapabilities(std::string_view listen_address, bool all_namespaces) {
+CapabilitySet RequiredCapabilities(std::string_view listen_address, bool netns_setns) {
   CapabilitySet required = kConnwatchCapabilities;
-  if (all_namespaces) required |= CapabilityBit(kCapSysAdmin);
+  if (netns_setns) required |= CapabilityBit(kCapSysAdmin);
   std::string_view port = listen_address.substr(listen_address.rfind(':') + 1);
   unsigned number = 0;
   auto [end, error] = std::from_chars(port.data(), port.data() + port.size(), number);

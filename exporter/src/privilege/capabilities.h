@@ -59,9 +59,9 @@ std::string_view DegradationWithout(int cap);
 
 // The capabilities serve needs: kConnwatchCapabilities, plus CAP_NET_BIND_SERVICE when it
 // listens on a port below 1024 (":80"), which root could bind before the drop.
-// CAP_SYS_ADMIN too when it reads every network namespace: setns() into each makes the
-// sock_diag socket that reads it (without, each is read through /proc/<pid>/net).
-CapabilitySet RequiredCapabilities(std::string_view listen_address, bool all_namespaces = false);
+// CAP_SYS_ADMIN too when other network namespaces are read through setns() (a sock_diag
+// socket made inside each; without it, each is read through /proc/<pid>/net).
+CapabilitySet RequiredCapabilities(std::string_view listen_address, bool netns_setns = false);
 
 // How to get from `current` to holding only `required`. connwatch runs no other program, so
 // nothing is left inheritable or ambient: those sets only matter across execve(2).
