@@ -1006,7 +1006,10 @@ WORKLOAD_LABELS = {"namespace", "pod", "container"}
 
 FINDING_LABELS = {"check", "process", "pid", "protocol", "local_address", "local_port",
                   "remote_address", "remote_port", "direction", "remote_zone", "age_source", "exe",
-                  "namespace", "pod", "container"}
+                  "netns", "namespace", "pod", "container"}
+
+# connwatch_listener_info's labels: the socket, its owner, the verdict, its namespace and pod.
+LISTENER_LABELS = {"protocol", "address", "port", "process", "expected", "netns"} | WORKLOAD_LABELS
 
 
 def is_finite(x):

@@ -108,8 +108,7 @@ class InventoryTest(unittest.TestCase):
         self.assertEqual(self.listeners_of(exp, HOLDER), self.expected_listeners)
         for s in exp.select("connwatch_listener_info", process=HOLDER):
             self.assertEqual(s.value, 1, s)
-            self.assertEqual(set(s.labels), {"protocol", "address", "port", "process", "expected"} |
-                             h.WORKLOAD_LABELS,
+            self.assertEqual(set(s.labels), h.LISTENER_LABELS,
                              s)
             # The embedded default policy is still learning: nothing is unexpected yet.
             self.assertEqual(s.labels["expected"], "true", s)

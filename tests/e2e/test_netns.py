@@ -9,8 +9,9 @@ Runs in a private network namespace (the "host" side) with, made by the test:
     it with setns(), opens a listener on its 127.0.0.1:18092 and comes straight back, so the
     socket lives in a namespace that only the pin under /run/netns leads to;
   - an unnamed namespace (`unshare -n`) whose only process listens on its 127.0.0.1:18093,
-    stopped during the test: the namespace must disappear from the exposition, and the socket
-    connwatch held inside it must be closed (it would keep the namespace alive).
+    stopped during the test: the namespace must disappear from the exposition, and the sock_diag
+    socket connwatch held inside it (found in the namespace's /proc/<pid>/net/netlink while it
+    lived) must be closed, since it would keep the namespace alive.
 Checks: each socket appears with the right `netns` label, owner and direction, in
 connwatch_listener_info, connwatch_finding_info and connwatch_netns_info; the same sockets are
 seen without CAP_SYS_ADMIN through /proc/<pid>/net (setpriv drops it), except the pinned
@@ -71,15 +72,31 @@ def setUpModule():
     h.enter_private_netns()
 
 
-def sockstat_fds(pid):
-    """connwatch's open sockstat files: one per namespace it holds open."""
-    count = 0
+NETLINK_SOCK_DIAG = 4
+
+
+def sock_diag_sockets_in(pid):
+    """Inodes of the NETLINK_SOCK_DIAG sockets of pid's network namespace (/proc/PID/net/netlink:
+    sk Eth Pid Groups Rmem Wmem Dump Locks Drops Inode)."""
+    inodes = set()
+    with open(f"/proc/{pid}/net/netlink") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            if len(fields) >= 10 and fields[1] == str(NETLINK_SOCK_DIAG):
+                inodes.add(int(fields[9]))
+    return inodes
+
+
+def socket_inodes_held_by(pid):
+    inodes = set()
     for fd in os.listdir(f"/proc/{pid}/fd"):
         try:
-            count += os.readlink(f"/proc/{pid}/fd/{fd}").endswith("/net/sockstat")
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
         except OSError:
-            pass
-    return count
+            continue
+        if link.startswith("socket:["):
+            inodes.add(int(link[len("socket:["):-1]))
+    return inodes
 
 
 class EveryNamespace(unittest.TestCase):
@@ -169,9 +186,6 @@ class EveryNamespace(unittest.TestCase):
 
     def test_an_unnamed_namespace_appears_and_is_released_after_its_process(self):
         cw = self.serve()
-        exp = self.wait_for(cw, "the pod's namespace", lambda e: e.select(
-            "connwatch_netns_info", netns=self.pod))
-        held_before = sockstat_fds(cw.proc.pid)
         holder = h.Holder(h.named_holder(self.tmp, "cw-unnamed"),
                           [f"--tcp-listen=127.0.0.1:{UNNAMED_PORT}"], prefix=UNSHARE_PREFIX)
         self.addCleanup(holder.stop)
@@ -180,12 +194,14 @@ class EveryNamespace(unittest.TestCase):
             "connwatch_listener_info", port=str(UNNAMED_PORT), netns=name))
         self.assertEqual(exp.value("connwatch_listener_info", port=str(UNNAMED_PORT), netns=name,
                                    process="cw-unnamed"), 1)
-        self.assertEqual(sockstat_fds(cw.proc.pid), held_before + 1)
+        # connwatch's own sock_diag socket inside that namespace, seen from inside.
+        inside = sock_diag_sockets_in(holder.pid) & socket_inodes_held_by(cw.proc.pid)
+        self.assertEqual(len(inside), 1, "one sock_diag socket of connwatch's inside")
         holder.stop()
         self.wait_for(cw, "the unnamed namespace gone", lambda e: not e.select(
             "connwatch_netns_info", netns=name))
-        h.wait_until(lambda: sockstat_fds(cw.proc.pid) == held_before, 10,
-                     "connwatch to let go of the namespace")
+        h.wait_until(lambda: not inside & socket_inodes_held_by(cw.proc.pid), 10,
+                     "connwatch to close its socket inside the namespace")
 
     def test_without_cap_sys_admin_namespaces_are_read_through_procfs(self):
         cw = self.serve(prefix=["setpriv", "--bounding-set=-sys_admin", "--"])

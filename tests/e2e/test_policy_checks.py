@@ -114,8 +114,7 @@ listeners:
         self.assertEqual(verdict(exp, "cw-ok", 18081), "false")
         self.assertEqual(verdict(exp, "connwatch", self.cw.port), "true")
         for s in exp.select("connwatch_listener_info"):
-            self.assertEqual(set(s.labels), {"protocol", "address", "port", "process", "expected"} |
-                             h.WORKLOAD_LABELS,
+            self.assertEqual(set(s.labels), h.LISTENER_LABELS,
                              s)
         self.assertEqual(exp.value("connwatch_unexpected_listeners"), 1)
         self.assert_check_active(exp, "unexpected_listener")
@@ -240,7 +239,8 @@ network_processes:
             self.assertEqual(exp.value("connwatch_unexpected_network_processes"), 1)
             sockets = exp.select("connwatch_unexpected_network_process_sockets")
             self.assertEqual([(s.labels, s.value) for s in sockets],
-                             [({"process": "cw-hollow"}, 2)])
+                             [({"process": "cw-hollow", "namespace": "", "pod": "",
+                                "container": ""}, 2)])
             found = h.findings(exp, check="unexpected_network_process")
             self.assertTrue(found, "no unexpected_network_process finding")
             for f in found:

@@ -103,6 +103,36 @@ TEST(CheckTest, FindingsCarryTheOwnersCommandLineParentStartAndAgeSource) {
   EXPECT_NE(json.find(std::string(200, 'a')), std::string::npos);
 }
 
+TEST(CheckTest, FindingsSayWhichNamespaceAndPod) {
+  SnapshotBuilder builder;
+  builder.Add(Tcp(SocketState::kEstablished, "10.244.1.5", 40000, "198.51.100.9", 4444, 3))
+      .Own(3, 20, "sh");
+  Snapshot& snapshot = builder.Build();
+  snapshot.namespaces = {{1, "", NetnsMode::kOwn, 0}, {2, "3f2a9c1b7d4e", NetnsMode::kSockDiag, 9}};
+  snapshot.sockets[0].netns = 1;
+  snapshot.workloads = {
+      Workload{}, Workload{"containerd", std::string(64, 'a'), "shop", "web-0", "php", "uid"}};
+  snapshot.workload_of = {1};
+  Evaluation evaluation;
+  evaluation.findings = {{Check::kPathViolation, 0, 20, "sh", "", 4444, "no paths rule"}};
+  std::string text = FormatFindingsText(snapshot, evaluation);
+  EXPECT_NE(text.find(" NETNS "), std::string::npos) << text;
+  EXPECT_NE(text.find(" 3f2a9c1b7d4e  shop/web-0/php "), std::string::npos) << text;
+  std::string json = FormatFindingsJson(snapshot, evaluation);
+  EXPECT_NE(json.find("\"netns\": \"3f2a9c1b7d4e\", \"namespace\": \"shop\", \"pod\": "
+                      "\"web-0\", \"container\": \"php\""),
+            std::string::npos)
+      << json;
+  std::string line = FindingLogLine(snapshot, evaluation.findings[0]);
+  EXPECT_NE(line.find(" netns=3f2a9c1b7d4e pod=shop/web-0/php "), std::string::npos) << line;
+  snapshot.sockets[0].netns = 0;
+  snapshot.workload_of = {0};
+  EXPECT_NE(FormatFindingsJson(snapshot, evaluation)
+                .find("\"netns\": \"\", \"namespace\": \"\", \"pod\": \"\""),
+            std::string::npos)
+      << "the host: empty";
+}
+
 TEST(CheckTest, HelpAndBadFlags) {
   testing::CapturedRun run;
   ASSERT_NO_FATAL_FAILURE(testing::RunCaptured([] { return RunCheck({"--help"}); }, run));

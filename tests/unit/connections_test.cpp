@@ -13,6 +13,18 @@ namespace {
 using testing::SnapshotBuilder;
 using testing::Tcp;
 
+ConnectionsView ListeningOnly() {
+  ConnectionsView view;
+  view.listening_only = true;
+  return view;
+}
+
+ConnectionsView OnlyNetns(std::string netns) {
+  ConnectionsView view;
+  view.netns = std::move(netns);
+  return view;
+}
+
 Snapshot& Sample(SnapshotBuilder& builder) {
   builder.Add(Tcp(SocketState::kEstablished, "10.0.0.5", 22, "198.51.100.7", 50000, 11))
       .Add(Tcp(SocketState::kListen, "0.0.0.0", 22, "0.0.0.0", 0, 10))
@@ -37,7 +49,7 @@ TEST(ConnectionsTest, TableListsListenersFirstAndEscapesNames) {
   EXPECT_NE(table.find("inbound"), std::string::npos);
   EXPECT_NE(table.find("external"), std::string::npos);
 
-  std::string listening = FormatConnectionsTable(builder.snapshot, {true});
+  std::string listening = FormatConnectionsTable(builder.snapshot, ListeningOnly());
   EXPECT_EQ(std::count(listening.begin(), listening.end(), '\n'), 3) << listening;
   EXPECT_EQ(listening.find("198.51.100.7"), std::string::npos);
 }
@@ -53,6 +65,42 @@ TEST(ConnectionsTest, JsonIsValidUtf8AndEscaped) {
             std::string::npos);
   EXPECT_NE(json.find("\"role\": \"listener\""), std::string::npos);
   EXPECT_EQ(FormatConnectionsJson(Snapshot{}, {}), "[]\n");
+}
+
+// Sample's sockets with the 8080 listener in a pod's namespace.
+Snapshot& InAPod(SnapshotBuilder& builder) {
+  Snapshot& snapshot = Sample(builder);
+  snapshot.namespaces = {{1, "", NetnsMode::kOwn, 0}, {2, "cni-1234", NetnsMode::kSockDiag, 7}};
+  snapshot.workloads = {
+      Workload{}, Workload{"containerd", std::string(64, 'c'), "shop", "web-0", "nginx", "uid"}};
+  snapshot.workload_of.assign(snapshot.sockets.size(), 0);
+  for (size_t i = 0; i < snapshot.sockets.size(); ++i) {
+    if (snapshot.sockets[i].local_port == 8080) {
+      snapshot.sockets[i].netns = 1;
+      snapshot.workload_of[i] = 1;
+    }
+  }
+  return snapshot;
+}
+
+TEST(ConnectionsTest, NetnsAndPodColumnsAndTheNetnsFilter) {
+  SnapshotBuilder builder;
+  Snapshot& snapshot = InAPod(builder);
+  std::string table = FormatConnectionsTable(snapshot, {});
+  EXPECT_NE(table.find("NETNS"), std::string::npos) << table;
+  EXPECT_NE(table.find("cni-1234  shop/web-0/nginx"), std::string::npos) << table;
+  std::string pod_only = FormatConnectionsTable(snapshot, OnlyNetns("cni-1234"));
+  EXPECT_EQ(std::count(pod_only.begin(), pod_only.end(), '\n'), 2) << pod_only;
+  EXPECT_NE(pod_only.find("[::1]:8080"), std::string::npos) << pod_only;
+  std::string own_only = FormatConnectionsTable(snapshot, OnlyNetns("-"));
+  EXPECT_EQ(std::count(own_only.begin(), own_only.end(), '\n'), 3) << own_only;
+  EXPECT_EQ(own_only.find("8080"), std::string::npos) << own_only;
+  std::string json = FormatConnectionsJson(snapshot, OnlyNetns("cni-1234"));
+  EXPECT_NE(json.find("\"netns\": \"cni-1234\", \"namespace\": \"shop\", \"pod\": \"web-0\", "
+                      "\"container\": \"nginx\""),
+            std::string::npos)
+      << json;
+  EXPECT_EQ(FormatConnectionsJson(snapshot, OnlyNetns("nowhere")), "[]\n");
 }
 
 TEST(ConnectionsTest, HelpAndBadFlags) {

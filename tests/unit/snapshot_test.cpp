@@ -83,6 +83,34 @@ class Host1 : public ::testing::Test {
     options_.rootfs = kFixtures + "/rootfs";
   }
 
+  // A redis in a pod of its own network namespace (pid 600), read the way connwatch reads
+  // another namespace without CAP_SYS_ADMIN: its /proc/600/net files, after its sockstat.
+  // connwatch's own namespace is thread-self/ns/net; the other processes have no ns/net
+  // entry (unreadable), so they count in none.
+  void AddPodNamespace() {
+    for (const char* dir : {"thread-self", "thread-self/ns"}) proc_.MakeDir(dir);
+    proc_.WriteFile("thread-self/ns/net", "");
+    FakeProcess redis = Named("redis-server", "/usr/bin/redis-server");
+    redis.cgroup =
+        "0::/kubepods.slice/kubepods-pod1b2c3d4e_5f60_7182_93a4_b5c6d7e8f901.slice/"
+        "cri-containerd-9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4d3c2b1a0f9e8d.scope\n";
+    proc_.AddProcess(600, redis);
+    for (const char* dir : {"600/ns", "600/net"}) proc_.MakeDir(dir);
+    proc_.WriteFile("600/ns/net", "");
+    proc_.WriteFile("600/net/sockstat", "TCP: inuse 1 orphan 0 tw 0 alloc 1 mem 0\n");
+    const char* header =
+        "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  "
+        "timeout inode\n";
+    proc_.WriteFile("600/net/tcp", std::string(header) +
+                                       "   0: 0100007F:18EB 00000000:0000 0A 00000000:00000000 "
+                                       "00:00000000 00000000   999        0 9000 1 "
+                                       "0000000000000000 100 0 0 10 0\n");
+    proc_.WriteFile("600/net/udp", header);
+    proc_.AddSocket(600, 3, 9000);
+    options_.all_namespaces = true;
+    options_.netns_setns = false;
+  }
+
   // In the containerd pod whose bundle tests/fixtures/rootfs holds (shop/web-…/nginx).
   static FakeProcess InPod(FakeProcess process) {
     process.cgroup =
@@ -130,11 +158,17 @@ TEST_F(Host1, ProcfsSnapshotMatchesTheGoldenExposition) {
   ASSERT_TRUE(loaded.policy) << loaded.errors.at(0).ToString();
   ZoneClassifier policy_zones(loaded.policy->zones);
   options_.source_mode = SourceMode::kProcfs;
+  AddPodNamespace();
   Snapshot snapshot = TakeSnapshot(options_, policy_zones);
   ASSERT_EQ(snapshot.source, SocketSource::kProcfs);
-  EXPECT_EQ(snapshot.sockets.size(), 27u);
+  EXPECT_EQ(snapshot.sockets.size(), 28u) << "27 of host1's, the pod's redis listener";
+  ASSERT_EQ(snapshot.namespaces.size(), 2u);
+  EXPECT_EQ(snapshot.namespaces[1].name, "9e8d7c6b5a4f") << "the container id's first 12";
+  EXPECT_EQ(snapshot.namespaces[1].mode, NetnsMode::kProcfs);
+  EXPECT_EQ(snapshot.sockets.back().netns, 1u);
+  EXPECT_EQ(snapshot.OwnerNames(snapshot.sockets.back()), std::vector<std::string>{"redis-server"});
   EXPECT_EQ(snapshot.owner_stats.vanished, 1u) << "pid 500 has no fd directory";
-  EXPECT_EQ(snapshot.processes.size(), 5u);
+  EXPECT_EQ(snapshot.processes.size(), 6u);
   EXPECT_EQ(snapshot.processes.at(300).name, "\xff(x) y\n");
   EXPECT_TRUE(snapshot.processes.at(300).exe_deleted);
 

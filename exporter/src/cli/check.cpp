@@ -27,6 +27,9 @@ struct FindingFacts {
   // What a responder asks next: who started the owner, with what command line, and when;
   // how old the connection is and whether that age is exact (age_source "" when none).
   std::string ppid, parent, cmdline, age_source, age_text;
+  // Where the socket lives: its namespace's netns label and the owner's workload.
+  std::string netns;
+  Workload workload;
   std::optional<double> process_start, age_seconds;
 };
 
@@ -59,6 +62,8 @@ FindingFacts FactsOf(const Snapshot& snapshot, const Finding& finding, const Par
       facts.remote_port = std::to_string(socket.remote_port);
     }
     facts.direction = DirectionName(socket_class.direction);
+    facts.netns = snapshot.NetnsNameOf(socket);
+    facts.workload = snapshot.WorkloadOf(*finding.socket);
     if (socket_class.remote_zone) facts.remote_zone = *socket_class.remote_zone;
     if (*finding.socket < snapshot.ages.size() && snapshot.ages[*finding.socket]) {
       const ConnectionAge& age = *snapshot.ages[*finding.socket];
@@ -126,15 +131,16 @@ std::string FormatFindingsText(const Snapshot& snapshot, const Evaluation& evalu
                                const ParentNames& parents) {
   if (evaluation.findings.empty()) return "no findings\n";
   std::vector<std::vector<std::string>> rows = {{"CHECK", "PROCESS", "PID", "PPID", "PARENT",
-                                                 "USER", "EXE", "STARTED", "LOCAL", "REMOTE", "DIR",
-                                                 "ZONE", "AGE", "CMDLINE", "WHY"}};
+                                                 "USER", "EXE", "STARTED", "NETNS", "POD", "LOCAL",
+                                                 "REMOTE", "DIR", "ZONE", "AGE", "CMDLINE", "WHY"}};
   for (const Finding& finding : evaluation.findings) {
     FindingFacts f = FactsOf(snapshot, finding, parents);
     std::string local = f.local_address.empty() ? "" : f.local_address + ":" + f.local_port;
     std::string remote = f.remote_address.empty() ? "" : f.remote_address + ":" + f.remote_port;
     std::string started = f.process_start ? FormatUtcTime(*f.process_start) : "";
     rows.push_back({f.check, OrDash(f.process), OrDash(f.pid), OrDash(f.ppid), OrDash(f.parent),
-                    OrDash(f.user), OrDash(f.exe), OrDash(started), OrDash(local), OrDash(remote),
+                    OrDash(f.user), OrDash(f.exe), OrDash(started), OrDash(f.netns),
+                    OrDash(WorkloadText(f.workload)), OrDash(local), OrDash(remote),
                     OrDash(f.direction), OrDash(f.remote_zone), OrDash(f.age_text),
                     f.cmdline.empty() ? "-" : CmdlineCell(f.cmdline), Printable(f.reason)});
   }
@@ -163,6 +169,10 @@ std::string FormatFindingsJson(const Snapshot& snapshot, const Evaluation& evalu
     out += ", \"remote_port\": " + number_or_null(f.remote_port);
     out += ", \"direction\": " + JsonString(f.direction);
     out += ", \"remote_zone\": " + JsonString(f.remote_zone);
+    out += ", \"netns\": " + JsonString(f.netns);
+    out += ", \"namespace\": " + JsonString(f.workload.k8s_namespace);
+    out += ", \"pod\": " + JsonString(f.workload.pod);
+    out += ", \"container\": " + JsonString(f.workload.container);
     out += ", \"service\": " + JsonString(f.service);
     out += ", \"age_seconds\": " + JsonNumber(f.age_seconds);
     out += ", \"age_source\": " + JsonString(f.age_source);
@@ -193,6 +203,8 @@ std::string FindingLogLine(const Snapshot& snapshot, const Finding& finding,
       {"remote", f.remote_address.empty() ? "" : f.remote_address + ":" + f.remote_port},
       {"direction", f.direction},
       {"zone", f.remote_zone},
+      {"netns", f.netns},
+      {"pod", WorkloadText(f.workload)},
       {"service", f.service},
       {"age", f.age_text},
       {"age_source", f.age_source},

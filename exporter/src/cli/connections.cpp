@@ -15,12 +15,15 @@
 namespace connwatch {
 namespace {
 
+std::string OrDash(std::string_view text) { return text.empty() ? "-" : std::string(text); }
+
 // The order a responder reads in: listeners, then connections, then the rest; within each,
 // by protocol and local port.
 std::vector<size_t> DisplayOrder(const Snapshot& snapshot, const ConnectionsView& view) {
   std::vector<size_t> order;
   for (size_t i = 0; i < snapshot.sockets.size(); ++i) {
     if (view.listening_only && snapshot.classes[i].role != SocketRole::kListener) continue;
+    if (view.netns && OrDash(snapshot.NetnsNameOf(snapshot.sockets[i])) != *view.netns) continue;
     order.push_back(i);
   }
   auto key = [&](size_t i) {
@@ -65,6 +68,10 @@ Command ConnectionsCommand(ConnectionsFlags& f) {
           ProcfsFlag(&f.snapshot.procfs),
           RootfsFlag(&f.snapshot.rootfs),
           NetnsFlag(&f.snapshot.all_namespaces),
+          OptionalStringFlag("netns",
+                             "Only the sockets of the namespace with this netns label (as "
+                             "the NETNS column shows it; - for connwatch's own).",
+                             &f.view.netns),
           SysfsFlag(&f.snapshot.sysfs),
           SourceModeFlag(&f.snapshot.source_mode, "Socket source."),
           StoragePathFlag(&f.storage_path,
@@ -78,8 +85,8 @@ Command ConnectionsCommand(ConnectionsFlags& f) {
 }  // namespace
 
 std::string FormatConnectionsTable(const Snapshot& snapshot, const ConnectionsView& view) {
-  std::vector<std::vector<std::string>> rows = {
-      {"PROTO", "STATE", "LOCAL", "REMOTE", "DIR", "ZONE", "AGE", "PID/PROCESS", "USER"}};
+  std::vector<std::vector<std::string>> rows = {{"PROTO", "STATE", "LOCAL", "REMOTE", "DIR", "ZONE",
+                                                 "AGE", "NETNS", "POD", "PID/PROCESS", "USER"}};
   for (size_t i : DisplayOrder(snapshot, view)) {
     const Socket& socket = snapshot.sockets[i];
     const SocketClass& socket_class = snapshot.classes[i];
@@ -107,7 +114,9 @@ std::string FormatConnectionsTable(const Snapshot& snapshot, const ConnectionsVi
              : (socket_class.direction == Direction::kNone ? std::string("-")
                                                            : DirectionName(socket_class.direction)),
          socket_class.remote_zone ? *socket_class.remote_zone : std::string("-"),
-         AgeText(snapshot, i), owners.empty() ? std::string("-") : owners,
+         AgeText(snapshot, i), Printable(OrDash(snapshot.NetnsNameOf(socket))),
+         Printable(OrDash(WorkloadText(snapshot.WorkloadOf(i)))),
+         owners.empty() ? std::string("-") : owners,
          users.empty() ? std::to_string(socket.uid) : users});
   }
   return FormatTable(rows);
@@ -136,6 +145,12 @@ std::string FormatConnectionsJson(const Snapshot& snapshot, const ConnectionsVie
     out += ", \"uid\": " + std::to_string(socket.uid);
     out += ", \"cookie\": " + std::to_string(socket.cookie);
     out += ", \"attribution\": " + JsonString(AttributionName(snapshot.AttributionOf(i)));
+    const Workload& workload = snapshot.WorkloadOf(i);
+    out += ", \"netns\": " + JsonString(snapshot.NetnsNameOf(socket));
+    out += ", \"namespace\": " + JsonString(workload.k8s_namespace);
+    out += ", \"pod\": " + JsonString(workload.pod);
+    out += ", \"container\": " + JsonString(workload.container);
+    out += ", \"container_id\": " + JsonString(workload.container_id);
     if (i < snapshot.ages.size() && snapshot.ages[i]) {
       char age[32];
       snprintf(age, sizeof(age), "%.3f", snapshot.ages[i]->age_seconds);

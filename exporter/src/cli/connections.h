@@ -2,6 +2,7 @@
 // direction, from the same snapshot code the exporter samples with.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,9 @@ namespace connwatch {
 
 struct ConnectionsView {
   bool listening_only = false;
+  // Only the sockets of the namespace with this `netns` label ("-": connwatch's own); unset:
+  // every namespace.
+  std::optional<std::string> netns;
 };
 
 // Pure formatters over a snapshot. Names are escaped so that no process name can forge

@@ -171,6 +171,16 @@ Flag StringFlag(std::string name, std::string help, std::string* value) {
                            [](std::string_view) { return true; });
 }
 
+Flag OptionalStringFlag(std::string name, std::string help, std::optional<std::string>* value) {
+  Flag flag = NewFlag(std::move(name), std::move(help), Flag::Kind::kValue);
+  flag.default_text = "\"\"";
+  flag.apply = [value](std::string_view text) {
+    *value = std::string(text);
+    return true;
+  };
+  return flag;
+}
+
 Flag CheckedStringFlag(std::string name, std::string help, std::string* value,
                        std::string requirement, std::function<bool(std::string_view)> valid) {
   Flag flag = NewFlag(std::move(name), std::move(help), Flag::Kind::kValue);

@@ -39,6 +39,8 @@ struct Flag {
 };
 
 Flag StringFlag(std::string name, std::string help, std::string* value);
+// A string that is either given or not (a filter): --help shows no default.
+Flag OptionalStringFlag(std::string name, std::string help, std::optional<std::string>* value);
 // A string that must pass `valid`; `requirement` says what that means, after "must ":
 // "start with / and not be /".
 Flag CheckedStringFlag(std::string name, std::string help, std::string* value,

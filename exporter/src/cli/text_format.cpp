@@ -21,6 +21,16 @@ std::string FormatUtcTime(double unix_seconds) {
   return buffer;
 }
 
+std::string WorkloadText(const Workload& workload) {
+  if (!workload.pod.empty()) {
+    return workload.k8s_namespace + "/" + workload.pod + "/" + workload.container;
+  }
+  if (!workload.container_id.empty()) {
+    return workload.runtime + ":" + workload.container_id.substr(0, 12);
+  }
+  return "";
+}
+
 std::string FormatTable(const std::vector<std::vector<std::string>>& rows) {
   if (rows.empty()) return "";
   size_t columns = 0;

@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <system_error>
 #include <thread>
 
 #include "base/log.h"
@@ -161,7 +162,7 @@ std::map<uint64_t, NetnsRegistry::Found> NetnsRegistry::Discover(const Options& 
 // it, on a thread of its own: setns() changes only the calling thread, and a thread that
 // failed to come back ends here instead of sampling from the wrong namespace.
 void NetnsRegistry::OpenSockets(const Options& options, std::vector<Entry*>& fresh) {
-  std::thread opener([&] {
+  auto open_inside = [&] {
     Fd home(open((options.procfs + "/thread-self/ns/net").c_str(), O_RDONLY | O_CLOEXEC));
     if (!home) return;
     for (Entry* entry : fresh) {
@@ -194,8 +195,15 @@ void NetnsRegistry::OpenSockets(const Options& options, std::vector<Entry*>& fre
         return;
       }
     }
-  });
-  opener.join();
+  };
+  try {
+    std::thread(open_inside).join();
+  } catch (const std::system_error& error) {
+    // No thread to be had (a tight RLIMIT_NPROC or address space): read through procfs
+    // this sample, and try again next.
+    for (size_t i = 0; i < fresh.size(); ++i) Count(NetnsError::kSocket);
+    Log(LogLevel::kWarn, "no thread to open network namespaces with", {{"err", error.what()}});
+  }
 }
 
 void NetnsRegistry::Update(const Options& options, const std::map<uint64_t, Found>& found) {
