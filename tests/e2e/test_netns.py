@@ -227,7 +227,8 @@ class EveryNamespace(unittest.TestCase):
             "connwatch_process_connections", process="cw-pod-client"))
         self.assertEqual(exp.select("connwatch_listener_info", port=str(POD_PORT)), [])
         self.assertEqual(exp.select("connwatch_listener_info", port=str(PIN_PORT)), [])
-        self.assertEqual(exp.select("connwatch_netns"), [])
+        self.assertEqual(exp.value("connwatch_netns", mode="sock_diag"), 0)
+        self.assertEqual(exp.select("connwatch_netns_info"), [])
 
 
 if __name__ == "__main__":

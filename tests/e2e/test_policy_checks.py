@@ -179,7 +179,7 @@ expected_services:
             "check": "expected_service_down", "process": "cw-db", "pid": "", "protocol": "tcp",
             "local_address": "", "local_port": str(self.PORT), "remote_address": "",
             "remote_port": "", "direction": "", "remote_zone": "",
-            "age_source": "", "exe": "", "namespace": "", "pod": "", "container": ""})
+            "age_source": "", "exe": "", "netns": "", "namespace": "", "pod": "", "container": ""})
 
         # The port is open, but by the wrong process: the service stays down.
         impostor = h.Holder(exe("cw-impostor"), ["--tcp-listen", f"127.0.0.1:{self.PORT}"])

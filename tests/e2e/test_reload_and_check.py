@@ -25,7 +25,7 @@ APPEAR = 5.0
 FINDING_JSON_KEYS = {"check", "process", "pid", "user", "exe", "protocol", "local_address",
                      "local_port", "remote_address", "remote_port", "direction", "remote_zone",
                      "service", "reason", "age_seconds", "age_source", "ppid", "parent",
-                     "process_start", "cmdline"}
+                     "process_start", "cmdline", "netns", "namespace", "pod", "container"}
 
 
 def fixture(name):
@@ -380,7 +380,7 @@ SUBCOMMAND_FLAGS = {
               "--metrics.max-series=2000", "--collector.source=auto", "--path.procfs=/proc", "--path.rootfs=/", "--collector.netns=all", "--path.sysfs=/sys",
               "--log.level=info", '--config.file=""', "--storage.path=/var/lib/connwatch",
               "--baseline.reset=false", "--findings.max-series=200", "--version", "--help"],
-    "connections": ["--listening=false", "--format=table", "--path.procfs=/proc", "--path.rootfs=/", "--collector.netns=all", "--path.sysfs=/sys",
+    "connections": ["--listening=false", "--format=table", "--path.procfs=/proc", "--path.rootfs=/", "--collector.netns=all", '--netns=""', "--path.sysfs=/sys",
                     "--collector.source=auto", "--storage.path=/var/lib/connwatch",
                     "--log.level=warn", "--help"],
     "check": ['--config.file=""', "--storage.path=/var/lib/connwatch", "--format=text",

@@ -238,7 +238,7 @@ TEST_F(BaselineFileTest, SaveRefusesABaselineThatWouldNotLoad) {
   Policy huge = BaselineLearner().Learned();
   for (int i = 0; i < 20000; ++i) {
     huge.network_processes->push_back(
-        {"process-" + std::string(60, 'x') + std::to_string(i), {}, ""});
+        {"process-" + std::string(60, 'x') + std::to_string(i), {}, "", {}});
   }
   EXPECT_FALSE(SaveBaseline(path, huge, error));
   EXPECT_NE(error.find("more than the limit"), std::string::npos) << error;

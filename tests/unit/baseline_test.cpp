@@ -354,10 +354,10 @@ Policy ExplicitPolicy() {
   Policy policy;
   policy.source = "/etc/connwatch/policy.yaml";
   policy.zones = {Zone{"dmz", {*ParseCidr("203.0.113.0/24")}}};
-  policy.listeners = {ListenerRule{"sshd", {22, 22}, ProtocolMatch::kTcp, {}, {}, ""}};
+  policy.listeners = {ListenerRule{"sshd", {22, 22}, ProtocolMatch::kTcp, {}, {}, "", {}}};
   policy.expected_services = {
-      ExpectedService{"tcp-443-nginx", 8443, ProtocolMatch::kTcp, "nginx", {}, ""},
-      ExpectedService{"ssh", 22, ProtocolMatch::kTcp, "sshd", {}, ""}};
+      ExpectedService{"tcp-443-nginx", 8443, ProtocolMatch::kTcp, "nginx", {}, "", {}},
+      ExpectedService{"ssh", 22, ProtocolMatch::kTcp, "sshd", {}, "", {}}};
   policy.limits.long_connection = std::chrono::hours(2);
   policy.baseline.learn_for = std::chrono::minutes(10);
   return policy;

@@ -77,8 +77,8 @@ TEST(EvaluatorIdentityTest, RedisServerByTheNameItWasStartedBy) {
 }
 
 TEST(EvaluatorIdentityTest, ExeConstrainsEveryRuleKind) {
-  NetworkProcessRule python{"python3", {}, "/usr/bin/python3.11"};
-  NetworkProcessRule redis_by_path{"", {}, "/usr/bin/redis-*"};
+  NetworkProcessRule python{"python3", {}, "/usr/bin/python3.11", {}};
+  NetworkProcessRule redis_by_path{"", {}, "/usr/bin/redis-*", {}};
   PathRule path = Path("python3", kOutbound, "external", Port(443));
   path.exe = "/usr/bin/python3.11";
   ExpectedService service = Service("redis", 6379, ProtocolMatch::kTcp, "");

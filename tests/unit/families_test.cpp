@@ -215,7 +215,7 @@ TEST(CollectorPolicyTest, VerdictFamiliesFollowTheEvaluation) {
       .Own(2, 21, "nc")
       .Own(3, 20, "nc");
   Snapshot& snapshot = builder.Build();
-  ExpectedService https{"https", 443, ProtocolMatch::kTcp, "nginx", {}, ""};
+  ExpectedService https{"https", 443, ProtocolMatch::kTcp, "nginx", {}, "", {}};
   Evaluation evaluation;
   for (bool& active : evaluation.active) active = true;
   evaluation.listener_expected = {1, 0, 0};
@@ -406,7 +406,8 @@ TEST(CollectorPolicyTest, FindingsCarryTheExePathAndDeletedExecutablesAreCounted
   std::string long_path = "/\xff";
   for (int i = 0; i < 150; ++i) long_path += "\xc3\xa9";
   snapshot.processes.at(20).exe = long_path;
-  ExpectedService redis{"redis", 6379, ProtocolMatch::kTcp, "redis-server", {}, "/usr/bin/redis-*"};
+  ExpectedService redis{"redis", 6379, ProtocolMatch::kTcp, "redis-server", {}, "/usr/bin/redis-*",
+                        {}};
   Policy policy;
   policy.expected_services = std::vector<ExpectedService>{redis};
   policy.network_processes = std::vector<NetworkProcessRule>{};

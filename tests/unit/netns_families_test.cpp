@@ -33,12 +33,14 @@ double Value(const prometheus::MetricFamily& family,
   return -1;
 }
 
-TEST(NetnsFamiliesTest, NothingWithoutOtherNamespacesRead) {
+TEST(NetnsFamiliesTest, ZerosWithoutOtherNamespacesRead) {
   Snapshot snapshot;
   std::map<std::string, uint64_t> dropped;
   std::vector<prometheus::MetricFamily> families;
   AddNetnsFamilies(snapshot, 10, dropped, families);
-  EXPECT_TRUE(families.empty());
+  EXPECT_EQ(Value(Named(families, "connwatch_netns"), {{"mode", "sock_diag"}}), 0);
+  EXPECT_TRUE(Named(families, "connwatch_netns_info").metric.empty());
+  EXPECT_EQ(Named(families, "connwatch_netns_errors_total").metric.size(), kNetnsErrorKinds);
 }
 
 TEST(NetnsFamiliesTest, ByModeInfoAndErrors) {

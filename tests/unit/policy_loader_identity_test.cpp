@@ -1,5 +1,6 @@
-// The `exe` key and the mapping form of network_processes (good/identity.yaml); the bad
-// `exe` values are in policy_loader_test's table of malformed fixtures.
+// The `exe` key and the mapping form of network_processes (good/identity.yaml), and the
+// workload selectors (good/workloads.yaml); the bad values are in policy_loader_test's table
+// of malformed fixtures.
 #include <gtest/gtest.h>
 
 #include "policy/policy_loader.h"
@@ -36,6 +37,30 @@ TEST(PolicyLoaderIdentityTest, ExeInEverySectionAndNetworkProcessMappings) {
   ASSERT_EQ(policy.paths->size(), 2u);
   EXPECT_EQ(policy.paths->at(0).exe, "/usr/bin/python3.11");
   EXPECT_EQ(policy.paths->at(1).exe, "/opt/app/[ab]in/*");
+}
+
+TEST(PolicyLoaderIdentityTest, WorkloadSelectorsInEverySection) {
+  PolicyLoadResult result = ParseFixture("good/workloads.yaml");
+  ASSERT_TRUE(result.errors.empty()) << ErrorStrings(result)[0];
+  const Policy& policy = *result.policy;
+  ASSERT_EQ(policy.listeners->size(), 2u);
+  WorkloadSelector web;
+  web.k8s_namespace = "shop";
+  web.workload = "web";
+  web.container = "nginx";
+  EXPECT_EQ(policy.listeners->at(0).selects, web);
+  WorkloadSelector cni;
+  cni.netns = "cni-*";
+  EXPECT_EQ(policy.listeners->at(1).selects, cni);
+  ASSERT_EQ(policy.expected_services->size(), 1u);
+  EXPECT_EQ(policy.expected_services->at(0).selects.pod, "web-*");
+  EXPECT_EQ(policy.expected_services->at(0).selects.k8s_namespace, "shop");
+  ASSERT_EQ(policy.network_processes->size(), 1u);
+  EXPECT_EQ(policy.network_processes->at(0).process, "php-fpm");
+  EXPECT_EQ(policy.network_processes->at(0).selects.container, "php");
+  ASSERT_EQ(policy.paths->size(), 1u);
+  EXPECT_EQ(policy.paths->at(0).selects.k8s_namespace, "sh*");
+  EXPECT_TRUE(policy.paths->at(0).selects.workload.empty());
 }
 
 }  // namespace

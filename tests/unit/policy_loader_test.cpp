@@ -260,7 +260,7 @@ const std::map<std::string, std::vector<std::string>> kBadPolicies = {
       "(\"*\" allows every process)"}},
     {"network_process_mapping.yaml",
      {"network_process_mapping.yaml:2:5: network_processes[0].name: unknown key; expected one "
-      "of: process, exe"}},
+      "of: process, exe, namespace, workload, pod, container, netns"}},
     {"network_process_mapping_empty.yaml",
      {"network_process_mapping_empty.yaml:3:5: network_processes[1]: give process, exe or both"}},
     {"network_process_mapping_empty_name.yaml",
@@ -268,9 +268,14 @@ const std::map<std::string, std::vector<std::string>> kBadPolicies = {
       "must not be empty (\"*\" allows every process)"}},
     {"network_process_mapping_unknown_key.yaml",
      {"network_process_mapping_unknown_key.yaml:2:24: network_processes[0].path: unknown key; "
-      "expected one of: process, exe"}},
+      "expected one of: process, exe, namespace, workload, pod, container, netns"}},
     {"non_string_key.yaml",
      {"non_string_key.yaml:2:7: listeners[0]: keys must be strings, got a list"}},
+    {"selector_empty.yaml",
+     {"selector_empty.yaml:3:16: listeners[0].namespace: namespace must not be empty (leave the "
+      "key out to match any)"}},
+    {"selector_not_a_string.yaml",
+     {"selector_not_a_string.yaml:3:10: paths[0].pod: expected a string, got a list"}},
     {"port_and_ports.yaml",
      {"port_and_ports.yaml:3:5: listeners[0].ports: give either port or ports, not both"}},
     {"port_empty.yaml",
@@ -349,7 +354,7 @@ const std::map<std::string, std::vector<std::string>> kBadPolicies = {
       "samples from 0 to 100000, got 03"}},
     {"unknown_listener_key.yaml",
      {"unknown_listener_key.yaml:3:5: listeners[0].prot: unknown key; expected one of: process, "
-      "exe, port, ports, protocol, bind"}},
+      "exe, port, ports, protocol, bind, namespace, workload, pod, container, netns"}},
     {"unknown_remote_zone.yaml",
      {"unknown_remote_zone.yaml:6:18: paths[0].remote_zone: unknown zone \"dmz2\"; known zones: "
       "dmz, loopback, link_local, multicast, internal, external"}},
@@ -403,7 +408,7 @@ TEST(PolicyLoaderTest, AllErrorsAreReportedInFileOrder) {
       "are set (the network is 192.168.1.0/24)",
       "multiple_errors.yaml:7:11: listeners[0].port: port must be 1-65535, got 99999",
       "multiple_errors.yaml:9:5: listeners[0].protcol: unknown key; expected one of: process, "
-      "exe, port, ports, protocol, bind",
+      "exe, port, ports, protocol, bind, namespace, workload, pod, container, netns",
       "multiple_errors.yaml:11:5: listeners[1].ports: give either port or ports, not both",
       "multiple_errors.yaml:13:5: expected_services[0]: missing required key \"name\"",
       "multiple_errors.yaml:15:18: paths[0].remote_zone: unknown zone \"office\"; known zones: "

@@ -139,10 +139,10 @@ TEST_F(PolicyRuntimeTest, DefaultPolicyLearnsAndDeclaresUdpServicePorts) {
   EXPECT_EQ(runtime.Current()->policy.baseline.learn_for, std::chrono::minutes(5));
 
   Policy policy;
-  policy.listeners = {ListenerRule{"", {40000, 40000}, ProtocolMatch::kUdp, {}, {}, ""},
-                      ListenerRule{"", {40001, 40001}, ProtocolMatch::kTcp, {}, {}, ""},
-                      ListenerRule{"", {1000, 2000}, ProtocolMatch::kUdp, {}, {}, ""}};
-  policy.expected_services = {ExpectedService{"dns", 45353, ProtocolMatch::kUdp, "", {}, ""}};
+  policy.listeners = {ListenerRule{"", {40000, 40000}, ProtocolMatch::kUdp, {}, {}, "", {}},
+                      ListenerRule{"", {40001, 40001}, ProtocolMatch::kTcp, {}, {}, "", {}},
+                      ListenerRule{"", {1000, 2000}, ProtocolMatch::kUdp, {}, {}, "", {}}};
+  policy.expected_services = {ExpectedService{"dns", 45353, ProtocolMatch::kUdp, "", {}, "", {}}};
   PortSet ports = UdpServicePorts(policy);
   EXPECT_TRUE(ports.test(40000));
   EXPECT_FALSE(ports.test(40001)) << "TCP only";

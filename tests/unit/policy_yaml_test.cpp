@@ -217,9 +217,9 @@ TEST(PolicyYamlTest, OddProcessNamesRoundTrip) {
     service.port = static_cast<uint16_t>(1000 + i);
     service.process = name;
     policy.expected_services->push_back(service);
-    policy.network_processes->push_back({name, {}, ""});
+    policy.network_processes->push_back({name, {}, "", {}});
     // The same bytes as a path, in the mapping form (a learned baseline writes those).
-    policy.network_processes->push_back({i % 3 ? name : "", {}, "/opt/" + name});
+    policy.network_processes->push_back({i % 3 ? name : "", {}, "/opt/" + name, {}});
     listener.exe = "/x/" + name;
     policy.listeners->push_back(listener);
     PathRule path;
@@ -289,7 +289,7 @@ TEST(PolicyYamlTest, PolicyToYamlIsReadable) {
 TEST(PolicyYamlTest, NamesThatAreNotUtf8BecomeBinaryWithAReadableComment) {
   Policy policy;
   policy.network_processes.emplace();
-  policy.network_processes->push_back({"caf\xe9", {}, ""});
+  policy.network_processes->push_back({"caf\xe9", {}, "", {}});
   std::string yaml = PolicyToYaml(policy);
   EXPECT_NE(yaml.find("  - !!binary \"Y2Fm6Q==\"  # \"caf\\xe9\" (not UTF-8)\n"), std::string::npos)
       << yaml;
@@ -321,11 +321,11 @@ TEST(PolicyYamlTest, RulesRoundTrip) {
   ListenerRule wildcard;
   wildcard.bind.scope = BindScope::kWildcard;
   policy.listeners = {any, range, v6, mapped, v4, wildcard};
-  policy.expected_services = {{"https", 443, ProtocolMatch::kTcp, "nginx", {}, ""},
-                              {"dns", 53, ProtocolMatch::kUdp, "", {}, ""},
-                              {"ünïcödé service", 65535, ProtocolMatch::kTcp, "", {}, ""},
-                              {"null", 1, ProtocolMatch::kTcp, "", {}, ""}};
-  policy.network_processes = std::vector<NetworkProcessRule>{{"sshd", {}, ""}};
+  policy.expected_services = {{"https", 443, ProtocolMatch::kTcp, "nginx", {}, "", {}},
+                              {"dns", 53, ProtocolMatch::kUdp, "", {}, "", {}},
+                              {"ünïcödé service", 65535, ProtocolMatch::kTcp, "", {}, "", {}},
+                              {"null", 1, ProtocolMatch::kTcp, "", {}, "", {}}};
+  policy.network_processes = std::vector<NetworkProcessRule>{{"sshd", {}, "", {}}};
   PathRule inbound;
   inbound.process = "nginx";
   inbound.direction = Direction::kInbound;
@@ -388,7 +388,7 @@ TEST(PolicyYamlTest, HostileNamesAreEscapedToOneLineThatReadsBack) {
     SCOPED_TRACE(test.name);
     Policy policy;
     policy.network_processes.emplace();
-    policy.network_processes->push_back({test.process, {}, ""});
+    policy.network_processes->push_back({test.process, {}, "", {}});
     std::string yaml = PolicyToYaml(policy);
     std::string expected = "network_processes:\n" + test.line + "\n";
     EXPECT_EQ(yaml.substr(0, expected.size()), expected) << yaml;

@@ -410,7 +410,7 @@ bool YamlReader::ForEachEntry(
 }
 
 bool YamlReader::ReadFields(const YamlNode& node, const std::string& path,
-                            std::initializer_list<std::string_view> known, YamlFields& fields) {
+                            std::span<const std::string_view> known, YamlFields& fields) {
   if (node.kind != YamlNode::Kind::kMap) {
     TypeError(node, path, "a mapping");
     return false;

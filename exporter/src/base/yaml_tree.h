@@ -16,6 +16,7 @@
 #include <initializer_list>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -115,7 +116,12 @@ class YamlReader {
                     const std::function<void(const YamlNode& key, const YamlNode& value)>& visit);
   // The entries of a mapping of known keys: unknown keys are errors naming the known ones.
   bool ReadFields(const YamlNode& node, const std::string& path,
-                  std::initializer_list<std::string_view> known, YamlFields& fields);
+                  std::initializer_list<std::string_view> known, YamlFields& fields) {
+    return ReadFields(node, path, std::span<const std::string_view>(known.begin(), known.size()),
+                      fields);
+  }
+  bool ReadFields(const YamlNode& node, const std::string& path,
+                  std::span<const std::string_view> known, YamlFields& fields);
   bool Require(const YamlNode& node, const YamlFields& fields, const std::string& path,
                std::string_view key);
   static const YamlNode* Value(const YamlFields& fields, std::string_view key);

@@ -20,7 +20,6 @@ const char* ModeName(NetnsMode mode) { return kModeNames[static_cast<size_t>(mod
 void AddNetnsFamilies(const Snapshot& snapshot, size_t max_series,
                       std::map<std::string, uint64_t>& dropped,
                       std::vector<prometheus::MetricFamily>& families) {
-  if (snapshot.namespaces.empty()) return;
   FamilyBuilder by_mode(metric::kNetns, MetricType::Gauge, {"mode"});
   for (NetnsMode mode : {NetnsMode::kSockDiag, NetnsMode::kProcfs, NetnsMode::kFailed}) {
     by_mode.Set({ModeName(mode)}, 0);

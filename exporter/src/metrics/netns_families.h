@@ -1,6 +1,6 @@
 // The families about the network namespaces a sample read: how many by the way they were
-// read, one info series per namespace, and what failed. Only when the sample read other
-// namespaces than connwatch's own (--collector.netns=all).
+// read, one info series per namespace, and what failed. Present with --collector.netns=own
+// too (no namespace, no error), so the same queries work on every host.
 #pragma once
 
 #include <prometheus/metric_family.h>

@@ -72,18 +72,34 @@ std::string Unlearnable(const Policy& learned) {
     if (ports.low != ports.high) return at + "ports are a range, not one port";
     return "";
   };
+  // The learner selects workloads by literal names, never pods or namespaces.
+  auto place = [](const WorkloadSelector& s, const SourceLocation& where) -> std::string {
+    std::string at = std::to_string(where.line) + ": ";
+    if (!s.pod.empty() || !s.netns.empty()) return at + "selects a pod or a netns";
+    for (const std::string* name : {&s.k8s_namespace, &s.workload, &s.container}) {
+      if (!IsLiteralPattern(*name)) return at + "selector \"" + *name + "\" is a glob";
+    }
+    return "";
+  };
   std::string why;
+  auto check = [&](std::string problem) {
+    if (why.empty()) why = std::move(problem);
+  };
   for (const ListenerRule& r : *learned.listeners) {
-    if (why.empty()) why = rule(r.process, r.exe, r.ports, r.where);
+    check(rule(r.process, r.exe, r.ports, r.where));
+    check(place(r.selects, r.where));
   }
   for (const PathRule& r : *learned.paths) {
-    if (why.empty()) why = rule(r.process, r.exe, r.ports, r.where);
+    check(rule(r.process, r.exe, r.ports, r.where));
+    check(place(r.selects, r.where));
   }
   for (const ExpectedService& r : *learned.expected_services) {
-    if (why.empty()) why = rule(r.process, r.exe, {r.port, r.port}, r.where);
+    check(rule(r.process, r.exe, {r.port, r.port}, r.where));
+    check(place(r.selects, r.where));
   }
   for (const NetworkProcessRule& r : *learned.network_processes) {
-    if (why.empty()) why = rule(r.process, r.exe, {0, 0}, r.where);
+    check(rule(r.process, r.exe, {0, 0}, r.where));
+    check(place(r.selects, r.where));
   }
   return why;
 }
@@ -106,6 +122,21 @@ std::vector<LearnedOwner> LearnableOwners(const Snapshot& snapshot, const Socket
   std::sort(owners.begin(), owners.end());
   owners.erase(std::unique(owners.begin(), owners.end()), owners.end());
   return owners;
+}
+
+LearnedPlace PlaceOf(const Snapshot& snapshot, size_t index) {
+  const Workload& workload = snapshot.WorkloadOf(index);
+  if (workload.pod.empty()) return {};
+  return {workload.k8s_namespace, PodWorkloadName(workload.pod), workload.container};
+}
+
+// The selector a learned rule carries: the place's names as literal patterns.
+WorkloadSelector SelectorOf(const LearnedPlace& place) {
+  WorkloadSelector selects;
+  selects.k8s_namespace = LiteralPattern(std::get<0>(place));
+  selects.workload = LiteralPattern(std::get<1>(place));
+  selects.container = LiteralPattern(std::get<2>(place));
+  return selects;
 }
 
 ProtocolMatch ProtocolOf(int transport) {
@@ -206,8 +237,9 @@ void BaselineLearner::Observe(const Snapshot& snapshot) {
       continue;
     }
     std::vector<LearnedOwner> owners = LearnableOwners(snapshot, socket);
+    LearnedPlace place = PlaceOf(snapshot, i);
     for (const LearnedOwner& owner : owners) {
-      if (!owner.first.empty()) processes_.insert(owner);
+      if (!owner.first.empty()) processes_.emplace(owner, place);
     }
     int transport = static_cast<int>(socket.transport);
     // Port 0 is no rule the loader accepts; no listener or connection should have it.
@@ -225,7 +257,7 @@ void BaselineLearner::Observe(const Snapshot& snapshot) {
       }
       for (const auto& [name, exe] : owners) {
         listeners_.emplace(transport, socket.local_port, static_cast<int>(scope), address, name,
-                           exe);
+                           exe, place);
       }
     } else if (socket_class.role == SocketRole::kConnection &&
                socket_class.direction != Direction::kNone && socket_class.remote_zone != nullptr) {
@@ -235,7 +267,7 @@ void BaselineLearner::Observe(const Snapshot& snapshot) {
           socket_class.direction == Direction::kInbound ? socket.local_port : socket.remote_port;
       for (const auto& [name, exe] : owners) {
         paths_.emplace(transport, name, static_cast<int>(socket_class.direction),
-                       *socket_class.remote_zone, port, exe);
+                       *socket_class.remote_zone, port, exe, place);
       }
     }
   }
@@ -255,11 +287,12 @@ Policy BaselineLearner::Learned() const {
   policy.expected_services.emplace();
   // Loopback-only listeners serve this host only: allowed, but not a service others expect.
   // Several non-loopback binds of one port and owner are one service.
-  std::set<std::tuple<int, uint16_t, std::string, std::string>> services;
-  for (const auto& [transport, port, scope, address, process, exe] : listeners_) {
+  std::set<std::tuple<int, uint16_t, std::string, std::string, LearnedPlace>> services;
+  for (const auto& [transport, port, scope, address, process, exe, place] : listeners_) {
     ListenerRule rule;
     rule.process = LiteralPattern(process);
     rule.exe = LiteralPattern(exe);
+    rule.selects = SelectorOf(place);
     rule.ports = {port, port};
     rule.protocol = ProtocolOf(transport);
     rule.bind.scope = static_cast<BindScope>(scope);
@@ -267,27 +300,29 @@ Policy BaselineLearner::Learned() const {
     rule.where = where;
     policy.listeners->push_back(std::move(rule));
     if (static_cast<BindScope>(scope) != BindScope::kLoopback) {
-      services.emplace(transport, port, process, exe);
+      services.emplace(transport, port, process, exe, place);
     }
   }
   std::set<std::string> names;
-  for (const auto& [transport, port, process, exe] : services) {
+  for (const auto& [transport, port, process, exe, place] : services) {
     policy.expected_services->push_back({ServiceName(transport, port, process, names), port,
                                          ProtocolOf(transport), LiteralPattern(process), where,
-                                         LiteralPattern(exe)});
+                                         LiteralPattern(exe), SelectorOf(place)});
   }
 
   policy.network_processes.emplace();
-  for (const auto& [process, exe] : processes_) {
-    policy.network_processes->push_back({LiteralPattern(process), where, LiteralPattern(exe)});
+  for (const auto& [owner, place] : processes_) {
+    policy.network_processes->push_back(
+        {LiteralPattern(owner.first), where, LiteralPattern(owner.second), SelectorOf(place)});
   }
 
   policy.paths.emplace();
   std::set<std::string> zones_named;
-  for (const auto& [transport, process, direction, zone, port, exe] : paths_) {
+  for (const auto& [transport, process, direction, zone, port, exe, place] : paths_) {
     PathRule rule;
     rule.process = LiteralPattern(process);
     rule.exe = LiteralPattern(exe);
+    rule.selects = SelectorOf(place);
     rule.direction = static_cast<Direction>(direction);
     rule.remote_zone = zone;
     rule.ports = {port, port};

@@ -16,6 +16,9 @@ namespace connwatch {
 
 // A learned owner: its name and the path of its executable ("" when unreadable).
 using LearnedOwner = std::pair<std::string, std::string>;
+// Where a learned socket was: its pod's Kubernetes namespace, workload (PodWorkloadName, so
+// a rollout's new pods are the same place) and container; all "" on the host.
+using LearnedPlace = std::tuple<std::string, std::string, std::string>;
 
 class BaselineLearner {
  public:
@@ -28,7 +31,8 @@ class BaselineLearner {
 
   // Records every listener (protocol, port, bind scope, owner), every owner holding
   // sockets, and every path (owner, direction, remote zone, service port) of `snapshot`; an
-  // owner is its name and exe path, so each learned rule says where the binary lives.
+  // owner is its name and exe path, so each learned rule says where the binary lives, and a
+  // socket of a pod is learned for its workload (namespace, workload, container selectors).
   void Observe(const Snapshot& snapshot);
 
   // The learned rules as a policy with listeners, expected_services, network_processes and
@@ -39,11 +43,13 @@ class BaselineLearner {
   size_t observations() const { return observations_; }
 
  private:
-  // (protocol, port, bind scope, bind address text, process, exe)
-  std::set<std::tuple<int, uint16_t, int, std::string, std::string, std::string>> listeners_;
-  std::set<LearnedOwner> processes_;
-  // (protocol, process, direction, remote zone, port, exe)
-  std::set<std::tuple<int, std::string, int, std::string, uint16_t, std::string>> paths_;
+  // (protocol, port, bind scope, bind address text, process, exe, place)
+  std::set<std::tuple<int, uint16_t, int, std::string, std::string, std::string, LearnedPlace>>
+      listeners_;
+  std::set<std::pair<LearnedOwner, LearnedPlace>> processes_;
+  // (protocol, process, direction, remote zone, port, exe, place)
+  std::set<std::tuple<int, std::string, int, std::string, uint16_t, std::string, LearnedPlace>>
+      paths_;
   size_t observations_ = 0;
   std::vector<Zone> policy_zones_;
 };

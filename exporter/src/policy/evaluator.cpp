@@ -5,6 +5,7 @@
 #include <tuple>
 #include <unordered_map>
 
+#include "base/hash_combine.h"
 #include "net/endpoint.h"
 #include "tracking/connection_ages.h"
 
@@ -121,6 +122,12 @@ Finding MakeFinding(Check check, std::optional<size_t> socket, const Process* ow
   return finding;
 }
 
+// Whether a rule's workload selector is about sockets[index]: its pod and its namespace.
+bool Selects(const WorkloadSelector& selector, const Snapshot& snapshot, size_t index) {
+  return selector.IsAny() || SelectorMatches(selector, snapshot.WorkloadOf(index),
+                                             snapshot.NetnsNameOf(snapshot.sockets[index]));
+}
+
 bool ListenerRuleMatches(const ListenerRule& rule, const Socket& socket, const Process* owner) {
   return ProtocolMatchesTransport(rule.protocol, socket.transport) &&
          rule.ports.Contains(socket.local_port) && BindMatches(rule.bind, socket.local) &&
@@ -138,7 +145,9 @@ void EvaluateListeners(const std::vector<ListenerRule>& rules, const Snapshot& s
     bool expected = false;
     ForEachOwner(owners, [&](const Process* owner) {
       for (const ListenerRule& rule : rules) {
-        if (ListenerRuleMatches(rule, socket, owner)) expected = true;
+        if (ListenerRuleMatches(rule, socket, owner) && Selects(rule.selects, snapshot, i)) {
+          expected = true;
+        }
       }
     });
     evaluation.listener_expected[i] = expected ? 1 : 0;
@@ -159,7 +168,7 @@ bool ServiceIsUp(const ExpectedService& service, const Snapshot& snapshot) {
     const Socket& socket = snapshot.sockets[i];
     if (snapshot.classes[i].role != SocketRole::kListener ||
         !ProtocolMatchesTransport(service.protocol, socket.transport) ||
-        socket.local_port != service.port) {
+        socket.local_port != service.port || !Selects(service.selects, snapshot, i)) {
       continue;
     }
     if (service.process.empty() && service.exe.empty()) return true;
@@ -198,8 +207,23 @@ void EvaluateNetworkProcesses(const std::vector<NetworkProcessRule>& rules,
     const Process* process;
     uint64_t sockets = 0;
   };
-  std::unordered_map<pid_t, bool> allowed;  // judged once per pid
-  std::vector<Unexpected> unexpected;       // in order of first socket
+  // Judged once per pid and place: a rule may select the pod or namespace, and a process can
+  // hold sockets in several namespaces.
+  struct Place {
+    pid_t pid;
+    uint32_t workload, netns;
+    bool operator==(const Place&) const = default;
+  };
+  struct PlaceHash {
+    size_t operator()(const Place& place) const {
+      size_t seed = 0;
+      HashCombine(seed, static_cast<uint64_t>(place.pid));
+      HashCombine(seed, static_cast<uint64_t>(place.workload) << 32 | place.netns);
+      return seed;
+    }
+  };
+  std::unordered_map<Place, bool, PlaceHash> allowed;
+  std::vector<Unexpected> unexpected;  // in order of first socket
   std::unordered_map<pid_t, size_t> unexpected_index;
   for (size_t i = 0; i < snapshot.sockets.size(); ++i) {
     if (OnlySelfOwns(snapshot, i)) continue;
@@ -209,10 +233,12 @@ void EvaluateNetworkProcesses(const std::vector<NetworkProcessRule>& rules,
     std::vector<std::string> counted_names;
     uint32_t workload = i < snapshot.workload_of.size() ? snapshot.workload_of[i] : 0;
     for (const Process* owner : owners) {
-      auto [it, inserted] = allowed.try_emplace(owner->pid, false);
+      auto [it, inserted] =
+          allowed.try_emplace(Place{owner->pid, workload, snapshot.sockets[i].netns}, false);
       if (inserted) {
         it->second = std::any_of(rules.begin(), rules.end(), [&](const NetworkProcessRule& rule) {
-          return IdentityMatches(rule.process, rule.exe, *owner);
+          return IdentityMatches(rule.process, rule.exe, *owner) &&
+                 Selects(rule.selects, snapshot, i);
         });
       }
       if (it->second) continue;
@@ -269,7 +295,10 @@ void EvaluatePaths(const std::vector<PathRule>& rules, const Snapshot& snapshot,
         socket_class.direction == Direction::kInbound ? socket.local_port : socket.remote_port;
     ForEachOwner(OwnerProcesses(snapshot, socket), [&](const Process* owner) {
       for (const PathRule& rule : rules) {
-        if (PathRuleMatches(rule, socket, socket_class, port, owner)) return;
+        if (PathRuleMatches(rule, socket, socket_class, port, owner) &&
+            Selects(rule.selects, snapshot, i)) {
+          return;
+        }
       }
       Finding finding = MakeFinding(Check::kPathViolation, i, owner);
       finding.path_port = port;

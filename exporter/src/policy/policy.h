@@ -13,6 +13,7 @@
 #include "model.h"
 #include "net/ports.h"
 #include "net/zones.h"
+#include "policy/workload_selector.h"
 #include "sources/udp_server_tracker.h"
 
 namespace connwatch {
@@ -47,6 +48,7 @@ struct ListenerRule {
   // FNM_PATHNAME ('*' stops at '/'), matched against the resolved /proc/<pid>/exe. Last, so
   // positional initializers of the fields above keep compiling.
   std::string exe;
+  WorkloadSelector selects;  // which pods and namespaces; any when empty
 };
 
 // A service that must be listening (the missing-connection check).
@@ -57,6 +59,8 @@ struct ExpectedService {
   std::string process;  // optional glob: the listener must also be owned by it
   SourceLocation where;
   std::string exe;  // as in ListenerRule
+  // Where the service must listen: inside these pods or namespaces (any when empty).
+  WorkloadSelector selects;
 };
 
 // An allowed connection path. `ports` is the local port for inbound paths and the remote
@@ -69,6 +73,7 @@ struct PathRule {
   ProtocolMatch protocol = ProtocolMatch::kAny;
   SourceLocation where;
   std::string exe;  // as in ListenerRule
+  WorkloadSelector selects;
 };
 
 // `process`, `exe` or both (the loader refuses neither).
@@ -76,6 +81,7 @@ struct NetworkProcessRule {
   std::string process;  // glob; "" with an exe: any name
   SourceLocation where;
   std::string exe;  // as in ListenerRule
+  WorkloadSelector selects;
 };
 
 struct Limits {

@@ -16,6 +16,13 @@
 namespace connwatch {
 namespace {
 
+// A rule's own keys and the workload selector's, which every rule kind takes.
+std::vector<std::string_view> WithSelector(std::initializer_list<std::string_view> keys) {
+  std::vector<std::string_view> all(keys);
+  all.insert(all.end(), {"namespace", "workload", "pod", "container", "netns"});
+  return all;
+}
+
 // An optional minus sign, then decimal digits.
 bool LooksLikeInteger(std::string_view text) {
   if (text.starts_with('-')) text.remove_prefix(1);
@@ -277,6 +284,29 @@ class Checker {
     return "";
   }
 
+  // The optional workload selector of a rule: namespace, workload, pod, container, netns,
+  // each a glob naming what the kernel and the node's files label sockets with.
+  void Selector(const YamlFields& fields, const std::string& path, WorkloadSelector& selects) {
+    const std::pair<const char*, std::string*> keys[] = {{"namespace", &selects.k8s_namespace},
+                                                         {"workload", &selects.workload},
+                                                         {"pod", &selects.pod},
+                                                         {"container", &selects.container},
+                                                         {"netns", &selects.netns}};
+    for (const auto& [key, value] : keys) {
+      const YamlNode* node = YamlReader::Value(fields, key);
+      if (node == nullptr) continue;
+      std::string key_path = KeyPath(path, key);
+      std::optional<std::string> text = reader_.String(*node, key_path);
+      if (!text) continue;
+      if (text->empty()) {
+        ErrorAt(errors_, *node, key_path,
+                std::string(key) + " must not be empty (leave the key out to match any)");
+        continue;
+      }
+      *value = *text;
+    }
+  }
+
   // What every rule kind has: where it is written, whom it names, which protocol.
   template <typename Rule>
   void RuleBasics(const YamlNode& item, const YamlFields& fields, const std::string& path,
@@ -284,6 +314,7 @@ class Checker {
     rule.where = reader_.Where(item);
     rule.process = ProcessPattern(fields, path);
     rule.exe = ExePattern(fields, path);
+    Selector(fields, path, rule.selects);
     if (const YamlNode* protocol = YamlReader::Value(fields, "protocol")) {
       Protocol(*protocol, KeyPath(path, "protocol"), rule.protocol);
     }
@@ -293,7 +324,8 @@ class Checker {
     std::vector<ListenerRule> rules;
     reader_.ForEachItem(node, "listeners", [&](const YamlNode& item, const std::string& path) {
       YamlFields fields;
-      if (!reader_.ReadFields(item, path, {"process", "exe", "port", "ports", "protocol", "bind"},
+      if (!reader_.ReadFields(item, path,
+                              WithSelector({"process", "exe", "port", "ports", "protocol", "bind"}),
                               fields)) {
         return;
       }
@@ -330,7 +362,8 @@ class Checker {
     reader_.ForEachItem(
         node, "expected_services", [&](const YamlNode& item, const std::string& path) {
           YamlFields fields;
-          if (!reader_.ReadFields(item, path, {"name", "port", "protocol", "process", "exe"},
+          if (!reader_.ReadFields(item, path,
+                                  WithSelector({"name", "port", "protocol", "process", "exe"}),
                                   fields)) {
             return;
           }
@@ -380,13 +413,14 @@ class Checker {
     std::vector<NetworkProcessRule> rules;
     reader_.ForEachItem(
         node, "network_processes", [&](const YamlNode& item, const std::string& path) {
-          NetworkProcessRule rule{"", reader_.Where(item), ""};
+          NetworkProcessRule rule{"", reader_.Where(item), "", {}};
           const YamlNode* name_node = &item;
           std::string name_path = path;
           if (item.kind == YamlNode::Kind::kMap) {
             YamlFields fields;
-            if (!reader_.ReadFields(item, path, {"process", "exe"}, fields)) return;
+            if (!reader_.ReadFields(item, path, WithSelector({"process", "exe"}), fields)) return;
             rule.exe = ExePattern(fields, path);
+            Selector(fields, path, rule.selects);
             name_node = YamlReader::Value(fields, "process");
             name_path = KeyPath(path, "process");
             if (name_node == nullptr) {
@@ -416,10 +450,10 @@ class Checker {
     std::vector<PathRule> rules;
     reader_.ForEachItem(node, "paths", [&](const YamlNode& item, const std::string& path) {
       YamlFields fields;
-      if (!reader_.ReadFields(
-              item, path,
-              {"process", "exe", "direction", "remote_zone", "port", "ports", "protocol"},
-              fields)) {
+      if (!reader_.ReadFields(item, path,
+                              WithSelector({"process", "exe", "direction", "remote_zone", "port",
+                                            "ports", "protocol"}),
+                              fields)) {
         return;
       }
       PathRule rule;

@@ -111,6 +111,19 @@ void AddIdentity(const std::string& process, const std::string& exe,
   if (!exe.empty()) entries.push_back({"exe", YamlString(exe)});
 }
 
+// A rule's workload selector, the keys that are set.
+void AddSelector(const WorkloadSelector& selects,
+                 std::vector<std::pair<std::string, YamlScalar>>& entries) {
+  const std::pair<const char*, const std::string*> keys[] = {{"namespace", &selects.k8s_namespace},
+                                                             {"workload", &selects.workload},
+                                                             {"pod", &selects.pod},
+                                                             {"container", &selects.container},
+                                                             {"netns", &selects.netns}};
+  for (const auto& [key, value] : keys) {
+    if (!value->empty()) entries.push_back({key, YamlString(*value)});
+  }
+}
+
 void AddPorts(const PortRange& ports, std::vector<std::pair<std::string, YamlScalar>>& entries) {
   if (ports.IsAny()) return;
   if (ports.low == ports.high) {
@@ -125,13 +138,14 @@ void AddPorts(const PortRange& ports, std::vector<std::pair<std::string, YamlSca
 // A plain name, or a mapping when the rule says where the binary lives.
 void EmitNetworkProcesses(const std::vector<NetworkProcessRule>& rules, std::ostringstream& out) {
   for (const NetworkProcessRule& rule : rules) {
-    if (rule.exe.empty()) {
+    if (rule.exe.empty() && rule.selects.IsAny()) {
       out << "  - ";
       EmitScalar(YamlString(rule.process), out);
       continue;
     }
     std::vector<std::pair<std::string, YamlScalar>> entries;
     AddIdentity(rule.process, rule.exe, entries);
+    AddSelector(rule.selects, entries);
     EmitItem(entries, out);
   }
 }
@@ -156,6 +170,7 @@ std::string PolicyToYaml(const Policy& policy) {
     for (const ListenerRule& rule : *policy.listeners) {
       Entries entries;
       AddIdentity(rule.process, rule.exe, entries);
+      AddSelector(rule.selects, entries);
       AddPorts(rule.ports, entries);
       if (rule.protocol != ProtocolMatch::kAny) {
         entries.push_back({"protocol", {ProtocolMatchName(rule.protocol), ""}});
@@ -185,6 +200,7 @@ std::string PolicyToYaml(const Policy& policy) {
         entries.push_back({"protocol", {ProtocolMatchName(service.protocol), ""}});
       }
       AddIdentity(service.process, service.exe, entries);
+      AddSelector(service.selects, entries);
       EmitItem(entries, out);
     }
   }
@@ -197,6 +213,7 @@ std::string PolicyToYaml(const Policy& policy) {
     for (const PathRule& rule : *policy.paths) {
       Entries entries;
       AddIdentity(rule.process, rule.exe, entries);
+      AddSelector(rule.selects, entries);
       if (rule.direction != Direction::kNone) {
         entries.push_back({"direction", {DirectionName(rule.direction), ""}});
       }

@@ -201,8 +201,13 @@ void NetnsRegistry::OpenSockets(const Options& options, std::vector<Entry*>& fre
   } catch (const std::system_error& error) {
     // No thread to be had (a tight RLIMIT_NPROC or address space): read through procfs
     // this sample, and try again next.
+    // Counted, and said once: every sample retries, and the metric shows whether it lasts.
     for (size_t i = 0; i < fresh.size(); ++i) Count(NetnsError::kSocket);
-    Log(LogLevel::kWarn, "no thread to open network namespaces with", {{"err", error.what()}});
+    if (!said_no_thread_) {
+      Log(LogLevel::kInfo, "no thread to open network namespaces with; read through procfs",
+          {{"err", error.what()}});
+      said_no_thread_ = true;
+    }
   }
 }
 

@@ -83,6 +83,7 @@ class NetnsRegistry {
   // The last sample's namespace index -> entry, for LookUp.
   std::vector<Entry*> by_index_;
   uint64_t own_inode_ = 0;
+  bool said_no_thread_ = false;
   std::array<uint64_t, kNetnsErrorKinds> errors_ = {};
 };
 
