@@ -274,8 +274,6 @@ const std::map<std::string, std::vector<std::string>> kBadPolicies = {
     {"selector_empty.yaml",
      {"selector_empty.yaml:3:16: listeners[0].namespace: namespace must not be empty (leave the "
       "key out to match any)"}},
-    {"selector_not_a_string.yaml",
-     {"selector_not_a_string.yaml:3:10: paths[0].pod: expected a string, got a list"}},
     {"port_and_ports.yaml",
      {"port_and_ports.yaml:3:5: listeners[0].ports: give either port or ports, not both"}},
     {"port_empty.yaml",
