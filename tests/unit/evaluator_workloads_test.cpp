@@ -136,6 +136,30 @@ TEST(EvaluatorWorkloadsTest, TheBaselineLearnsTheWorkloadSoARolloutRaisesNothing
                                       "unexpected_network_process 0 50", "path_violation 1 50"}));
 }
 
+TEST(EvaluatorWorkloadsTest, APodBoundToItsOwnAddressIsLearnedForAnyAddress) {
+  auto bound_to = [](SnapshotBuilder& builder, const char* address, const Workload& pod) {
+    builder.Add(Tcp(kListen, address, 8080, "0.0.0.0", 0, 1)).Own(1, 50, "nginx");
+    Snapshot& snapshot = builder.Build();
+    snapshot.workloads = {Workload{}, pod};
+    snapshot.workload_of = {1};
+    return snapshot;
+  };
+  BaselineLearner learner;
+  SnapshotBuilder before;
+  learner.Observe(bound_to(before, "10.244.1.7", Pod("web-7d9f8b6c5d-x2k4q")));
+  Policy learned = learner.Learned();
+  ASSERT_EQ(learned.listeners->size(), 1u);
+  EXPECT_EQ(learned.listeners->at(0).bind.scope, BindScope::kUnspecified);
+  SnapshotBuilder after;  // the next pod has the next address
+  EXPECT_EQ(Evaluate(learned, bound_to(after, "10.244.2.9", Pod("web-5c8d7f9b6d-qq7wz")))
+                .listener_expected[0],
+            1);
+  BaselineLearner host;  // a host's listener keeps its address
+  SnapshotBuilder on_host;
+  host.Observe(bound_to(on_host, "10.0.0.5", Workload{}));
+  EXPECT_EQ(host.Learned().listeners->at(0).bind.scope, BindScope::kAddress);
+}
+
 TEST(EvaluatorWorkloadsTest, ALearnedSelectorRoundTripsThroughTheBaselineFile) {
   BaselineLearner learner;
   SnapshotBuilder builder;

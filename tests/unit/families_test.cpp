@@ -374,10 +374,19 @@ TEST(CollectorPolicyTest, FindingsCarryThePodOfTheirSocket) {
   Snapshot& snapshot = WorkloadSnapshot(builder);
   Policy policy;
   policy.listeners = std::vector<ListenerRule>{};
+  policy.paths = std::vector<PathRule>{};
   Evaluation evaluation = Evaluate(policy, snapshot);
   PolicyView view{&evaluation, false, {}, true, 0};
   CumulativeCounters counters;
   auto families = BuildFamilies(snapshot, 0, MetricsOptions{}, counters, &view);
+  // Each label in its place: a shifted list would put the netns under namespace.
+  EXPECT_EQ(Value(Family(families, "connwatch_path_violations"), {{"process", "nginx"},
+                                                                  {"direction", "inbound"},
+                                                                  {"port", "8080"},
+                                                                  {"namespace", "shop"},
+                                                                  {"pod", "web-1"},
+                                                                  {"container", "nginx"}}),
+            2);
   const auto& findings = Family(families, "connwatch_finding_info");
   EXPECT_EQ(Value(findings, {{"check", "unexpected_listener"},
                              {"local_port", "8080"},

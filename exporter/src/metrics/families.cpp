@@ -274,10 +274,10 @@ void AddCheckFamilies(const Snapshot& snapshot, const Evaluation& evaluation,
       last_listener_socket = finding.socket;
     }
     if (finding.check == Check::kPathViolation) {
-      // process, direction and zone as the finding has them; the path's port.
-      paths.Add({labels[1], labels[8], labels[9], std::to_string(finding.path_port), labels[12],
-                 labels[13], labels[14]},
-                1);
+      // process, direction and zone as the finding has them; the path's port; the pod.
+      LabelValues path{labels[1], labels[8], labels[9], std::to_string(finding.path_port)};
+      AppendWorkloadLabels(snapshot.WorkloadOf(*finding.socket), path);
+      paths.Add(path, 1);
     }
   }
   unexpected_listeners.Set({}, static_cast<double>(unexpected_listener_sockets));

@@ -252,8 +252,12 @@ void BaselineLearner::Observe(const Snapshot& snapshot) {
         scope = BindScope::kWildcard;
       } else if (IsLoopback(local)) {
         scope = BindScope::kLoopback;
-      } else {
+      } else if (std::get<1>(place).empty()) {
         address = FormatIpAddress(local);
+      } else {
+        // A pod's address changes with every pod: its workload's rule allows the port on
+        // any address.
+        scope = BindScope::kUnspecified;
       }
       for (const auto& [name, exe] : owners) {
         listeners_.emplace(transport, socket.local_port, static_cast<int>(scope), address, name,
