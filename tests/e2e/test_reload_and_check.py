@@ -384,7 +384,7 @@ SUBCOMMAND_FLAGS = {
                     "--collector.source=auto", "--storage.path=/var/lib/connwatch",
                     "--log.level=warn", "--help"],
     "check": ['--config.file=""', "--storage.path=/var/lib/connwatch", "--format=text",
-              "--syslog=false", "--path.procfs=/proc", "--path.rootfs=/", "--collector.netns=all", "--path.sysfs=/sys", "--collector.source=auto", "--help"],
+              "--syslog=false", "--path.procfs=/proc", "--path.rootfs=/", "--collector.netns=all", '--netns=""', "--path.sysfs=/sys", "--collector.source=auto", "--help"],
     "validate": ["--help"],
     "policy": ["--default=false", "--help"],
     "baseline": ["--storage.path=/var/lib/connwatch", "--help"],

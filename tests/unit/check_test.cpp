@@ -125,6 +125,15 @@ TEST(CheckTest, FindingsSayWhichNamespaceAndPod) {
       << json;
   std::string line = FindingLogLine(snapshot, evaluation.findings[0]);
   EXPECT_NE(line.find(" netns=3f2a9c1b7d4e pod=shop/web-0/php "), std::string::npos) << line;
+  Evaluation filtered = evaluation;
+  filtered.findings.push_back({Check::kExpectedServiceDown, std::nullopt, 0, "", "db", 0, "x"});
+  KeepFindingsOfNetns(snapshot, "3f2a9c1b7d4e", filtered);
+  ASSERT_EQ(filtered.findings.size(), 1u);
+  EXPECT_EQ(filtered.findings[0].check, Check::kPathViolation);
+  filtered.findings.push_back({Check::kExpectedServiceDown, std::nullopt, 0, "", "db", 0, "x"});
+  KeepFindingsOfNetns(snapshot, "-", filtered);
+  ASSERT_EQ(filtered.findings.size(), 1u) << "the pod's finding goes, the service stays";
+  EXPECT_EQ(filtered.findings[0].check, Check::kExpectedServiceDown);
   snapshot.sockets[0].netns = 0;
   snapshot.workload_of = {0};
   EXPECT_NE(FormatFindingsJson(snapshot, evaluation)

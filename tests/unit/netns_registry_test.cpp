@@ -21,6 +21,7 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <thread>
 #include <tuple>
 
 namespace connwatch {
@@ -104,6 +105,7 @@ class NamespaceChild {
     pid_ = 0;
   }
   bool ready() const { return ready_ && inode_ != 0; }
+  pid_t pid() const { return pid_; }
   uint64_t inode() const { return inode_; }
 
  private:
@@ -211,6 +213,61 @@ TEST_F(NetnsRegistryTest, ANamespaceOfListenersAloneIsReadOnItsListeners) {
     EXPECT_EQ(KeysIn(sampled.sockets, index),
               (std::set<SocketKey>{{Transport::kTcp, SocketState::kListen, kListenPort, 0}}));
   }
+}
+
+// Connects to the child's listener from inside its namespace, on a thread that enters it
+// and comes back; the client socket stays open until `fd` is closed.
+int ConnectInside(uint64_t inode, pid_t pid) {
+  int fd = -1;
+  std::thread([&] {
+    int home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    int target = open(("/proc/" + std::to_string(pid) + "/ns/net").c_str(), O_RDONLY | O_CLOEXEC);
+    struct stat info;
+    if (home < 0 || target < 0 || fstat(target, &info) != 0 || info.st_ino != inode ||
+        setns(target, CLONE_NEWNET) != 0) {
+      return;
+    }
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = htons(kListenPort);
+    if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+      close(fd);
+      fd = -1;
+    }
+    if (setns(home, CLONE_NEWNET) != 0) std::abort();  // never leave a thread elsewhere
+    close(home);
+    close(target);
+  }).join();
+  return fd;
+}
+
+TEST_F(NetnsRegistryTest, AQuietNamespaceIsNotWalkedAgainUntilItsCountersMove) {
+  NamespaceChild child({.connection = true});
+  ASSERT_TRUE(child.ready());
+  NetnsRegistry registry;
+  uint32_t index = 0;
+  Sampled first = SampleWith(registry, true);
+  ASSERT_NE(Find(first.namespaces, child.inode(), index), nullptr);
+  std::set<SocketKey> before = KeysIn(first.sockets, index);
+  EXPECT_EQ(registry.reused_dumps(), 0u) << "the first read walks everything";
+  Sampled second = SampleWith(registry, true);
+  ASSERT_NE(Find(second.namespaces, child.inode(), index), nullptr);
+  EXPECT_EQ(KeysIn(second.sockets, index), before) << "the same sockets, reused";
+  EXPECT_GE(registry.reused_dumps(), 1u);
+  const uint64_t reused = registry.reused_dumps();
+
+  int client = ConnectInside(child.inode(), child.pid());
+  ASSERT_GE(client, 0);
+  Sampled third = SampleWith(registry, true);
+  ASSERT_NE(Find(third.namespaces, child.inode(), index), nullptr);
+  EXPECT_EQ(registry.reused_dumps(), reused) << "a connect moves ActiveOpens: walked again";
+  auto clients = std::count_if(third.sockets.begin(), third.sockets.end(), [&](const Socket& s) {
+    return s.netns == index && s.state == SocketState::kEstablished && s.remote_port == kListenPort;
+  });
+  EXPECT_EQ(clients, 2) << "the child's client and the new one";
+  close(client);
 }
 
 TEST_F(NetnsRegistryTest, LooksUpASocketInItsOwnNamespace) {

@@ -67,6 +67,46 @@ TEST(CountTcpListenersTest, FromAnOffset) {
   EXPECT_EQ(CountTcpListeners(sockets, 4), 0u);
 }
 
+// Captured on this machine kind (kernel 6.18).
+constexpr const char* kSnmp =
+    "Ip: Forwarding DefaultTTL InReceives\n"
+    "Ip: 1 64 2813\n"
+    "Tcp: RtoAlgorithm RtoMin RtoMax MaxConn ActiveOpens PassiveOpens AttemptFails EstabResets "
+    "CurrEstab InSegs OutSegs RetransSegs InErrs OutRsts InCsumErrors\n"
+    "Tcp: 1 200 120000 -1 30521 29754 30 39472 4 240335 231847 8718 740 22039 0\n"
+    "Udp: InDatagrams NoPorts\n"
+    "Udp: 5 0\n";
+
+TEST(ParseSnmpTcpTest, TheCountersThatMoveWithConnections) {
+  EXPECT_EQ(ParseSnmpTcp(kSnmp), (TcpCounters{30521, 29754, 30, 39472, 4}));
+  EXPECT_EQ(ParseSnmpTcp("Tcp: ActiveOpens\n"), std::nullopt) << "no value line";
+  EXPECT_EQ(ParseSnmpTcp("Tcp: ActiveOpens PassiveOpens\nTcp: 1\n"), std::nullopt)
+      << "fewer values than names";
+  EXPECT_EQ(ParseSnmpTcp("Tcp: ActiveOpens PassiveOpens AttemptFails EstabResets CurrEstab\n"
+                         "Tcp: 1 2 3 4 x\n"),
+            std::nullopt);
+  EXPECT_EQ(ParseSnmpTcp("Tcp: ActiveOpens PassiveOpens AttemptFails EstabResets\nTcp: 1 2 3 4\n"),
+            std::nullopt)
+      << "no CurrEstab";
+  EXPECT_EQ(ParseSnmpTcp(""), std::nullopt);
+}
+
+TEST(CanReuseConnectionsTest, OnlyWhenNothingMovedAndNotTooLong) {
+  TcpSignature quiet{{3, 0, 0}, {10, 5, 0, 0, 2}};
+  TcpSignature opened = quiet;
+  ++opened.snmp.active_opens;
+  TcpSignature closed = quiet;
+  --closed.snmp.curr_estab;
+  EXPECT_TRUE(CanReuseConnections(quiet, quiet, 0, 30));
+  EXPECT_TRUE(CanReuseConnections(quiet, quiet, 28, 30));
+  EXPECT_FALSE(CanReuseConnections(quiet, quiet, 29, 30)) << "the 30th sample reads everything";
+  EXPECT_FALSE(CanReuseConnections(quiet, quiet, 0, 1)) << "full reads every sample";
+  EXPECT_FALSE(CanReuseConnections(quiet, opened, 0, 30));
+  EXPECT_FALSE(CanReuseConnections(quiet, closed, 0, 30));
+  EXPECT_FALSE(CanReuseConnections(std::nullopt, quiet, 0, 30)) << "the first read";
+  EXPECT_FALSE(CanReuseConnections(quiet, std::nullopt, 0, 30)) << "snmp unreadable";
+}
+
 TEST(NetnsLabelTest, PinThenContainerThenInode) {
   const std::string id(64, 'a');
   EXPECT_EQ(NetnsLabel("blue", id, 4026532000), "blue");

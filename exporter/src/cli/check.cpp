@@ -97,6 +97,7 @@ struct CheckFlags {
   CheckFlags() { snapshot.all_namespaces = true; }
   std::string config_file, storage_path = kDefaultStoragePath, format = "text";
   bool use_syslog = false;
+  std::optional<std::string> netns;
   SnapshotOptions snapshot;
 };
 
@@ -118,6 +119,11 @@ Command CheckCommand(CheckFlags& f) {
           ProcfsFlag(&f.snapshot.procfs),
           RootfsFlag(&f.snapshot.rootfs),
           NetnsFlag(&f.snapshot.all_namespaces),
+          OptionalStringFlag("netns",
+                             "Only the findings of the namespace with this netns label (as the "
+                             "NETNS column shows it; - for connwatch's own, with the services "
+                             "that are down).",
+                             &f.netns),
           SysfsFlag(&f.snapshot.sysfs),
           SourceModeFlag(&f.snapshot.source_mode, "Socket source."),
       },
@@ -218,6 +224,14 @@ std::string FindingLogLine(const Snapshot& snapshot, const Finding& finding,
   return line;
 }
 
+void KeepFindingsOfNetns(const Snapshot& snapshot, std::string_view netns, Evaluation& evaluation) {
+  std::erase_if(evaluation.findings, [&](const Finding& finding) {
+    if (!finding.socket) return netns != "-";  // a service that is down is nowhere else
+    std::string_view name = snapshot.NetnsNameOf(snapshot.sockets[*finding.socket]);
+    return (name.empty() ? std::string_view("-") : name) != netns;
+  });
+}
+
 ParentNames ReadParentNames(const Snapshot& snapshot, const Evaluation& evaluation,
                             const std::string& procfs) {
   ParentNames parents;
@@ -270,6 +284,7 @@ int RunCheck(const std::vector<std::string>& args) {
       AttachOneShotAges(snapshot, flags.snapshot.procfs, flags.storage_path);
   if (!state_problem.empty()) fprintf(stderr, "connwatch check: %s\n", state_problem.c_str());
   Evaluation evaluation = Evaluate(effective->policy, snapshot);
+  if (flags.netns) KeepFindingsOfNetns(snapshot, *flags.netns, evaluation);
   ParentNames parents = ReadParentNames(snapshot, evaluation, flags.snapshot.procfs);
   std::string text = flags.format == "json" ? FormatFindingsJson(snapshot, evaluation, parents)
                                             : FormatFindingsText(snapshot, evaluation, parents);

@@ -19,6 +19,10 @@ using ParentNames = std::map<pid_t, std::string>;
 ParentNames ReadParentNames(const Snapshot& snapshot, const Evaluation& evaluation,
                             const std::string& procfs);
 
+// `check --netns=NAME`: only the findings on sockets of the namespace with that netns label
+// ("-": connwatch's own, and the findings without a socket, the services that are down).
+void KeepFindingsOfNetns(const Snapshot& snapshot, std::string_view netns, Evaluation& evaluation);
+
 // Pure formatters. The text form is a table, one line per finding, with process, pid, ppid,
 // parent, user, exe, start, addresses, zone, age ("<=" an upper bound), command line and the
 // reason; the JSON form is {"findings": [...]}.

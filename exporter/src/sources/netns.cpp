@@ -1,5 +1,6 @@
 #include "sources/netns.h"
 
+#include <algorithm>
 #include <charconv>
 
 namespace connwatch {
@@ -68,6 +69,50 @@ TcpDumpPlan PlanTcpDump(const std::optional<SockstatCounts>& counts) {
 
 bool ListenersAreAll(const SockstatCounts& counts, size_t listeners) {
   return counts.time_wait == 0 && counts.tcp_inuse + counts.tcp6_inuse <= listeners;
+}
+
+std::optional<TcpCounters> ParseSnmpTcp(std::string_view snmp) {
+  // Two lines start with "Tcp:": the names, then the values, in the same order.
+  std::optional<std::string_view> names = LineAfter(snmp, "Tcp:");
+  if (!names) return std::nullopt;
+  size_t after_names = names->data() + names->size() - snmp.data();
+  std::optional<std::string_view> values = LineAfter(snmp.substr(after_names), "Tcp:");
+  if (!values) return std::nullopt;
+  auto words = [](std::string_view line) {
+    std::vector<std::string_view> out;
+    size_t at = 0;
+    while (at < line.size()) {
+      while (at < line.size() && line[at] == ' ') ++at;
+      size_t end = line.find(' ', at);
+      if (end == std::string_view::npos) end = line.size();
+      if (end > at) out.push_back(line.substr(at, end - at));
+      at = end;
+    }
+    return out;
+  };
+  std::vector<std::string_view> keys = words(*names), numbers = words(*values);
+  if (keys.size() != numbers.size()) return std::nullopt;
+  TcpCounters counters;
+  const std::pair<std::string_view, uint64_t*> wanted[] = {
+      {"ActiveOpens", &counters.active_opens},
+      {"PassiveOpens", &counters.passive_opens},
+      {"AttemptFails", &counters.attempt_fails},
+      {"EstabResets", &counters.estab_resets},
+      {"CurrEstab", &counters.curr_estab}};
+  for (const auto& [key, field] : wanted) {
+    auto it = std::find(keys.begin(), keys.end(), key);
+    if (it == keys.end()) return std::nullopt;
+    std::string_view number = numbers[static_cast<size_t>(it - keys.begin())];
+    auto [ptr, ec] = std::from_chars(number.data(), number.data() + number.size(), *field);
+    if (ec != std::errc() || ptr != number.data() + number.size()) return std::nullopt;
+  }
+  return counters;
+}
+
+bool CanReuseConnections(const std::optional<TcpSignature>& last,
+                         const std::optional<TcpSignature>& now, uint32_t samples_since_full,
+                         uint32_t full_every) {
+  return last && now && *last == *now && samples_since_full + 1 < full_every;
 }
 
 size_t CountTcpListeners(const std::vector<Socket>& sockets, size_t from) {

@@ -50,6 +50,41 @@ bool ListenersAreAll(const SockstatCounts& counts, size_t listeners);
 // TCP listeners among sockets[from...].
 size_t CountTcpListeners(const std::vector<Socket>& sockets, size_t from);
 
+// The TCP counters of /proc/<pid>/net/snmp that move whenever a namespace's set of TCP
+// connections does: a connect (ActiveOpens), an accept (PassiveOpens), a failed or reset
+// connection, and CurrEstab, which counts ESTABLISHED and CLOSE_WAIT sockets and so moves
+// when one closes. Traffic counters (segments) are left out: they move all the time.
+struct TcpCounters {
+  uint64_t active_opens = 0;
+  uint64_t passive_opens = 0;
+  uint64_t attempt_fails = 0;
+  uint64_t estab_resets = 0;
+  uint64_t curr_estab = 0;
+
+  bool operator==(const TcpCounters&) const = default;
+};
+// nullopt when the "Tcp:" header and value lines are missing or do not parse.
+std::optional<TcpCounters> ParseSnmpTcp(std::string_view snmp);
+
+// What says a namespace's TCP connections are the ones of the last dump: no connection was
+// opened, failed, reset or closed, and no TIME_WAIT entry came or went (sockstat's counts).
+// Listeners are dumped every sample anyway (a listeners-only dump is cheap), since a listener
+// closed and another opened would leave every count as it was.
+struct TcpSignature {
+  SockstatCounts sockstat;
+  TcpCounters snmp;
+
+  bool operator==(const TcpSignature&) const = default;
+};
+
+// Whether the last dump's connections can stand for this sample's: both signatures known and
+// equal, and fewer than `full_every` samples since a dump of every state (which still
+// corrects what the counters do not see: an ESTABLISHED socket turned CLOSE_WAIT keeps
+// CurrEstab as it was).
+bool CanReuseConnections(const std::optional<TcpSignature>& last,
+                         const std::optional<TcpSignature>& now, uint32_t samples_since_full,
+                         uint32_t full_every);
+
 // The `netns` label of a namespace other than connwatch's own: the pinned name (`ip netns add
 // NAME`), else the first 12 characters of the container id of its first process, else
 // "inode:<N>".

@@ -109,7 +109,13 @@ struct NetnsRegistry::Entry {
   std::string name;
   Found found;
   MnlSocketPtr socket;  // made inside the namespace; null until made, or after a failure
-  Fd sockstat, sockstat6;
+  Fd sockstat, sockstat6, snmp;
+  // The last read's TCP counters and the sockets they stood for (sources/netns.h), and how
+  // many samples reused them since a read of every state.
+  std::optional<TcpSignature> last_signature;
+  std::vector<Socket> last_connections;
+  uint32_t since_full = 0;
+  bool read_once = false;
   bool setns_refused = false;  // never tried again: capabilities do not come back
   uint32_t missed = 0;         // samples in a row it was not found in
 };
@@ -189,6 +195,7 @@ void NetnsRegistry::OpenSockets(const Options& options, std::vector<Entry*>& fre
       std::string net = options.procfs + "/thread-self/net/";
       entry->sockstat = Fd(open((net + "sockstat").c_str(), O_RDONLY | O_CLOEXEC));
       entry->sockstat6 = Fd(open((net + "sockstat6").c_str(), O_RDONLY | O_CLOEXEC));
+      entry->snmp = Fd(open((net + "snmp").c_str(), O_RDONLY | O_CLOEXEC));
       if (setns(home.get(), CLONE_NEWNET) != 0) {
         Log(LogLevel::kError, "setns back to connwatch's namespace failed",
             {{"err", ErrnoText(errno)}});
@@ -240,6 +247,105 @@ void NetnsRegistry::Update(const Options& options, const std::map<uint64_t, Foun
   if (!fresh.empty()) OpenSockets(options, fresh);
 }
 
+namespace {
+
+// The non-listening TCP sockets of out[from...]: what a later sample may reuse.
+std::vector<Socket> ConnectionsIn(const std::vector<Socket>& out, size_t from) {
+  std::vector<Socket> connections;
+  for (size_t i = from; i < out.size(); ++i) {
+    if (out[i].transport == Transport::kTcp && out[i].state != SocketState::kListen) {
+      connections.push_back(out[i]);
+    }
+  }
+  return connections;
+}
+
+std::optional<TcpSignature> SignatureOf(const std::optional<SockstatCounts>& counts,
+                                        const std::string& snmp) {
+  std::optional<TcpCounters> tcp = ParseSnmpTcp(snmp);
+  if (!counts || !tcp) return std::nullopt;
+  return TcpSignature{*counts, *tcp};
+}
+
+}  // namespace
+
+// Samples since a full read, as counted from now on. The first full read of each namespace
+// counts as an older one by an amount of its own, so that namespaces found together (all of
+// them at start) do not all read in full in the same later sample.
+uint32_t NetnsRegistry::FullReadDone(Entry& entry, uint32_t full_every) {
+  if (entry.read_once || full_every <= 2) return 0;
+  entry.read_once = true;
+  return static_cast<uint32_t>(entry.inode % (full_every - 1));  // the next one still reuses
+}
+
+// What the namespace's counters allow: no TCP dump at all, listeners only (and the last
+// connections again when nothing moved), or every state.
+bool NetnsRegistry::DumpInside(const Options& options, Entry& entry, std::vector<Socket>& out,
+                               SockDiagStats& stats, std::string& error) {
+  const size_t start = out.size();
+  std::optional<SockstatCounts> counts =
+      ParseSockstat(ReadAgain(entry.sockstat), ReadAgain(entry.sockstat6));
+  std::optional<TcpSignature> signature = SignatureOf(counts, ReadAgain(entry.snmp));
+  TcpDumpPlan plan = PlanTcpDump(counts);
+  uint32_t states = plan == TcpDumpPlan::kNone             ? 0
+                    : plan == TcpDumpPlan::kListenersFirst ? kListenTcpState
+                                                           : kAllTcpStates;
+  if (!DumpSockDiagOn(*entry.socket, states, out, stats, error)) return false;
+  bool reused = false;
+  if (states == kListenTcpState) {
+    if (CanReuseConnections(entry.last_signature, signature, entry.since_full,
+                            options.full_dump_every)) {
+      out.insert(out.end(), entry.last_connections.begin(), entry.last_connections.end());
+      reused = true;
+    } else if (!ListenersAreAll(*counts, CountTcpListeners(out, start))) {
+      out.resize(start);
+      if (!DumpSockDiagOn(*entry.socket, kAllTcpStates, out, stats, error)) return false;
+    }
+  }
+  if (reused) {
+    ++entry.since_full;
+    ++reused_dumps_;
+  } else {
+    entry.last_connections = ConnectionsIn(out, start);
+    entry.since_full = FullReadDone(entry, options.full_dump_every);
+  }
+  entry.last_signature = signature;
+  return true;
+}
+
+// The same through /proc/<pid>/net of one process inside, which has no listeners-only read:
+// when nothing moved, the last TCP sockets stand for this sample's, listeners included.
+bool NetnsRegistry::ReadThroughProcfs(const Options& options, Entry& entry,
+                                      const std::string& member_dir, std::vector<Socket>& out,
+                                      ProcNetStats& stats) {
+  const size_t start = out.size();
+  std::optional<SockstatCounts> counts = ParseSockstat(ReadSmall(member_dir + "/net/sockstat"),
+                                                       ReadSmall(member_dir + "/net/sockstat6"));
+  std::optional<TcpSignature> signature = SignatureOf(counts, ReadSmall(member_dir + "/net/snmp"));
+  bool reuse = PlanTcpDump(counts) != TcpDumpPlan::kNone &&
+               CanReuseConnections(entry.last_signature, signature, entry.since_full,
+                                   options.full_dump_every);
+  std::string error;
+  bool tcp = PlanTcpDump(counts) != TcpDumpPlan::kNone && !reuse;
+  if (!ReadProcNetSockets(member_dir, out, stats, error, tcp)) {
+    out.resize(start);
+    return false;
+  }
+  if (reuse) {
+    out.insert(out.end(), entry.last_connections.begin(), entry.last_connections.end());
+    ++entry.since_full;
+    ++reused_dumps_;
+  } else {
+    entry.last_connections.clear();
+    for (size_t i = start; i < out.size(); ++i) {
+      if (out[i].transport == Transport::kTcp) entry.last_connections.push_back(out[i]);
+    }
+    entry.since_full = FullReadDone(entry, options.full_dump_every);
+  }
+  entry.last_signature = signature;
+  return true;
+}
+
 NetnsMode NetnsRegistry::Read(const Options& options, Entry& entry, uint32_t index,
                               std::vector<Socket>& out, SockDiagStats& diag_stats,
                               ProcNetStats& proc_stats) {
@@ -248,40 +354,24 @@ NetnsMode NetnsRegistry::Read(const Options& options, Entry& entry, uint32_t ind
     for (size_t i = start; i < out.size(); ++i) out[i].netns = index;
     return mode;
   };
-  std::string member_dir =
-      entry.found.member != 0 ? options.procfs + "/" + std::to_string(entry.found.member) : "";
   if (entry.socket) {
-    std::optional<SockstatCounts> counts =
-        ParseSockstat(ReadAgain(entry.sockstat), ReadAgain(entry.sockstat6));
-    TcpDumpPlan plan = PlanTcpDump(counts);
-    uint32_t states = plan == TcpDumpPlan::kNone             ? 0
-                      : plan == TcpDumpPlan::kListenersFirst ? kListenTcpState
-                                                             : kAllTcpStates;
     std::string error;
-    bool dumped = DumpSockDiagOn(*entry.socket, states, out, diag_stats, error);
-    if (dumped && states == kListenTcpState &&
-        !ListenersAreAll(*counts, CountTcpListeners(out, start))) {
-      out.resize(start);
-      dumped = DumpSockDiagOn(*entry.socket, kAllTcpStates, out, diag_stats, error);
-    }
-    if (dumped) return finish(NetnsMode::kSockDiag);
+    if (DumpInside(options, entry, out, diag_stats, error)) return finish(NetnsMode::kSockDiag);
     out.resize(start);
     Count(NetnsError::kDump);
     entry.socket.reset();  // made again next sample
+    entry.last_signature.reset();
     Log(LogLevel::kWarn, "sock_diag dump of a namespace failed",
         {{"netns", entry.name}, {"err", error}});
   }
-  if (member_dir.empty()) {
+  if (entry.found.member == 0) {
     Count(NetnsError::kNoMember);
     return NetnsMode::kFailed;
   }
-  std::optional<SockstatCounts> counts = ParseSockstat(ReadSmall(member_dir + "/net/sockstat"),
-                                                       ReadSmall(member_dir + "/net/sockstat6"));
-  std::string error;
-  if (!ReadProcNetSockets(member_dir, out, proc_stats, error,
-                          PlanTcpDump(counts) != TcpDumpPlan::kNone)) {
-    out.resize(start);
+  std::string member_dir = options.procfs + "/" + std::to_string(entry.found.member);
+  if (!ReadThroughProcfs(options, entry, member_dir, out, proc_stats)) {
     Count(NetnsError::kProcfs);
+    entry.last_signature.reset();
     return NetnsMode::kFailed;
   }
   return finish(NetnsMode::kProcfs);

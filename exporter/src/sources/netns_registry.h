@@ -16,11 +16,13 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "model.h"
 #include "sources/netlink_socket.h"
+#include "sources/netns.h"
 #include "sources/proc_net.h"
 #include "sources/sock_diag.h"
 
@@ -46,6 +48,11 @@ class NetnsRegistry {
     std::string rootfs = "/";
     // false: never setns (tests of the procfs path); setns also fails without CAP_SYS_ADMIN.
     bool use_setns = true;
+    // Every this many samples a namespace's TCP table is read in full even when its counters
+    // say nothing moved (CanReuseConnections): what they miss is cosmetic (an ESTABLISHED
+    // socket turned CLOSE_WAIT, an accepted socket's inode), and a full read of a namespace
+    // walks the kernel's whole TCP hash.
+    uint32_t full_dump_every = 120;
   };
 
   NetnsRegistry();
@@ -68,6 +75,9 @@ class NetnsRegistry {
   const std::array<uint64_t, kNetnsErrorKinds>& errors() const { return errors_; }
   // Namespaces held open now (each keeps its namespace alive).
   size_t held() const { return entries_.size(); }
+  // Reads since start that reused a namespace's last connections instead of walking the
+  // kernel's TCP hash (the counters said nothing moved).
+  uint64_t reused_dumps() const { return reused_dumps_; }
 
  private:
   struct Entry;
@@ -77,6 +87,11 @@ class NetnsRegistry {
   void OpenSockets(const Options& options, std::vector<Entry*>& fresh);
   NetnsMode Read(const Options& options, Entry& entry, uint32_t index, std::vector<Socket>& out,
                  SockDiagStats& diag_stats, ProcNetStats& proc_stats);
+  bool DumpInside(const Options& options, Entry& entry, std::vector<Socket>& out,
+                  SockDiagStats& stats, std::string& error);
+  static uint32_t FullReadDone(Entry& entry, uint32_t full_every);
+  bool ReadThroughProcfs(const Options& options, Entry& entry, const std::string& member_dir,
+                         std::vector<Socket>& out, ProcNetStats& stats);
   void Count(NetnsError error) { ++errors_[static_cast<size_t>(error)]; }
 
   std::map<uint64_t, Entry> entries_;  // by ns/net inode
@@ -84,6 +99,7 @@ class NetnsRegistry {
   std::vector<Entry*> by_index_;
   uint64_t own_inode_ = 0;
   bool said_no_thread_ = false;
+  uint64_t reused_dumps_ = 0;
   std::array<uint64_t, kNetnsErrorKinds> errors_ = {};
 };
 

@@ -130,7 +130,11 @@ void CollectConntrack(Snapshot& snapshot, const SnapshotOptions& options) {
 void CollectNamespaces(Snapshot& snapshot, const SnapshotOptions& options,
                        NetnsRegistry& registry) {
   RunCollector(snapshot, kCollectorNetns, [&](std::string& error) {
-    NetnsRegistry::Options netns{options.procfs, options.rootfs, options.netns_setns};
+    // A namespace's full TCP read every 4 full fd walks (20 min at the default 10 s).
+    NetnsRegistry::Options netns{options.procfs, options.rootfs, options.netns_setns,
+                                 options.full_scan_every <= 1
+                                     ? 1
+                                     : std::min<uint32_t>(options.full_scan_every, 1u << 24) * 4};
     bool sampled = registry.Sample(netns, snapshot.namespaces, snapshot.sockets,
                                    snapshot.sock_diag_stats, snapshot.proc_net_stats);
     snapshot.netns_errors = registry.errors();
