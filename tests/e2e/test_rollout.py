@@ -25,7 +25,6 @@ connwatch fails to start; the namespaces go with netns.Lab.
 import os
 import sys
 import tempfile
-import time
 import unittest
 import uuid
 
@@ -117,15 +116,7 @@ class RolloutTest(unittest.TestCase):
         for holder in cls.holders:
             cls.move(holder.pid, None)
             holder.stop()
-        for path in reversed(cls.made):
-            for _ in range(50):
-                try:
-                    os.rmdir(path)
-                    break
-                except FileNotFoundError:
-                    break
-                except OSError:
-                    time.sleep(0.1)
+        tw.remove_cgroups(cls.made)
         cls.lab.close()
         cls.tmp.cleanup()
 

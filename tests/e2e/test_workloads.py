@@ -55,6 +55,19 @@ def own_cgroup():
     return "/"
 
 
+def remove_cgroups(made):
+    """Removes the cgroup directories a test made, deepest first, once their processes left."""
+    for path in reversed(made):
+        for _ in range(50):
+            try:
+                os.rmdir(path)
+                break
+            except FileNotFoundError:
+                break
+            except OSError:
+                time.sleep(0.1)  # a process that just exited may still count
+
+
 def hex_id(seed):
     return (uuid.uuid5(uuid.NAMESPACE_OID, seed).hex * 2)[:64]
 
@@ -102,15 +115,7 @@ class WorkloadsTest(unittest.TestCase):
             except OSError:
                 pass
             holder.stop()
-        for path in reversed(cls.made):
-            for _ in range(50):
-                try:
-                    os.rmdir(path)
-                    break
-                except FileNotFoundError:
-                    break
-                except OSError:
-                    time.sleep(0.1)  # a process that just exited may still count
+        remove_cgroups(cls.made)
         cls.tmp.cleanup()
 
     @classmethod
