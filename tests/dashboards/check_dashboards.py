@@ -594,10 +594,8 @@ baseline:
 """)
         storage = os.path.join(self.tmp.name, "storage")
         os.mkdir(storage)
-        # Every network namespace of the machine, as in production (the harness's default is
-        # its own only): the namespace panels need connwatch_netns. Read, never entered.
         self.cw = h.Connwatch(f"--config.file={policy}", f"--storage.path={storage}",
-                              "--collector.netns=all", interval="1s").start()
+                              interval="1s").start()
         self.prom = h.Prometheus([f"127.0.0.1:{self.cw.port}"], job="connwatch",
                                  scrape_interval="1s").start()
 
