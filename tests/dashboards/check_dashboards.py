@@ -100,6 +100,9 @@ PROMQL_WORDS = {
 }
 COUNTER_WRAPPERS = ("rate(", "irate(", "increase(", "resets(")
 
+# The pod the private stack's rogue holder runs in (a Deployment's pod name).
+POD_NAME = "web-7d9f8b6c5d-x2k4q"
+
 # Set by main(): the Prometheus base URL for live checks and how long to retry them.
 LIVE = {"url": None, "settle": 0.0}
 
@@ -548,6 +551,7 @@ class Stack:
         self.tmp = tempfile.TemporaryDirectory(prefix="cw-dashboards-")
         self.holders = []
         self.cw = None
+        self.pod_cgroup = None
         self.prom = None
 
     def exe(self, name):
@@ -572,6 +576,11 @@ class Stack:
                                      ["--tcp-listen", "127.0.0.1:0", "--pair"]))
         # Its binary deleted once it runs: a deleted_executable finding.
         os.unlink(self.exe("cw-dash-rogue"))
+        # It runs in a pod: a Kubernetes-shaped cgroup v2 directory (containerd, systemd
+        # driver) and the container's bundle under --path.rootfs name shop/POD/nginx, so the
+        # namespace and pod variables have values and the pod filter selects its findings.
+        self.rootfs = os.path.join(self.tmp.name, "rootfs")
+        self.pod_cgroup = self.into_pod(self.holders[-1].pid)
         with open("/proc/self/comm") as f:
             me = f.read().strip()
         policy = h.write_file(self.tmp.name, "policy.yaml", f"""\
@@ -595,7 +604,7 @@ baseline:
         storage = os.path.join(self.tmp.name, "storage")
         os.mkdir(storage)
         self.cw = h.Connwatch(f"--config.file={policy}", f"--storage.path={storage}",
-                              interval="1s").start()
+                              f"--path.rootfs={self.rootfs}", interval="1s").start()
         self.prom = h.Prometheus([f"127.0.0.1:{self.cw.port}"], job="connwatch",
                                  scrape_interval="1s").start()
 
@@ -605,15 +614,72 @@ baseline:
             want = {"unexpected_listener", "expected_service_down", "unexpected_network_process",
                     "path_violation", "long_connection", "deleted_executable"}
             assert want <= checks, f"findings so far: {sorted(checks)}"
+            if self.pod_cgroup:
+                assert self.prom.query(f'connwatch_finding_info{{pod="{POD_NAME}"}}'), "no pod"
             assert self.prom.query("rate(connwatch_samples_total[1m])"), "no rate yet"
             return True
 
         h.wait_until(ready, 30, "every kind of finding in Prometheus", interval=0.5)
         return self
 
+    def into_pod(self, pid):
+        """Moves pid into a pod's container cgroup; None (no pod) without a cgroup2 mount."""
+        import uuid
+        mount = None
+        with open("/proc/self/mountinfo") as f:
+            for line in f:
+                before, _, after = line.partition(" - ")
+                if after.split(" ")[0] == "cgroup2":
+                    mount = before.split(" ")[4]
+                    break
+        if mount is None:
+            sys.stderr.write("check_dashboards: no cgroup2: the stack has no pod\n")
+            return None
+        pod_uid = str(uuid.uuid5(uuid.NAMESPACE_URL, POD_NAME))
+        container_id = (uuid.uuid5(uuid.NAMESPACE_OID, POD_NAME).hex * 2)[:64]
+        bundle = os.path.join(self.rootfs, "run/containerd/io.containerd.runtime.v2.task/k8s.io",
+                              container_id)
+        os.makedirs(bundle)
+        with open(os.path.join(bundle, "config.json"), "w") as f:
+            json.dump({"ociVersion": "1.1.0", "annotations": {
+                "io.kubernetes.cri.container-type": "container",
+                "io.kubernetes.cri.sandbox-name": POD_NAME,
+                "io.kubernetes.cri.sandbox-namespace": "shop",
+                "io.kubernetes.cri.sandbox-uid": pod_uid,
+                "io.kubernetes.cri.container-name": "nginx"}}, f)
+        with open("/proc/self/cgroup") as f:
+            home = next(line[3:].rstrip("\n") for line in f if line.startswith("0::"))
+        self.cgroup_home = os.path.join(mount, home.lstrip("/"))
+        self.cgroup_made = []
+        path = os.path.join(mount, f"cw-dashboards-{os.getpid()}")
+        pod_slice = "kubepods-besteffort-pod" + pod_uid.replace("-", "_") + ".slice"
+        for part in ["", "kubepods.slice", "kubepods-besteffort.slice", pod_slice,
+                     f"cri-containerd-{container_id}.scope"]:
+            path = os.path.join(path, part) if part else path
+            os.mkdir(path)
+            self.cgroup_made.append(path)
+        with open(os.path.join(path, "cgroup.procs"), "w") as f:
+            f.write(str(pid))
+        return path
+
     def stop(self):
         for holder in self.holders:
+            if getattr(self, "pod_cgroup", None):
+                try:  # out of the pod first: a populated cgroup cannot be removed
+                    with open(os.path.join(self.cgroup_home, "cgroup.procs"), "w") as f:
+                        f.write(str(holder.pid))
+                except OSError:
+                    pass
             holder.stop()
+        for path in reversed(getattr(self, "cgroup_made", [])):
+            for _ in range(50):
+                try:
+                    os.rmdir(path)
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.1)  # a process that just exited may still count
         if self.prom is not None:
             self.prom.stop()
         if self.cw is not None:
