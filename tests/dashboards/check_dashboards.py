@@ -53,6 +53,30 @@ DASHBOARDS = {
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 JOB_QUERY = "label_values(connwatch_build_info, job)"
 INSTANCE_QUERY = 'label_values(connwatch_build_info{job=~"$job"}, instance)'
+# The host dashboard's Kubernetes variables: the owner's namespace and pod, from the
+# listeners of the selected host; All (".*", the default) keeps the host's own processes,
+# whose namespace and pod are empty (a regex of the pod names alone would hide them).
+NAMESPACE_QUERY = 'label_values(connwatch_listener_info{job=~"$job",instance=~"$instance"}, namespace)'
+POD_QUERY = ('label_values(connwatch_listener_info{job=~"$job",instance=~"$instance",'
+             'namespace=~"$namespace"}, pod)')
+POD_MATCHERS = 'namespace=~"$namespace",pod=~"$pod"'
+# Families with the owner's namespace/pod/container: the host dashboard filters them by its
+# variables, and its tables and aggregations keep those labels.
+POD_FAMILIES = {"connwatch_finding_info", "connwatch_listener_info",
+                "connwatch_process_connections", "connwatch_connection_max_age_seconds",
+                "connwatch_long_connections", "connwatch_path_violations",
+                "connwatch_unexpected_network_process_sockets"}
+POD_LABELS = ("namespace", "pod", "container")
+# (dashboard, panel title) -> the columns its table must show.
+TABLE_COLUMNS = {
+    ("connwatch-host.json", "Findings"): ("netns",) + POD_LABELS,
+    ("connwatch-host.json", "Listeners"): ("netns",) + POD_LABELS,
+    ("connwatch-host.json", "Connections now"): POD_LABELS,
+    ("connwatch-host.json", "Oldest connections"): POD_LABELS,
+    ("connwatch-overview.json", "Unexpected listener sockets"): ("netns",) + POD_LABELS,
+    ("connwatch-overview.json", "Longest connections"): POD_LABELS,
+    ("connwatch-overview.json", "Findings by pod"): POD_LABELS,
+}
 # Metrics a dashboard may use besides the exporter's own.
 EXTRA_METRICS = {"up"}
 TIME_UNITS = {"s", "ms", "us", "ns", "m", "h", "d", "dtdurations", "dtdurationms", "clocks",
@@ -75,6 +99,9 @@ PROMQL_WORDS = {
     "quantile_over_time", "present_over_time", "days_in_month", "day_of_month", "hour", "year",
 }
 COUNTER_WRAPPERS = ("rate(", "irate(", "increase(", "resets(")
+
+# The pod the private stack's rogue holder runs in (a Deployment's pod name).
+POD_NAME = "web-7d9f8b6c5d-x2k4q"
 
 # Set by main(): the Prometheus base URL for live checks and how long to retry them.
 LIVE = {"url": None, "settle": 0.0}
@@ -206,6 +233,67 @@ class StructureTest(unittest.TestCase):
                     self.assertEqual(v.get("datasource"), DATASOURCE,
                                      f"{name}: variable {v.get('name')} datasource")
                     self.assertTrue(variable_query(v), f"{name}: variable {v.get('name')} query")
+
+    def test_host_namespace_and_pod_variables(self):
+        d = load_dashboard("connwatch-host.json")
+        vs = variables(d)
+        names = [v.get("name") for v in d["templating"]["list"]]
+        for vname, query in (("namespace", NAMESPACE_QUERY), ("pod", POD_QUERY)):
+            var = vs.get(vname)
+            self.assertIsNotNone(var, f"connwatch-host.json: no {vname} variable")
+            self.assertEqual(variable_query(var), query, f"{vname} query")
+            self.assertEqual((var.get("type"), var.get("includeAll"), var.get("allValue")),
+                             ("query", True, ".*"),
+                             f"{vname}: a query variable with All = .* (the host's empty "
+                             f"{vname} must match)")
+            self.assertEqual((var.get("current") or {}).get("value"), ["$__all"],
+                             f"{vname}: All by default")
+        self.assertLess(names.index("instance"), names.index("namespace"))
+        self.assertLess(names.index("namespace"), names.index("pod"))
+
+    def test_pod_families_keep_and_filter_the_pod(self):
+        for name, _, d in self.each_dashboard():
+            host = name == "connwatch-host.json"
+            for panel, target in all_targets(d):
+                expr = target.get("expr") or ""
+                where = f"{name}: panel {panel.get('title')!r}: {expr}"
+                for metric, matchers in selectors(expr):
+                    if metric not in POD_FAMILIES:
+                        continue
+                    if host:
+                        self.assertIn(POD_MATCHERS, matchers, f"{where}: not filtered by pod")
+                    for m in re.finditer(r"\b(sum|max|min|avg|count)\s+by\s*\(([^)]*)\)", expr):
+                        by = {x.strip() for x in m.group(2).split(",")}
+                        if "process" in by:  # per process: per pod too
+                            self.assertLessEqual(set(POD_LABELS), by,
+                                                 f"{where}: aggregates the pod away")
+
+    def test_tables_show_netns_and_pod_columns(self):
+        found = set()
+        for name, _, d in self.each_dashboard():
+            for panel in iter_panels(d["panels"]):
+                want = TABLE_COLUMNS.get((name, panel.get("title")))
+                if want is None:
+                    continue
+                found.add((name, panel["title"]))
+                self.assertEqual(panel.get("type"), "table", panel["title"])
+                organize = [t for t in panel.get("transformations") or []
+                            if t.get("id") == "organize"]
+                self.assertEqual(len(organize), 1, f"{name}: {panel['title']}: one organize")
+                options = organize[0]["options"]
+                for column in want:
+                    self.assertIn(column, options.get("indexByName", {}),
+                                  f"{name}: {panel['title']}: no {column} column")
+                    self.assertFalse(options.get("excludeByName", {}).get(column),
+                                     f"{name}: {panel['title']}: {column} hidden")
+                for target in panel.get("targets") or []:
+                    expr = target.get("expr", "")
+                    by = re.search(r"\bby\s*\(([^)]*)\)", expr)
+                    if by:  # an aggregation must keep the columns it shows
+                        kept = {x.strip() for x in by.group(1).split(",")}
+                        self.assertLessEqual(set(want) - {"netns"}, kept,
+                                             f"{name}: {panel['title']}: {expr}")
+        self.assertEqual(found, set(TABLE_COLUMNS), "tables named in TABLE_COLUMNS missing")
 
     def test_every_panel_and_target_uses_the_datasource_variable(self):
         for name, _, d in self.each_dashboard():
@@ -365,6 +453,10 @@ def resolve_variables(base, dashboard, failures, name):
         except (AssertionError, OSError) as e:
             failures.append(f"{name}: variable {vname}: {query}: {e}")
             continue
+        if not result and var.get("includeAll") and var.get("allValue"):
+            # Grafana offers only All then: a host without pods has no pod to choose.
+            values[vname] = var["allValue"]
+            continue
         if not result:
             failures.append(f"{name}: variable {vname}: empty result for {query}")
             continue
@@ -459,6 +551,7 @@ class Stack:
         self.tmp = tempfile.TemporaryDirectory(prefix="cw-dashboards-")
         self.holders = []
         self.cw = None
+        self.pod_cgroup = None
         self.prom = None
 
     def exe(self, name):
@@ -483,6 +576,11 @@ class Stack:
                                      ["--tcp-listen", "127.0.0.1:0", "--pair"]))
         # Its binary deleted once it runs: a deleted_executable finding.
         os.unlink(self.exe("cw-dash-rogue"))
+        # It runs in a pod: a Kubernetes-shaped cgroup v2 directory (containerd, systemd
+        # driver) and the container's bundle under --path.rootfs name shop/POD/nginx, so the
+        # namespace and pod variables have values and the pod filter selects its findings.
+        self.rootfs = os.path.join(self.tmp.name, "rootfs")
+        self.pod_cgroup = self.into_pod(self.holders[-1].pid)
         with open("/proc/self/comm") as f:
             me = f.read().strip()
         policy = h.write_file(self.tmp.name, "policy.yaml", f"""\
@@ -506,7 +604,7 @@ baseline:
         storage = os.path.join(self.tmp.name, "storage")
         os.mkdir(storage)
         self.cw = h.Connwatch(f"--config.file={policy}", f"--storage.path={storage}",
-                              interval="1s").start()
+                              f"--path.rootfs={self.rootfs}", interval="1s").start()
         self.prom = h.Prometheus([f"127.0.0.1:{self.cw.port}"], job="connwatch",
                                  scrape_interval="1s").start()
 
@@ -516,15 +614,72 @@ baseline:
             want = {"unexpected_listener", "expected_service_down", "unexpected_network_process",
                     "path_violation", "long_connection", "deleted_executable"}
             assert want <= checks, f"findings so far: {sorted(checks)}"
+            if self.pod_cgroup:
+                assert self.prom.query(f'connwatch_finding_info{{pod="{POD_NAME}"}}'), "no pod"
             assert self.prom.query("rate(connwatch_samples_total[1m])"), "no rate yet"
             return True
 
         h.wait_until(ready, 30, "every kind of finding in Prometheus", interval=0.5)
         return self
 
+    def into_pod(self, pid):
+        """Moves pid into a pod's container cgroup; None (no pod) without a cgroup2 mount."""
+        import uuid
+        mount = None
+        with open("/proc/self/mountinfo") as f:
+            for line in f:
+                before, _, after = line.partition(" - ")
+                if after.split(" ")[0] == "cgroup2":
+                    mount = before.split(" ")[4]
+                    break
+        if mount is None:
+            sys.stderr.write("check_dashboards: no cgroup2: the stack has no pod\n")
+            return None
+        pod_uid = str(uuid.uuid5(uuid.NAMESPACE_URL, POD_NAME))
+        container_id = (uuid.uuid5(uuid.NAMESPACE_OID, POD_NAME).hex * 2)[:64]
+        bundle = os.path.join(self.rootfs, "run/containerd/io.containerd.runtime.v2.task/k8s.io",
+                              container_id)
+        os.makedirs(bundle)
+        with open(os.path.join(bundle, "config.json"), "w") as f:
+            json.dump({"ociVersion": "1.1.0", "annotations": {
+                "io.kubernetes.cri.container-type": "container",
+                "io.kubernetes.cri.sandbox-name": POD_NAME,
+                "io.kubernetes.cri.sandbox-namespace": "shop",
+                "io.kubernetes.cri.sandbox-uid": pod_uid,
+                "io.kubernetes.cri.container-name": "nginx"}}, f)
+        with open("/proc/self/cgroup") as f:
+            home = next(line[3:].rstrip("\n") for line in f if line.startswith("0::"))
+        self.cgroup_home = os.path.join(mount, home.lstrip("/"))
+        self.cgroup_made = []
+        path = os.path.join(mount, f"cw-dashboards-{os.getpid()}")
+        pod_slice = "kubepods-besteffort-pod" + pod_uid.replace("-", "_") + ".slice"
+        for part in ["", "kubepods.slice", "kubepods-besteffort.slice", pod_slice,
+                     f"cri-containerd-{container_id}.scope"]:
+            path = os.path.join(path, part) if part else path
+            os.mkdir(path)
+            self.cgroup_made.append(path)
+        with open(os.path.join(path, "cgroup.procs"), "w") as f:
+            f.write(str(pid))
+        return path
+
     def stop(self):
         for holder in self.holders:
+            if getattr(self, "pod_cgroup", None):
+                try:  # out of the pod first: a populated cgroup cannot be removed
+                    with open(os.path.join(self.cgroup_home, "cgroup.procs"), "w") as f:
+                        f.write(str(holder.pid))
+                except OSError:
+                    pass
             holder.stop()
+        for path in reversed(getattr(self, "cgroup_made", [])):
+            for _ in range(50):
+                try:
+                    os.rmdir(path)
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.1)  # a process that just exited may still count
         if self.prom is not None:
             self.prom.stop()
         if self.cw is not None:
