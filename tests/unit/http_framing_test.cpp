@@ -20,6 +20,13 @@ TEST(HttpFramingTest, ARequestIsCompleteAtItsEmptyLine) {
   EXPECT_TRUE(FrameRequest("HEAD / HTTP/1.1\r\n\r\n", 100, 0).head_method);
 }
 
+TEST(HttpFramingTest, KnowsWhenTheClientEndsTheConnection) {
+  EXPECT_FALSE(FrameRequest("GET / HTTP/1.1\r\n\r\n", 100, 0).close);
+  EXPECT_TRUE(FrameRequest("GET / HTTP/1.1\r\nConnection: Close\r\n\r\n", 100, 0).close);
+  EXPECT_TRUE(FrameRequest("GET / HTTP/1.0\r\n\r\n", 100, 0).close);
+  EXPECT_FALSE(FrameRequest("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", 100, 0).close);
+}
+
 TEST(HttpFramingTest, ABodyIsPartOfItsRequest) {
   std::string head = "POST /-/reload HTTP/1.1\r\ncontent-LENGTH:  5 \r\n\r\n";
   EXPECT_EQ(FrameRequest(head + "abcd", 16384, 100).status, Status::kIncomplete);

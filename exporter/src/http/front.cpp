@@ -250,6 +250,7 @@ bool Front::ReadRequest(FrontConnection& conn, double now) {
     case RequestFrame::Status::kComplete:
       conn.request_length = frame.length;
       conn.head_method = frame.head_method;
+      conn.request_close = frame.close;
       conn.phase = FrontConnection::Phase::kQueued;
       conn.deadline = now + Seconds(options_.response_timeout);
       return true;
@@ -329,7 +330,7 @@ void Front::PumpBackend(uint64_t id, FrontConnection& conn, double now) {
     }
     if (conn.frame && conn.frame->body_length &&
         conn.response_bytes >= conn.frame->head_length + *conn.frame->body_length) {
-      FinishResponse(id, conn, conn.frame->close, now);
+      FinishResponse(id, conn, conn.frame->close || conn.request_close, now);
       return;
     }
   }

@@ -32,6 +32,7 @@ struct FrontConnection {
   std::string in, out;  // from the client, not yet handed on; to the client, not yet sent
   size_t request_length = 0;
   bool head_method = false;
+  bool request_close = false;  // the request asked for the connection to end after it
   // The loopback connection to civetweb (-1: none).
   int backend = -1;
   uint16_t backend_port = 0;  // its source port, registered in PeerByPort

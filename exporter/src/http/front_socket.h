@@ -11,8 +11,8 @@
 
 namespace connwatch {
 
-// A non-blocking listening socket with SO_REUSEADDR (civetweb sets none: a restart with a
-// connection of the last run in TIME_WAIT failed with EADDRINUSE, where Go's listeners start),
+// A non-blocking listening socket with SO_REUSEADDR (as civetweb and Go set it: a restart
+// while a connection of the last run is in TIME_WAIT must not fail with EADDRINUSE),
 // IPV6_V6ONLY on unless `address` is dual-stack. `bound` is what it listens on ("[::1]:9").
 // -1 with `error` set when it cannot.
 int OpenListener(const ListenAddress& address, std::string& bound, std::string& error);

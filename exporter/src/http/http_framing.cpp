@@ -68,10 +68,16 @@ RequestFrame FrameRequest(std::string_view buffer, size_t max_head, size_t max_b
   frame.head_method = head.starts_with("HEAD ");
   std::optional<size_t> body = 0;
   bool chunked = false;
+  std::string connection;
   ForEachHeader(head, [&](const std::string& name, std::string_view value) {
     if (name == "content-length") body = ParseLength(value);
     if (name == "transfer-encoding") chunked = true;
+    if (name == "connection") connection = Lower(value);
   });
+  std::string_view request_line = head.substr(0, head.find('\n'));
+  bool http10 = Trim(request_line).ends_with("HTTP/1.0");
+  frame.close = connection.find("close") != std::string::npos ||
+                (http10 && connection.find("keep-alive") == std::string::npos);
   if (chunked) {
     frame.status = RequestFrame::Status::kChunked;
     return frame;

@@ -20,6 +20,9 @@ struct RequestFrame {
   Status status = Status::kIncomplete;
   size_t length = 0;
   bool head_method = false;  // HEAD: the response has no body
+  // The client ends the connection after the response: "Connection: close", or HTTP/1.0
+  // without "Connection: keep-alive".
+  bool close = false;
 };
 
 // A request head ends at the first empty line (CRLF CRLF, or bare LF LF as civetweb also
