@@ -135,7 +135,7 @@ class BaselineTest(unittest.TestCase):
         # port every start) are never judged, so never learned.
         self.assertGreaterEqual(rules["listeners"], 2)
         self.assertGreaterEqual(rules["expected_services"], 1)
-        self.assertGreaterEqual(rules["network_processes"], 3)
+        self.assertGreaterEqual(rules["network_processes"], 2)  # the holders, not connwatch
         h.wait_until(lambda: os.path.exists(self.baseline_file), APPEAR, "baseline.yaml")
 
     def test_3_listener_after_freeze_is_unexpected(self):
