@@ -43,7 +43,7 @@ TEST(FrontConnectionTest, WritesWhatTheSocketTakesAndKeepsTheRest) {
   Pair pair;
   pair.conn.out = std::string(4 << 20, 'x');  // more than a socket buffer
   EXPECT_EQ(WriteClient(pair.conn), IoStatus::kWouldBlock);
-  size_t left = pair.conn.out.size();
+  size_t left = pair.conn.pending();
   EXPECT_GT(left, 0u);
   EXPECT_LT(left, size_t{4} << 20);
   char buffer[65536];

@@ -26,9 +26,12 @@ namespace {
 enum Kind : uint64_t { kClient = 0, kBackend = 1, kListener = 2, kWake = 3 };
 uint64_t Tag(uint64_t value, Kind kind) { return value << 2 | kind; }
 
-// A response is read from civetweb while less than this waits for the client: past it,
-// civetweb waits (and the response timeout bounds how long).
-constexpr size_t kMaxPendingOut = 4 << 20;
+// A response is read from civetweb whole (up to this per connection, and while all
+// connections together hold less than kMaxPendingTotal), so that a client that does not read
+// holds memory, not one of civetweb's threads. Past either, civetweb waits, and the response
+// timeout bounds how long.
+constexpr size_t kMaxPendingOut = 16 << 20;
+constexpr size_t kMaxPendingTotal = 256 << 20;
 // Accepts per listener and wake-up, so that one flooded listener leaves time for the others.
 constexpr int kAcceptBurst = 64;
 // How often deadlines are checked.
@@ -226,7 +229,10 @@ void Front::Pump(uint64_t id, FrontConnection& conn, double now) {
     conn.backend = -1;
     StartBackends();
   }
-  if (WriteClient(conn) == IoStatus::kFailed) {
+  size_t before = conn.pending();
+  IoStatus written = WriteClient(conn);
+  Drained(before - conn.pending());
+  if (written == IoStatus::kFailed) {
     Close(id);
     return;
   }
@@ -270,7 +276,7 @@ bool Front::ReadRequest(FrontConnection& conn, double now) {
 void Front::Refuse(FrontConnection& conn, RejectReason reason, int status, const char* text) {
   if (rejections_ != nullptr && reason != RejectReason::kCount) rejections_->Add(reason);
   conn.in.clear();
-  conn.out += ErrorResponse(status, text, options_.error_headers);
+  Queue(conn, ErrorResponse(status, text, options_.error_headers));
   conn.phase = FrontConnection::Phase::kClosing;
 }
 
@@ -314,14 +320,14 @@ void Front::PumpBackend(uint64_t id, FrontConnection& conn, double now) {
     conn.to_backend.erase(0, static_cast<size_t>(n));
   }
   char buffer[65536];
-  while (conn.out.size() < kMaxPendingOut) {
+  while (MayReadBackend(conn)) {
     ssize_t n = recv(conn.backend, buffer, sizeof(buffer), 0);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) break;
     if (n <= 0) {
       FinishResponse(id, conn, true, now);  // closed by civetweb: the response ends here
       return;
     }
-    conn.out.append(buffer, static_cast<size_t>(n));
+    Queue(conn, std::string_view(buffer, static_cast<size_t>(n)));
     conn.response_bytes += static_cast<size_t>(n);
     if (!conn.frame) {
       conn.response_head.append(buffer, static_cast<size_t>(n));
@@ -367,10 +373,12 @@ void Front::Close(uint64_t id) {
   if (found == connections_.end()) return;
   FrontConnection& conn = *found->second;
   bool had_backend = conn.backend >= 0;
+  size_t pending = conn.pending();
   ReleaseBackend(conn);
   limits_.Release(conn.peer);
   CloseClient(conn);  // closing the socket takes it out of epoll
   connections_.erase(found);
+  Drained(pending);
   if (had_backend) StartBackends();
 }
 
@@ -418,7 +426,7 @@ void Front::Watch(uint64_t id, FrontConnection& conn) {
   if (conn.backend < 0) return;
   uint32_t backend = 0;
   if (!conn.to_backend.empty()) backend |= EPOLLOUT;
-  if (conn.out.size() < kMaxPendingOut) backend |= EPOLLIN;
+  if (MayReadBackend(conn)) backend |= EPOLLIN;
   if (conn.backend_events == 0) {
     epoll_event event{backend | EPOLLOUT, {.u64 = Tag(id, kBackend)}};  // until connected
     epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, conn.backend, &event);
@@ -428,6 +436,26 @@ void Front::Watch(uint64_t id, FrontConnection& conn) {
     epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, conn.backend, &event);
     conn.backend_events = backend | 0x80000000u;
   }
+}
+
+void Front::Queue(FrontConnection& conn, std::string_view bytes) {
+  conn.out.append(bytes);
+  pending_bytes_ += bytes.size();
+}
+
+// `bytes` of the pending responses were sent or dropped; when that brings all of them under
+// the total again, the backends it paused are read again.
+void Front::Drained(size_t bytes) {
+  bool was_over = pending_bytes_ >= kMaxPendingTotal;
+  pending_bytes_ -= std::min(bytes, pending_bytes_);
+  if (!was_over || pending_bytes_ >= kMaxPendingTotal) return;
+  for (auto& [id, conn] : connections_) {
+    if (conn->backend >= 0) Watch(id, *conn);
+  }
+}
+
+bool Front::MayReadBackend(const FrontConnection& conn) const {
+  return conn.pending() < kMaxPendingOut && pending_bytes_ < kMaxPendingTotal;
 }
 
 }  // namespace connwatch

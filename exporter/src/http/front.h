@@ -17,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -79,6 +80,9 @@ class Front {
   void Close(uint64_t id);
   void Sweep(double now);
   void Watch(uint64_t id, FrontConnection& conn);
+  void Queue(FrontConnection& conn, std::string_view bytes);
+  void Drained(size_t bytes);
+  bool MayReadBackend(const FrontConnection& conn) const;
 
   const FrontOptions options_;
   HttpRejections* const rejections_;
@@ -94,6 +98,7 @@ class Front {
   std::deque<uint64_t> queue_;  // complete requests waiting for a backend slot
   size_t backends_ = 0;
   uint64_t next_id_ = 1;
+  size_t pending_bytes_ = 0;        // responses read from civetweb, not yet sent, in all
   double accept_paused_until_ = 0;  // out of file descriptors: accept again after this
 };
 

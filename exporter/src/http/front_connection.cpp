@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 
 namespace connwatch {
 namespace {
@@ -46,6 +47,27 @@ IoStatus ReadOnce(FrontConnection& conn, char* buffer, size_t size, size_t& got)
                                                                    : IoStatus::kFailed;
 }
 
+// One write of what is pending: bytes > 0, or the status that ended writing.
+IoStatus WriteOnce(FrontConnection& conn, size_t& sent) {
+  const char* data = conn.out.data() + conn.out_sent;
+  size_t size = conn.pending();
+  if (conn.ssl != nullptr) {
+    ERR_clear_error();
+    conn.ssl_wants_write = false;
+    int n = SSL_write(conn.ssl, data, static_cast<int>(std::min<size_t>(size, INT32_MAX)));
+    if (n <= 0) return SslStatus(conn, n);
+    sent = static_cast<size_t>(n);
+    return IoStatus::kOk;
+  }
+  ssize_t n = send(conn.fd, data, size, MSG_NOSIGNAL);
+  if (n < 0) {
+    return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? IoStatus::kWouldBlock
+                                                                     : IoStatus::kFailed;
+  }
+  sent = static_cast<size_t>(n);
+  return IoStatus::kOk;
+}
+
 }  // namespace
 
 IoStatus ReadClient(FrontConnection& conn, std::string& into, size_t limit) {
@@ -60,22 +82,22 @@ IoStatus ReadClient(FrontConnection& conn, std::string& into, size_t limit) {
 }
 
 IoStatus WriteClient(FrontConnection& conn) {
-  while (!conn.out.empty()) {
-    if (conn.ssl != nullptr) {
-      ERR_clear_error();
-      conn.ssl_wants_write = false;
-      int n = SSL_write(conn.ssl, conn.out.data(), static_cast<int>(conn.out.size()));
-      if (n <= 0) return SslStatus(conn, n);
-      conn.out.erase(0, static_cast<size_t>(n));
-      continue;
+  while (conn.pending() > 0) {
+    size_t sent = 0;
+    IoStatus status = WriteOnce(conn, sent);
+    if (status != IoStatus::kOk) {
+      // Moving the rest to the front now and then, not after every write: a response of
+      // many MiB sent in socket-sized pieces must not be copied once per piece.
+      if (conn.out_sent > (1u << 20) && conn.out_sent * 2 > conn.out.size()) {
+        conn.out.erase(0, conn.out_sent);
+        conn.out_sent = 0;
+      }
+      return status;
     }
-    ssize_t n = send(conn.fd, conn.out.data(), conn.out.size(), MSG_NOSIGNAL);
-    if (n < 0) {
-      return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? IoStatus::kWouldBlock
-                                                                       : IoStatus::kFailed;
-    }
-    conn.out.erase(0, static_cast<size_t>(n));
+    conn.out_sent += sent;
   }
+  conn.out.clear();
+  conn.out_sent = 0;
   return IoStatus::kOk;
 }
 

@@ -29,7 +29,9 @@ struct FrontConnection {
   Phase phase = Phase::kReading;
   bool kept = false;    // a response was sent: now a kept-alive connection
   double deadline = 0;  // monotonic seconds; what missing it means depends on the phase
-  std::string in, out;  // from the client, not yet handed on; to the client, not yet sent
+  std::string in;       // from the client, not yet handed on
+  std::string out;      // to the client; its first out_sent bytes are sent
+  size_t out_sent = 0;
   size_t request_length = 0;
   bool head_method = false;
   bool request_close = false;  // the request asked for the connection to end after it
@@ -41,6 +43,8 @@ struct FrontConnection {
   std::optional<ResponseFrame> frame;              // its framing, once the head is complete
   size_t response_bytes = 0;                       // how much of the response has arrived
   uint32_t client_events = 0, backend_events = 0;  // what epoll waits for now
+
+  size_t pending() const { return out.size() - out_sent; }
 };
 
 enum class IoStatus { kOk, kWouldBlock, kClosed, kFailed };
@@ -48,7 +52,7 @@ enum class IoStatus { kOk, kWouldBlock, kClosed, kFailed };
 // Reads into `into` until the socket would block, `into` holds `limit` bytes, or the peer
 // closed (kClosed) or failed. Through TLS when conn.ssl is set.
 IoStatus ReadClient(FrontConnection& conn, std::string& into, size_t limit);
-// Sends as much of conn.out as the socket takes; what was sent leaves conn.out.
+// Sends as much of conn.out as the socket takes; conn.out is empty once all of it is sent.
 IoStatus WriteClient(FrontConnection& conn);
 // Advances the TLS handshake: kOk once done, kWouldBlock while it needs the peer.
 IoStatus Handshake(FrontConnection& conn);
