@@ -131,9 +131,11 @@ class BaselineTest(unittest.TestCase):
         rules = {s.labels.get("section"): s.value for s in exp.select("connwatch_baseline_rules")}
         self.assertEqual(set(rules), {"listeners", "expected_services", "network_processes",
                                       "paths"}, rules)
-        self.assertGreaterEqual(rules["listeners"], 3)  # the two holders and connwatch itself
+        # The two holders; connwatch's own listeners (its front's loopback one takes a new
+        # port every start) are never judged, so never learned.
+        self.assertGreaterEqual(rules["listeners"], 2)
         self.assertGreaterEqual(rules["expected_services"], 1)
-        self.assertGreaterEqual(rules["network_processes"], 3)
+        self.assertGreaterEqual(rules["network_processes"], 2)  # the holders, not connwatch
         h.wait_until(lambda: os.path.exists(self.baseline_file), APPEAR, "baseline.yaml")
 
     def test_3_listener_after_freeze_is_unexpected(self):

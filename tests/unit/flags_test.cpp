@@ -369,5 +369,37 @@ TEST(FlagsTest, UsageErrorPrintsTheHint) {
             "connwatch test: --default is required\n(see connwatch test --help)\n");
 }
 
+// --web.listen-address as exporter-toolkit's: each use adds an address, the first replaces
+// the default; every value is checked.
+TEST(FlagsTest, ARepeatedFlagCollectsItsValues) {
+  std::vector<std::string> addresses = {":10107"};
+  Command command{
+      "connwatch test",
+      "connwatch test [flags]",
+      "",
+      {RepeatedStringFlag(
+          "web.listen-address", "Where to listen.", &addresses, "contain a colon",
+          [](std::string_view text) { return text.find(':') != std::string_view::npos; })},
+      {}};
+  EXPECT_NE(HelpText(command).find("--web.listen-address=:10107"), std::string::npos)
+      << HelpText(command);
+  ParseResult none = ParseArgs(command, {});
+  EXPECT_EQ(none.outcome, Outcome::kRun);
+  EXPECT_EQ(addresses, (std::vector<std::string>{":10107"}));
+  ParseResult two =
+      ParseArgs(command, {"--web.listen-address=127.0.0.1:1", "--web.listen-address", "[::1]:2"});
+  EXPECT_EQ(two.outcome, Outcome::kRun) << two.text;
+  EXPECT_EQ(addresses, (std::vector<std::string>{"127.0.0.1:1", "[::1]:2"}));
+  std::vector<std::string> fresh = {":10107"};
+  Command again = command;
+  again.flags = {RepeatedStringFlag(
+      "web.listen-address", "", &fresh, "contain a colon",
+      [](std::string_view text) { return text.find(':') != std::string_view::npos; })};
+  ParseResult bad = ParseArgs(again, {"--web.listen-address=10107"});
+  EXPECT_EQ(bad.outcome, Outcome::kError);
+  EXPECT_NE(bad.text.find("--web.listen-address"), std::string::npos) << bad.text;
+  EXPECT_EQ(fresh, (std::vector<std::string>{":10107"}));
+}
+
 }  // namespace
 }  // namespace connwatch

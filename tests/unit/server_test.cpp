@@ -14,22 +14,6 @@
 namespace connwatch {
 namespace {
 
-TEST(ServerTest, TranslatesListenAddresses) {
-  std::string port, error;
-  ASSERT_TRUE(ToCivetPort(":10107", port, error));
-  EXPECT_EQ(port, "10107");
-  ASSERT_TRUE(ToCivetPort("127.0.0.1:0", port, error));
-  EXPECT_EQ(port, "127.0.0.1:0");
-  ASSERT_TRUE(ToCivetPort("localhost:9", port, error));
-  EXPECT_EQ(port, "127.0.0.1:9");
-  EXPECT_FALSE(ToCivetPort("[::1]:10107", port, error));
-  EXPECT_NE(error.find("IPv6"), std::string::npos);
-  EXPECT_FALSE(ToCivetPort("10107", port, error));
-  EXPECT_FALSE(ToCivetPort(":70000", port, error));
-  EXPECT_FALSE(ToCivetPort(":http", port, error));
-  EXPECT_FALSE(ToCivetPort("example.com:80", port, error));
-}
-
 // Sends one raw HTTP/1.0 request and returns the whole response.
 std::string Request(const std::string& address, const std::string& request) {
   size_t colon = address.rfind(':');
@@ -55,7 +39,7 @@ class ServerFixture : public ::testing::Test {
  protected:
   void SetUp() override {
     ServerOptions options;
-    options.listen_address = "127.0.0.1:0";
+    options.listen_addresses = {"127.0.0.1:0"};
     server_ = std::make_unique<HttpServer>(options, [this] {
       ++calls_;
       return exposition_;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <memory>
 
 #include "base/duration.h"
 #include "base/text.h"
@@ -189,6 +190,24 @@ Flag CheckedStringFlag(std::string name, std::string help, std::string* value,
   flag.apply = [value, valid = std::move(valid)](std::string_view text) {
     if (!valid(text)) return false;
     *value = std::string(text);
+    return true;
+  };
+  return flag;
+}
+
+Flag RepeatedStringFlag(std::string name, std::string help, std::vector<std::string>* values,
+                        std::string requirement, std::function<bool(std::string_view)> valid) {
+  Flag flag = NewFlag(std::move(name), std::move(help), Flag::Kind::kValue);
+  std::string shown;
+  for (const std::string& value : *values) shown += (shown.empty() ? "" : ",") + value;
+  flag.default_text = shown.empty() ? "\"\"" : shown;
+  flag.requirement = std::move(requirement);
+  auto replaced = std::make_shared<bool>(false);
+  flag.apply = [values, replaced, valid = std::move(valid)](std::string_view text) {
+    if (!valid(text)) return false;
+    if (!*replaced) values->clear();
+    *replaced = true;
+    values->emplace_back(text);
     return true;
   };
   return flag;

@@ -45,6 +45,10 @@ Flag OptionalStringFlag(std::string name, std::string help, std::optional<std::s
 // "start with / and not be /".
 Flag CheckedStringFlag(std::string name, std::string help, std::string* value,
                        std::string requirement, std::function<bool(std::string_view)> valid);
+// May be given several times (exporter-toolkit's --web.listen-address): the first use replaces
+// the default list, each one adds its value. Every value must pass `valid`.
+Flag RepeatedStringFlag(std::string name, std::string help, std::vector<std::string>* values,
+                        std::string requirement, std::function<bool(std::string_view)> valid);
 Flag BoolFlag(std::string name, std::string help, bool* value);
 // --version and the like: prints `text` to stdout and exits 0 instead of running.
 Flag PrintFlag(std::string name, std::string help, std::string text);

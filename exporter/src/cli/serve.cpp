@@ -3,6 +3,7 @@
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -15,9 +16,11 @@
 #include "cli/common_flags.h"
 #include "cli/flags.h"
 #include "http/basic_auth.h"
+#include "http/listen_address.h"
 #include "http/server.h"
 #include "http/tls_config.h"
 #include "http/web_config.h"
+#include "metrics/http_rejections.h"
 #include "privilege/capabilities.h"
 #include "sampler/policy_runtime.h"
 #include "sampler/sampler.h"
@@ -53,15 +56,23 @@ struct ServeFlags {
 
 bool IsTelemetryPath(std::string_view path) { return path.starts_with("/") && path != "/"; }
 
+bool IsListenAddress(std::string_view text) {
+  ListenAddress address;
+  std::string error;
+  return ParseListenAddress(text, address, error);
+}
+
 Command ServeCommand(ServeFlags& f) {
   return {
       "connwatch serve",
       "connwatch [serve] [flags]",
       kSummary,
       {
-          StringFlag("web.listen-address",
-                     "Address to listen on (IPv4 only: Debian's civetweb lacks IPv6).",
-                     &f.server.listen_address),
+          RepeatedStringFlag("web.listen-address",
+                             "Address to listen on: HOST:PORT, [IPv6]:PORT, or :PORT for every "
+                             "IPv6 and IPv4 address. Repeat the flag for several.",
+                             &f.server.listen_addresses, "be HOST:PORT, [IPv6]:PORT or :PORT",
+                             IsListenAddress),
           CheckedStringFlag("web.telemetry-path", "Path under which to expose metrics.",
                             &f.server.telemetry_path, "start with / and not be /", IsTelemetryPath),
           StringFlag("web.config.file",
@@ -148,6 +159,15 @@ bool ApplyWebConfig(const std::string& file, ServerOptions& server) {
   return true;
 }
 
+// Every connection the HTTP front holds is a file descriptor: the soft limit (often 1024)
+// goes up to the hard one, as Go's runtime does at start. Its caps follow the limit.
+void RaiseOpenFileLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  limit.rlim_cur = limit.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &limit);
+}
+
 // Blocks the stop signals in this thread and so in every thread started later (they inherit
 // the mask); the main thread waits for them in WaitForStop. A closed client socket must not
 // kill the process.
@@ -222,10 +242,16 @@ int RunUntilStopped(const ServeFlags& flags, const sigset_t& stop_signals) {
     Log(LogLevel::kError, "invalid policy, not starting", {{"file", flags.config_file}});
     return 2;
   }
-  Sampler sampler(flags.sampler, &runtime);
+  // Counted by the HTTP front, exported with every sample.
+  HttpRejections rejections;
+  SamplerOptions sampler_options = flags.sampler;
+  sampler_options.metrics.http_rejections = &rejections;
+  ServerOptions server_options = flags.server;
+  server_options.rejections = &rejections;
+  Sampler sampler(sampler_options, &runtime);
   sampler.SampleOnce();
   HttpServer server(
-      flags.server, [&sampler] { return sampler.Latest(); },
+      server_options, [&sampler] { return sampler.Latest(); },
       [&runtime](std::string& reload_error) { return runtime.Reload(reload_error); });
   std::string error;
   if (!server.Start(error)) {
@@ -234,10 +260,12 @@ int RunUntilStopped(const ServeFlags& flags, const sigset_t& stop_signals) {
   }
   sampler.Start();
   start_up.reset();
-  Log(LogLevel::kInfo, "listening",
-      {{"address", server.bound_address()},
-       {"telemetry_path", flags.server.telemetry_path},
-       {"tls", flags.server.tls ? "true" : "false"}});
+  for (const std::string& address : server.bound_addresses()) {
+    Log(LogLevel::kInfo, "listening",
+        {{"address", address},
+         {"telemetry_path", flags.server.telemetry_path},
+         {"tls", flags.server.tls ? "true" : "false"}});
+  }
   int signal_number = ReloadOnSighupUntilStopped(stop_signals, runtime);
   Log(LogLevel::kInfo, "stopping", {{"signal", std::to_string(signal_number)}});
   server.Stop();
@@ -279,7 +307,12 @@ int RunServe(const std::vector<std::string>& args) {
     Log(LogLevel::kInfo, "other network namespaces are read through /proc/<pid>/net",
         {{"reason", "no cap_sys_admin"}});
   }
-  DropUnneededCapabilities(RequiredCapabilities(flags.server.listen_address, snapshot.netns_setns));
+  CapabilitySet required = 0;
+  for (const std::string& address : flags.server.listen_addresses) {
+    required |= RequiredCapabilities(address, snapshot.netns_setns);
+  }
+  DropUnneededCapabilities(required);
+  RaiseOpenFileLimit();
   return RunUntilStopped(flags, stop_signals);
 }
 

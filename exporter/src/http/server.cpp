@@ -2,12 +2,14 @@
 
 #include <civetweb.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstring>
 #include <exception>
 
 #include "base/log.h"
-#include "http/tls_context.h"
+#include "http/error_page.h"
+#include "http/listen_address.h"
 #include "version.h"
 
 namespace connwatch {
@@ -78,37 +80,6 @@ bool AcceptsGzip(mg_connection* connection) {
 
 }  // namespace
 
-bool ToCivetPort(std::string_view listen_address, std::string& civet_port, std::string& error) {
-  size_t colon = listen_address.rfind(':');
-  if (colon == std::string_view::npos) {
-    error = "listen address must be HOST:PORT or :PORT";
-    return false;
-  }
-  std::string_view host = listen_address.substr(0, colon);
-  std::string_view port = listen_address.substr(colon + 1);
-  if (port.empty() || port.size() > 5 ||
-      port.find_first_not_of("0123456789") != std::string_view::npos ||
-      std::stoi(std::string(port)) > 65535) {
-    error = "invalid port in listen address";
-    return false;
-  }
-  if (host.find(':') != std::string_view::npos || host.starts_with("[")) {
-    error = "IPv6 listen addresses are not supported: Debian's civetweb is built without IPv6";
-    return false;
-  }
-  if (host.empty()) {
-    civet_port = std::string(port);
-  } else if (host == "localhost") {
-    civet_port = "127.0.0.1:" + std::string(port);
-  } else if (host.find_first_not_of("0123456789.") == std::string_view::npos) {
-    civet_port = std::string(host) + ":" + std::string(port);
-  } else {
-    error = "listen host must be an IPv4 address, localhost, or empty";
-    return false;
-  }
-  return true;
-}
-
 HttpServer::HttpServer(ServerOptions options, ExpositionSource source, ReloadHandler reload)
     : options_(std::move(options)), source_(std::move(source)), reload_(std::move(reload)) {
   std::string path = HtmlEscape(options_.telemetry_path);
@@ -123,17 +94,22 @@ HttpServer::HttpServer(ServerOptions options, ExpositionSource source, ReloadHan
 HttpServer::~HttpServer() { Stop(); }
 
 bool HttpServer::Start(std::string& error) {
-  std::string civet_port;
-  if (!ToCivetPort(options_.listen_address, civet_port, error)) return false;
-  if (options_.tls) {
-    if (!CheckCivetwebSslLibrary(error)) return false;
-    civet_port += 's';  // civetweb: this port speaks HTTPS only
+  FrontOptions front = options_.front;
+  front.addresses.clear();
+  for (const std::string& text : options_.listen_addresses) {
+    ListenAddress address;
+    if (!ParseListenAddress(text, address, error)) {
+      error = "--web.listen-address=" + text + ": " + error;
+      return false;
+    }
+    front.addresses.push_back(address);
   }
   std::string threads = std::to_string(options_.threads);
-  // tcp_nodelay: a response is written as headers then body; with Nagle the body waits for
-  // the client's delayed ACK (40 ms per response on keep-alive and on every HTTPS response).
+  // civetweb only ever sees the front's loopback connections, each carrying one complete
+  // request. tcp_nodelay: a response is written as headers then body; with Nagle the body
+  // waits for the delayed ACK (40 ms per response).
   const char* civet_options[] = {"listening_ports",
-                                 civet_port.c_str(),
+                                 "127.0.0.1:0",
                                  "num_threads",
                                  threads.c_str(),
                                  "request_timeout_ms",
@@ -147,7 +123,6 @@ bool HttpServer::Start(std::string& error) {
   // Keep civetweb's own logging off stderr; a start failure reports its first message.
   callbacks.log_message = &HttpServer::LogMessage;
   callbacks.http_error = &HttpServer::ErrorPage;
-  if (options_.tls) callbacks.init_ssl = &HttpServer::InitSsl;
   {
     std::lock_guard<std::mutex> lock(start_error_mutex_);
     start_error_.clear();
@@ -155,36 +130,25 @@ bool HttpServer::Start(std::string& error) {
   context_ = mg_start(&callbacks, this, civet_options);
   if (context_ == nullptr) {
     std::lock_guard<std::mutex> lock(start_error_mutex_);
-    error = "cannot listen on " + options_.listen_address +
-            (start_error_.empty() ? " (address in use or invalid)" : ": " + start_error_);
+    error = "cannot start civetweb on 127.0.0.1" +
+            (start_error_.empty() ? std::string() : ": " + start_error_);
     return false;
   }
   mg_set_request_handler(context_, "/", &HttpServer::HandleRequest, this);
   mg_server_port ports[4];
-  int count = mg_get_server_ports(context_, 4, ports);
-  std::string host = civet_port.find(':') == std::string::npos
-                         ? "0.0.0.0"
-                         : civet_port.substr(0, civet_port.rfind(':'));
-  bound_address_ = host + ":" + (count > 0 ? std::to_string(ports[0].port) : "?");
-  return true;
-}
-
-int HttpServer::InitSsl(void* ssl_ctx, void* self) {
-  auto* server = static_cast<HttpServer*>(self);
-  std::string error;
-  // A C callback: nothing may escape it.
-  try {
-    if (ConfigureSslContext(static_cast<ssl_ctx_st*>(ssl_ctx), *server->options_.tls, error)) {
-      return 1;  // 1: the context is complete, civetweb loads no certificate of its own
-    }
-  } catch (const std::exception& exception) {
-    error = exception.what();
-  } catch (...) {
-    error = "unknown exception";
+  if (mg_get_server_ports(context_, 4, ports) < 1) {
+    error = "civetweb reports no port";
+    return false;
   }
-  std::lock_guard<std::mutex> lock(server->start_error_mutex_);
-  server->start_error_ = error;
-  return -1;
+  front.backend_port = static_cast<uint16_t>(ports[0].port);
+  front.max_backend_requests =
+      std::min<size_t>(front.max_backend_requests, std::max(1, options_.threads - 2));
+  front.error_headers = options_.response_headers;
+  front.tls = options_.tls;
+  front_ = std::make_unique<Front>(std::move(front), options_.rejections, &peers_);
+  if (!front_->Start(error)) return false;
+  bound_addresses_ = front_->bound_addresses();
+  return true;
 }
 
 int HttpServer::LogMessage(const mg_connection* connection, const char* message) {
@@ -203,18 +167,14 @@ int HttpServer::ErrorPage(mg_connection* connection, int status, const char*) {
   // leaves out the configured headers. This one is fixed text, then the connection closes.
   mg_context* context = mg_get_context(connection);
   auto* server = context ? static_cast<HttpServer*>(mg_get_user_data(context)) : nullptr;
-  const char* reason = mg_get_response_code_text(nullptr, status);
-  std::string body = "Error " + std::to_string(status) + ": " + reason + "\n";
-  const std::string& headers = server != nullptr ? server->options_.response_headers : "";
-  mg_printf(connection,
-            "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
-            "Content-Length: %zu\r\nConnection: close\r\n%sCache-Control: no-cache\r\n\r\n",
-            status, reason, body.size(), headers.c_str());
-  mg_write(connection, body.data(), body.size());
+  std::string response = ErrorResponse(status, mg_get_response_code_text(nullptr, status),
+                                       server != nullptr ? server->options_.response_headers : "");
+  mg_write(connection, response.data(), response.size());
   return 0;  // handled: civetweb sends nothing of its own
 }
 
 void HttpServer::Stop() {
+  if (front_) front_->Stop();
   if (context_ != nullptr) {
     mg_stop(context_);
     context_ = nullptr;
@@ -243,10 +203,16 @@ int HttpServer::Reply(mg_connection* connection, int status, const char* status_
 
 int HttpServer::Handle(mg_connection* connection) {
   const mg_request_info* request = mg_get_request_info(connection);
+  // The client's address, as the front registered it under its loopback connection's port.
+  std::string peer = peers_.Find(static_cast<uint16_t>(request->remote_port));
+  if (peer.empty()) peer = request->remote_addr;
+  Log(LogLevel::kDebug, "HTTP request",
+      {{"peer", peer},
+       {"method", request->request_method ? request->request_method : ""},
+       {"path", request->local_uri ? request->local_uri : ""}});
   if (options_.authorize) {
     const char* authorization = mg_get_header(connection, "Authorization");
-    switch (
-        options_.authorize(authorization != nullptr ? authorization : "", request->remote_addr)) {
+    switch (options_.authorize(authorization != nullptr ? authorization : "", peer)) {
       case AuthDecision::kAllow:
         break;
       case AuthDecision::kDeny:

@@ -1,7 +1,9 @@
 // The HTTP endpoint, on civetweb's C API directly rather than prometheus-cpp's Exposer:
 // exact path matching, 405 for methods other than GET/HEAD, no exposer_* metrics, gzip,
 // and no exception can reach civetweb: an exception escaping a civetweb handler aborts the
-// process, since civetweb has no try/catch.
+// process, since civetweb has no try/catch. civetweb listens on 127.0.0.1 only, plain HTTP;
+// clients talk to the front (front.h), which owns the listen addresses and TLS and hands
+// civetweb complete requests.
 #pragma once
 
 #include <functional>
@@ -10,8 +12,11 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "http/basic_auth.h"
+#include "http/front.h"
+#include "http/peer_by_port.h"
 #include "http/tls_config.h"
 #include "metrics/exposition.h"
 
@@ -21,7 +26,8 @@ struct mg_connection;
 namespace connwatch {
 
 struct ServerOptions {
-  std::string listen_address = ":10107";
+  // --web.listen-address, each as listen_address.h reads it.
+  std::vector<std::string> listen_addresses = {":10107"};
   std::string telemetry_path = "/metrics";
   int threads = 16;
   // Checks the Authorization header's value ("" when absent) from the peer's IP address on
@@ -31,13 +37,13 @@ struct ServerOptions {
   bool enable_lifecycle = false;
   // Extra "Name: value\r\n" lines added to every response (web config security headers).
   std::string response_headers;
-  // Serve HTTPS only, configured by civetweb's init_ssl callback (tls_context.h).
+  // Serve HTTPS only; the front (front.h) terminates it.
   std::optional<TlsSettings> tls;
+  // The front's caps and timeouts (its addresses, port and TLS come from the fields above).
+  FrontOptions front;
+  // Where the front counts what it refuses; null: not counted.
+  HttpRejections* rejections = nullptr;
 };
-
-// ":10107" -> "10107" (every IPv4 address), "127.0.0.1:0" -> itself, "localhost:p" ->
-// "127.0.0.1:p". IPv6 literals are rejected: Debian's civetweb is built without IPv6.
-bool ToCivetPort(std::string_view listen_address, std::string& civet_port, std::string& error);
 
 class HttpServer {
  public:
@@ -54,12 +60,13 @@ class HttpServer {
   // Binds and starts serving. False with `error` set when the address cannot be used.
   bool Start(std::string& error);
   void Stop();
-  // "host:port" actually bound (port 0 resolved), valid after Start.
-  const std::string& bound_address() const { return bound_address_; }
+  // "host:port" of each listen address (port 0 resolved), valid after Start.
+  const std::vector<std::string>& bound_addresses() const { return bound_addresses_; }
+  // The first of them (tests).
+  const std::string& bound_address() const { return bound_addresses_.front(); }
 
  private:
   static int HandleRequest(mg_connection* connection, void* self);
-  static int InitSsl(void* ssl_ctx, void* self);
   static int LogMessage(const mg_connection* connection, const char* message);
   static int ErrorPage(mg_connection* connection, int status, const char* message);
   int Handle(mg_connection* connection);
@@ -75,8 +82,10 @@ class HttpServer {
   const ReloadHandler reload_;
   std::string landing_page_;
   mg_context* context_ = nullptr;
-  std::string bound_address_;
-  // Why mg_start failed: the init_ssl callback's error, else civetweb's first log message.
+  PeerByPort peers_;
+  std::unique_ptr<Front> front_;
+  std::vector<std::string> bound_addresses_;
+  // Why mg_start failed: civetweb's first log message.
   std::mutex start_error_mutex_;
   std::string start_error_;
 };

@@ -465,6 +465,17 @@ FamilyBuilder CounterFamily(const metric::Info& info, const char* label,
   return builder;
 }
 
+// What the HTTP front refused, every reason from the start.
+MetricFamily HttpRejectionsFamily(const HttpRejections* rejections, CumulativeCounters& counters) {
+  FamilyBuilder rejected(metric::kHttpConnectionsRejected, MetricType::Counter, {"reason"});
+  for (size_t i = 0; i < kRejectReasonNames.size(); ++i) {
+    auto reason = static_cast<RejectReason>(i);
+    rejected.Set({kRejectReasonNames[i]},
+                 rejections ? static_cast<double>(rejections->Get(reason)) : 0.0);
+  }
+  return rejected.Build(kUncapped, counters.series_dropped);
+}
+
 // The families about connwatch itself: collectors, the socket source, the error counters,
 // build info and the sample. Built after the capped families, so this sample's drops count.
 void AddSelfFamilies(const Snapshot& snapshot, const FamilyBuilder& unowned,
@@ -548,6 +559,7 @@ std::vector<MetricFamily> BuildFamilies(const Snapshot& snapshot, double sample_
   AddNetnsFamilies(snapshot, options.max_series, counters.series_dropped, families);
   AddSelfFamilies(snapshot, socket_families.unowned(), socket_families.unattributed(), counters,
                   families);
+  families.push_back(HttpRejectionsFamily(options.http_rejections, counters));
   families.push_back(
       SingleSeries(metric::kLastSampleTimestamp, MetricType::Gauge, snapshot.timestamp_seconds));
   families.push_back(

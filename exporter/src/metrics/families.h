@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "metrics/http_rejections.h"
 #include "policy/evaluator.h"
 #include "sources/snapshot.h"
 
@@ -35,6 +36,8 @@ inline constexpr size_t kDefaultMaxFindingSeries = 200;
 struct MetricsOptions {
   size_t max_series = kDefaultMaxSeries;                 // per family
   size_t max_finding_series = kDefaultMaxFindingSeries;  // connwatch_finding_info
+  // The HTTP front's refusals; null (no server: tests, one-shots) exports zeros.
+  const HttpRejections* http_rejections = nullptr;
 };
 
 // The policy side of a sample: its verdicts and the state of the policy machinery.

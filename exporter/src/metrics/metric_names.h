@@ -101,6 +101,10 @@ inline constexpr Info kStateErrors{
     "connwatch_state_errors_total",
     "Failures to load or save the persisted state, by operation and file (baseline, "
     "connections)."};
+inline constexpr Info kHttpConnectionsRejected{
+    "connwatch_http_connections_rejected_total",
+    "HTTP connections the front closed or refused: header_timeout, peer_limit, total_limit, "
+    "tls_handshake, request_too_large, response_timeout."};
 inline constexpr Info kBuildInfo{"connwatch_build_info",
                                  "A metric with a constant 1 labeled by version and revision."};
 inline constexpr Info kContainerInfo{

@@ -231,6 +231,9 @@ void BaselineLearner::Observe(const Snapshot& snapshot) {
     // An owner that went away mid-sample would be learned as "any owner"; the socket is
     // learned with its owner in a later sample, if it is still there.
     if (snapshot.AttributionOf(i) == Attribution::kOwnerExited) continue;
+    // connwatch's own sockets are never judged (Snapshot::OnlySelfOwns), so nothing is learned
+    // of them: its front's loopback listener and connections use a new port every start.
+    if (snapshot.OnlySelfOwns(i)) continue;
     std::span<const pid_t> pids = snapshot.OwnersOf(socket);
     if (pids.size() <= 1 &&
         !learned.insert(LessonOf(socket, socket_class, pids.empty() ? 0 : pids[0])).second) {

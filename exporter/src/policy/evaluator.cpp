@@ -29,15 +29,6 @@ std::vector<const Process*> OwnerProcesses(const Snapshot& snapshot, const Socke
   return owners;
 }
 
-// connwatch's own sockets (its listener, the scrapes it answers) only: no policy has to name
-// connwatch for it to watch a host. A socket shared with another process is judged as usual.
-bool OnlySelfOwns(const Snapshot& snapshot, size_t index) {
-  if (snapshot.self_pid == 0) return false;
-  std::span<const pid_t> owners = snapshot.OwnersOf(snapshot.sockets[index]);
-  return !owners.empty() && std::all_of(owners.begin(), owners.end(),
-                                        [&](pid_t pid) { return pid == snapshot.self_pid; });
-}
-
 bool ProtocolMatchesTransport(ProtocolMatch protocol, Transport transport) {
   switch (protocol) {
     case ProtocolMatch::kAny:
@@ -139,7 +130,7 @@ bool ListenerRuleMatches(const ListenerRule& rule, const Socket& socket, const P
 void EvaluateListeners(const std::vector<ListenerRule>& rules, const Snapshot& snapshot,
                        Evaluation& evaluation) {
   for (size_t i = 0; i < snapshot.sockets.size(); ++i) {
-    if (snapshot.classes[i].role != SocketRole::kListener || OnlySelfOwns(snapshot, i)) continue;
+    if (snapshot.classes[i].role != SocketRole::kListener || snapshot.OnlySelfOwns(i)) continue;
     const Socket& socket = snapshot.sockets[i];
     std::vector<const Process*> owners = OwnerProcesses(snapshot, socket);
     bool expected = false;
@@ -226,7 +217,7 @@ void EvaluateNetworkProcesses(const std::vector<NetworkProcessRule>& rules,
   std::vector<Unexpected> unexpected;  // in order of first socket
   std::unordered_map<pid_t, size_t> unexpected_index;
   for (size_t i = 0; i < snapshot.sockets.size(); ++i) {
-    if (OnlySelfOwns(snapshot, i)) continue;
+    if (snapshot.OnlySelfOwns(i)) continue;
     const std::vector<const Process*> owners = OwnerProcesses(snapshot, snapshot.sockets[i]);
     // A socket shared by several processes of one name counts once for that name: the
     // gauge counts sockets, not file descriptors (forked workers inherit their parent's).
@@ -286,7 +277,7 @@ void EvaluatePaths(const std::vector<PathRule>& rules, const Snapshot& snapshot,
     const SocketClass& socket_class = snapshot.classes[i];
     if (socket_class.role != SocketRole::kConnection ||
         socket_class.direction == Direction::kNone || !JudgedNow(snapshot, i) ||
-        OnlySelfOwns(snapshot, i)) {
+        snapshot.OnlySelfOwns(i)) {
       continue;
     }
     const Socket& socket = snapshot.sockets[i];
@@ -342,7 +333,7 @@ void EvaluateLongConnections(const Limits& limits, const Snapshot& snapshot,
   for (size_t i = 0; i < snapshot.sockets.size() && i < snapshot.ages.size(); ++i) {
     const std::optional<ConnectionAge>& age = snapshot.ages[i];
     if (!age || CertainAgeSeconds(*age) <= limit || !JudgedNow(snapshot, i) ||
-        OnlySelfOwns(snapshot, i)) {
+        snapshot.OnlySelfOwns(i)) {
       continue;
     }
     const Socket& socket = snapshot.sockets[i];

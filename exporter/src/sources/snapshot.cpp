@@ -216,6 +216,13 @@ std::span<const pid_t> Snapshot::OwnersOf(const Socket& socket) const {
   return owners.Of(Holder(socket).inode);
 }
 
+bool Snapshot::OnlySelfOwns(size_t index) const {
+  if (self_pid == 0) return false;
+  std::span<const pid_t> owners = OwnersOf(sockets[index]);
+  return !owners.empty() &&
+         std::all_of(owners.begin(), owners.end(), [&](pid_t pid) { return pid == self_pid; });
+}
+
 void Snapshot::IndexOwners() {
   queued = FindAcceptQueues(sockets);
   owners_by_socket_.clear();

@@ -148,6 +148,10 @@ struct Snapshot {
   // The owners of a socket; empty when none was found (or it has no inode and waits in no
   // accept queue). A socket of `sockets` in `queued` has its listener's owners.
   std::span<const pid_t> OwnersOf(const Socket& socket) const;
+  // sockets[index] is connwatch's own only (its listeners, the scrapes it answers, its HTTP
+  // front's loopback connections to civetweb): neither judged nor learned, so no policy has
+  // to name connwatch for it to watch a host. A socket shared with another process counts.
+  bool OnlySelfOwns(size_t index) const;
   // Finds the accept queues (`queued`) and looks every socket's owners up once, so that
   // OwnersOf for a socket of `sockets` is an index instead of a hash probe (every sample
   // asks several times per socket; the table is too big for the cache). TakeSnapshot calls
