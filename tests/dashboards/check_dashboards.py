@@ -546,8 +546,10 @@ class Stack:
         if "SOCKHOLDER_BIN" not in os.environ and os.access(holder, os.X_OK):
             os.environ["SOCKHOLDER_BIN"] = holder
         sys.path.insert(0, os.path.join(REPO_ROOT, "tests", "e2e"))
+        import cgroups
         import connwatch_harness as h
         self.h = h
+        self.cgroups = cgroups
         self.tmp = tempfile.TemporaryDirectory(prefix="cw-dashboards-")
         self.holders = []
         self.cw = None
@@ -625,61 +627,36 @@ baseline:
     def into_pod(self, pid):
         """Moves pid into a pod's container cgroup; None (no pod) without a cgroup2 mount."""
         import uuid
-        mount = None
-        with open("/proc/self/mountinfo") as f:
-            for line in f:
-                before, _, after = line.partition(" - ")
-                if after.split(" ")[0] == "cgroup2":
-                    mount = before.split(" ")[4]
-                    break
+        cgroups = self.cgroups
+        mount = cgroups.mount()
         if mount is None:
             sys.stderr.write("check_dashboards: no cgroup2: the stack has no pod\n")
             return None
         pod_uid = str(uuid.uuid5(uuid.NAMESPACE_URL, POD_NAME))
-        container_id = (uuid.uuid5(uuid.NAMESPACE_OID, POD_NAME).hex * 2)[:64]
-        bundle = os.path.join(self.rootfs, "run/containerd/io.containerd.runtime.v2.task/k8s.io",
-                              container_id)
-        os.makedirs(bundle)
-        with open(os.path.join(bundle, "config.json"), "w") as f:
-            json.dump({"ociVersion": "1.1.0", "annotations": {
-                "io.kubernetes.cri.container-type": "container",
-                "io.kubernetes.cri.sandbox-name": POD_NAME,
-                "io.kubernetes.cri.sandbox-namespace": "shop",
-                "io.kubernetes.cri.sandbox-uid": pod_uid,
-                "io.kubernetes.cri.container-name": "nginx"}}, f)
-        with open("/proc/self/cgroup") as f:
-            home = next(line[3:].rstrip("\n") for line in f if line.startswith("0::"))
-        self.cgroup_home = os.path.join(mount, home.lstrip("/"))
+        container_id = cgroups.hex_id(POD_NAME)
+        cgroups.bundle(os.path.join(self.rootfs, "run/containerd/io.containerd.runtime.v2.task/k8s.io",
+                                    container_id), {
+            "io.kubernetes.cri.container-type": "container",
+            "io.kubernetes.cri.sandbox-name": POD_NAME,
+            "io.kubernetes.cri.sandbox-namespace": "shop",
+            "io.kubernetes.cri.sandbox-uid": pod_uid,
+            "io.kubernetes.cri.container-name": "nginx"})
+        self.cgroup_home = os.path.join(mount, cgroups.own().lstrip("/"))
         self.cgroup_made = []
-        path = os.path.join(mount, f"cw-dashboards-{os.getpid()}")
         pod_slice = "kubepods-besteffort-pod" + pod_uid.replace("-", "_") + ".slice"
-        for part in ["", "kubepods.slice", "kubepods-besteffort.slice", pod_slice,
-                     f"cri-containerd-{container_id}.scope"]:
-            path = os.path.join(path, part) if part else path
-            os.mkdir(path)
-            self.cgroup_made.append(path)
-        with open(os.path.join(path, "cgroup.procs"), "w") as f:
-            f.write(str(pid))
+        path = cgroups.make(os.path.join(mount, f"cw-dashboards-{os.getpid()}"),
+                            f"kubepods.slice/kubepods-besteffort.slice/{pod_slice}/"
+                            f"cri-containerd-{container_id}.scope", self.cgroup_made)
+        cgroups.move(pid, path)
         return path
 
     def stop(self):
         for holder in self.holders:
-            if getattr(self, "pod_cgroup", None):
-                try:  # out of the pod first: a populated cgroup cannot be removed
-                    with open(os.path.join(self.cgroup_home, "cgroup.procs"), "w") as f:
-                        f.write(str(holder.pid))
-                except OSError:
-                    pass
+            if getattr(self, "pod_cgroup", None):  # out of the pod first, then removable
+                self.cgroups.move(holder.pid, self.cgroup_home, missing_ok=True)
             holder.stop()
-        for path in reversed(getattr(self, "cgroup_made", [])):
-            for _ in range(50):
-                try:
-                    os.rmdir(path)
-                    break
-                except FileNotFoundError:
-                    break
-                except OSError:
-                    time.sleep(0.1)  # a process that just exited may still count
+        if getattr(self, "cgroup_made", None):
+            self.cgroups.remove(self.cgroup_made)
         if self.prom is not None:
             self.prom.stop()
         if self.cw is not None:

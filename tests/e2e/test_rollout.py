@@ -29,9 +29,9 @@ import unittest
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cgroups  # noqa: E402
 import connwatch_harness as h  # noqa: E402
 import netns  # noqa: E402
-import test_workloads as tw  # noqa: E402  (cgroup and bundle helpers)
 
 EXTERNAL = "198.51.100.1"
 WEB_PORT, ADMIN_PORT, SHELL_PORT = 18100, 18101, 4444
@@ -48,14 +48,14 @@ class Pod:
         Pod.count += 1
         self.name, self.ns, self.container = name, "shop", "nginx"
         self.uid = str(uuid.uuid5(uuid.NAMESPACE_URL, name))
-        self.id = tw.hex_id(name)
+        self.id = cgroups.hex_id(name)
         self.address = f"198.51.100.{10 + Pod.count}"
         self.netns = test.lab.add_namespace(f"pod{Pod.count}")
         host_if, _ = test.lab.link(self.netns, [f"198.51.100.{100 + Pod.count}/32"],
                                    [f"{self.address}/24"])
         netns._ip("route", "add", f"{self.address}/32", "dev", host_if)
         self.cgroup = f"{SLICE.format(self.uid.replace('-', '_'))}/cri-containerd-{self.id}.scope"
-        tw.WorkloadsTest.bundle(os.path.join(
+        cgroups.bundle(os.path.join(
             test.rootfs, "run/containerd/io.containerd.runtime.v2.task/k8s.io", self.id), {
             "io.kubernetes.cri.container-type": "container",
             "io.kubernetes.cri.sandbox-name": name,
@@ -85,14 +85,14 @@ class Pod:
 class RolloutTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.mount = tw.cgroup2_mount()
+        cls.mount = cgroups.mount()
         if cls.mount is None:
             raise unittest.SkipTest("no cgroup2 mounted")
         h.enter_private_netns()
         cls.tmp = tempfile.TemporaryDirectory(prefix="cw-e2e-rollout-")
         cls.rootfs = os.path.join(cls.tmp.name, "rootfs")
         cls.top = os.path.join(cls.mount, f"cw-e2e-rollout-{os.getpid()}")
-        cls.home = os.path.join(cls.mount, tw.own_cgroup().lstrip("/"))
+        cls.home = os.path.join(cls.mount, cgroups.own().lstrip("/"))
         cls.made, cls.holders, cls.cw, cls.lab = [], [], None, netns.Lab()
         try:
             # The "internet" here: an external address on lo of the host side.
@@ -116,7 +116,7 @@ class RolloutTest(unittest.TestCase):
         for holder in cls.holders:
             cls.move(holder.pid, None)
             holder.stop()
-        tw.remove_cgroups(cls.made)
+        cgroups.remove(cls.made)
         cls.lab.close()
         cls.tmp.cleanup()
 
@@ -124,20 +124,9 @@ class RolloutTest(unittest.TestCase):
     def move(cls, pid, cgroup):
         """Moves pid into the test's cgroup `cgroup` (made on first use), or home for None."""
         if cgroup is None:
-            path = cls.home
+            cgroups.move(pid, cls.home, missing_ok=True)
         else:
-            path = cls.top
-            for part in [""] + cgroup.split("/"):
-                path = os.path.join(path, part) if part else path
-                if not os.path.isdir(path):
-                    os.mkdir(path)
-                    cls.made.append(path)
-        try:
-            with open(os.path.join(path, "cgroup.procs"), "w") as f:
-                f.write(str(pid))
-        except (OSError, ProcessLookupError):
-            if cgroup is not None:
-                raise
+            cgroups.move(pid, cgroups.make(cls.top, cgroup, cls.made))
 
     def listener(self, exp, port):
         series = exp.select("connwatch_listener_info", port=str(port))

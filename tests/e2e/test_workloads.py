@@ -22,54 +22,19 @@ metadata files); promtool accepts the exposition. Teardown moves every process o
 before it removes the cgroups, also when connwatch fails to start.
 """
 
-import json
 import os
 import sys
 import tempfile
-import time
 import unittest
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cgroups  # noqa: E402
 import connwatch_harness as h  # noqa: E402
 
 INTERVAL = "500ms"
 APPEAR = 10.0
 POLICY = "listeners:\n  - {process: connwatch}\n"
-
-
-def cgroup2_mount():
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            before, _, after = line.partition(" - ")
-            if after.split(" ")[0] == "cgroup2":
-                return before.split(" ")[4].replace("\\040", " ")
-    return None
-
-
-def own_cgroup():
-    with open("/proc/self/cgroup") as f:
-        for line in f:
-            if line.startswith("0::"):
-                return line[3:].rstrip("\n")
-    return "/"
-
-
-def remove_cgroups(made):
-    """Removes the cgroup directories a test made, deepest first, once their processes left."""
-    for path in reversed(made):
-        for _ in range(50):
-            try:
-                os.rmdir(path)
-                break
-            except FileNotFoundError:
-                break
-            except OSError:
-                time.sleep(0.1)  # a process that just exited may still count
-
-
-def hex_id(seed):
-    return (uuid.uuid5(uuid.NAMESPACE_OID, seed).hex * 2)[:64]
 
 
 class Workload:
@@ -81,14 +46,14 @@ class Workload:
 class WorkloadsTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.mount = cgroup2_mount()
+        cls.mount = cgroups.mount()
         if cls.mount is None:
             raise unittest.SkipTest("no cgroup2 mounted")
         h.enter_private_netns()
         cls.tmp = tempfile.TemporaryDirectory(prefix="cw-e2e-workloads-")
         cls.rootfs = os.path.join(cls.tmp.name, "rootfs")
         cls.top = os.path.join(cls.mount, f"cw-e2e-workloads-{os.getpid()}")
-        cls.home = os.path.join(cls.mount, own_cgroup().lstrip("/"))
+        cls.home = os.path.join(cls.mount, cgroups.own().lstrip("/"))
         cls.made, cls.holders, cls.cw = [], [], None
         try:
             cls.workloads = cls.plan()
@@ -109,13 +74,9 @@ class WorkloadsTest(unittest.TestCase):
         if cls.cw is not None:
             cls.cw.stop()
         for holder in cls.holders:
-            try:  # out of the test's cgroups first: a populated cgroup cannot be removed
-                with open(os.path.join(cls.home, "cgroup.procs"), "w") as f:
-                    f.write(str(holder.pid))
-            except OSError:
-                pass
+            cgroups.move(holder.pid, cls.home, missing_ok=True)  # out first, then removable
             holder.stop()
-        remove_cgroups(cls.made)
+        cgroups.remove(cls.made)
         cls.tmp.cleanup()
 
     @classmethod
@@ -123,7 +84,7 @@ class WorkloadsTest(unittest.TestCase):
         uid = {k: str(uuid.uuid5(uuid.NAMESPACE_URL, k)) for k in
                ("web", "dns", "batch", "evil", "huge")}
         sd = {k: v.replace("-", "_") for k, v in uid.items()}
-        ids = {k: hex_id(k) for k in ("web", "dns", "batch", "redis", "evil", "huge")}
+        ids = {k: cgroups.hex_id(k) for k in ("web", "dns", "batch", "redis", "evil", "huge")}
         slice_ = "kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod{}.slice"
         w = {
             "web": Workload("web", "containerd",
@@ -145,14 +106,14 @@ class WorkloadsTest(unittest.TestCase):
             workload.id, workload.uid = ids[key], uid.get(key, "")
         containerd = os.path.join(cls.rootfs, "run/containerd/io.containerd.runtime.v2.task/k8s.io")
         crio = os.path.join(cls.rootfs, "run/containers/storage/overlay-containers")
-        cls.bundle(os.path.join(containerd, ids["web"]), {
+        cgroups.bundle(os.path.join(containerd, ids["web"]), {
             "io.kubernetes.cri.container-type": "container",
             "io.kubernetes.cri.sandbox-name": w["web"].pod,
             "io.kubernetes.cri.sandbox-namespace": w["web"].ns,
             "io.kubernetes.cri.sandbox-uid": uid["web"],
             "io.kubernetes.cri.container-name": w["web"].container})
         for key in ("dns", "evil"):
-            cls.bundle(os.path.join(crio, ids[key], "userdata"), {
+            cgroups.bundle(os.path.join(crio, ids[key], "userdata"), {
                 "io.kubernetes.pod.name": w[key].pod,
                 "io.kubernetes.pod.namespace": w[key].ns,
                 "io.kubernetes.pod.uid": uid[key],
@@ -170,25 +131,12 @@ class WorkloadsTest(unittest.TestCase):
         return w
 
     @classmethod
-    def bundle(cls, directory, annotations):
-        os.makedirs(directory)
-        with open(os.path.join(directory, "config.json"), "w") as f:
-            json.dump({"ociVersion": "1.1.0", "process": {"args": ["x"]},
-                       "annotations": annotations}, f, separators=(",", ":"))
-
-    @classmethod
     def start_in_cgroup(cls, workload):
-        path = cls.top
-        for part in [""] + workload.cgroup.split("/"):
-            path = os.path.join(path, part) if part else path
-            if not os.path.isdir(path):
-                os.mkdir(path)
-                cls.made.append(path)
+        path = cgroups.make(cls.top, workload.cgroup, cls.made)
         holder = h.Holder(h.named_holder(cls.tmp.name, f"{workload.key}-server"),
                           ["--tcp-listen", "127.0.0.1:0"])
         cls.holders.append(holder)
-        with open(os.path.join(path, "cgroup.procs"), "w") as f:
-            f.write(str(holder.pid))
+        cgroups.move(holder.pid, path)
         with open(f"/proc/{holder.pid}/cgroup") as f:
             assert workload.cgroup in f.read(), f"pid {holder.pid} did not move"
         workload.holder = holder

@@ -73,4 +73,19 @@ struct SnapshotBuilder {
   }
 };
 
+// connwatch (pid 77) and what it holds: its listener on 10107 (socket 0), a scrape it answers
+// (1), a connection of its own to 8.8.8.8:443 (2), and a listener on 4444 (3) that nc (pid 50)
+// holds too. Set snapshot.self_pid to 77 for connwatch's own view of it.
+inline SnapshotBuilder& ConnwatchAndASharedListener(SnapshotBuilder& builder) {
+  return builder.Add(Tcp(SocketState::kListen, "0.0.0.0", 10107, "0.0.0.0", 0, 1))
+      .Add(Tcp(SocketState::kEstablished, "10.0.0.5", 10107, "10.0.0.9", 50000, 2))
+      .Add(Tcp(SocketState::kEstablished, "10.0.0.5", 40000, "8.8.8.8", 443, 3))
+      .Add(Tcp(SocketState::kListen, "0.0.0.0", 4444, "0.0.0.0", 0, 4))
+      .Own(1, 77, "connwatch")
+      .Own(2, 77, "connwatch")
+      .Own(3, 77, "connwatch")
+      .Own(4, 77, "connwatch")
+      .Own(4, 50, "nc");
+}
+
 }  // namespace connwatch::testing

@@ -109,21 +109,12 @@ TEST(BaselineLearnerTest, EveryOwnerNameOfASharedListenerIsLearned) {
   EXPECT_EQ(Processes(learned), (Strings{"apache2", "php-cgi"}));
 }
 
-// connwatch's own sockets are never judged, so none is learned: its HTTP front's loopback
-// listener and connections to civetweb take a new port at every start. A socket it shares
-// with another process is learned for that process.
+// connwatch's own sockets are never judged, so none is learned: its listener, the scrapes it
+// answers and its HTTP front's loopback connections to civetweb (a new port at every start).
+// A socket it shares with another process is learned for that process.
 TEST(BaselineLearnerTest, ConnwatchsOwnSocketsAreNotLearned) {
   SnapshotBuilder builder;
-  builder.Add(Tcp(SocketState::kListen, "0.0.0.0", 10107, "0.0.0.0", 0, 1))
-      .Add(Tcp(SocketState::kListen, "127.0.0.1", 39121, "0.0.0.0", 0, 2))
-      .Add(Tcp(SocketState::kEstablished, "127.0.0.1", 39121, "127.0.0.1", 50000, 3))
-      .Add(Tcp(SocketState::kListen, "0.0.0.0", 4444, "0.0.0.0", 0, 4))
-      .Own(1, 77, "connwatch")
-      .Own(2, 77, "connwatch")
-      .Own(3, 77, "connwatch")
-      .Own(4, 77, "connwatch")
-      .Own(4, 50, "nc");
-  Snapshot snapshot = builder.Build();
+  Snapshot snapshot = testing::ConnwatchAndASharedListener(builder).Build();
   snapshot.self_pid = 77;
   BaselineLearner learner;
   learner.Observe(snapshot);

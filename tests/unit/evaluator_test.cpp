@@ -153,16 +153,7 @@ TEST(EvaluatorTest, EmptySectionsAllowNothing) {
 // that did not name connwatch. A socket it shares with another process is still judged.
 TEST(EvaluatorTest, ConnwatchsOwnSocketsAreNeverFindings) {
   SnapshotBuilder builder;
-  builder.Add(Tcp(kListen, "0.0.0.0", 10107, "0.0.0.0", 0, 1))
-      .Add(Tcp(kEstablished, "10.0.0.5", 10107, "10.0.0.9", 50000, 2))
-      .Add(Tcp(kEstablished, "10.0.0.5", 40000, "8.8.8.8", 443, 3))
-      .Add(Tcp(kListen, "0.0.0.0", 4444, "0.0.0.0", 0, 4))
-      .Own(1, 77, "connwatch")
-      .Own(2, 77, "connwatch")
-      .Own(3, 77, "connwatch")
-      .Own(4, 77, "connwatch")
-      .Own(4, 50, "nc");
-  Snapshot snapshot = builder.Build();
+  Snapshot snapshot = testing::ConnwatchAndASharedListener(builder).Build();
   Policy policy;
   policy.listeners.emplace();
   policy.network_processes.emplace();
