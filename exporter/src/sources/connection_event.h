@@ -1,0 +1,53 @@
+// One TCP connection that ended: what an event source (sources/bpf_events.h for eBPF,
+// sources/sock_destroy.h for sock_diag destroy notifications) saw when its socket closed.
+// Connections that open and close between two samples are only ever seen this way.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+
+#include "net/ip_address.h"
+
+namespace connwatch {
+
+enum class EventOutcome : uint8_t {
+  kEstablished,  // reached ESTABLISHED at some point
+  kFailed,       // closed from SYN_SENT (refused, reset, timed out) or SYN_RECV
+};
+
+enum class EventDirection : uint8_t {
+  kUnknown,   // the source cannot tell (sock_diag: the consumer looks for a listener)
+  kOutbound,  // connect()ed
+  kInbound,   // accepted by a listener
+};
+
+struct ConnectionEvent {
+  Family family = Family::kIpv4;
+  IpAddress local;
+  uint16_t local_port = 0;
+  IpAddress remote;
+  // 0 when the kernel had already forgotten it (sock_diag: a reset or refused connect).
+  uint16_t remote_port = 0;
+  uint64_t cookie = 0;       // the socket cookie (SO_COOKIE, sock_diag's idiag_cookie)
+  uint64_t netns_inode = 0;  // the socket's network namespace (ns/net inode); 0 unknown
+  uint64_t cgroup_id = 0;    // cgroup v2 id of the process that connect()ed; 0 unknown
+  // The process that connect()ed (tgid) and its comm; 0 and "" when unknown. Never set for
+  // passive opens: the kernel accepts in softirq context, where the current task is
+  // arbitrary; the consumer attributes them to the listener's owner.
+  pid_t pid = 0;
+  std::string comm;  // attacker-controlled bytes, up to 15
+  EventDirection direction = EventDirection::kUnknown;
+  EventOutcome outcome = EventOutcome::kEstablished;
+  // CLOCK_BOOTTIME seconds at connect() (outbound) or at ESTABLISHED (inbound); 0 when the
+  // source did not see the start (the connection predates it, or sock_diag).
+  double start_boot_seconds = 0;
+  double end_boot_seconds = 0;  // CLOCK_BOOTTIME seconds at close; 0 when unknown
+  // tcp_info's bytes_acked and bytes_received at close (each counts the SYN or FIN as 1).
+  bool has_bytes = false;
+  uint64_t bytes_acked = 0;
+  uint64_t bytes_received = 0;
+};
+
+}  // namespace connwatch
