@@ -54,6 +54,12 @@ struct Socket {
   // The cgroup v2 id of the socket's creator (INET_DIAG_CGROUP_ID, which sock_diag sends
   // unasked); 0 when the source has none (/proc/net, kernels without cgroup2).
   uint64_t cgroup_id = 0;
+  // tcp_info's bytes_acked and bytes_received (INET_DIAG_INFO), when the dump asked for them
+  // (TCP only: the kernel keeps no byte counters for UDP sockets). Each counts the SYN or
+  // FIN as one byte; TIME_WAIT and request sockets never carry them.
+  bool has_bytes = false;
+  uint64_t bytes_acked = 0;
+  uint64_t bytes_received = 0;
 
   bool operator==(const Socket&) const = default;
 };

@@ -37,7 +37,7 @@ SnapshotBuilder& PathSockets(SnapshotBuilder& builder) {
       .Add(Udp("10.0.0.5", 40001, "8.8.4.4", 53, 4))                          // 3 out udp
       .Add(Tcp(kEstablished, "::ffff:10.0.0.5", 40002, "::ffff:203.0.113.9",  // 4 out, mapped
                8443, 5))
-      .Add(Tcp(SocketState::kSynSent, "10.0.0.5", 40003, "8.8.8.8", 25, 6))  // 5 not a connection
+      .Add(Tcp(SocketState::kSynSent, "10.0.0.5", 40003, "8.8.8.8", 25, 6))  // 5 an attempt
       .Add(Tcp(kEstablished, "10.0.0.5", 40004, "0.0.0.0", 0, 7))  // 6 no peer, no direction
       .Own(1, 10, "sshd")
       .Own(2, 10, "sshd")
@@ -58,11 +58,16 @@ TEST(EvaluatorTest, PathRuleKinds) {
   Evaluation evaluation = Evaluate(policy, snapshot);
   ASSERT_EQ(Keys(evaluation),
             (std::vector<std::string>{"path_violation 1 10", "path_violation 2 20",
-                                      "path_violation 3 30", "path_violation 4 40"}));
+                                      "path_violation 3 30", "path_violation 4 40",
+                                      "path_violation 5 50"}))
+      << "a connect still in SYN_SENT is judged as an attempt of its path";
   std::vector<uint16_t> ports;
   for (const Finding& finding : evaluation.findings) ports.push_back(finding.path_port);
-  EXPECT_EQ(ports, (std::vector<uint16_t>{22, 443, 53, 8443}))
+  EXPECT_EQ(ports, (std::vector<uint16_t>{22, 443, 53, 8443, 25}))
       << "local port inbound, remote port outbound";
+  EXPECT_EQ(evaluation.findings[4].reason,
+            "no paths rule allows an attempted outbound tcp to 8.8.8.8:25 (external) for process "
+            "mailer");
   EXPECT_EQ(evaluation.findings[0].reason,
             "no paths rule allows inbound tcp from 10.0.0.9 (internal) to port 22 for process "
             "sshd");
@@ -113,7 +118,8 @@ TEST(EvaluatorTest, PathPolicyZonesAndMappedPeers) {
       std::vector<PathRule>{Path("", Direction::kNone, "dmz"), Path("", Direction::kNone, "corp")};
   Evaluation evaluation = Evaluate(policy, snapshot);
   ASSERT_EQ(Keys(evaluation),
-            (std::vector<std::string>{"path_violation 2 20", "path_violation 3 30"}))
+            (std::vector<std::string>{"path_violation 2 20", "path_violation 3 30",
+                                      "path_violation 5 50"}))
       << "the v4-mapped dmz peer and the corp peer are allowed";
   policy.paths = std::vector<PathRule>{Path("", Direction::kNone, "internal"),
                                        Path("", Direction::kNone, "external")};

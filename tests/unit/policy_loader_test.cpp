@@ -106,6 +106,7 @@ TEST(PolicyLoaderTest, FullPolicyParsesToExactValues) {
 
   EXPECT_EQ(policy.limits.long_connection, std::chrono::minutes(90));
   EXPECT_EQ(policy.limits.udp_server_after, 5u);
+  EXPECT_EQ(policy.limits.finding_hold, std::chrono::minutes(10)) << "the default";
   EXPECT_EQ(policy.baseline.learn_for, std::chrono::hours(48));
 }
 
@@ -146,6 +147,7 @@ TEST(PolicyLoaderTest, ExamplePolicyDocumentsEveryKey) {
                           "limits",
                           "long_connection",
                           "udp_server_after",
+                          "finding_hold",
                           "baseline",
                           "learn_for"}) {
     bool documented = false;
@@ -337,7 +339,7 @@ const std::map<std::string, std::vector<std::string>> kBadPolicies = {
      {"two_documents.yaml:2:1: a policy file holds one YAML document; remove the second one"}},
     {"unknown_limits_key.yaml",
      {"unknown_limits_key.yaml:2:3: limits.long_connections: unknown key; expected one of: "
-      "long_connection, udp_server_after"}},
+      "long_connection, udp_server_after, finding_hold"}},
     {"udp_server_after_negative.yaml",
      {"udp_server_after_negative.yaml:3:21: limits.udp_server_after: must be a number of samples "
       "from 0 to 100000, got -1"}},

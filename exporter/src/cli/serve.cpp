@@ -45,8 +45,13 @@ constexpr const char* kSummary =
 // Everything serve's flags set. The sampler's and the server's options are the flags'
 // targets, so their defaults are the flags' defaults.
 struct ServeFlags {
-  ServeFlags() { sampler.snapshot.all_namespaces = true; }
+  ServeFlags() {
+    sampler.snapshot.all_namespaces = true;
+    sampler.snapshot.tcp_bytes = true;
+  }
   SamplerOptions sampler;
+  EventsMode events = EventsMode::kAuto;
+  std::chrono::milliseconds series_ttl{std::chrono::hours(1)};
   ServerOptions server;
   std::string interval_text;  // --collect.interval as typed, for the start-up log line
   std::string config_file, storage_path = kDefaultStoragePath, web_config_file;
@@ -105,6 +110,19 @@ Command ServeCommand(ServeFlags& f) {
                           "Directory for connwatch's state (the learned baseline)."),
           BoolFlag("baseline.reset", "Forget the persisted baseline and learn it again.",
                    &f.reset_baseline),
+          TypedChoiceFlag("collect.events",
+                          "TCP connections between samples: from eBPF (CAP_BPF, CAP_PERFMON), "
+                          "sock_diag destroy notifications, auto (eBPF, else sock_diag) or off.",
+                          &f.events,
+                          std::vector<std::pair<std::string, EventsMode>>{
+                              {"auto", EventsMode::kAuto},
+                              {"ebpf", EventsMode::kEbpf},
+                              {"sock_diag", EventsMode::kSockDiag},
+                              {"off", EventsMode::kOff}}),
+          DurationFlag("metrics.series-ttl",
+                       "Drop a per-connection counter series (opened, failed, bytes) that has "
+                       "not moved for this long and whose process holds no socket.",
+                       &f.series_ttl, std::chrono::seconds(1)),
           IntegerFlag("findings.max-series",
                       "Most connwatch_finding_info series; the rest is counted as dropped.",
                       &f.sampler.metrics.max_finding_series, 0, kMaxCount),
@@ -285,6 +303,8 @@ int RunServe(const std::vector<std::string>& args) {
   if (auto exit_code = ParseCommandLine(ServeCommand(flags), args)) return *exit_code;
   SetLogLevel(flags.log_level);
   flags.sampler.storage_path = flags.storage_path;
+  flags.sampler.events = flags.events;
+  flags.sampler.series_ttl_seconds = std::chrono::duration<double>(flags.series_ttl).count();
   if (!ApplyWebConfig(flags.web_config_file, flags.server)) return 2;
   sigset_t stop_signals = BlockStopSignals();
   Log(LogLevel::kInfo, "starting connwatch",
@@ -307,9 +327,12 @@ int RunServe(const std::vector<std::string>& args) {
     Log(LogLevel::kInfo, "other network namespaces are read through /proc/<pid>/net",
         {{"reason", "no cap_sys_admin"}});
   }
+  // CAP_BPF and CAP_PERFMON likewise: only when held and eBPF may be used.
+  bool ebpf = (flags.events == EventsMode::kAuto || flags.events == EventsMode::kEbpf) &&
+              HasEffectiveCapabilities(kEbpfCapabilities);
   CapabilitySet required = 0;
   for (const std::string& address : flags.server.listen_addresses) {
-    required |= RequiredCapabilities(address, snapshot.netns_setns);
+    required |= RequiredCapabilities(address, snapshot.netns_setns, ebpf);
   }
   DropUnneededCapabilities(required);
   RaiseOpenFileLimit();

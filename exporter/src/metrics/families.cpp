@@ -180,62 +180,10 @@ std::string AgeSourceLabel(const Snapshot& snapshot, size_t socket) {
   return AgeSourceName(snapshot.ages[socket]->source);
 }
 
-// The facts a connwatch_finding_info series carries about its socket or service.
-LabelValues FindingLabels(const Snapshot& snapshot, const Evaluation& evaluation,
-                          const Finding& finding) {
-  std::string pid = finding.pid > 0 ? std::to_string(finding.pid) : "";
-  if (!finding.socket) {
-    // An expected service that is down has no socket: the service's own facts.
-    const ExpectedService* service = nullptr;
-    for (const ServiceState& state : evaluation.services) {
-      if (state.service->name == finding.service) service = state.service;
-    }
-    // exe: where the missing listener's binary should live, as process is who.
-    return {CheckName(finding.check),
-            finding.process,
-            pid,
-            service ? ProtocolMatchName(service->protocol) : "",
-            "",
-            service ? std::to_string(service->port) : "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            service ? ExeLabel(service->exe) : "",
-            "",
-            "",
-            "",
-            ""};
-  }
-  auto owner = snapshot.processes.find(finding.pid);
-  std::string exe = owner != snapshot.processes.end() ? ExeLabel(owner->second.exe) : "";
-  const Socket& socket = snapshot.sockets[*finding.socket];
-  const SocketClass& socket_class = snapshot.classes[*finding.socket];
-  bool has_peer = socket.remote_port != 0;
-  const Workload& workload = snapshot.WorkloadOf(*finding.socket);
-  return {CheckName(finding.check),
-          finding.process,
-          pid,
-          TransportName(socket.transport),
-          FormatIpAddress(socket.local),
-          std::to_string(socket.local_port),
-          has_peer ? FormatIpAddress(socket.remote) : "",
-          has_peer ? std::to_string(socket.remote_port) : "",
-          DirectionName(socket_class.direction),
-          socket_class.remote_zone ? *socket_class.remote_zone : "",
-          AgeSourceLabel(snapshot, *finding.socket),
-          exe,
-          std::string(snapshot.NetnsNameOf(socket)),
-          workload.k8s_namespace,
-          workload.pod,
-          workload.container};
-}
-
 // The verdicts of the policy checks.
 void AddCheckFamilies(const Snapshot& snapshot, const Evaluation& evaluation,
-                      const MetricsOptions& options, CumulativeCounters& counters,
-                      std::vector<MetricFamily>& families) {
+                      const FindingEvents* finding_events, const MetricsOptions& options,
+                      CumulativeCounters& counters, std::vector<MetricFamily>& families) {
   FamilyBuilder active(metric::kCheckActive, MetricType::Gauge, {"check"});
   for (int check = 0; check < kCheckCount; ++check) {
     active.Set({CheckName(static_cast<Check>(check))}, evaluation.active[check] ? 1 : 0);
@@ -291,7 +239,13 @@ void AddCheckFamilies(const Snapshot& snapshot, const Evaluation& evaluation,
   families.push_back(process_sockets.Build(options.max_series, counters.series_dropped));
   families.push_back(paths.Build(options.max_series, counters.series_dropped));
   families.push_back(deleted.Build(options.max_series, counters.series_dropped));
-  families.push_back(findings.Build(options.max_finding_series, counters.series_dropped));
+  MetricFamily finding_info = findings.Build(options.max_finding_series, counters.series_dropped);
+  if (finding_events != nullptr) {
+    uint64_t dropped = 0;
+    AppendHeldFindings(finding_events->held(), options.max_finding_series, finding_info, dropped);
+    counters.series_dropped[metric::kFindingInfo.name] += dropped;
+  }
+  families.push_back(std::move(finding_info));
 }
 
 // What the socket table holds: sockets by state, listeners by owner, connections by owner,
@@ -521,6 +475,58 @@ void AddSelfFamilies(const Snapshot& snapshot, const FamilyBuilder& unowned,
 
 }  // namespace
 
+// The facts a connwatch_finding_info series carries about its socket or service.
+LabelValues FindingLabels(const Snapshot& snapshot, const Evaluation& evaluation,
+                          const Finding& finding) {
+  std::string pid = finding.pid > 0 ? std::to_string(finding.pid) : "";
+  if (!finding.socket) {
+    // An expected service that is down has no socket: the service's own facts.
+    const ExpectedService* service = nullptr;
+    for (const ServiceState& state : evaluation.services) {
+      if (state.service->name == finding.service) service = state.service;
+    }
+    // exe: where the missing listener's binary should live, as process is who.
+    return {CheckName(finding.check),
+            finding.process,
+            pid,
+            service ? ProtocolMatchName(service->protocol) : "",
+            "",
+            service ? std::to_string(service->port) : "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            service ? ExeLabel(service->exe) : "",
+            "",
+            "",
+            "",
+            ""};
+  }
+  auto owner = snapshot.processes.find(finding.pid);
+  std::string exe = owner != snapshot.processes.end() ? ExeLabel(owner->second.exe) : "";
+  const Socket& socket = snapshot.sockets[*finding.socket];
+  const SocketClass& socket_class = snapshot.classes[*finding.socket];
+  bool has_peer = socket.remote_port != 0;
+  const Workload& workload = snapshot.WorkloadOf(*finding.socket);
+  return {CheckName(finding.check),
+          finding.process,
+          pid,
+          TransportName(socket.transport),
+          FormatIpAddress(socket.local),
+          std::to_string(socket.local_port),
+          has_peer ? FormatIpAddress(socket.remote) : "",
+          has_peer ? std::to_string(socket.remote_port) : "",
+          DirectionName(socket_class.direction),
+          socket_class.remote_zone ? *socket_class.remote_zone : "",
+          AgeSourceLabel(snapshot, *finding.socket),
+          exe,
+          std::string(snapshot.NetnsNameOf(socket)),
+          workload.k8s_namespace,
+          workload.pod,
+          workload.container};
+}
+
 void CumulativeCounters::AddSnapshot(const Snapshot& snapshot) {
   ++samples;
   const OwnerScanStats& owners = snapshot.owner_stats;
@@ -540,7 +546,7 @@ void CumulativeCounters::AddSnapshot(const Snapshot& snapshot) {
 
 std::vector<MetricFamily> BuildFamilies(const Snapshot& snapshot, double sample_duration_seconds,
                                         const MetricsOptions& options, CumulativeCounters& counters,
-                                        const PolicyView* policy) {
+                                        const PolicyView* policy, const EventsView* events) {
   const Evaluation* evaluation = policy ? policy->evaluation : nullptr;
   SocketFamilies socket_families(evaluation);
   socket_families.Count(snapshot);
@@ -552,11 +558,16 @@ std::vector<MetricFamily> BuildFamilies(const Snapshot& snapshot, double sample_
   }
   if (policy != nullptr) {
     AddPolicyStateFamilies(*policy, counters, families);
-    if (evaluation != nullptr) AddCheckFamilies(snapshot, *evaluation, options, counters, families);
+    if (evaluation != nullptr) {
+      AddCheckFamilies(snapshot, *evaluation, policy->finding_events, options, counters, families);
+    }
   }
   socket_families.BuildCapped(options, counters, families);
   families.push_back(ContainerInfoFamily(snapshot, options, counters));
   AddNetnsFamilies(snapshot, options.max_series, counters.series_dropped, families);
+  if (events != nullptr) {
+    AddEventFamilies(*events, options.max_series, counters.series_dropped, families);
+  }
   AddSelfFamilies(snapshot, socket_families.unowned(), socket_families.unattributed(), counters,
                   families);
   families.push_back(HttpRejectionsFamily(options.http_rejections, counters));

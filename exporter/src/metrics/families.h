@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "metrics/event_families.h"
+#include "metrics/family_builder.h"
 #include "metrics/http_rejections.h"
 #include "policy/evaluator.h"
 #include "sources/snapshot.h"
@@ -48,9 +50,11 @@ struct PolicyView {
   bool last_reload_successful = true;
   double last_reload_success_timestamp_seconds = 0;
   double long_connection_seconds = 3600;  // limits.long_connection
+  // Findings held after their connection ended (metrics/finding_events.h); null: none.
+  const FindingEvents* finding_events = nullptr;
 };
 
-// Builds every family for `snapshot`, capping each at options.max_series and adding what
+// Builds every family for `snapshot` (and, with `events`, those of the connection events), capping each at options.max_series and adding what
 // the caps drop to counters.series_dropped. Never throws on hostile names: every label
 // value is valid UTF-8. Without a policy view every listener counts as expected and no
 // check families are emitted.
@@ -58,6 +62,13 @@ std::vector<prometheus::MetricFamily> BuildFamilies(const Snapshot& snapshot,
                                                     double sample_duration_seconds,
                                                     const MetricsOptions& options,
                                                     CumulativeCounters& counters,
-                                                    const PolicyView* policy = nullptr);
+                                                    const PolicyView* policy = nullptr,
+                                                    const EventsView* events = nullptr);
+
+// The connwatch_finding_info labels of one finding: check, process, pid, protocol,
+// local_address, local_port, remote_address, remote_port, direction, remote_zone,
+// age_source, exe, netns, namespace, pod, container.
+LabelValues FindingLabels(const Snapshot& snapshot, const Evaluation& evaluation,
+                          const Finding& finding);
 
 }  // namespace connwatch

@@ -105,6 +105,33 @@ inline constexpr Info kHttpConnectionsRejected{
     "connwatch_http_connections_rejected_total",
     "HTTP connections the front closed or refused: header_timeout, peer_limit, total_limit, "
     "tls_handshake, request_too_large, response_timeout."};
+inline constexpr Info kConnectionsOpened{
+    "connwatch_connections_opened_total",
+    "TCP connections that reached ESTABLISHED, however short, by owning process, direction and "
+    "peer zone (from the connection events and the samples)."};
+inline constexpr Info kConnectionsFailed{
+    "connwatch_connections_failed_total",
+    "Outbound TCP connects that never established (refused, reset, timed out), by process and "
+    "peer zone."};
+inline constexpr Info kTcpBytes{
+    "connwatch_tcp_bytes_total",
+    "Bytes of TCP connections (tcp_info bytes_acked sent, bytes_received received; SYN and FIN "
+    "count 1 each), by process, direction, peer zone and flow. TCP only: the kernel keeps no "
+    "per-socket byte counters for UDP."};
+inline constexpr Info kConnectionDuration{
+    "connwatch_connection_duration_seconds",
+    "Lifetimes of closed TCP connections whose start was seen, by direction and peer zone."};
+inline constexpr Info kEventsSourceInfo{
+    "connwatch_events_source_info",
+    "The source of connection events between samples: ebpf, sock_diag or off."};
+inline constexpr Info kEventsLost{
+    "connwatch_events_lost_total",
+    "Connection events lost: records the eBPF program could not deliver, destroy notifications "
+    "the kernel dropped, and queue overflow."};
+inline constexpr Info kFindingEvents{
+    "connwatch_finding_events_total",
+    "Connections that violated the policy, each counted once per check and owner, whether a "
+    "sample saw it or only the connection events did."};
 inline constexpr Info kBuildInfo{"connwatch_build_info",
                                  "A metric with a constant 1 labeled by version and revision."};
 inline constexpr Info kContainerInfo{

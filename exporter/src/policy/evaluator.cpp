@@ -275,12 +275,15 @@ void EvaluatePaths(const std::vector<PathRule>& rules, const Snapshot& snapshot,
                    Evaluation& evaluation) {
   for (size_t i = 0; i < snapshot.sockets.size(); ++i) {
     const SocketClass& socket_class = snapshot.classes[i];
-    if (socket_class.role != SocketRole::kConnection ||
+    const Socket& socket = snapshot.sockets[i];
+    // A connect still in SYN_SENT (or one that failed, between samples) is an attempt of
+    // the path: judged as one, so a blocked beacon or a scan is not skipped.
+    bool attempt = socket.transport == Transport::kTcp && socket.state == SocketState::kSynSent;
+    if ((socket_class.role != SocketRole::kConnection && !attempt) ||
         socket_class.direction == Direction::kNone || !JudgedNow(snapshot, i) ||
         snapshot.OnlySelfOwns(i)) {
       continue;
     }
-    const Socket& socket = snapshot.sockets[i];
     // The service port: bounded, unlike the ephemeral port on the client's side.
     uint16_t port =
         socket_class.direction == Direction::kInbound ? socket.local_port : socket.remote_port;
@@ -299,7 +302,7 @@ void EvaluatePaths(const std::vector<PathRule>& rules, const Snapshot& snapshot,
               ? "from " + FormatIpAddress(socket.remote) + " (" + zone + ") to port " +
                     std::to_string(port)
               : "to " + FormatEndpoint(socket.remote, socket.remote_port) + " (" + zone + ")";
-      finding.reason = std::string("no paths rule allows ") +
+      finding.reason = std::string("no paths rule allows ") + (attempt ? "an attempted " : "") +
                        DirectionName(socket_class.direction) + " " +
                        TransportName(socket.transport) + " " + peer + " " +
                        ForWhom(owner, snapshot.AttributionOf(i));

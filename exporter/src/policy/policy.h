@@ -89,6 +89,9 @@ struct Limits {
   // Samples an unconnected UDP socket inside the ephemeral range must be held in before it
   // is a listener (sources/udp_server_tracker.h): a listener from the next one on.
   uint32_t udp_server_after = kDefaultUdpServerAfter;
+  // How long a finding stays in connwatch_finding_info after its connection ended (with
+  // its start, duration and bytes), so the peer of a 200 ms connection is still there.
+  std::chrono::seconds finding_hold{600};
 };
 
 struct BaselineSettings {

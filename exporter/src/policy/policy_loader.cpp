@@ -486,12 +486,18 @@ class Checker {
 
   void LimitsSection(const YamlNode& node, Limits& limits) {
     YamlFields fields;
-    if (!reader_.ReadFields(node, "limits", {"long_connection", "udp_server_after"}, fields)) {
+    if (!reader_.ReadFields(node, "limits", {"long_connection", "udp_server_after", "finding_hold"},
+                           fields)) {
       return;
     }
     if (const YamlNode* value = YamlReader::Value(fields, "long_connection")) {
       if (auto duration = Duration(*value, "limits.long_connection", false)) {
         limits.long_connection = *duration;
+      }
+    }
+    if (const YamlNode* value = YamlReader::Value(fields, "finding_hold")) {
+      if (auto duration = Duration(*value, "limits.finding_hold", true)) {
+        limits.finding_hold = *duration;
       }
     }
     if (const YamlNode* value = YamlReader::Value(fields, "udp_server_after")) {

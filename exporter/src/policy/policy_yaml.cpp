@@ -228,6 +228,7 @@ std::string PolicyToYaml(const Policy& policy) {
   }
   out << "limits:\n  long_connection: " << FormatDuration(policy.limits.long_connection) << "\n";
   out << "  udp_server_after: " << policy.limits.udp_server_after << "\n";
+  out << "  finding_hold: " << FormatDuration(policy.limits.finding_hold) << "\n";
   out << "baseline:\n  learn_for: " << FormatDuration(policy.baseline.learn_for) << "\n";
   return out.str();
 }

@@ -164,6 +164,10 @@ std::string_view DegradationWithout(int cap) {
       return "no conntrack dump: connection ages come from first_seen and process_start only";
     case kCapNetBindService:
       return "cannot listen on a port below 1024";
+    case kCapBpf:
+    case kCapPerfmon:
+      return "no eBPF connection events: short connections come from sock_diag destroy "
+             "notifications (no process at connect, no durations of unsampled connections)";
     case kCapSysAdmin:
       return "no setns(): other network namespaces are read through /proc/<pid>/net (no socket "
              "cookies; a namespace pinned without a process is not read)";
@@ -172,9 +176,11 @@ std::string_view DegradationWithout(int cap) {
   }
 }
 
-CapabilitySet RequiredCapabilities(std::string_view listen_address, bool netns_setns) {
+CapabilitySet RequiredCapabilities(std::string_view listen_address, bool netns_setns,
+                                   bool ebpf) {
   CapabilitySet required = kConnwatchCapabilities;
   if (netns_setns) required |= CapabilityBit(kCapSysAdmin);
+  if (ebpf) required |= kEbpfCapabilities;
   std::string_view port = listen_address.substr(listen_address.rfind(':') + 1);
   unsigned number = 0;
   auto [end, error] = std::from_chars(port.data(), port.data() + port.size(), number);

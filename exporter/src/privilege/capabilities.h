@@ -19,8 +19,13 @@ constexpr int kCapNetBindService = 10;
 constexpr int kCapNetAdmin = 12;
 constexpr int kCapSysPtrace = 19;
 constexpr int kCapSysAdmin = 21;
+constexpr int kCapPerfmon = 38;
+constexpr int kCapBpf = 39;
 
 constexpr CapabilitySet CapabilityBit(int cap) { return CapabilitySet{1} << cap; }
+
+// Loading and attaching the eBPF connection-event program (sources/bpf_events.h).
+constexpr CapabilitySet kEbpfCapabilities = CapabilityBit(kCapPerfmon) | CapabilityBit(kCapBpf);
 
 // CAP_DAC_READ_SEARCH + CAP_SYS_PTRACE: other users' /proc/<pid>/fd (socket owners) and
 // /proc/<pid>/exe. CAP_NET_ADMIN: the conntrack dump (exact connection ages).
@@ -61,7 +66,9 @@ std::string_view DegradationWithout(int cap);
 // listens on a port below 1024 (":80"), which root could bind before the drop.
 // CAP_SYS_ADMIN too when other network namespaces are read through setns() (a sock_diag
 // socket made inside each; without it, each is read through /proc/<pid>/net).
-CapabilitySet RequiredCapabilities(std::string_view listen_address, bool netns_setns = false);
+// CAP_BPF and CAP_PERFMON when the eBPF event source is to be loaded (`ebpf`).
+CapabilitySet RequiredCapabilities(std::string_view listen_address, bool netns_setns = false,
+                                   bool ebpf = false);
 
 // How to get from `current` to holding only `required`. connwatch runs no other program, so
 // nothing is left inheritable or ambient: those sets only matter across execve(2).

@@ -2,10 +2,16 @@
 
 #include <exception>
 #include <optional>
+#include <set>
 
+#include <sys/stat.h>
+
+#include "base/atomic_file.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "sources/proc_process.h"
 #include "sources/proc_sys.h"
+#include "tracking/closed_connections.h"
 #include "tracking/state_format.h"
 #include "tracking/state_store.h"
 
@@ -14,7 +20,81 @@ namespace connwatch {
 Sampler::Sampler(SamplerOptions options, PolicyRuntime* runtime)
     : options_(std::move(options)),
       runtime_(runtime),
-      state_path_(options_.storage_path.empty() ? "" : StatePathIn(options_.storage_path)) {}
+      state_path_(options_.storage_path.empty() ? "" : StatePathIn(options_.storage_path)) {
+  if (options_.events) {
+    events_ = std::make_unique<ConnectionEvents>(*options_.events, options_.snapshot.procfs);
+    struct stat info;
+    if (stat((options_.snapshot.procfs + "/thread-self/ns/net").c_str(), &info) == 0) {
+      own_netns_inode_ = static_cast<uint64_t>(info.st_ino);
+    }
+  }
+}
+
+namespace {
+
+// Processes that only events named, read per sample at most: a flood of short connections
+// from many processes must not turn a sample into a /proc walk.
+constexpr size_t kMaxEventProcessReads = 256;
+
+// connwatch's own namespace as inode 0, as the samples have it; without every namespace
+// (--collector.netns=own) the events of the others are not this host view's.
+void NormalizeEvents(std::vector<ConnectionEvent>& events, uint64_t own_inode,
+                     bool all_namespaces) {
+  for (ConnectionEvent& event : events) {
+    if (event.netns_inode == own_inode) event.netns_inode = 0;
+  }
+  if (!all_namespaces) {
+    std::erase_if(events, [](const ConnectionEvent& event) { return event.netns_inode != 0; });
+  }
+}
+
+std::set<std::string> LiveProcessNames(const Snapshot& snapshot) {
+  std::set<std::string> names;
+  for (const auto& [pid, process] : snapshot.processes) names.insert(process.name);
+  return names;
+}
+
+}  // namespace
+
+void Sampler::CountConnections(const Snapshot& snapshot, const EffectivePolicy* effective,
+                               const ZoneClassifier& zones) {
+  double now_boot = snapshot.boot_clock_seconds;
+  double now_unix = snapshot.timestamp_seconds;
+  std::vector<ConnectionEvent> events;
+  if (events_) events_->Take(events);
+  NormalizeEvents(events, own_netns_inode_, options_.snapshot.all_namespaces);
+  if (effective) finding_events_.ObserveEnds(events, now_boot, now_unix);
+  std::vector<ConnectionEvent> unseen = ledger_.CloseSeen(std::move(events), now_boot);
+  if (!boot_time_) boot_time_ = ReadBootTime(options_.snapshot.procfs);
+  size_t reads = 0;
+  ProcessLookup lookup = [&](pid_t pid) -> std::optional<Process> {
+    if (!boot_time_ || ++reads > kMaxEventProcessReads) return std::nullopt;
+    return ReadProcess(options_.snapshot.procfs, pid, *boot_time_, event_process_stats_);
+  };
+  Snapshot closed = ClosedConnectionsSnapshot(snapshot, unseen, zones, lookup);
+  ledger_.CountClosed(closed, unseen, now_boot);
+  ledger_.Observe(snapshot, now_boot);
+  ledger_.Expire(options_.series_ttl_seconds, now_boot, LiveProcessNames(snapshot));
+  if (effective && !closed.sockets.empty()) {
+    Evaluation judged = Evaluate(effective->policy, closed);
+    finding_events_.ObserveClosed(closed, judged, unseen, now_boot, now_unix);
+  }
+}
+
+void Sampler::HoldFindings(const Snapshot& snapshot, const EffectivePolicy& effective,
+                           const Evaluation& evaluation) {
+  finding_events_.ObserveLive(snapshot, evaluation, snapshot.boot_clock_seconds,
+                              snapshot.timestamp_seconds);
+  finding_events_.Expire(static_cast<double>(effective.policy.limits.finding_hold.count()),
+                         options_.metrics.max_finding_series, snapshot.boot_clock_seconds);
+  if (!finding_events_.TakeChanged() || options_.storage_path.empty()) return;
+  std::string error;
+  if (!WriteFileAtomically("held findings", HeldFindingsPathIn(options_.storage_path),
+                           FormatHeldFindings(finding_events_.held()), error)) {
+    ++counters_.state_errors["save:findings"];
+    Log(LogLevel::kWarn, "cannot save held findings", {{"err", error}});
+  }
+}
 
 void Sampler::RestoreAges() {
   tracker_.emplace(ReadBootId(options_.snapshot.procfs));
@@ -75,6 +155,9 @@ void Sampler::SampleOnce() {
     SnapshotOptions snapshot_options = options_.snapshot;
     snapshot_options.conntrack = true;  // for the ages
     snapshot_options.udp_servers = &udp_servers_;
+    snapshot_options.events = events_.get();
+    // The bytes of live connections (tcp_info) come with the own namespace's dump.
+    if (snapshot_options.tcp_bytes) snapshot_options.sock_diag_dump = DumpSockDiagWithBytes;
     if (effective) {
       snapshot_options.udp_service_ports = effective->udp_service_ports;
       snapshot_options.udp_server_after = effective->policy.limits.udp_server_after;
@@ -83,6 +166,8 @@ void Sampler::SampleOnce() {
         snapshot_options, effective ? effective->zones : builtin_zones_, &snapshot_cache_);
     counters_.AddSnapshot(snapshot);
     TrackAges(snapshot);
+    const ZoneClassifier& zones = effective ? effective->zones : builtin_zones_;
+    if (options_.events) CountConnections(snapshot, effective.get(), zones);
     std::optional<Evaluation> evaluation;
     PolicyView policy_view;
     if (effective) {
@@ -91,18 +176,24 @@ void Sampler::SampleOnce() {
       counters_.state_errors["load:baseline"] = baseline.load;
       counters_.state_errors["save:baseline"] = baseline.save;
       evaluation = Evaluate(effective->policy, snapshot);
+      if (options_.events) HoldFindings(snapshot, *effective, *evaluation);
       ReloadStatus reload = runtime_->reload_status();
       policy_view = {&*evaluation,
                      effective->learning,
                      effective->baseline_rules,
                      reload.last_successful,
                      reload.last_success_timestamp_seconds,
-                     static_cast<double>(effective->policy.limits.long_connection.count())};
+                     static_cast<double>(effective->policy.limits.long_connection.count()),
+                     options_.events ? &finding_events_ : nullptr};
     }
+    EventsView events_view{&ledger_, effective ? &finding_events_ : nullptr,
+                           events_ ? events_->source() : EventSource::kOff,
+                           events_ ? events_->lost() : 0};
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     auto families = BuildFamilies(snapshot, seconds, options_.metrics, counters_,
-                                  effective ? &policy_view : nullptr);
+                                  effective ? &policy_view : nullptr,
+                                  options_.events ? &events_view : nullptr);
     auto exposition = std::make_shared<const Exposition>(SerializeFamilies(families));
     {
       std::lock_guard<std::mutex> lock(latest_mutex_);

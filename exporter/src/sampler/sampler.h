@@ -7,11 +7,15 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
 #include "metrics/exposition.h"
 #include "metrics/families.h"
+#include "metrics/finding_events.h"
+#include "sources/connection_events.h"
+#include "tracking/connection_ledger.h"
 #include "net/zones.h"
 #include "sampler/policy_runtime.h"
 #include "sources/snapshot.h"
@@ -26,6 +30,12 @@ struct SamplerOptions {
   MetricsOptions metrics;
   // Where the first-seen table is persisted (connections.state); "" keeps it in memory.
   std::string storage_path;
+  // The connection events between samples (--collect.events); nullopt: no connection
+  // counting at all (bare samplers of tests and benchmarks).
+  std::optional<EventsMode> events;
+  // --metrics.series-ttl: a per-connection counter series that has not moved for this long
+  // and whose process holds no socket is dropped.
+  double series_ttl_seconds = 3600;
 };
 
 class Sampler {
@@ -57,12 +67,27 @@ class Sampler {
   // Ages for the snapshot's connections; persists the table.
   void TrackAges(Snapshot& snapshot);
 
+  // Counts the connections of this sample and of the events since the last; judges the
+  // connections only events saw. `zones` as the sample's.
+  void CountConnections(const Snapshot& snapshot, const EffectivePolicy* effective,
+                        const ZoneClassifier& zones);
+  // Counts the sample's findings per connection and holds those that ended; saves the held
+  // ones for `connwatch check`.
+  void HoldFindings(const Snapshot& snapshot, const EffectivePolicy& effective,
+                    const Evaluation& evaluation);
+
   CumulativeCounters counters_;        // only touched by the sampling thread
   SnapshotCache snapshot_cache_;       // likewise
   UdpServerTracker udp_servers_;       // likewise: which UDP sockets stay bound
   std::optional<AgeTracker> tracker_;  // created on the first sample
   std::string state_path_;
   std::optional<TrackerStateStore> state_store_;
+  std::unique_ptr<ConnectionEvents> events_;  // with options_.events
+  uint64_t own_netns_inode_ = 0;
+  ConnectionLedger ledger_;
+  FindingEvents finding_events_;
+  std::optional<double> boot_time_;  // btime, for reading processes only events named
+  ProcessReadStats event_process_stats_;
 
   mutable std::mutex latest_mutex_;
   std::shared_ptr<const Exposition> latest_;

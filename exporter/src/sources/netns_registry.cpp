@@ -196,6 +196,7 @@ void NetnsRegistry::OpenSockets(const Options& options, std::vector<Entry*>& fre
       entry->sockstat = Fd(open((net + "sockstat").c_str(), O_RDONLY | O_CLOEXEC));
       entry->sockstat6 = Fd(open((net + "sockstat6").c_str(), O_RDONLY | O_CLOEXEC));
       entry->snmp = Fd(open((net + "snmp").c_str(), O_RDONLY | O_CLOEXEC));
+      if (options.opened_inside) options.opened_inside(entry->inode);
       if (setns(home.get(), CLONE_NEWNET) != 0) {
         Log(LogLevel::kError, "setns back to connwatch's namespace failed",
             {{"err", ErrnoText(errno)}});
@@ -221,6 +222,7 @@ void NetnsRegistry::OpenSockets(const Options& options, std::vector<Entry*>& fre
 void NetnsRegistry::Update(const Options& options, const std::map<uint64_t, Found>& found) {
   for (auto it = entries_.begin(); it != entries_.end();) {
     if (found.count(it->first) == 0 && ++it->second.missed >= kReleaseAfterMissedSamples) {
+      if (options.released) options.released(it->first);
       it = entries_.erase(it);  // closes its socket: the namespace may go
     } else {
       ++it;
@@ -290,7 +292,7 @@ bool NetnsRegistry::DumpInside(const Options& options, Entry& entry, std::vector
   uint32_t states = plan == TcpDumpPlan::kNone             ? 0
                     : plan == TcpDumpPlan::kListenersFirst ? kListenTcpState
                                                            : kAllTcpStates;
-  if (!DumpSockDiagOn(*entry.socket, states, out, stats, error)) return false;
+  if (!DumpSockDiagOn(*entry.socket, states, out, stats, error, options.tcp_info)) return false;
   bool reused = false;
   if (states == kListenTcpState) {
     if (CanReuseConnections(entry.last_signature, signature, entry.since_full,
@@ -299,7 +301,9 @@ bool NetnsRegistry::DumpInside(const Options& options, Entry& entry, std::vector
       reused = true;
     } else if (!ListenersAreAll(*counts, CountTcpListeners(out, start))) {
       out.resize(start);
-      if (!DumpSockDiagOn(*entry.socket, kAllTcpStates, out, stats, error)) return false;
+      if (!DumpSockDiagOn(*entry.socket, kAllTcpStates, out, stats, error, options.tcp_info)) {
+        return false;
+      }
     }
   }
   if (reused) {

@@ -15,6 +15,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -53,6 +54,14 @@ class NetnsRegistry {
     // socket turned CLOSE_WAIT, an accepted socket's inode), and a full read of a namespace
     // walks the kernel's whole TCP hash.
     uint32_t full_dump_every = 120;
+    // Ask for tcp_info (Socket::bytes_*) in the TCP dumps. Reused connections keep the bytes
+    // of the read they come from.
+    bool tcp_info = false;
+    // Called from inside each namespace as it is opened (on the opener thread, with the
+    // namespace entered), and when a namespace is released: the sock_diag destroy
+    // subscribers of sources/connection_events.h live and end with the namespace.
+    std::function<void(uint64_t inode)> opened_inside;
+    std::function<void(uint64_t inode)> released;
   };
 
   NetnsRegistry();

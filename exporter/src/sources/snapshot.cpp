@@ -134,7 +134,12 @@ void CollectNamespaces(Snapshot& snapshot, const SnapshotOptions& options,
     NetnsRegistry::Options netns{options.procfs, options.rootfs, options.netns_setns,
                                  options.full_scan_every <= 1
                                      ? 1
-                                     : std::min<uint32_t>(options.full_scan_every, 1u << 24) * 4};
+                                     : std::min<uint32_t>(options.full_scan_every, 1u << 24) * 4,
+                                 options.tcp_bytes, {}, {}};
+    if (ConnectionEvents* events = options.events) {
+      netns.opened_inside = [events](uint64_t inode) { events->SubscribeHere(inode); };
+      netns.released = [events](uint64_t inode) { events->Unsubscribe(inode); };
+    }
     bool sampled = registry.Sample(netns, snapshot.namespaces, snapshot.sockets,
                                    snapshot.sock_diag_stats, snapshot.proc_net_stats);
     snapshot.netns_errors = registry.errors();

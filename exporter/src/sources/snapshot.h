@@ -15,6 +15,7 @@
 #include "model.h"
 #include "net/zones.h"
 #include "sources/attribution.h"
+#include "sources/connection_events.h"
 #include "sources/conntrack.h"
 #include "sources/containers.h"
 #include "sources/netns_registry.h"
@@ -79,6 +80,12 @@ struct SnapshotOptions {
   // `netns_setns` false reads them through procfs even with CAP_SYS_ADMIN.
   bool all_namespaces = false;
   bool netns_setns = true;
+  // Every TCP socket's tcp_info (Socket::bytes_*) in the other namespaces' dumps; the own
+  // namespace's dump is sock_diag_dump (DumpSockDiagWithBytes asks for them there).
+  bool tcp_bytes = false;
+  // The connection events (sources/connection_events.h), whose sock_diag source subscribes
+  // inside every namespace the registry opens; null: none.
+  ConnectionEvents* events = nullptr;
   // Dump conntrack's flow start times (when nf_conntrack_timestamp is on), for connection
   // ages: what the sampler and the one-shot commands track; bare snapshots do not.
   bool conntrack = false;

@@ -5,11 +5,13 @@
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
+#include <linux/tcp.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -48,13 +50,14 @@ inet_diag_req_v2* PutSockDiagRequest(uint8_t* buffer, uint16_t flags, Family fam
 // (inet_diag_dump_compat()), so one walk of the TCP hash tables returns IPv4 and IPv6
 // sockets. A SOCK_DIAG_BY_FAMILY dump names one family, and the AF_INET6 dump walks every
 // IPv4 socket too only to skip it: ~23 ms of a 50k-connection sample.
-void PutCompatTcpDumpRequest(uint8_t* buffer, nlmsghdr*& nlh, uint32_t states) {
+void PutCompatTcpDumpRequest(uint8_t* buffer, nlmsghdr*& nlh, uint32_t states, uint8_t ext) {
   nlh = mnl_nlmsg_put_header(buffer);
   nlh->nlmsg_type = TCPDIAG_GETSOCK;
   nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
   auto* req = static_cast<inet_diag_req*>(mnl_nlmsg_put_extra_header(nlh, sizeof(inet_diag_req)));
   req->idiag_family = AF_INET;  // ignored by the kernel for a dump
   req->idiag_states = states;
+  req->idiag_ext = ext;
 }
 
 // What one dump asks for: one family (SOCK_DIAG_BY_FAMILY), or TCP of both families in one
@@ -63,6 +66,7 @@ struct DumpTarget {
   Transport transport;
   std::optional<Family> family;  // nullopt: both families, TCP only
   uint32_t states = kAllTcpStates;
+  bool tcp_info = false;  // idiag_ext INET_DIAG_INFO (TCP only)
   // A namespace's socket (DumpSockDiagOn), read to the end of every dump; null: a fresh one.
   mnl_socket* socket = nullptr;
 
@@ -88,7 +92,9 @@ SocketState StateFromKernel(uint8_t value) {
 // inet_diag_msg carries addresses as __be32[4], i.e. already in network byte order in
 // memory; IPv4 uses only the first word. Ports are __be16 and converted to host order.
 // `socket` is a default one; every field the message has is set.
-bool ParseDiagMsg(std::span<const uint8_t> payload, Transport transport, Socket& socket) {
+}  // namespace
+
+bool ParseInetDiagMsg(std::span<const uint8_t> payload, Transport transport, Socket& socket) {
   inet_diag_msg msg;
   if (payload.size() < sizeof(msg)) return false;
   // memcpy: the payload of a captured or synthetic buffer need not be aligned.
@@ -124,6 +130,8 @@ bool ParseDiagMsg(std::span<const uint8_t> payload, Transport transport, Socket&
   return true;
 }
 
+namespace {
+
 enum class AttemptResult { kOk, kInterrupted, kFailed };
 
 // One dump request (netlink_socket.h: on a fresh socket, so an interrupted attempt leaves
@@ -133,11 +141,15 @@ AttemptResult DumpOnce(const DumpTarget& target, std::vector<Socket>& out, SockD
                        std::vector<std::vector<uint8_t>>* raw_buffers) {
   alignas(nlmsghdr) uint8_t request[kRequestBufferSize] = {};
   nlmsghdr* nlh = nullptr;
+  // INET_DIAG_INFO is attribute 2, asked for by bit 1 of idiag_ext.
+  uint8_t ext = target.tcp_info && target.transport == Transport::kTcp ? 1u << (INET_DIAG_INFO - 1)
+                                                                       : 0;
   if (target.family) {
     PutSockDiagRequest(request, NLM_F_REQUEST | NLM_F_DUMP, *target.family, target.transport, nlh,
-                       target.states);
+                       target.states)
+        ->idiag_ext = ext;
   } else {
-    PutCompatTcpDumpRequest(request, nlh, target.states);
+    PutCompatTcpDumpRequest(request, nlh, target.states, ext);
   }
   DumpStatus status = DumpStatus::kMore;
   bool interrupted = false;
@@ -225,10 +237,13 @@ DumpStatus ParseSockDiagReply(std::span<const uint8_t> buffer, Transport transpo
       case SOCK_DIAG_BY_FAMILY:
       case TCPDIAG_GETSOCK: {  // the compat dump answers with its request's type
         // Parsed in place: 200k sockets a sample are not worth a copy each.
-        if (!ParseDiagMsg(payload, transport, out.emplace_back())) {
+        Socket& socket = out.emplace_back();
+        if (!ParseInetDiagMsg(payload, transport, socket)) {
           out.pop_back();
           ++stats.malformed_messages;
+          continue;
         }
+        if (transport == Transport::kTcp) ParseDiagAttributes(payload, socket);
         continue;
       }
       default:
@@ -261,7 +276,7 @@ namespace {
 
 // Every dump of one sample, on `socket` (a namespace's) or on fresh sockets.
 bool DumpAll(DumpMethod method, mnl_socket* socket, uint32_t tcp_states, std::vector<Socket>& out,
-             SockDiagStats& stats, std::string& error) {
+             SockDiagStats& stats, std::string& error, bool tcp_info = false) {
   // Straight into `out` (no per-table copies: at 200k sockets each copy is ~14 MB), cut
   // back to what it held should any dump fail.
   const size_t start = out.size();
@@ -271,8 +286,8 @@ bool DumpAll(DumpMethod method, mnl_socket* socket, uint32_t tcp_states, std::ve
     // A kernel without the compat request refuses it at once: asked every sample, it costs
     // one short round trip there, and no state has to outlive the dump.
     int kernel_errno = 0;
-    if (!DumpTable({Transport::kTcp, std::nullopt, tcp_states, socket}, out, stats, error,
-                   kernel_errno, nullptr)) {
+    if (!DumpTable({Transport::kTcp, std::nullopt, tcp_states, tcp_info, socket}, out, stats,
+                   error, kernel_errno, nullptr)) {
       if (method == DumpMethod::kCompatTcp || !CompatDumpRefused(kernel_errno)) {
         out.resize(start);
         return false;
@@ -281,11 +296,11 @@ bool DumpAll(DumpMethod method, mnl_socket* socket, uint32_t tcp_states, std::ve
     }
   }
   if (per_family_tcp && tcp_states != 0) {
-    targets.push_back({Transport::kTcp, Family::kIpv4, tcp_states, socket});
-    targets.push_back({Transport::kTcp, Family::kIpv6, tcp_states, socket});
+    targets.push_back({Transport::kTcp, Family::kIpv4, tcp_states, tcp_info, socket});
+    targets.push_back({Transport::kTcp, Family::kIpv6, tcp_states, tcp_info, socket});
   }
-  targets.push_back({Transport::kUdp, Family::kIpv4, kAllTcpStates, socket});
-  targets.push_back({Transport::kUdp, Family::kIpv6, kAllTcpStates, socket});
+  targets.push_back({Transport::kUdp, Family::kIpv4, kAllTcpStates, false, socket});
+  targets.push_back({Transport::kUdp, Family::kIpv6, kAllTcpStates, false, socket});
   for (const DumpTarget& target : targets) {
     int kernel_errno = 0;
     if (!DumpTable(target, out, stats, error, kernel_errno, nullptr)) {
@@ -308,8 +323,41 @@ bool DumpSockDiagWith(DumpMethod method, std::vector<Socket>& out, SockDiagStats
 }
 
 bool DumpSockDiagOn(mnl_socket& socket, uint32_t tcp_states, std::vector<Socket>& out,
-                    SockDiagStats& stats, std::string& error) {
-  return DumpAll(DumpMethod::kAuto, &socket, tcp_states, out, stats, error);
+                    SockDiagStats& stats, std::string& error, bool tcp_info) {
+  return DumpAll(DumpMethod::kAuto, &socket, tcp_states, out, stats, error, tcp_info);
+}
+
+bool DumpSockDiagWithBytes(std::vector<Socket>& out, SockDiagStats& stats, std::string& error) {
+  return DumpAll(DumpMethod::kAuto, nullptr, kAllTcpStates, out, stats, error, true);
+}
+
+bool ParseTcpInfoBytes(std::span<const uint8_t> attribute, uint64_t& bytes_acked,
+                       uint64_t& bytes_received) {
+  constexpr size_t kNeeded = offsetof(tcp_info, tcpi_bytes_received) + sizeof(uint64_t);
+  if (attribute.size() < kNeeded) return false;
+  tcp_info info{};
+  std::memcpy(&info, attribute.data(), std::min(attribute.size(), sizeof(info)));
+  bytes_acked = info.tcpi_bytes_acked;
+  bytes_received = info.tcpi_bytes_received;
+  return true;
+}
+
+void ParseDiagAttributes(std::span<const uint8_t> payload, Socket& socket) {
+  // Netlink attributes (struct nlattr: u16 length including its 4-byte header, u16 type),
+  // each padded to 4 bytes, after the aligned inet_diag_msg.
+  size_t offset = NLMSG_ALIGN(sizeof(inet_diag_msg));
+  while (offset + NLA_HDRLEN <= payload.size()) {
+    uint16_t length, type;
+    std::memcpy(&length, payload.data() + offset, sizeof(length));
+    std::memcpy(&type, payload.data() + offset + 2, sizeof(type));
+    if (length < NLA_HDRLEN || length > payload.size() - offset) return;
+    if ((type & NLA_TYPE_MASK) == INET_DIAG_INFO) {
+      socket.has_bytes = ParseTcpInfoBytes(
+          payload.subspan(offset + NLA_HDRLEN, length - NLA_HDRLEN), socket.bytes_acked,
+          socket.bytes_received);
+    }
+    offset += NLA_ALIGN(length);
+  }
 }
 
 namespace {

@@ -34,6 +34,11 @@ struct SockDiagStats {
   uint64_t dump_retries = 0;  // dumps restarted after NLM_F_DUMP_INTR
 };
 
+// One inet_diag_msg (the payload of a SOCK_DIAG_BY_FAMILY message): sets every field the
+// message has (addresses, ports, state, inode, uid, cookie). False when it is too short or
+// of another family.
+bool ParseInetDiagMsg(std::span<const uint8_t> payload, Transport transport, Socket& socket);
+
 // Pure parser over one recv() buffer of netlink messages answering an inet_diag dump for
 // `transport`. Appends sockets; sets `error` (an errno) on kError.
 DumpStatus ParseSockDiagReply(std::span<const uint8_t> buffer, Transport transport,
@@ -48,8 +53,22 @@ bool DumpSockDiag(std::vector<Socket>& out, SockDiagStats& stats, std::string& e
 // The same from the namespace `socket` was created in (sources/netns_registry.h), with TCP
 // limited to `tcp_states` (0: no TCP dump at all). Every dump is read to its end, so the
 // socket serves the next sample; the caller closes it after a failure.
+// `tcp_info` asks the kernel for every TCP socket's tcp_info (INET_DIAG_INFO) and fills
+// Socket::bytes_*: about three times the bytes per socket.
 bool DumpSockDiagOn(mnl_socket& socket, uint32_t tcp_states, std::vector<Socket>& out,
-                    SockDiagStats& stats, std::string& error);
+                    SockDiagStats& stats, std::string& error, bool tcp_info = false);
+
+// DumpSockDiag with every TCP socket's tcp_info (the bytes of live connections).
+bool DumpSockDiagWithBytes(std::vector<Socket>& out, SockDiagStats& stats, std::string& error);
+
+// The byte counters of a tcp_info attribute as the kernel sent it: its length varies with
+// the kernel (Debian 12's headers know 232 bytes, 6.18 sends 280); what is missing is 0.
+// False when it is too short to hold them.
+bool ParseTcpInfoBytes(std::span<const uint8_t> attribute, uint64_t& bytes_acked,
+                       uint64_t& bytes_received);
+// The attributes that follow an inet_diag_msg in `payload`: fills the socket's bytes from
+// INET_DIAG_INFO when present.
+void ParseDiagAttributes(std::span<const uint8_t> payload, Socket& socket);
 
 // How DumpSockDiagWith dumps TCP: kAuto as DumpSockDiag does; the other two force one way
 // (tests compare them; kCompatTcp fails instead of falling back).

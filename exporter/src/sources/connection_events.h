@@ -1,0 +1,89 @@
+// The connection events between samples (--collect.events): one source, read on a thread
+// of its own every 100 ms into a bounded queue that each sample takes.
+//
+// Sources, best first: eBPF (sources/bpf_events.h; every namespace, the process that
+// connected, exact durations; CAP_BPF and CAP_PERFMON) and sock_diag destroy notifications
+// (sources/sock_destroy.h; no privilege; one subscriber per network namespace, the other
+// namespaces' made inside them by the namespace registry). Off: only the samples.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "sources/connection_event.h"
+#include "sources/netlink_socket.h"
+#include "sources/sock_destroy.h"
+
+namespace connwatch {
+
+class BpfEvents;
+
+enum class EventsMode : uint8_t { kAuto, kEbpf, kSockDiag, kOff };
+bool ParseEventsMode(std::string_view text, EventsMode& mode);
+
+enum class EventSource : uint8_t { kOff, kEbpf, kSockDiag };
+// "off", "ebpf", "sock_diag": connwatch_events_source_info{source}.
+const char* EventSourceName(EventSource source);
+
+// Events waiting for the next sample, at most: 20,000 connections a second for a 10 s
+// interval, with margin. Beyond it events are dropped and counted as lost.
+inline constexpr size_t kMaxQueuedEvents = 400000;
+
+class ConnectionEvents {
+ public:
+  // Opens the source `mode` asks for (auto: eBPF, else sock_diag) and starts its thread.
+  // Logs one line naming the source and, when it is not the one asked for, why. `procfs`
+  // is where the own namespace and the subscriber's drop counter are read.
+  ConnectionEvents(EventsMode mode, std::string procfs);
+  ~ConnectionEvents();
+  ConnectionEvents(const ConnectionEvents&) = delete;
+  ConnectionEvents& operator=(const ConnectionEvents&) = delete;
+
+  EventSource source() const { return source_; }
+  // Moves every event queued since the last call to the end of `out`.
+  void Take(std::vector<ConnectionEvent>& out);
+  // Events lost since start: records the eBPF program could not deliver, notifications the
+  // kernel dropped for a full receive buffer, and queue overflow.
+  uint64_t lost() const;
+
+  // sock_diag only (otherwise no-ops): subscribes to the destroy notifications of the
+  // calling thread's namespace, `netns_inode` (the namespace registry calls it from inside
+  // each namespace it opens), and ends that subscription when the namespace is released.
+  void SubscribeHere(uint64_t netns_inode);
+  void Unsubscribe(uint64_t netns_inode);
+
+ private:
+  struct Subscriber {
+    MnlSocketPtr socket;
+    uint32_t port_id = 0;
+  };
+  void Run();
+  void ReadSubscribers(std::vector<ConnectionEvent>& batch);
+  void Enqueue(std::vector<ConnectionEvent>& batch);
+  uint64_t OwnSubscriberDrops() const;
+
+  const std::string procfs_;
+  EventSource source_ = EventSource::kOff;
+  std::unique_ptr<BpfEvents> bpf_;
+  uint64_t own_inode_ = 0;
+
+  std::mutex subscribers_mutex_;
+  std::map<uint64_t, Subscriber> subscribers_;  // by namespace inode
+  DestroyStats destroy_stats_;                  // under subscribers_mutex_
+
+  mutable std::mutex queue_mutex_;
+  std::vector<ConnectionEvent> queue_;
+  uint64_t overflowed_ = 0;  // under queue_mutex_
+
+  int stop_fd_ = -1;  // an eventfd: wakes the thread to end
+  std::thread thread_;
+};
+
+}  // namespace connwatch
