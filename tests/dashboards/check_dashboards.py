@@ -33,6 +33,7 @@ import argparse
 import json
 import os
 import re
+import subprocess
 import sys
 import time
 import unittest
@@ -652,7 +653,7 @@ baseline:
                               f"--path.rootfs={self.rootfs}", interval="1s").start()
         self.prom = h.Prometheus([f"127.0.0.1:{self.cw.port}"], job="connwatch",
                                  scrape_interval="1s").start()
-        self.connection_events(down_port)
+        self.connection_events(web_port, down_port)
 
         def ready():
             got = self.prom.query('count by (check) (connwatch_finding_info{check=~".+"})')
@@ -668,21 +669,35 @@ baseline:
         h.wait_until(ready, 30, "every kind of finding in Prometheus", interval=0.5)
         return self
 
-    def connection_events(self, closed_port):
-        """What the connection-event panels show, made once connwatch watches: a connection
-        that opens and closes at once, by a process neither network_processes nor paths
-        allow (opened, bytes, per-connection findings, a finding held after it ended), and
-        connects to a port nobody listens on (failed)."""
-        self.holders.append(self.h.Holder(self.exe("cw-dash-beacon"), ["--time-wait=127.0.0.1"]))
-        import socket
-        for _ in range(3):
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-                s.settimeout(5)
-                try:
-                    s.connect(("127.0.0.1", closed_port))
-                    raise AssertionError(f"127.0.0.1:{closed_port} accepted a connection")
-                except ConnectionRefusedError:
-                    pass
+    def connection_events(self, web_port, closed_port):
+        """What the connection-event panels show, made once connwatch watches, inside the pod
+        (the host dashboard's live check selects the pod): a connection that opens and closes
+        at once, by a process neither network_processes nor paths allow (opened, per-
+        connection findings, a finding held after it ended), bytes sent to the web listener,
+        and connects to a port nobody listens on (failed)."""
+        self.holders.append(self.h.Holder(self.exe("cw-dash-beacon"), ["--time-wait=127.0.0.1"],
+                                          prefix=self.in_pod()))
+        script = f"""
+import socket
+for port, data in (({closed_port}, None), ({closed_port}, None), ({web_port}, b"x" * 20000)):
+    with socket.create_connection(("127.0.0.1", port), timeout=5) if data else socket.socket() as s:
+        if data:
+            s.sendall(data)
+            continue
+        try:
+            s.connect(("127.0.0.1", port))
+        except ConnectionRefusedError:
+            continue
+        raise SystemExit(f"127.0.0.1:{{port}} accepted a connection")
+"""
+        subprocess.run(self.in_pod() + [sys.executable, "-c", script], check=True, timeout=30)
+
+    def in_pod(self):
+        """A command prefix that runs what follows inside the pod's container cgroup (from its
+        first instruction: connections are attributed at connect), none without a pod."""
+        if not self.pod_cgroup:
+            return []
+        return ["sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', self.pod_cgroup]
 
     def into_pod(self, pid):
         """Moves pid into a pod's container cgroup; None (no pod) without a cgroup2 mount."""
