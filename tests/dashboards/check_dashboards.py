@@ -33,6 +33,7 @@ import argparse
 import json
 import os
 import re
+import subprocess
 import sys
 import time
 import unittest
@@ -60,13 +61,29 @@ NAMESPACE_QUERY = 'label_values(connwatch_listener_info{job=~"$job",instance=~"$
 POD_QUERY = ('label_values(connwatch_listener_info{job=~"$job",instance=~"$instance",'
              'namespace=~"$namespace"}, pod)')
 POD_MATCHERS = 'namespace=~"$namespace",pod=~"$pod"'
+POD_LABELS = ("namespace", "pod", "container")
+# The connection events' families (issue 15), which the dashboards' "Connection events"
+# panels show: their type and the labels the panels group and filter by. The exporter must
+# export every one of them (the golden exposition holds them) and the private stack below
+# makes each non-empty (a short connection no path allows, a refused connect).
+EVENT_FAMILIES = {
+    "connwatch_connections_opened_total": ("counter", ("process", "direction", "remote_zone")
+                                           + POD_LABELS),
+    "connwatch_connections_failed_total": ("counter", ("process", "remote_zone") + POD_LABELS),
+    "connwatch_tcp_bytes_total": ("counter", ("process", "direction", "remote_zone", "flow")
+                                  + POD_LABELS),
+    "connwatch_finding_events_total": ("counter", ("check", "process", "direction",
+                                                   "remote_zone") + POD_LABELS),
+    "connwatch_events_source_info": ("gauge", ("source",)),
+    "connwatch_events_lost_total": ("counter", ("source",)),
+}
 # Families with the owner's namespace/pod/container: the host dashboard filters them by its
 # variables, and its tables and aggregations keep those labels.
 POD_FAMILIES = {"connwatch_finding_info", "connwatch_listener_info",
                 "connwatch_process_connections", "connwatch_connection_max_age_seconds",
                 "connwatch_long_connections", "connwatch_path_violations",
-                "connwatch_unexpected_network_process_sockets"}
-POD_LABELS = ("namespace", "pod", "container")
+                "connwatch_unexpected_network_process_sockets"} | {
+                    name for name, (_, labels) in EVENT_FAMILIES.items() if "pod" in labels}
 # (dashboard, panel title) -> the columns its table must show.
 TABLE_COLUMNS = {
     ("connwatch-host.json", "Findings"): ("netns",) + POD_LABELS,
@@ -76,6 +93,9 @@ TABLE_COLUMNS = {
     ("connwatch-overview.json", "Unexpected listener sockets"): ("netns",) + POD_LABELS,
     ("connwatch-overview.json", "Longest connections"): POD_LABELS,
     ("connwatch-overview.json", "Findings by pod"): POD_LABELS,
+    ("connwatch-host.json", "Ended connections held as findings"): ("netns",) + POD_LABELS,
+    ("connwatch-overview.json", "Ended connections held as findings by host"):
+        ("netns",) + POD_LABELS,
 }
 # Metrics a dashboard may use besides the exporter's own.
 EXTRA_METRICS = {"up"}
@@ -143,6 +163,18 @@ def golden_families():
             if m:
                 families[m.group(1)] = m.group(2)
     return families
+
+
+def golden_label_names():
+    """{family name: set of label names on its samples} from the golden exposition."""
+    names = {}
+    with open(GOLDEN, encoding="utf-8") as f:
+        for line in f:
+            m = re.match(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\{(.*)\} \S+$", line.rstrip("\n"))
+            if m:
+                labels = set(re.findall(r'(\w+)="(?:[^"\\]|\\.)*"', m.group(2)))
+                names.setdefault(m.group(1), set()).update(labels)
+    return names
 
 
 def strip_strings(expr):
@@ -369,6 +401,18 @@ class StructureTest(unittest.TestCase):
                             self.assertTrue(before.endswith(COUNTER_WRAPPERS),
                                             f"{name}: {where}: counter {metric} used without "
                                             f"rate()/increase(): {expr}")
+
+    def test_connection_event_families_in_the_exposition(self):
+        """The families the connection-event panels need, with their type and labels, are in
+        the golden exposition (the exporter's connection events, issue 15)."""
+        families, labels = golden_families(), golden_label_names()
+        for name, (kind, want) in EVENT_FAMILIES.items():
+            with self.subTest(family=name):
+                self.assertEqual(families.get(name), kind,
+                                 f"{name}: type in {GOLDEN} (missing: the exporter does not "
+                                 f"export the connection events yet)")
+                self.assertLessEqual(set(want), labels.get(name, set()),
+                                     f"{name}: labels the dashboards use")
 
     def test_seconds_have_time_units(self):
         duration = re.compile(r"connwatch_\w*(age|duration)_seconds|time\(\)\s*-")
@@ -609,6 +653,7 @@ baseline:
                               f"--path.rootfs={self.rootfs}", interval="1s").start()
         self.prom = h.Prometheus([f"127.0.0.1:{self.cw.port}"], job="connwatch",
                                  scrape_interval="1s").start()
+        self.connection_events(web_port, down_port)
 
         def ready():
             got = self.prom.query('count by (check) (connwatch_finding_info{check=~".+"})')
@@ -623,6 +668,36 @@ baseline:
 
         h.wait_until(ready, 30, "every kind of finding in Prometheus", interval=0.5)
         return self
+
+    def connection_events(self, web_port, closed_port):
+        """What the connection-event panels show, made once connwatch watches, inside the pod
+        (the host dashboard's live check selects the pod): a connection that opens and closes
+        at once, by a process neither network_processes nor paths allow (opened, per-
+        connection findings, a finding held after it ended), bytes sent to the web listener,
+        and connects to a port nobody listens on (failed)."""
+        self.holders.append(self.h.Holder(self.exe("cw-dash-beacon"), ["--time-wait=127.0.0.1"],
+                                          prefix=self.in_pod()))
+        script = f"""
+import socket
+for port, data in (({closed_port}, None), ({closed_port}, None), ({web_port}, b"x" * 20000)):
+    with socket.create_connection(("127.0.0.1", port), timeout=5) if data else socket.socket() as s:
+        if data:
+            s.sendall(data)
+            continue
+        try:
+            s.connect(("127.0.0.1", port))
+        except ConnectionRefusedError:
+            continue
+        raise SystemExit(f"127.0.0.1:{{port}} accepted a connection")
+"""
+        subprocess.run(self.in_pod() + [sys.executable, "-c", script], check=True, timeout=30)
+
+    def in_pod(self):
+        """A command prefix that runs what follows inside the pod's container cgroup (from its
+        first instruction: connections are attributed at connect), none without a pod."""
+        if not self.pod_cgroup:
+            return []
+        return ["sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', self.pod_cgroup]
 
     def into_pod(self, pid):
         """Moves pid into a pod's container cgroup; None (no pod) without a cgroup2 mount."""

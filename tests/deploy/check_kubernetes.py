@@ -5,7 +5,8 @@
   into a temp dir and compared byte for byte).
 - Every manifest parses; the kustomization lists exactly the manifests.
 - The DaemonSet: host PID and network, host /proc read-only as --path.procfs, exactly the
-  capabilities DAC_READ_SEARCH, SYS_PTRACE, NET_ADMIN and SYS_ADMIN (setns), no privilege
+  capabilities DAC_READ_SEARCH, SYS_PTRACE, NET_ADMIN, SYS_ADMIN (setns), BPF and PERFMON
+  (the eBPF connection events), no privilege
   escalation, read-only root, requests and limits, a hostPath state dir as --storage.path,
   the host's / read-only with HostToContainer propagation as --path.rootfs and /sys as
   --path.sysfs, every network namespace read, probes, tolerations for every node, the policy
@@ -55,7 +56,7 @@ sys.dont_write_bytecode = True  # no __pycache__ in deploy/kubernetes
 import generate  # noqa: E402
 from checklist import check, report  # noqa: E402
 
-CAPABILITIES = {"DAC_READ_SEARCH", "SYS_PTRACE", "NET_ADMIN", "SYS_ADMIN"}
+CAPABILITIES = {"DAC_READ_SEARCH", "SYS_PTRACE", "NET_ADMIN", "SYS_ADMIN", "BPF", "PERFMON"}
 ENTRYPOINT = ["/usr/bin/connwatch"]
 
 
@@ -370,6 +371,19 @@ def run_with_daemonset_args(ds, container, flags, objects, work):
               "every network namespace is read, setns() allowed by the securityContext")
         check(re.search(r"kept=\S*cap_sys_admin", server.log()) is not None,
               "SYS_ADMIN kept for setns()")
+        # The connection events: eBPF where the build has it (BPF and PERFMON in the bounding
+        # set, kept), else sock_diag; a build before connection events exports neither.
+        sources = [s.labels.get("source") for s in exp.select("connwatch_events_source_info")
+                   if s.value == 1]
+        if sources == ["ebpf"]:
+            kept = re.search(r"kept=(\S+)", server.log())
+            kept = set(kept.group(1).split(",")) if kept else set()
+            check({"cap_bpf", "cap_perfmon"} <= kept,
+                  "BPF and PERFMON kept for the eBPF connection events")
+        else:
+            check(sources in ([], ["sock_diag"]), f"connection events from {sources or 'none'}: "
+                  "no eBPF in this build, sock_diag or none (an event source of 'off' here "
+                  "would mean the securityContext broke both)")
     finally:
         os.environ["CONNWATCH_BIN"] = binary
         if server.proc:

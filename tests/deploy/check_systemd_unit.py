@@ -4,13 +4,17 @@
 - `systemd-analyze verify` on a copy whose ExecStart is the built binary;
 - `systemd-analyze security --offline=true`: the exposure score equals the one README.md
   states and stays at or below MAX_EXPOSURE;
-- AmbientCapabilities= and CapabilityBoundingSet= are exactly the three capabilities, and
-  the hardening the README promises is there (ProtectProc=invisible, never ProcSubset=pid);
+- AmbientCapabilities= and CapabilityBoundingSet= are exactly the five capabilities (the
+  three of the socket owners and conntrack, CAP_BPF and CAP_PERFMON of the eBPF connection
+  events), and the hardening the README promises is there (ProtectProc=invisible, never
+  ProcSubset=pid);
 - the environment file and the sysusers.d file (systemd-sysusers --root on a scratch tree);
 - the syscall filter: a real `connwatch serve` run under strace, as an unprivileged user with
   the unit's ambient capabilities (samples, scrapes plain and gzip, reloads by HTTP and
   SIGHUP, stops on SIGTERM, capability drop included), uses only syscalls the unit's
-  SystemCallFilter= allows (groups expanded with `systemd-analyze syscall-filter`).
+  SystemCallFilter= allows (groups expanded with `systemd-analyze syscall-filter`); the
+  filter allows bpf (the eBPF connection events) but not perf_event_open, and a run whose
+  event source is eBPF did call bpf.
 
 Environment: CONNWATCH_BIN (the binary, default build/connwatch). Needs root.
 """
@@ -35,6 +39,8 @@ SYSUSERS = os.path.join(UNIT_DIR, "connwatch.sysusers")
 README = os.path.join(h.REPO_ROOT, "README.md")
 MAX_EXPOSURE = 2.5
 THREE = {"CAP_DAC_READ_SEARCH", "CAP_SYS_PTRACE", "CAP_NET_ADMIN"}
+# The eBPF connection events (--collect.events=auto|ebpf): loading and attaching the program.
+EVENTS = {"CAP_BPF", "CAP_PERFMON"}
 README_SCORE = re.compile(r"systemd-analyze security --offline=true exposure score: (\d+\.\d+)")
 TEST_USER, TEST_GROUP, TEST_UID = "nobody", "nogroup", 65534
 
@@ -154,11 +160,21 @@ class SystemdUnit(unittest.TestCase):
                          f"exposure score {score}, README says {documented[0]}")
         self.assertLessEqual(score, MAX_EXPOSURE)
 
-    def test_exactly_the_three_capabilities(self):
+    def test_exactly_the_five_capabilities(self):
         for key in ("AmbientCapabilities", "CapabilityBoundingSet"):
             with self.subTest(key=key):
-                self.assertEqual(set(one(self.settings, key).split()), THREE)
+                self.assertEqual(set(one(self.settings, key).split()), THREE | EVENTS)
         self.assertEqual(one(self.settings, "NoNewPrivileges"), "yes")
+
+    def test_syscall_filter_allows_bpf_only_for_the_events(self):
+        # The program is loaded, attached (tp_btf: BPF_LINK_CREATE) and read (ring buffer,
+        # mmap) through bpf(); perf_event_open, of perf buffers and kprobes, is not needed.
+        allowed = allowed_syscalls(self.settings)
+        self.assertIn("bpf", allowed)
+        self.assertNotIn("perf_event_open", allowed)
+        self.assertIn("capset", allowed)
+        for denied in ("mount", "init_module", "ptrace", "reboot", "setrlimit"):
+            self.assertNotIn(denied, allowed)
 
     def test_hardening(self):
         expected = {"User": "connwatch", "Group": "connwatch", "ProtectSystem": "strict",
@@ -206,12 +222,14 @@ class SystemdUnit(unittest.TestCase):
         # A run that did not get far would prove little.
         self.assertTrue({"capset", "prctl", "readlinkat", "getdents64", "recvmsg",
                          "rt_sigtimedwait", "fsync", "renameat"} <= used, sorted(used))
+        if self.events_source == "ebpf":  # the program was loaded under the unit's filter
+            self.assertIn("bpf", used)
         self.assertEqual(sorted(used - allowed), [],
                          "syscalls connwatch uses that the unit's SystemCallFilter= denies")
 
     def trace_serve(self):
-        """Runs connwatch serve under strace as the unit would (unprivileged, the three as
-        ambient caps), exercises it, and returns the syscall names its threads made."""
+        """Runs connwatch serve under strace as the unit would (unprivileged, the unit's five
+        as ambient caps), exercises it, and returns the syscall names its threads made."""
         state = os.path.join(self.tmp, "state")
         os.mkdir(state)
         os.chown(state, TEST_UID, -1)
@@ -222,7 +240,7 @@ class SystemdUnit(unittest.TestCase):
         traces = os.path.join(self.tmp, "trace")
         os.mkdir(traces)
         log_path = os.path.join(self.tmp, "connwatch.log")
-        caps = "+dac_read_search,+sys_ptrace,+net_admin"
+        caps = ",".join("+" + c[len("CAP_"):].lower() for c in sorted(THREE | EVENTS))
         command = ["strace", "-f", "-qq", "-ff", "-o", os.path.join(traces, "t"),
                    "setpriv", f"--reuid={TEST_USER}", f"--regid={TEST_GROUP}", "--clear-groups",
                    f"--inh-caps=-all,{caps}", f"--ambient-caps=-all,{caps}",
@@ -261,6 +279,9 @@ class SystemdUnit(unittest.TestCase):
             return m and float(m.group(1)) >= 3
 
         h.wait_until(samples, 60, "three samples")
+        source = re.search(r'^connwatch_events_source_info\{source="(\w+)"\} 1$',
+                           h.http_request(url + "/metrics").body.decode(), re.M)
+        self.events_source = source.group(1) if source else None
         self.assertEqual(h.http_request(url + "/metrics",
                                         headers={"Accept-Encoding": "gzip"}).status, 200)
         self.assertEqual(h.http_request(url + "/").status, 200)
@@ -269,8 +290,14 @@ class SystemdUnit(unittest.TestCase):
         self.assertEqual(h.http_request(url + "/-/reload", method="POST").status, 200)
         os.kill(connwatch_pid, signal.SIGHUP)
         h.wait_until(lambda: "trigger=SIGHUP" in read_log(), 30, "SIGHUP reload")
-        self.assertRegex(read_log(), r'msg="?capabilities"? kept=cap_dac_read_search,'
-                                     r'cap_net_admin,cap_sys_ptrace lacking=none')
+        # Kept: the three, and CAP_BPF and CAP_PERFMON with them while the eBPF source uses
+        # them (a build without it, or before connection events, drops the two as extra).
+        m = re.search(r'msg="?capabilities"? kept=(\S+) lacking=none', read_log())
+        self.assertIsNotNone(m, read_log()[-3000:])
+        kept = set(m.group(1).upper().split(","))
+        self.assertIn(kept, (THREE, THREE | EVENTS))
+        if self.events_source == "ebpf":
+            self.assertEqual(kept, THREE | EVENTS)
         os.kill(connwatch_pid, signal.SIGTERM)
         strace.wait(timeout=30)
         self.assertRegex(read_log(), r'msg="?stopping"?')
