@@ -566,6 +566,11 @@ class Connwatch(_LocalServer):
                 f.startswith("--collector.netns") for f in self.flags):
             # Only the namespace the test set up: other tests' namespaces may exist meanwhile.
             args.append("--collector.netns=own")
+        if self.subcommand in (["serve"], []) and not any(
+                f.startswith("--collect.events") for f in self.flags):
+            # The connection events are tested where a test asks for them (test_events):
+            # elsewhere each exporter would load its own eBPF program for nothing.
+            args.append("--collect.events=off")
         args += self.flags
         self.args = args
         with open(self.log_path, "wb") as log:

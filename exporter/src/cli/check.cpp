@@ -9,6 +9,7 @@
 #include "cli/ages.h"
 #include "cli/common_flags.h"
 #include "cli/flags.h"
+#include "cli/held_findings.h"
 #include "cli/text_format.h"
 #include "net/cidr.h"
 #include "policy/baseline.h"
@@ -286,8 +287,22 @@ int RunCheck(const std::vector<std::string>& args) {
   Evaluation evaluation = Evaluate(effective->policy, snapshot);
   if (flags.netns) KeepFindingsOfNetns(snapshot, *flags.netns, evaluation);
   ParentNames parents = ReadParentNames(snapshot, evaluation, flags.snapshot.procfs);
-  std::string text = flags.format == "json" ? FormatFindingsJson(snapshot, evaluation, parents)
-                                            : FormatFindingsText(snapshot, evaluation, parents);
+  // What lived between the exporter's samples is known only to it: its held findings.
+  HeldFindingsRead held =
+      ReadHeldFindings(flags.storage_path,
+                       static_cast<double>(effective->policy.limits.finding_hold.count()),
+                       snapshot.timestamp_seconds);
+  fprintf(stderr, "connwatch check: %s\n", held.note.c_str());
+  std::string text;
+  if (flags.format == "json") {
+    text = FormatFindingsJson(snapshot, evaluation, parents);
+    text.resize(text.size() - 2);  // the closing "}\n"
+    text += ", \"held\": " + FormatHeldJson(held.findings) +
+            ", \"held_from\": " + (held.read ? JsonString(held.path) : std::string("null")) +
+            "}\n";
+  } else {
+    text = FormatFindingsText(snapshot, evaluation, parents) + FormatHeldText(held.findings);
+  }
   fwrite(text.data(), 1, text.size(), stdout);
   if (flags.use_syslog) {
     openlog("connwatch", LOG_PID, LOG_DAEMON);
@@ -296,7 +311,7 @@ int RunCheck(const std::vector<std::string>& args) {
     }
     closelog();
   }
-  return evaluation.findings.empty() ? 0 : 1;
+  return evaluation.findings.empty() && held.findings.empty() ? 0 : 1;
 }
 
 }  // namespace connwatch

@@ -1,0 +1,30 @@
+// `connwatch check`'s view of the findings that the running exporter holds after their
+// connection ended (metrics/finding_events.h): read from the storage directory's
+// findings.held, which `serve` rewrites whenever they change. A one-shot sees only its own
+// sample; connections that lived between the exporter's samples are known only there.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "metrics/finding_events.h"
+
+namespace connwatch {
+
+struct HeldFindingsRead {
+  bool read = false;  // the file was there and whole
+  std::string path;
+  std::string note;  // one line for stderr: where they came from, or why there are none
+  std::vector<HeldFinding> findings;  // those that ended within `hold_seconds` of now
+};
+
+HeldFindingsRead ReadHeldFindings(const std::string& storage_path, double hold_seconds,
+                                  double now_unix);
+
+// A table (CHECK PROCESS PID LOCAL REMOTE DIR ZONE NETNS POD STARTED DURATION SENT RECEIVED
+// ENDED) and its count, or "" when there are none.
+std::string FormatHeldText(const std::vector<HeldFinding>& held);
+// A JSON array of objects with the same fields.
+std::string FormatHeldJson(const std::vector<HeldFinding>& held);
+
+}  // namespace connwatch

@@ -1,0 +1,93 @@
+// The event collector: its modes, and the sock_diag source end to end on the real kernel
+// (a loopback connection of this process arrives through the thread's queue).
+#include "sources/connection_events.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+namespace connwatch {
+namespace {
+
+TEST(ConnectionEventsTest, ModesParse) {
+  EventsMode mode = EventsMode::kOff;
+  ASSERT_TRUE(ParseEventsMode("auto", mode));
+  EXPECT_EQ(mode, EventsMode::kAuto);
+  ASSERT_TRUE(ParseEventsMode("ebpf", mode));
+  EXPECT_EQ(mode, EventsMode::kEbpf);
+  ASSERT_TRUE(ParseEventsMode("sock_diag", mode));
+  EXPECT_EQ(mode, EventsMode::kSockDiag);
+  ASSERT_TRUE(ParseEventsMode("off", mode));
+  EXPECT_EQ(mode, EventsMode::kOff);
+  EXPECT_FALSE(ParseEventsMode("kprobe", mode));
+  EXPECT_STREQ(EventSourceName(EventSource::kSockDiag), "sock_diag");
+  EXPECT_STREQ(EventSourceName(EventSource::kEbpf), "ebpf");
+  EXPECT_STREQ(EventSourceName(EventSource::kOff), "off");
+}
+
+TEST(ConnectionEventsTest, OffSeesNothing) {
+  ConnectionEvents events(EventsMode::kOff, "/proc");
+  EXPECT_EQ(events.source(), EventSource::kOff);
+  std::vector<ConnectionEvent> taken;
+  events.Take(taken);
+  EXPECT_TRUE(taken.empty());
+  EXPECT_EQ(events.lost(), 0u);
+}
+
+// Opens and closes one loopback connection; returns the client's cookie and port.
+uint64_t OneConnection(uint16_t& client_port) {
+  int listener = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+  listen(listener, 4);
+  socklen_t length = sizeof(address);
+  getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length);
+  int client = socket(AF_INET, SOCK_STREAM, 0);
+  connect(client, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+  int server = accept(listener, nullptr, nullptr);
+  uint64_t cookie = 0;
+  socklen_t cookie_length = sizeof(cookie);
+  getsockopt(client, SOL_SOCKET, SO_COOKIE, &cookie, &cookie_length);
+  sockaddr_in local{};
+  length = sizeof(local);
+  getsockname(client, reinterpret_cast<sockaddr*>(&local), &length);
+  client_port = ntohs(local.sin_port);
+  close(client);
+  close(server);
+  close(listener);
+  return cookie;
+}
+
+TEST(ConnectionEventsTest, SockDiagSourceDeliversThroughTheQueue) {
+  ConnectionEvents events(EventsMode::kSockDiag, "/proc");
+  ASSERT_EQ(events.source(), EventSource::kSockDiag);
+  uint16_t client_port = 0;
+  uint64_t cookie = OneConnection(client_port);
+  ASSERT_NE(cookie, 0u);
+  std::vector<ConnectionEvent> taken;
+  bool found = false;
+  for (int i = 0; i < 30 && !found; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    events.Take(taken);
+    for (const ConnectionEvent& event : taken) {
+      if (event.cookie == cookie) {
+        found = true;
+        EXPECT_EQ(event.local_port, client_port);
+        EXPECT_NE(event.netns_inode, 0u) << "the subscriber's namespace";
+        EXPECT_GT(event.end_boot_seconds, 0);
+      }
+    }
+  }
+  EXPECT_TRUE(found) << "the client's close never arrived (" << taken.size() << " others)";
+  EXPECT_EQ(events.lost(), 0u);
+}
+
+}  // namespace
+}  // namespace connwatch
