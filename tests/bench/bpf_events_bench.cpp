@@ -99,7 +99,7 @@ Run Measure(double seconds, bool with_events) {
   stop = true;
   drainer.join();
   if (events) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the last closes
+    std::this_thread::sleep_for(std::chrono::seconds(1));  // the last closes (softirq may lag)
     std::vector<connwatch::ConnectionEvent> drained;
     events->Drain(drained);
     count(drained);

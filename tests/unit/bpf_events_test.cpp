@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -403,6 +404,21 @@ TEST_F(BpfEventsKernelTest, Ipv6Loopback) {
       EXPECT_GE(e.bytes_received, kSent);
     }
   }
+}
+
+// The program submits without a wakeup (BPF_RB_NO_WAKEUP) until a quarter of the ring waits:
+// a reader blocked on fd() alone would not see a single record, so it must poll on a timer.
+TEST_F(BpfEventsKernelTest, ARecordWakesNoReaderYetDrainFindsIt) {
+  uint16_t port = 0;
+  std::vector<Client> clients;
+  ASSERT_NO_FATAL_FAILURE(Exchange(AF_INET, 1, port, clients));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // both ends have closed
+  epoll_event ready;
+  EXPECT_EQ(epoll_wait(events_->fd(), &ready, 1, 0), 0) << "woken for a single record";
+  auto ours = [&](const ConnectionEvent& e) { return e.cookie == clients[0].cookie; };
+  std::vector<ConnectionEvent> drained =
+      DrainUntil(*events_, [&](const auto& all) { return !Matching(all, ours).empty(); });
+  EXPECT_EQ(Matching(drained, ours).size(), 1u);
 }
 
 // Numbers from <linux/capability.h> (kernel ABI).
