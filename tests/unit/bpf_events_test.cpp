@@ -425,24 +425,60 @@ TEST_F(BpfEventsKernelTest, ARecordWakesNoReaderYetDrainFindsIt) {
 constexpr int kCapPerfmon = 38;
 constexpr int kCapBpf = 39;
 
+// Drops CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN from the calling thread's effective and
+// permitted sets (for a forked child: it cannot be undone). "" or what failed.
+std::string DropBpfCapabilities() {
+  CapabilityState current;
+  std::string error;
+  if (!ReadCapabilities(current, error)) return "capget: " + error;
+  const CapabilitySet drop =
+      CapabilityBit(kCapBpf) | CapabilityBit(kCapPerfmon) | CapabilityBit(kCapSysAdmin);
+  CapabilityPlan plan = PlanCapabilityDrop(current, current.permitted & ~drop);
+  if (!ApplyCapabilityPlan(plan, error)) return "capset: " + error;
+  if (HasEffectiveCapabilities(CapabilityBit(kCapBpf))) return "CAP_BPF still effective";
+  return "";
+}
+
 TEST(BpfEventsRefusedTest, WithoutCapBpfAndCapPerfmon) {
   if (!BpfEventsBuilt()) GTEST_SKIP() << "built without eBPF (CONNWATCH_BPF)";
   if (geteuid() != 0) GTEST_SKIP() << "not root: nothing to drop";
   std::string outcome = testing::RunInChild([]() -> std::string {
-    CapabilityState current;
+    if (std::string dropped = DropBpfCapabilities(); !dropped.empty()) return dropped;
     std::string error;
-    if (!ReadCapabilities(current, error)) return "capget: " + error;
-    const CapabilitySet drop =
-        CapabilityBit(kCapBpf) | CapabilityBit(kCapPerfmon) | CapabilityBit(kCapSysAdmin);
-    CapabilityPlan plan = PlanCapabilityDrop(current, current.permitted & ~drop);
-    if (!ApplyCapabilityPlan(plan, error)) return "capset: " + error;
-    if (HasEffectiveCapabilities(CapabilityBit(kCapBpf))) return "CAP_BPF still effective";
     std::unique_ptr<BpfEvents> events = BpfEvents::Open(error);
     if (events != nullptr) return "Open succeeded without the capabilities";
     if (error.empty()) return "Open failed without saying why";
     std::printf("refused as expected: %s\n", error.c_str());
     std::fflush(stdout);
     return "";
+  });
+  EXPECT_EQ(outcome, "");
+}
+
+// Loaded, the program needs no capability any more: the attachment lives in its link fd and
+// the ring and counters are memory-mapped, so an exporter can load it and then drop CAP_BPF
+// and CAP_PERFMON. A failed connect is the record (it needs no server thread in the child).
+TEST(BpfEventsRefusedTest, KeepsDeliveringAfterTheCapabilitiesAreDropped) {
+  if (!BpfEventsBuilt()) GTEST_SKIP() << "built without eBPF (CONNWATCH_BPF)";
+  if (geteuid() != 0) GTEST_SKIP() << "not root: loading needs CAP_BPF and CAP_PERFMON";
+  std::string outcome = testing::RunInChild([]() -> std::string {
+    std::string error;
+    std::unique_ptr<BpfEvents> events = BpfEvents::Open(error);
+    if (events == nullptr) return "Open: " + error;
+    if (std::string dropped = DropBpfCapabilities(); !dropped.empty()) return dropped;
+    uint16_t port = 0;
+    int bound = Listen(AF_INET, port);
+    if (bound < 0) return "no loopback listener";
+    close(bound);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_storage address = LoopbackAddress(AF_INET, port);
+    connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));  // refused
+    close(fd);
+    auto attempt = [&](const ConnectionEvent& e) { return e.remote_port == port; };
+    std::vector<ConnectionEvent> drained =
+        DrainUntil(*events, [&](const auto& all) { return !Matching(all, attempt).empty(); });
+    if (Matching(drained, attempt).size() != 1) return "the refused connect was not reported";
+    return events->lost() == 0 ? "" : "records lost";
   });
   EXPECT_EQ(outcome, "");
 }

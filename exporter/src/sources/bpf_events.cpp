@@ -7,6 +7,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
+#include <string_view>
 
 #include "connwatch_events.h"  // exporter/bpf: the record layout the program writes
 
@@ -85,31 +86,61 @@ int BpfEvents::OnRecord(void* context, void* data, size_t size) {
 
 namespace {
 
-// libbpf reports why a load failed only through its print callback, which is process-wide
-// and takes no context: while Open runs, the callback keeps the calling thread's first
-// warning here, the cause ("map 'opens': failed to create: ..."; later ones only say that the
-// skeleton failed), and prints nothing (the verifier's log would be hundreds of lines).
-thread_local std::string* libbpf_first_warning = nullptr;
+// What libbpf said while Open ran: its first warning (the cause, e.g. "map 'opens': failed
+// to create: ..."; later ones only say that the skeleton failed) and the verifier's last line
+// when it rejected the program (its reason, after hundreds of lines of trace).
+struct LibbpfReport {
+  std::string first;
+  std::string verifier;
+};
 
-int KeepFirstWarning(libbpf_print_level level, const char* format, va_list args) {
-  if (level != LIBBPF_WARN || libbpf_first_warning == nullptr) return 0;
-  if (!libbpf_first_warning->empty()) return 0;
-  char line[512];
-  vsnprintf(line, sizeof(line), format, args);
-  std::string_view text(line);
-  if (text.find("PROG LOAD LOG") != std::string_view::npos) return 0;  // the verifier's dump
-  if (text.starts_with("libbpf: ")) text.remove_prefix(8);
-  *libbpf_first_warning = text.substr(0, text.find('\n'));
+// The verifier's log ends with its reason, then statistics ("processed 2 insns (limit ...",
+// "verification time ...").
+std::string VerifierReason(std::string_view log) {
+  while (!log.empty()) {
+    size_t start = log.rfind('\n', log.size() - 1);
+    std::string_view line = log.substr(start == std::string_view::npos ? 0 : start + 1);
+    log = log.substr(0, start == std::string_view::npos ? 0 : start);
+    if (!line.empty() && !line.starts_with("processed ") &&
+        !line.starts_with("verification time")) {
+      return std::string(line);
+    }
+  }
+  return "";
+}
+
+// libbpf's print callback is process-wide and takes no context: while Open runs it fills the
+// calling thread's report and prints nothing.
+thread_local LibbpfReport* libbpf_report = nullptr;
+
+int KeepReport(libbpf_print_level level, const char* format, va_list args) {
+  if (level != LIBBPF_WARN || libbpf_report == nullptr) return 0;
+  va_list measure;
+  va_copy(measure, args);
+  int length = vsnprintf(nullptr, 0, format, measure);
+  va_end(measure);
+  if (length <= 0) return 0;
+  std::string text(static_cast<size_t>(length) + 1, '\0');
+  vsnprintf(text.data(), text.size(), format, args);
+  text.resize(static_cast<size_t>(length));
+  if (size_t end = text.find("-- END PROG LOAD LOG --"); end != std::string::npos) {
+    libbpf_report->verifier = VerifierReason(std::string_view(text.data(), end));
+    return 0;
+  }
+  if (!libbpf_report->first.empty()) return 0;
+  std::string_view line(text);
+  if (line.starts_with("libbpf: ")) line.remove_prefix(8);
+  libbpf_report->first = std::string(line.substr(0, line.find('\n')));
   return 0;
 }
 
-class LibbpfMessages {
+class CaptureLibbpf {
  public:
-  explicit LibbpfMessages(std::string& first) : previous_(libbpf_set_print(KeepFirstWarning)) {
-    libbpf_first_warning = &first;
+  explicit CaptureLibbpf(LibbpfReport& report) : previous_(libbpf_set_print(KeepReport)) {
+    libbpf_report = &report;
   }
-  ~LibbpfMessages() {
-    libbpf_first_warning = nullptr;
+  ~CaptureLibbpf() {
+    libbpf_report = nullptr;
     libbpf_set_print(previous_);
   }
 
@@ -117,12 +148,13 @@ class LibbpfMessages {
   libbpf_print_fn_t previous_;
 };
 
-std::string Failure(std::string_view step, int error, const std::string& libbpf_message) {
+// EPERM is the kernel refusing for lack of a capability; libbpf's words would only mislead
+// then (without CAP_BPF it suggests raising RLIMIT_MEMLOCK). EACCES is the verifier.
+std::string Failure(std::string_view step, int error, const LibbpfReport& report) {
   std::string text = std::string(step) + ": " + std::strerror(error);
-  if (error == EPERM || error == EACCES) {
-    text += " (needs CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN)";
-  }
-  if (!libbpf_message.empty()) text += "; libbpf: " + libbpf_message;
+  if (error == EPERM) return text + " (needs CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN)";
+  if (!report.first.empty()) text += "; libbpf: " + report.first;
+  if (!report.verifier.empty()) text += "; verifier: " + report.verifier;
   return text;
 }
 
@@ -138,20 +170,20 @@ std::unique_ptr<BpfEvents> BpfEvents::Open(std::string& error) {
             "): the kernel needs CONFIG_DEBUG_INFO_BTF";
     return nullptr;
   }
-  std::string message;
-  LibbpfMessages capture(message);
+  LibbpfReport report;
+  CaptureLibbpf capture(report);
   connwatch_events_bpf* skeleton = connwatch_events_bpf__open();
   if (skeleton == nullptr) {
-    error = Failure("opening the eBPF object", errno, message);
+    error = Failure("opening the eBPF object", errno, report);
     return nullptr;
   }
   if (int rc = connwatch_events_bpf__load(skeleton); rc != 0) {
-    error = Failure("loading the eBPF program", -rc, message);
+    error = Failure("loading the eBPF program", -rc, report);
     connwatch_events_bpf__destroy(skeleton);
     return nullptr;
   }
   if (int rc = connwatch_events_bpf__attach(skeleton); rc != 0) {
-    error = Failure("attaching to tp_btf/inet_sock_set_state", -rc, message);
+    error = Failure("attaching to tp_btf/inet_sock_set_state", -rc, report);
     connwatch_events_bpf__destroy(skeleton);
     return nullptr;
   }
@@ -160,7 +192,7 @@ std::unique_ptr<BpfEvents> BpfEvents::Open(std::string& error) {
   events->ring_ =
       ring_buffer__new(bpf_map__fd(skeleton->maps.events), OnRecord, events.get(), nullptr);
   if (events->ring_ == nullptr) {
-    error = Failure("creating the ring buffer reader", errno, message);
+    error = Failure("creating the ring buffer reader", errno, report);
     return nullptr;
   }
   return events;

@@ -38,6 +38,8 @@ class BpfEvents {
  public:
   // Loads and attaches the program; nullptr with `error` set to one line saying why (built
   // without eBPF, no kernel BTF, refused for lack of CAP_BPF/CAP_PERFMON, the verifier...).
+  // Only this needs the capabilities: once it returns they can be dropped (the attachment
+  // lives in a link fd, the ring and the lost counter are memory-mapped).
   static std::unique_ptr<BpfEvents> Open(std::string& error);
   ~BpfEvents();
   BpfEvents(const BpfEvents&) = delete;
@@ -45,7 +47,8 @@ class BpfEvents {
 
   // The ring buffer's epoll fd (ring_buffer__epoll_fd), for the reader's poll.
   int fd() const;
-  // Consumes every record ready now, appending to `out`; returns how many it appended.
+  // Consumes every record ready now, appending to `out`; returns how many it appended. One
+  // thread at a time; no system call, so it works after the capabilities are dropped.
   size_t Drain(std::vector<ConnectionEvent>& out);
   // Records the program could not deliver since Open because the ring was full.
   uint64_t lost() const;
