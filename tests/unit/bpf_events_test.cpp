@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -353,16 +354,28 @@ TEST_F(BpfEventsKernelTest, OwnLoopbackConnectionsBothEnds) {
   EXPECT_EQ(events_->malformed(), 0u);
 }
 
+// From a second thread, named apart: the record names the process (tgid, not the thread's
+// id) and the thread's comm, which is what the kernel keeps per task.
 TEST_F(BpfEventsKernelTest, ConnectToAClosedPortFails) {
   uint16_t port = 0;
   int bound = Listen(AF_INET, port);  // a port nobody listens on once it is closed
   ASSERT_GE(bound, 0);
   close(bound);
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_storage address = LoopbackAddress(AF_INET, port);
-  ASSERT_NE(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
-  EXPECT_EQ(errno, ECONNREFUSED);
-  close(fd);
+  pid_t thread_id = 0;
+  int connect_errno = 0;
+  std::thread connecting([&] {
+    thread_id = gettid();
+    pthread_setname_np(pthread_self(), "cw-refused");
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_storage address = LoopbackAddress(AF_INET, port);
+    if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+      connect_errno = errno;
+    }
+    close(fd);
+  });
+  connecting.join();
+  EXPECT_EQ(connect_errno, ECONNREFUSED);
+  ASSERT_NE(thread_id, getpid());
   auto attempt = [&](const ConnectionEvent& e) { return e.remote_port == port; };
   std::vector<ConnectionEvent> found = Matching(
       DrainUntil(*events_, [&](const auto& all) { return !Matching(all, attempt).empty(); }),
@@ -371,6 +384,7 @@ TEST_F(BpfEventsKernelTest, ConnectToAClosedPortFails) {
   EXPECT_EQ(found[0].direction, EventDirection::kOutbound);
   EXPECT_EQ(found[0].outcome, EventOutcome::kFailed);
   EXPECT_EQ(found[0].pid, getpid());
+  EXPECT_EQ(found[0].comm, "cw-refused");
   EXPECT_GT(found[0].local_port, 0);
   EXPECT_GT(found[0].end_boot_seconds, found[0].start_boot_seconds);
 }
@@ -419,6 +433,52 @@ TEST_F(BpfEventsKernelTest, ARecordWakesNoReaderYetDrainFindsIt) {
   std::vector<ConnectionEvent> drained =
       DrainUntil(*events_, [&](const auto& all) { return !Matching(all, ours).empty(); });
   EXPECT_EQ(Matching(drained, ours).size(), 1u);
+}
+
+// A connection open before the program was loaded has no entry: its close still yields a
+// record, with the final bytes, that says nothing it did not see (start 0, direction unknown).
+TEST(BpfEventsBeforeOpenTest, AnEarlierConnectionIsReportedAtClose) {
+  if (!BpfEventsBuilt()) GTEST_SKIP() << "built without eBPF (CONNWATCH_BPF)";
+  if (geteuid() != 0) GTEST_SKIP() << "not root: loading needs CAP_BPF and CAP_PERFMON";
+  uint16_t port = 0;
+  int listener = Listen(AF_INET, port);
+  ASSERT_GE(listener, 0);
+  int client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_storage address = LoopbackAddress(AF_INET, port);
+  ASSERT_EQ(connect(client, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  int server = accept(listener, nullptr, nullptr);
+  ASSERT_GE(server, 0);
+  uint64_t cookie = 0;
+  socklen_t length = sizeof(cookie);
+  getsockopt(client, SOL_SOCKET, SO_COOKIE, &cookie, &length);
+
+  std::string error;
+  std::unique_ptr<BpfEvents> events = BpfEvents::Open(error);
+  ASSERT_NE(events, nullptr) << error;
+  EXPECT_TRUE(Transfer(client, kReceived, true) && Transfer(server, kReceived, false));
+  close(client);
+  close(server);
+  close(listener);
+  auto ours = [&](const ConnectionEvent& e) {
+    return e.local_port == port || e.remote_port == port;
+  };
+  std::vector<ConnectionEvent> found = Matching(
+      DrainUntil(*events, [&](const auto& all) { return Matching(all, ours).size() >= 2; }), ours);
+  ASSERT_EQ(found.size(), 2u);
+  for (const ConnectionEvent& e : found) {
+    EXPECT_EQ(e.direction, EventDirection::kUnknown);
+    EXPECT_EQ(e.outcome, EventOutcome::kEstablished);
+    EXPECT_EQ(e.start_boot_seconds, 0);
+    EXPECT_GT(e.end_boot_seconds, 0);
+    EXPECT_EQ(e.pid, 0);
+    EXPECT_EQ(e.comm, "");
+    if (e.remote_port == port) {
+      EXPECT_EQ(e.cookie, cookie);
+      EXPECT_GE(e.bytes_acked, kReceived);
+    } else {
+      EXPECT_GE(e.bytes_received, kReceived);
+    }
+  }
 }
 
 // Numbers from <linux/capability.h> (kernel ABI).
