@@ -45,7 +45,10 @@ struct open_info {
 
 /* Sockets seen opening, by cookie, until they close. LRU: a socket whose close is never seen
  * cannot leak an entry, and on a host with more open connections than this the oldest lose
- * their attribution (their records say direction unknown), never the new ones. */
+ * their attribution (their records say direction unknown), never the new ones. 65536 entries
+ * are 7 MB of kernel memory. Socket-local storage (BPF_MAP_TYPE_SK_STORAGE) has no such limit
+ * and loads here too, but cost 183 ns a run against 125 for this map in a connect/close loop
+ * (it allocates and frees per socket). */
 struct {
   __uint(type, BPF_MAP_TYPE_LRU_HASH);
   __uint(max_entries, 65536);

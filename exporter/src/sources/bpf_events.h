@@ -2,12 +2,13 @@
 // inet_sock_set_state, loaded through libbpf (a skeleton built by bpftool), reports every TCP
 // connection of the host when it closes, however short it was, with the process that
 // connect()ed, its cgroup and namespace, the outcome, the duration and the final byte
-// counters. Needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN) and the kernel's BTF.
+// counters. Needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN) to load and the kernel's BTF;
+// holds about 24 MB of kernel memory (the 16 MiB ring, a 7 MB table of open sockets).
 //
 // The program asks the kernel for no wakeup per record (that tripled the cost of a
 // connect/close loop): fd() becomes readable only once a quarter of the 16 MiB ring is
-// waiting, so the reader polls it with a timeout (100 ms drains lose nothing at 100k
-// connections per second) and Drains on every return.
+// waiting, so the reader polls it with a timeout and Drains on every return (drained every
+// 100 ms, it lost nothing at 85k loopback connections per second, 170k records per second).
 #pragma once
 
 #include <cstddef>
