@@ -25,7 +25,10 @@ LAYERS = [
 ]
 # Files at the top of exporter/src, and generated headers.
 TOP_LEVEL = {"model.h": "model", "classify.h": "model", "classify.cpp": "model",
-             "main.cpp": "main", "version.h": "base", "version.h.in": "base"}
+             "main.cpp": "main", "version.h": "base", "version.h.in": "base",
+             # exporter/bpf (outside this tree, not walked): the eBPF program's record layout,
+             # plain C, and the skeleton bpftool generates from it; both for sources/bpf_events.
+             "connwatch_events.h": "sources", "connwatch_events.skel.h": "sources"}
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
 
 
