@@ -56,10 +56,10 @@ TEST(EvaluatorTest, PathRuleKinds) {
   Policy policy;
   policy.paths = std::vector<PathRule>{};
   Evaluation evaluation = Evaluate(policy, snapshot);
-  ASSERT_EQ(Keys(evaluation),
-            (std::vector<std::string>{"path_violation 1 10", "path_violation 2 20",
-                                      "path_violation 3 30", "path_violation 4 40",
-                                      "path_violation 5 50"}))
+  ASSERT_EQ(
+      Keys(evaluation),
+      (std::vector<std::string>{"path_violation 1 10", "path_violation 2 20", "path_violation 3 30",
+                                "path_violation 4 40", "path_violation 5 50"}))
       << "a connect still in SYN_SENT is judged as an attempt of its path";
   std::vector<uint16_t> ports;
   for (const Finding& finding : evaluation.findings) ports.push_back(finding.path_port);

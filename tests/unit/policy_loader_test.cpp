@@ -106,7 +106,6 @@ TEST(PolicyLoaderTest, FullPolicyParsesToExactValues) {
 
   EXPECT_EQ(policy.limits.long_connection, std::chrono::minutes(90));
   EXPECT_EQ(policy.limits.udp_server_after, 5u);
-  EXPECT_EQ(policy.limits.finding_hold, std::chrono::minutes(10)) << "the default";
   EXPECT_EQ(policy.baseline.learn_for, std::chrono::hours(48));
 }
 

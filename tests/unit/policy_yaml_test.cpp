@@ -282,7 +282,7 @@ TEST(PolicyYamlTest, PolicyToYamlIsReadable) {
             "limits:\n"
             "  long_connection: 1h30m\n"
             "  udp_server_after: 5\n"
-      "  finding_hold: 10m\n"
+            "  finding_hold: 10m\n"
             "baseline:\n"
             "  learn_for: 2d\n");
 }

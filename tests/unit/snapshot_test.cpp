@@ -141,13 +141,21 @@ std::string Exposition(Snapshot snapshot, const Policy* policy = nullptr) {
   counters.AddSnapshot(snapshot);
   std::optional<Evaluation> evaluation;
   PolicyView view;
+  // The connection counts as the sampler keeps them (--collect.events=off: from the
+  // samples alone); this first sample is their baseline.
+  ConnectionLedger ledger;
+  ledger.Observe(snapshot, 100);
+  FindingEvents finding_events;
   if (policy != nullptr) {
     evaluation = Evaluate(*policy, snapshot);
-    view = {&*evaluation, false,      {{"listeners", 0}},
-            true,         1800000000, static_cast<double>(policy->limits.long_connection.count())};
+    finding_events.ObserveLive(snapshot, *evaluation, 100, 1800000000);
+    view = {&*evaluation,   false,      {{"listeners", 0}},
+            true,           1800000000, static_cast<double>(policy->limits.long_connection.count()),
+            &finding_events};
   }
+  EventsView events{&ledger, policy != nullptr ? &finding_events : nullptr, EventSource::kOff, 0};
   std::string text = SerializeFamilies(
-      BuildFamilies(snapshot, 0.5, {}, counters, policy != nullptr ? &view : nullptr));
+      BuildFamilies(snapshot, 0.5, {}, counters, policy != nullptr ? &view : nullptr, &events));
   size_t build_info = text.find("connwatch_build_info{");
   size_t end = text.find('\n', build_info);
   return text.substr(0, build_info) + "connwatch_build_info{<build>} 1" + text.substr(end);

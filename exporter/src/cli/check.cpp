@@ -288,18 +288,16 @@ int RunCheck(const std::vector<std::string>& args) {
   if (flags.netns) KeepFindingsOfNetns(snapshot, *flags.netns, evaluation);
   ParentNames parents = ReadParentNames(snapshot, evaluation, flags.snapshot.procfs);
   // What lived between the exporter's samples is known only to it: its held findings.
-  HeldFindingsRead held =
-      ReadHeldFindings(flags.storage_path,
-                       static_cast<double>(effective->policy.limits.finding_hold.count()),
-                       snapshot.timestamp_seconds);
+  HeldFindingsRead held = ReadHeldFindings(
+      flags.storage_path, static_cast<double>(effective->policy.limits.finding_hold.count()),
+      snapshot.timestamp_seconds);
   fprintf(stderr, "connwatch check: %s\n", held.note.c_str());
   std::string text;
   if (flags.format == "json") {
     text = FormatFindingsJson(snapshot, evaluation, parents);
     text.resize(text.size() - 2);  // the closing "}\n"
     text += ", \"held\": " + FormatHeldJson(held.findings) +
-            ", \"held_from\": " + (held.read ? JsonString(held.path) : std::string("null")) +
-            "}\n";
+            ", \"held_from\": " + (held.read ? JsonString(held.path) : std::string("null")) + "}\n";
   } else {
     text = FormatFindingsText(snapshot, evaluation, parents) + FormatHeldText(held.findings);
   }

@@ -96,24 +96,22 @@ std::string FormatHeldText(const std::vector<HeldFinding>& held) {
 }
 
 std::string FormatHeldJson(const std::vector<HeldFinding>& held) {
-  static const char* const kNames[] = {"check",          "process",     "pid",
-                                       "protocol",       "local_address", "local_port",
-                                       "remote_address", "remote_port", "direction",
-                                       "remote_zone",    "age_source",  "exe",
-                                       "netns",          "namespace",   "pod",
-                                       "container"};
+  static const char* const kNames[] = {
+      "check",          "process",     "pid",       "protocol",    "local_address", "local_port",
+      "remote_address", "remote_port", "direction", "remote_zone", "age_source",    "exe",
+      "netns",          "namespace",   "pod",       "container"};
   std::string out = "[";
   for (size_t i = 0; i < held.size(); ++i) {
     const HeldFinding& finding = held[i];
     out += i == 0 ? "\n  {" : ",\n  {";
     for (size_t k = 0; k < std::size(kNames) && k < finding.labels.size(); ++k) {
-      out += std::string(k == 0 ? "" : ", ") + "\"" + kNames[k] + "\": " +
-             JsonString(finding.labels[k]);
+      out += std::string(k == 0 ? "" : ", ") + "\"" + kNames[k] +
+             "\": " + JsonString(finding.labels[k]);
     }
     char numbers[256];
     std::snprintf(numbers, sizeof(numbers),
-                  ", \"start\": %.3f, \"duration_seconds\": %.3f, \"ended\": %.3f", finding.start_unix,
-                  finding.duration, finding.ended_unix);
+                  ", \"start\": %.3f, \"duration_seconds\": %.3f, \"ended\": %.3f",
+                  finding.start_unix, finding.duration, finding.ended_unix);
     out += numbers;
     out += finding.has_bytes ? ", \"bytes_sent\": " + std::to_string(finding.bytes_sent) +
                                    ", \"bytes_received\": " + std::to_string(finding.bytes_received)

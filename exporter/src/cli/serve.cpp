@@ -110,15 +110,15 @@ Command ServeCommand(ServeFlags& f) {
                           "Directory for connwatch's state (the learned baseline)."),
           BoolFlag("baseline.reset", "Forget the persisted baseline and learn it again.",
                    &f.reset_baseline),
-          TypedChoiceFlag("collect.events",
-                          "TCP connections between samples: from eBPF (CAP_BPF, CAP_PERFMON), "
-                          "sock_diag destroy notifications, auto (eBPF, else sock_diag) or off.",
-                          &f.events,
-                          std::vector<std::pair<std::string, EventsMode>>{
-                              {"auto", EventsMode::kAuto},
-                              {"ebpf", EventsMode::kEbpf},
-                              {"sock_diag", EventsMode::kSockDiag},
-                              {"off", EventsMode::kOff}}),
+          TypedChoiceFlag(
+              "collect.events",
+              "TCP connections between samples: from eBPF (CAP_BPF, CAP_PERFMON), "
+              "sock_diag destroy notifications, auto (eBPF, else sock_diag) or off.",
+              &f.events,
+              std::vector<std::pair<std::string, EventsMode>>{{"auto", EventsMode::kAuto},
+                                                              {"ebpf", EventsMode::kEbpf},
+                                                              {"sock_diag", EventsMode::kSockDiag},
+                                                              {"off", EventsMode::kOff}}),
           DurationFlag("metrics.series-ttl",
                        "Drop a per-connection counter series (opened, failed, bytes) that has "
                        "not moved for this long and whose process holds no socket.",

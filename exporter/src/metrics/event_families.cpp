@@ -25,8 +25,10 @@ LabelValues WithWorkload(LabelValues labels, const FlowLabels& flow) {
 }
 
 MetricFamily DurationFamily(const ConnectionLedger& ledger) {
-  MetricFamily family{metric::kConnectionDuration.name, metric::kConnectionDuration.help,
-                      MetricType::Histogram, {}};
+  MetricFamily family{metric::kConnectionDuration.name,
+                      metric::kConnectionDuration.help,
+                      MetricType::Histogram,
+                      {}};
   for (const auto& [key, histogram] : ledger.durations()) {
     prometheus::ClientMetric metric;
     metric.label = {{"direction", key.first}, {"remote_zone", SanitizeUtf8(key.second)}};
@@ -72,7 +74,8 @@ void AddEventFamilies(const EventsView& events, size_t max_series,
                       names({"process", "direction", "remote_zone", "flow"}));
   for (const auto& [flow, counts] : events.ledger->flows()) {
     if (counts.opened > 0) {
-      opened.Add(WithWorkload({flow.process, flow.direction, flow.remote_zone}, flow), counts.opened);
+      opened.Add(WithWorkload({flow.process, flow.direction, flow.remote_zone}, flow),
+                 counts.opened);
     }
     if (counts.failed > 0) {
       failed.Add(WithWorkload({flow.process, flow.remote_zone}, flow), counts.failed);
@@ -99,9 +102,9 @@ void AddEventFamilies(const EventsView& events, size_t max_series,
 void AppendHeldFindings(const std::deque<HeldFinding>& held, size_t max_series,
                         MetricFamily& family, uint64_t& dropped) {
   static const char* const kLabels[] = {
-      "check",         "process", "pid",       "protocol",  "local_address", "local_port",
-      "remote_address", "remote_port", "direction", "remote_zone", "age_source", "exe",
-      "netns",         "namespace", "pod",     "container"};
+      "check",          "process",     "pid",       "protocol",    "local_address", "local_port",
+      "remote_address", "remote_port", "direction", "remote_zone", "age_source",    "exe",
+      "netns",          "namespace",   "pod",       "container"};
   // The newest first: a cap keeps what a responder is most likely looking for. Two held
   // findings with the same labels (the same tuple reused within the hold) are one series.
   std::set<LabelValues> seen;
@@ -120,8 +123,7 @@ void AppendHeldFindings(const std::deque<HeldFinding>& held, size_t max_series,
     metric.label.push_back({"start", it->start_unix > 0 ? Fixed(it->start_unix, "%.3f") : ""});
     metric.label.push_back(
         {"duration_seconds", it->duration >= 0 ? Fixed(it->duration, "%.3f") : ""});
-    metric.label.push_back(
-        {"bytes_sent", it->has_bytes ? std::to_string(it->bytes_sent) : ""});
+    metric.label.push_back({"bytes_sent", it->has_bytes ? std::to_string(it->bytes_sent) : ""});
     metric.label.push_back(
         {"bytes_received", it->has_bytes ? std::to_string(it->bytes_received) : ""});
     family.metric.push_back(std::move(metric));

@@ -54,10 +54,10 @@ struct PolicyView {
   const FindingEvents* finding_events = nullptr;
 };
 
-// Builds every family for `snapshot` (and, with `events`, those of the connection events), capping each at options.max_series and adding what
-// the caps drop to counters.series_dropped. Never throws on hostile names: every label
-// value is valid UTF-8. Without a policy view every listener counts as expected and no
-// check families are emitted.
+// Builds every family for `snapshot` (and, with `events`, those of the connection events), capping
+// each at options.max_series and adding what the caps drop to counters.series_dropped. Never throws
+// on hostile names: every label value is valid UTF-8. Without a policy view every listener counts
+// as expected and no check families are emitted.
 std::vector<prometheus::MetricFamily> BuildFamilies(const Snapshot& snapshot,
                                                     double sample_duration_seconds,
                                                     const MetricsOptions& options,

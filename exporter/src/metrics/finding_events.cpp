@@ -10,13 +10,13 @@ namespace connwatch {
 namespace {
 
 // connwatch_finding_info's label positions (FindingLabels).
-constexpr size_t kCheckLabel = 0, kProcessLabel = 1, kDirectionLabel = 8,
-                 kZoneLabel = 9, kNamespaceLabel = 13, kPodLabel = 14, kContainerLabel = 15;
+constexpr size_t kCheckLabel = 0, kProcessLabel = 1, kDirectionLabel = 8, kZoneLabel = 9,
+                 kNamespaceLabel = 13, kPodLabel = 14, kContainerLabel = 15;
 constexpr size_t kFindingLabelCount = 16;
 
 LabelValues CountLabels(const LabelValues& finding) {
-  return {finding[kCheckLabel],     finding[kProcessLabel], finding[kDirectionLabel],
-          finding[kZoneLabel],      finding[kNamespaceLabel], finding[kPodLabel],
+  return {finding[kCheckLabel],    finding[kProcessLabel],   finding[kDirectionLabel],
+          finding[kZoneLabel],     finding[kNamespaceLabel], finding[kPodLabel],
           finding[kContainerLabel]};
 }
 
@@ -26,10 +26,14 @@ double StartUnixOf(const ConnectionEvent& event, double now_boot, double now_uni
 
 void Escape(std::string_view text, std::string& out) {
   for (char c : text) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '\t') out += "\\t";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '\t')
+      out += "\\t";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
 }
 
@@ -85,8 +89,8 @@ void FindingEvents::ObserveEnds(std::span<const ConnectionEvent> events, double 
       const Open& open = open_.at(key);
       double start = event.start_boot_seconds > 0 ? StartUnixOf(event, now_boot, now_unix)
                                                   : open.first_seen_unix;
-      double ended = event.end_boot_seconds > 0 ? now_unix - (now_boot - event.end_boot_seconds)
-                                                : now_unix;
+      double ended =
+          event.end_boot_seconds > 0 ? now_unix - (now_boot - event.end_boot_seconds) : now_unix;
       Hold({open.labels, start, start > 0 ? ended - start : -1, event.has_bytes || open.has_bytes,
             event.has_bytes ? event.bytes_acked : open.bytes_sent,
             event.has_bytes ? event.bytes_received : open.bytes_received, ended, now_boot});
@@ -100,22 +104,23 @@ void FindingEvents::ObserveClosed(const Snapshot& closed, const Evaluation& eval
                                   std::span<const ConnectionEvent> events, double now_boot,
                                   double now_unix) {
   for (const Finding& finding : evaluation.findings) {
-    if (!CountedPerConnection(finding.check) || !finding.socket || *finding.socket >= events.size()) {
+    if (!CountedPerConnection(finding.check) || !finding.socket ||
+        *finding.socket >= events.size()) {
       continue;
     }
     const ConnectionEvent& event = events[*finding.socket];
     LabelValues labels = FindingLabels(closed, evaluation, finding);
     Count(labels);
     double start = StartUnixOf(event, now_boot, now_unix);
-    double ended = event.end_boot_seconds > 0 ? now_unix - (now_boot - event.end_boot_seconds)
-                                              : now_unix;
+    double ended =
+        event.end_boot_seconds > 0 ? now_unix - (now_boot - event.end_boot_seconds) : now_unix;
     Hold({std::move(labels), start, start > 0 ? ended - start : -1, event.has_bytes,
           event.bytes_acked, event.bytes_received, ended, now_boot});
   }
 }
 
-void FindingEvents::ObserveLive(const Snapshot& live, const Evaluation& evaluation,
-                                double now_boot, double now_unix) {
+void FindingEvents::ObserveLive(const Snapshot& live, const Evaluation& evaluation, double now_boot,
+                                double now_unix) {
   for (auto& [key, open] : open_) ++open.missed;
   for (const Finding& finding : evaluation.findings) {
     if (!CountedPerConnection(finding.check) || !finding.socket) continue;

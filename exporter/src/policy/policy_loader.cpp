@@ -152,8 +152,7 @@ class Checker {
     }
   }
 
-  // "0" (learning off) only where `zero_ok`; otherwise Prometheus duration syntax in whole
-  // seconds.
+  // "0" (off) only where `zero_ok`; otherwise Prometheus duration syntax in whole seconds.
   std::optional<std::chrono::seconds> Duration(const YamlNode& node, const std::string& path,
                                                bool zero_ok) {
     if (node.kind == YamlNode::Kind::kScalar && node.tag == kYamlTagBinary) {
@@ -483,22 +482,17 @@ class Checker {
     });
     return rules;
   }
-
   void LimitsSection(const YamlNode& node, Limits& limits) {
     YamlFields fields;
-    if (!reader_.ReadFields(node, "limits", {"long_connection", "udp_server_after", "finding_hold"},
-                           fields)) {
-      return;
+    constexpr std::string_view keys[] = {"long_connection", "udp_server_after", "finding_hold"};
+    if (!reader_.ReadFields(node, "limits", keys, fields)) return;
+    const YamlNode* age = YamlReader::Value(fields, "long_connection");
+    if (auto duration = age ? Duration(*age, "limits.long_connection", false) : std::nullopt) {
+      limits.long_connection = *duration;
     }
-    if (const YamlNode* value = YamlReader::Value(fields, "long_connection")) {
-      if (auto duration = Duration(*value, "limits.long_connection", false)) {
-        limits.long_connection = *duration;
-      }
-    }
-    if (const YamlNode* value = YamlReader::Value(fields, "finding_hold")) {
-      if (auto duration = Duration(*value, "limits.finding_hold", true)) {
-        limits.finding_hold = *duration;
-      }
+    const YamlNode* hold = YamlReader::Value(fields, "finding_hold");
+    if (auto duration = hold ? Duration(*hold, "limits.finding_hold", true) : std::nullopt) {
+      limits.finding_hold = *duration;
     }
     if (const YamlNode* value = YamlReader::Value(fields, "udp_server_after")) {
       if (auto samples = SampleCount(*value, "limits.udp_server_after")) {

@@ -176,8 +176,7 @@ std::string_view DegradationWithout(int cap) {
   }
 }
 
-CapabilitySet RequiredCapabilities(std::string_view listen_address, bool netns_setns,
-                                   bool ebpf) {
+CapabilitySet RequiredCapabilities(std::string_view listen_address, bool netns_setns, bool ebpf) {
   CapabilitySet required = kConnwatchCapabilities;
   if (netns_setns) required |= CapabilityBit(kCapSysAdmin);
   if (ebpf) required |= kEbpfCapabilities;

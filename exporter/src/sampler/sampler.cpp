@@ -1,10 +1,10 @@
 #include "sampler/sampler.h"
 
+#include <sys/stat.h>
+
 #include <exception>
 #include <optional>
 #include <set>
-
-#include <sys/stat.h>
 
 #include "base/atomic_file.h"
 #include "base/clock.h"
@@ -191,9 +191,9 @@ void Sampler::SampleOnce() {
                            events_ ? events_->lost() : 0};
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    auto families = BuildFamilies(snapshot, seconds, options_.metrics, counters_,
-                                  effective ? &policy_view : nullptr,
-                                  options_.events ? &events_view : nullptr);
+    auto families =
+        BuildFamilies(snapshot, seconds, options_.metrics, counters_,
+                      effective ? &policy_view : nullptr, options_.events ? &events_view : nullptr);
     auto exposition = std::make_shared<const Exposition>(SerializeFamilies(families));
     {
       std::lock_guard<std::mutex> lock(latest_mutex_);

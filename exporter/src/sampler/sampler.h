@@ -14,12 +14,12 @@
 #include "metrics/exposition.h"
 #include "metrics/families.h"
 #include "metrics/finding_events.h"
-#include "sources/connection_events.h"
-#include "tracking/connection_ledger.h"
 #include "net/zones.h"
 #include "sampler/policy_runtime.h"
+#include "sources/connection_events.h"
 #include "sources/snapshot.h"
 #include "tracking/connection_ages.h"
+#include "tracking/connection_ledger.h"
 #include "tracking/state_store.h"
 
 namespace connwatch {

@@ -32,11 +32,16 @@ uint64_t OwnNetnsInode(const std::string& procfs) {
 }  // namespace
 
 bool ParseEventsMode(std::string_view text, EventsMode& mode) {
-  if (text == "auto") mode = EventsMode::kAuto;
-  else if (text == "ebpf") mode = EventsMode::kEbpf;
-  else if (text == "sock_diag") mode = EventsMode::kSockDiag;
-  else if (text == "off") mode = EventsMode::kOff;
-  else return false;
+  if (text == "auto")
+    mode = EventsMode::kAuto;
+  else if (text == "ebpf")
+    mode = EventsMode::kEbpf;
+  else if (text == "sock_diag")
+    mode = EventsMode::kSockDiag;
+  else if (text == "off")
+    mode = EventsMode::kOff;
+  else
+    return false;
   return true;
 }
 

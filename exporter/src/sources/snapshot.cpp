@@ -131,11 +131,15 @@ void CollectNamespaces(Snapshot& snapshot, const SnapshotOptions& options,
                        NetnsRegistry& registry) {
   RunCollector(snapshot, kCollectorNetns, [&](std::string& error) {
     // A namespace's full TCP read every 4 full fd walks (20 min at the default 10 s).
-    NetnsRegistry::Options netns{options.procfs, options.rootfs, options.netns_setns,
+    NetnsRegistry::Options netns{options.procfs,
+                                 options.rootfs,
+                                 options.netns_setns,
                                  options.full_scan_every <= 1
                                      ? 1
                                      : std::min<uint32_t>(options.full_scan_every, 1u << 24) * 4,
-                                 options.tcp_bytes, {}, {}};
+                                 options.tcp_bytes,
+                                 {},
+                                 {}};
     if (ConnectionEvents* events = options.events) {
       netns.opened_inside = [events](uint64_t inode) { events->SubscribeHere(inode); };
       netns.released = [events](uint64_t inode) { events->Unsubscribe(inode); };

@@ -68,7 +68,8 @@ MnlSocketPtr OpenDestroySubscriber(std::string& error) {
     return nullptr;
   }
   // Group N is bit N-1 of the bind mask.
-  unsigned groups = (1u << (SKNLGRP_INET_TCP_DESTROY - 1)) | (1u << (SKNLGRP_INET6_TCP_DESTROY - 1));
+  unsigned groups =
+      (1u << (SKNLGRP_INET_TCP_DESTROY - 1)) | (1u << (SKNLGRP_INET6_TCP_DESTROY - 1));
   if (mnl_socket_bind(socket.get(), groups, MNL_SOCKET_AUTOPID) < 0) {
     error = "netlink bind to the destroy groups: " + ErrnoText(errno);
     return nullptr;
@@ -81,9 +82,8 @@ MnlSocketPtr OpenDestroySubscriber(std::string& error) {
   return socket;
 }
 
-void ReadDestroyNotifications(mnl_socket& subscriber, uint64_t netns_inode,
-                              double now_boot_seconds, std::vector<ConnectionEvent>& out,
-                              DestroyStats& stats) {
+void ReadDestroyNotifications(mnl_socket& subscriber, uint64_t netns_inode, double now_boot_seconds,
+                              std::vector<ConnectionEvent>& out, DestroyStats& stats) {
   // Each notification is one message of ~400 bytes; a datagram holds one skb.
   std::vector<uint8_t> buffer(kNetlinkDumpBufferBytes);
   // Bounded: a flood is read in later rounds rather than holding the event thread here.

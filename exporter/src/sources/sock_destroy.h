@@ -40,8 +40,7 @@ void ParseDestroyNotifications(std::span<const uint8_t> buffer, uint64_t netns_i
 MnlSocketPtr OpenDestroySubscriber(std::string& error);
 
 // Reads every notification queued on `subscriber` without blocking.
-void ReadDestroyNotifications(mnl_socket& subscriber, uint64_t netns_inode,
-                              double now_boot_seconds, std::vector<ConnectionEvent>& out,
-                              DestroyStats& stats);
+void ReadDestroyNotifications(mnl_socket& subscriber, uint64_t netns_inode, double now_boot_seconds,
+                              std::vector<ConnectionEvent>& out, DestroyStats& stats);
 
 }  // namespace connwatch

@@ -11,8 +11,8 @@
 #include <sys/time.h>
 
 #include <algorithm>
-#include <cstddef>
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -142,8 +142,8 @@ AttemptResult DumpOnce(const DumpTarget& target, std::vector<Socket>& out, SockD
   alignas(nlmsghdr) uint8_t request[kRequestBufferSize] = {};
   nlmsghdr* nlh = nullptr;
   // INET_DIAG_INFO is attribute 2, asked for by bit 1 of idiag_ext.
-  uint8_t ext = target.tcp_info && target.transport == Transport::kTcp ? 1u << (INET_DIAG_INFO - 1)
-                                                                       : 0;
+  uint8_t ext =
+      target.tcp_info && target.transport == Transport::kTcp ? 1u << (INET_DIAG_INFO - 1) : 0;
   if (target.family) {
     PutSockDiagRequest(request, NLM_F_REQUEST | NLM_F_DUMP, *target.family, target.transport, nlh,
                        target.states)
@@ -286,8 +286,8 @@ bool DumpAll(DumpMethod method, mnl_socket* socket, uint32_t tcp_states, std::ve
     // A kernel without the compat request refuses it at once: asked every sample, it costs
     // one short round trip there, and no state has to outlive the dump.
     int kernel_errno = 0;
-    if (!DumpTable({Transport::kTcp, std::nullopt, tcp_states, tcp_info, socket}, out, stats,
-                   error, kernel_errno, nullptr)) {
+    if (!DumpTable({Transport::kTcp, std::nullopt, tcp_states, tcp_info, socket}, out, stats, error,
+                   kernel_errno, nullptr)) {
       if (method == DumpMethod::kCompatTcp || !CompatDumpRefused(kernel_errno)) {
         out.resize(start);
         return false;
@@ -352,9 +352,9 @@ void ParseDiagAttributes(std::span<const uint8_t> payload, Socket& socket) {
     std::memcpy(&type, payload.data() + offset + 2, sizeof(type));
     if (length < NLA_HDRLEN || length > payload.size() - offset) return;
     if ((type & NLA_TYPE_MASK) == INET_DIAG_INFO) {
-      socket.has_bytes = ParseTcpInfoBytes(
-          payload.subspan(offset + NLA_HDRLEN, length - NLA_HDRLEN), socket.bytes_acked,
-          socket.bytes_received);
+      socket.has_bytes =
+          ParseTcpInfoBytes(payload.subspan(offset + NLA_HDRLEN, length - NLA_HDRLEN),
+                            socket.bytes_acked, socket.bytes_received);
     }
     offset += NLA_ALIGN(length);
   }

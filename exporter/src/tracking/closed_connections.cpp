@@ -9,10 +9,10 @@ namespace connwatch {
 namespace {
 
 // The namespace index of an event's socket, adding the namespaces the live snapshot lacks.
-uint32_t NamespaceIndex(Snapshot& closed, std::map<uint64_t, uint32_t>& by_inode,
-                        uint64_t inode) {
+uint32_t NamespaceIndex(Snapshot& closed, std::map<uint64_t, uint32_t>& by_inode, uint64_t inode) {
   if (inode == 0) return 0;
-  auto [it, inserted] = by_inode.try_emplace(inode, static_cast<uint32_t>(closed.namespaces.size()));
+  auto [it, inserted] =
+      by_inode.try_emplace(inode, static_cast<uint32_t>(closed.namespaces.size()));
   if (inserted) {
     if (closed.namespaces.empty()) closed.namespaces.push_back({});  // [0]: connwatch's own
     it->second = static_cast<uint32_t>(closed.namespaces.size());
@@ -83,8 +83,8 @@ Socket SocketOf(const ConnectionEvent& event) {
   Socket socket;
   socket.transport = Transport::kTcp;
   socket.family = event.family;
-  socket.state =
-      event.outcome == EventOutcome::kEstablished ? SocketState::kEstablished : SocketState::kSynSent;
+  socket.state = event.outcome == EventOutcome::kEstablished ? SocketState::kEstablished
+                                                             : SocketState::kSynSent;
   socket.local = event.local;
   socket.local_port = event.local_port;
   socket.remote = event.remote;
@@ -119,14 +119,18 @@ Snapshot ClosedConnectionsSnapshot(const Snapshot& live, std::span<const Connect
     socket.netns = NamespaceIndex(closed, by_inode, event.netns_inode);
     socket.inode = kClosedInodeBase + index;
     std::optional<size_t> listener;
-    if (event.direction != EventDirection::kOutbound) listener = ListenerOf(live, listeners, socket);
+    if (event.direction != EventDirection::kOutbound)
+      listener = ListenerOf(live, listeners, socket);
     bool inbound = event.direction == EventDirection::kInbound ||
                    (event.direction == EventDirection::kUnknown && listener.has_value());
     uint32_t workload = 0;
     if (inbound && listener) {
       for (pid_t pid : live.OwnersOf(live.sockets[*listener])) {
         closed.owners.Add(socket.inode, pid);
-        closed.processes.try_emplace(pid, live.processes.at(pid));
+        // An owner that exited before its process was read has no entry (unread_owners):
+        // at() threw here, and the whole sample was lost.
+        auto owner = live.processes.find(pid);
+        if (owner != live.processes.end()) closed.processes.try_emplace(pid, owner->second);
       }
       if (*listener < live.workload_of.size()) workload = live.workload_of[*listener];
     } else if (!inbound && event.pid > 0) {
@@ -136,8 +140,8 @@ Snapshot ClosedConnectionsSnapshot(const Snapshot& live, std::span<const Connect
       if (it != workload_by_owner.end()) workload = it->second;
     }
     SocketClass socket_class;
-    socket_class.role = event.outcome == EventOutcome::kEstablished ? SocketRole::kConnection
-                                                                    : SocketRole::kOther;
+    socket_class.role =
+        event.outcome == EventOutcome::kEstablished ? SocketRole::kConnection : SocketRole::kOther;
     socket_class.direction = inbound ? Direction::kInbound : Direction::kOutbound;
     socket_class.remote_zone = &zones.Classify(UnmapV4(socket.remote));
     closed.sockets.push_back(socket);

@@ -11,7 +11,8 @@ namespace {
 // Connections counted: established (and what follows it before close), and attempts.
 bool Tracked(const Snapshot& snapshot, size_t index) {
   const Socket& socket = snapshot.sockets[index];
-  if (socket.transport != Transport::kTcp || snapshot.classes[index].direction == Direction::kNone) {
+  if (socket.transport != Transport::kTcp ||
+      snapshot.classes[index].direction == Direction::kNone) {
     return false;
   }
   switch (socket.state) {
