@@ -348,6 +348,9 @@ def run_with_daemonset_args(ds, container, flags, objects, work):
     print(f"{security} -- connwatch {' '.join(args)}")
     holder = start_other_users_listener(work)
     os.environ["CONNWATCH_BIN"], binary = wrapper, h.connwatch_bin()
+    if not any(a.startswith("--collect.events") for a in args):
+        # The pod's default (auto), which the harness would otherwise turn off.
+        args.append("--collect.events=auto")
     server = h.Connwatch(*args, subcommand=(), interval="1s")  # no subcommand, as in the pod
     try:
         server.start()

@@ -161,8 +161,11 @@ class CheckTest(unittest.TestCase):
         rc, out, err = self.check("--format=json")
         self.assertEqual(rc, expect_rc, (out, err))
         data = json.loads(out)
-        self.assertEqual(set(data), {"findings"}, data)
+        # The findings of this snapshot, and those a running exporter holds (none here: no
+        # exporter writes this storage path).
+        self.assertEqual(set(data), {"findings", "held", "held_from"}, data)
         self.assertIsInstance(data["findings"], list)
+        self.assertEqual((data["held"], data["held_from"]), ([], None), data)
         return data["findings"]
 
     def test_clean_exits_0(self):
@@ -379,7 +382,8 @@ SUBCOMMAND_FLAGS = {
               '--web.config.file=""', "--web.enable-lifecycle=false", "--collect.interval=10s", "--collect.full-scan-every=30",
               "--metrics.max-series=2000", "--collector.source=auto", "--path.procfs=/proc", "--path.rootfs=/", "--collector.netns=all", "--path.sysfs=/sys",
               "--log.level=info", '--config.file=""', "--storage.path=/var/lib/connwatch",
-              "--baseline.reset=false", "--findings.max-series=200", "--version", "--help"],
+              "--baseline.reset=false", "--collect.events=auto", "--metrics.series-ttl=1h",
+              "--findings.max-series=200", "--version", "--help"],
     "connections": ["--listening=false", "--format=table", "--path.procfs=/proc", "--path.rootfs=/", "--collector.netns=all", '--netns=""', "--path.sysfs=/sys",
                     "--collector.source=auto", "--storage.path=/var/lib/connwatch",
                     "--log.level=warn", "--help"],

@@ -20,11 +20,20 @@ Socket WithBytes(Socket socket, uint64_t cookie, uint64_t acked, uint64_t receiv
   return socket;
 }
 
+// The zone names a snapshot's classes point at belong to a ZoneClassifier; this one outlives
+// the copies Live returns (a builder's own dies with it, and the copies would dangle).
+const ZoneClassifier& Zones() {
+  static const ZoneClassifier zones;
+  return zones;
+}
+
 Snapshot Live(std::vector<Socket> connections) {
   SnapshotBuilder builder;
   pid_t pid = 100;
   for (const Socket& socket : connections) builder.Add(socket).Own(socket.inode, pid++, "curl");
-  return builder.Build();
+  Snapshot snapshot = builder.Build();
+  snapshot.classes = ClassifySockets(snapshot.sockets, {}, Zones());
+  return snapshot;
 }
 
 const FlowCounts& Only(const ConnectionLedger& ledger) {

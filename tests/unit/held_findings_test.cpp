@@ -30,13 +30,16 @@ TEST(HeldFindingsTest, ReadsWhatEndedWithinTheHold) {
   ASSERT_NE(mkdtemp(dir), nullptr);
   HeldFindingsRead none = ReadHeldFindings(dir, 600, 2000);
   EXPECT_FALSE(none.read);
-  EXPECT_NE(none.note.find("only this snapshot is checked"), std::string::npos) << none.note;
+  EXPECT_EQ(none.note, "") << "no file: no exporter here, nothing to say";
   std::deque<HeldFinding> held{Held(1000, "192.0.2.9"), Held(1900, "192.0.2.2")};
   std::ofstream(HeldFindingsPathIn(dir)) << FormatHeldFindings(held);
   HeldFindingsRead read = ReadHeldFindings(dir, 600, 2000);
   EXPECT_TRUE(read.read);
   ASSERT_EQ(read.findings.size(), 1u) << "the other ended 1000 s ago";
   EXPECT_EQ(read.findings[0].labels[6], "192.0.2.2");
+  EXPECT_NE(read.note.find("1 finding(s) of ended connections held"), std::string::npos)
+      << read.note;
+  EXPECT_EQ(ReadHeldFindings(dir, 10, 2000).note, "") << "none within a 10 s hold";
   std::string text = FormatHeldText(read.findings);
   EXPECT_NE(text.find("192.0.2.2:443"), std::string::npos) << text;
   EXPECT_NE(text.find("0.200s"), std::string::npos) << text;
@@ -47,7 +50,11 @@ TEST(HeldFindingsTest, ReadsWhatEndedWithinTheHold) {
   EXPECT_EQ(FormatHeldText({}), "");
   EXPECT_EQ(FormatHeldJson({}), "[]");
   std::ofstream(HeldFindingsPathIn(dir)) << "garbage";
-  EXPECT_FALSE(ReadHeldFindings(dir, 600, 2000).read);
+  HeldFindingsRead garbage = ReadHeldFindings(dir, 600, 2000);
+  EXPECT_FALSE(garbage.read);
+  EXPECT_NE(garbage.note.find("is not a held findings file: only this snapshot is checked"),
+            std::string::npos)
+      << garbage.note;
   std::remove(HeldFindingsPathIn(dir).c_str());
   rmdir(dir);
 }

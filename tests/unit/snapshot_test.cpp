@@ -22,6 +22,8 @@
 #include "policy/policy_loader.h"
 #include "sources/snapshot_cache.h"
 #include "support/fake_proc.h"
+#include "tracking/closed_connections.h"
+#include "tracking/connection_ledger.h"
 
 namespace connwatch {
 namespace {
@@ -133,6 +135,36 @@ class Host1 : public ::testing::Test {
   SnapshotOptions options_;
 };
 
+// Two connections of the first owned connection's process that opened and closed between
+// samples: one to a loopback port nobody listens on now that sent and received bytes, and
+// one refused.
+std::vector<ConnectionEvent> ClosesBetweenSamples(const Snapshot& snapshot) {
+  pid_t pid = 0;
+  for (size_t i = 0; i < snapshot.sockets.size() && pid == 0; ++i) {
+    std::span<const pid_t> owners = snapshot.OwnersOf(snapshot.sockets[i]);
+    if (snapshot.sockets[i].state == SocketState::kEstablished && !owners.empty()) pid = owners[0];
+  }
+  ConnectionEvent sent;
+  sent.local = *ParseIpAddress("127.0.0.1");
+  sent.local_port = 40100;
+  sent.remote = sent.local;
+  sent.remote_port = 9999;
+  sent.pid = pid;
+  sent.direction = EventDirection::kOutbound;
+  sent.start_boot_seconds = 95;
+  sent.end_boot_seconds = 95.5;
+  sent.has_bytes = true;
+  sent.bytes_acked = 4097;
+  sent.bytes_received = 129;
+  ConnectionEvent refused = sent;
+  refused.local_port = 40101;
+  refused.outcome = EventOutcome::kFailed;
+  refused.start_boot_seconds = 0;
+  refused.bytes_acked = 0;
+  refused.bytes_received = 0;
+  return {sent, refused};
+}
+
 std::string Exposition(Snapshot snapshot, const Policy* policy = nullptr) {
   // What varies from run to run: the clock and the build.
   snapshot.timestamp_seconds = 1800000000;
@@ -141,10 +173,15 @@ std::string Exposition(Snapshot snapshot, const Policy* policy = nullptr) {
   counters.AddSnapshot(snapshot);
   std::optional<Evaluation> evaluation;
   PolicyView view;
-  // The connection counts as the sampler keeps them (--collect.events=off: from the
-  // samples alone); this first sample is their baseline.
+  // The connection counts as the sampler keeps them: an empty first sample (so host1's
+  // connections were born since and count as opened), then host1, then two close records
+  // of connections no sample saw.
   ConnectionLedger ledger;
+  ledger.Observe(Snapshot{}, 90);
   ledger.Observe(snapshot, 100);
+  std::vector<ConnectionEvent> closes = ClosesBetweenSamples(snapshot);
+  static const ZoneClassifier kDefaultZones;
+  ledger.CountClosed(ClosedConnectionsSnapshot(snapshot, closes, kDefaultZones, {}), closes, 100);
   FindingEvents finding_events;
   if (policy != nullptr) {
     evaluation = Evaluate(*policy, snapshot);

@@ -291,7 +291,7 @@ int RunCheck(const std::vector<std::string>& args) {
   HeldFindingsRead held = ReadHeldFindings(
       flags.storage_path, static_cast<double>(effective->policy.limits.finding_hold.count()),
       snapshot.timestamp_seconds);
-  fprintf(stderr, "connwatch check: %s\n", held.note.c_str());
+  if (!held.note.empty()) fprintf(stderr, "connwatch check: %s\n", held.note.c_str());
   std::string text;
   if (flags.format == "json") {
     text = FormatFindingsJson(snapshot, evaluation, parents);

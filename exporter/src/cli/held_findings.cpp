@@ -50,6 +50,9 @@ HeldFindingsRead ReadHeldFindings(const std::string& storage_path, double hold_s
   HeldFindingsRead result;
   result.path = HeldFindingsPathIn(storage_path);
   FileLoad load = LoadFileCapped(result.path, kMaxHeldFileBytes);
+  // No file: no exporter runs with this storage path, the usual case for a one-shot on a
+  // host without one; nothing to say (scripts read check's stderr as trouble).
+  if (load.status == FileLoad::Status::kMissing) return result;
   if (!load.ok()) {
     result.note = "no findings held by a running exporter (" +
                   load.Problem("held findings", result.path, kMaxHeldFileBytes) +
@@ -67,6 +70,7 @@ HeldFindingsRead ReadHeldFindings(const std::string& storage_path, double hold_s
       result.findings.push_back(std::move(held));
     }
   }
+  if (result.findings.empty()) return result;  // as without the file: nothing to add
   result.note = "this snapshot and " + std::to_string(result.findings.size()) +
                 " finding(s) of ended connections held by the running exporter (" + result.path +
                 ")";

@@ -14,7 +14,9 @@ namespace connwatch {
 struct HeldFindingsRead {
   bool read = false;  // the file was there and whole
   std::string path;
-  std::string note;  // one line for stderr: where they came from, or why there are none
+  // One line for stderr: where held findings came from, or why the file could not be read;
+  // "" when there is no file or it holds none within the hold.
+  std::string note;
   std::vector<HeldFinding> findings;  // those that ended within `hold_seconds` of now
 };
 

@@ -83,11 +83,13 @@ ConnectionEvents::ConnectionEvents(EventsMode mode, std::string procfs)
   }
   if (source_ == EventSource::kOff) return;
   stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  // No thread means no memory or tasks left (RLIMIT_AS, RLIMIT_NPROC): serve fails as a
+  // whole, with one line, as when any other of its threads cannot start.
   try {
     thread_ = std::thread([this] { Run(); });
-  } catch (const std::system_error& error) {
-    Log(LogLevel::kError, "no thread for connection events; they are off", {{"err", error.what()}});
-    source_ = EventSource::kOff;
+  } catch (...) {
+    close(stop_fd_);
+    throw;
   }
 }
 
