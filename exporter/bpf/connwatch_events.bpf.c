@@ -7,12 +7,13 @@
  * The transitions it acts on (include/net/tcp_states.h; the tracepoint fires in tcp_set_state
  * and inet_sk_set_state):
  *   CLOSE -> SYN_SENT        inside connect(), in the connecting task: its tgid, comm, cgroup
- *   SYN_SENT -> ESTABLISHED  the handshake completed (softirq: the current task is arbitrary)
  *   SYN_RECV -> ESTABLISHED  a passive open (softirq: the owner is the listener's, which the
  *                            exporter knows; the current task is not taken)
  *   any -> CLOSE             one record, except from LISTEN (a listener) and from CLOSE
- * Every other transition returns at once: the tracepoint fires about eight times per
- * connection and doing nothing on most of them is what keeps the cost low.
+ * Every other transition returns at once: the tracepoint fires about five times per socket
+ * and doing nothing on most of them is what keeps the cost low. Whether a connect
+ * established needs no transition of its own: a connect that never did closes from SYN_SENT
+ * (refused, reset, timed out), every other one from a state after ESTABLISHED.
  *
  * Needs Linux 5.12 or newer (bpf_get_socket_cookie in tracing programs; BTF tracepoints,
  * ring buffers and bpf_ktime_get_boot_ns came earlier). The license string below is what
@@ -33,7 +34,6 @@ char LICENSE[] SEC("license") = "GPL";
 
 #define FLAG_OUTBOUND 1
 #define FLAG_INBOUND 2
-#define FLAG_ESTABLISHED 4
 
 struct open_info {
   __u64 start_boot_ns;
@@ -75,18 +75,13 @@ static void remember_connect(__u64 cookie) {
   bpf_map_update_elem(&opens, &cookie, &info, BPF_ANY);
 }
 
-static void remember_established(__u64 cookie, int oldstate) {
-  struct open_info *known = bpf_map_lookup_elem(&opens, &cookie);
+static void remember_passive_open(__u64 cookie) {
   struct open_info info = {};
 
-  if (known) {
-    known->flags |= FLAG_ESTABLISHED;
-    return;
-  }
-  if (oldstate != TCP_SYN_RECV) return; /* a connect() seen before the program ran */
   info.start_boot_ns = bpf_ktime_get_boot_ns();
-  info.flags = FLAG_INBOUND | FLAG_ESTABLISHED;
-  bpf_map_update_elem(&opens, &cookie, &info, BPF_ANY);
+  info.flags = FLAG_INBOUND;
+  /* NOEXIST: a simultaneous open (SYN_SENT -> SYN_RECV -> ESTABLISHED) keeps its connect. */
+  bpf_map_update_elem(&opens, &cookie, &info, BPF_NOEXIST);
 }
 
 /* The 4-tuple at close, from inet_sock and sock_common: skc_num is already 0 here, and at
@@ -145,7 +140,6 @@ static void emit_close(const struct sock *sk, __u64 cookie, int oldstate) {
     __builtin_memcpy(event->comm, info->comm, sizeof(event->comm));
     if (info->flags & FLAG_OUTBOUND) event->direction = CONNWATCH_DIRECTION_OUTBOUND;
     if (info->flags & FLAG_INBOUND) event->direction = CONNWATCH_DIRECTION_INBOUND;
-    if (!(info->flags & FLAG_ESTABLISHED)) event->outcome = CONNWATCH_OUTCOME_FAILED;
     bpf_map_delete_elem(&opens, &cookie);
   }
   pending = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
@@ -160,9 +154,8 @@ int BPF_PROG(connwatch_inet_sock_set_state, const struct sock *sk, int oldstate,
   if (sk->sk_protocol != IPPROTO_TCP) return 0;
   if (oldstate == TCP_CLOSE && newstate == TCP_SYN_SENT) {
     remember_connect(bpf_get_socket_cookie((void *)sk));
-  } else if (newstate == TCP_ESTABLISHED &&
-             (oldstate == TCP_SYN_SENT || oldstate == TCP_SYN_RECV)) {
-    remember_established(bpf_get_socket_cookie((void *)sk), oldstate);
+  } else if (newstate == TCP_ESTABLISHED && oldstate == TCP_SYN_RECV) {
+    remember_passive_open(bpf_get_socket_cookie((void *)sk));
   } else if (newstate == TCP_CLOSE && oldstate != TCP_LISTEN && oldstate != TCP_CLOSE) {
     cookie = bpf_get_socket_cookie((void *)sk);
     emit_close(sk, cookie, oldstate);

@@ -14,6 +14,8 @@
 //   --mode=churn   --samples steady core samples back to back (a churn generator moves the
 //                  socket table meanwhile), verified every --verify-every samples, with VmRSS
 //                  read after the samples listed in --rss-at.
+//   --tcp-bytes=1  every TCP socket's tcp_info in the dumps, as serve asks for them (the
+//                  bytes of live connections); 0, the default, without.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -37,6 +39,7 @@
 #include "sampler/policy_runtime.h"
 #include "sampler/sampler.h"
 #include "sources/snapshot.h"
+#include "sources/sock_diag.h"
 
 // Built against a tree without the owner cache (before issue 7), steady == cold: that is what
 // such a tree does on every sample, and lets the same driver measure both.
@@ -330,7 +333,7 @@ bool ParseSampleList(std::string_view text, std::vector<int>* out) {
   return true;
 }
 
-Command BenchCommand(Flags& flags, std::string& rss_at, bool& lookup) {
+Command BenchCommand(Flags& flags, std::string& rss_at, bool& lookup, bool& tcp_bytes) {
   const std::vector<std::pair<std::string, bool>> zero_or_one = {{"0", false}, {"1", true}};
   return {
       "connwatch_bench",
@@ -356,6 +359,10 @@ Command BenchCommand(Flags& flags, std::string& rss_at, bool& lookup) {
           TypedChoiceFlag(
               "lookup", "1: steady samples ask sock_diag about unclaimed sockets; 0: they do not.",
               &lookup, zero_or_one),
+          TypedChoiceFlag("tcp-bytes",
+                          "1: every TCP socket's tcp_info in the dumps (the bytes serve counts); "
+                          "0: without.",
+                          &tcp_bytes, zero_or_one),
       },
       {},
   };
@@ -368,9 +375,14 @@ int main(int argc, char** argv) {
   connwatch::Flags flags;
   std::string rss_at;
   bool lookup = true;
-  if (auto exit_code = connwatch::ParseCommandLine(connwatch::BenchCommand(flags, rss_at, lookup),
-                                                   {argv + 1, argv + argc})) {
+  bool tcp_bytes = false;
+  if (auto exit_code = connwatch::ParseCommandLine(
+          connwatch::BenchCommand(flags, rss_at, lookup, tcp_bytes), {argv + 1, argv + argc})) {
     return *exit_code;
+  }
+  if (tcp_bytes) {  // as serve asks: the own namespace's dump and every other one's
+    flags.options.tcp_bytes = true;
+    flags.options.sock_diag_dump = connwatch::DumpSockDiagWithBytes;
   }
   connwatch::ParseSampleList(rss_at, &flags.rss_at);
   if (!lookup) flags.options.sock_diag_lookup = nullptr;

@@ -649,8 +649,11 @@ baseline:
 """)
         storage = os.path.join(self.tmp.name, "storage")
         os.mkdir(storage)
+        # The connection events (the default auto; the harness turns them off unless asked):
+        # the failed connects and the short connection below never live through a sample.
         self.cw = h.Connwatch(f"--config.file={policy}", f"--storage.path={storage}",
-                              f"--path.rootfs={self.rootfs}", interval="1s").start()
+                              f"--path.rootfs={self.rootfs}", "--collect.events=auto",
+                              interval="1s").start()
         self.prom = h.Prometheus([f"127.0.0.1:{self.cw.port}"], job="connwatch",
                                  scrape_interval="1s").start()
         self.connection_events(web_port, down_port)

@@ -52,12 +52,21 @@ ProcessLookup NoLookup() {
   return [](pid_t) { return std::optional<Process>(); };
 }
 
-TEST(ClosedConnectionsTest, UnknownDirectionOnAListenerPortIsInboundToItsOwner) {
-  Snapshot live = LiveHost();
-  ZoneClassifier zones;
+// Each test closes connections against the live host (some change it first).
+class ClosedConnectionsTest : public ::testing::Test {
+ protected:
+  Snapshot Close(std::span<const ConnectionEvent> events, const ProcessLookup& lookup) const {
+    return ClosedConnectionsSnapshot(live_, events, zones_, lookup);
+  }
+
+  Snapshot live_ = LiveHost();
+  ZoneClassifier zones_;
+};
+
+TEST_F(ClosedConnectionsTest, UnknownDirectionOnAListenerPortIsInboundToItsOwner) {
   std::vector<ConnectionEvent> events = {
       Event("10.0.0.5", 80, "10.0.0.9", 51000, EventDirection::kUnknown)};
-  Snapshot closed = ClosedConnectionsSnapshot(live, events, zones, NoLookup());
+  Snapshot closed = Close(events, NoLookup());
   ASSERT_EQ(closed.sockets.size(), 1u);
   ASSERT_EQ(closed.classes.size(), 1u);
   std::span<const pid_t> owners = closed.OwnersOf(closed.sockets[0]);
@@ -75,13 +84,11 @@ TEST(ClosedConnectionsTest, UnknownDirectionOnAListenerPortIsInboundToItsOwner) 
   EXPECT_EQ(closed.boot_clock_seconds, 1000);
 }
 
-TEST(ClosedConnectionsTest, ZoneComesFromTheRemoteAddress) {
-  Snapshot live = LiveHost();
-  ZoneClassifier zones;
+TEST_F(ClosedConnectionsTest, ZoneComesFromTheRemoteAddress) {
   std::vector<ConnectionEvent> events = {
       Event("10.0.0.5", 80, "8.8.4.4", 51000, EventDirection::kUnknown),
       Event("::ffff:10.0.0.5", 80, "::ffff:8.8.4.4", 51001, EventDirection::kUnknown)};
-  Snapshot closed = ClosedConnectionsSnapshot(live, events, zones, NoLookup());
+  Snapshot closed = Close(events, NoLookup());
   ASSERT_EQ(closed.classes.size(), 2u);
   EXPECT_EQ(*closed.classes[0].remote_zone, "external");
   EXPECT_EQ(*closed.classes[1].remote_zone, "external") << "mapped addresses classified as IPv4";
@@ -89,14 +96,12 @@ TEST(ClosedConnectionsTest, ZoneComesFromTheRemoteAddress) {
   EXPECT_EQ(closed.sockets[1].inode, kClosedInodeBase + 1);
 }
 
-TEST(ClosedConnectionsTest, ListenerOnAnotherAddressIsNotTheOne) {
-  Snapshot live = LiveHost();
-  ZoneClassifier zones;
+TEST_F(ClosedConnectionsTest, ListenerOnAnotherAddressIsNotTheOne) {
   // redis listens on 127.0.0.1 only: a close on 10.0.0.5:6379 did not come through it.
   std::vector<ConnectionEvent> events = {
       Event("10.0.0.5", 6379, "10.0.0.9", 51000, EventDirection::kUnknown),
       Event("127.0.0.1", 6379, "127.0.0.1", 51001, EventDirection::kUnknown)};
-  Snapshot closed = ClosedConnectionsSnapshot(live, events, zones, NoLookup());
+  Snapshot closed = Close(events, NoLookup());
   ASSERT_EQ(closed.sockets.size(), 2u);
   EXPECT_EQ(closed.classes[0].direction, Direction::kOutbound);
   EXPECT_TRUE(closed.OwnersOf(closed.sockets[0]).empty());
@@ -105,9 +110,7 @@ TEST(ClosedConnectionsTest, ListenerOnAnotherAddressIsNotTheOne) {
   EXPECT_EQ(*closed.classes[1].remote_zone, "loopback");
 }
 
-TEST(ClosedConnectionsTest, OutboundWithALivePidIsThatProcess) {
-  Snapshot live = LiveHost();
-  ZoneClassifier zones;
+TEST_F(ClosedConnectionsTest, OutboundWithALivePidIsThatProcess) {
   ConnectionEvent event = Event("10.0.0.5", 40100, "8.8.8.8", 443, EventDirection::kOutbound);
   event.pid = 20;
   event.comm = "renamed";
@@ -116,10 +119,9 @@ TEST(ClosedConnectionsTest, OutboundWithALivePidIsThatProcess) {
     ++lookups;
     return std::optional<Process>();
   };
-  Snapshot closed =
-      ClosedConnectionsSnapshot(live, std::vector<ConnectionEvent>{event}, zones, lookup);
+  Snapshot closed = Close(std::vector<ConnectionEvent>{event}, lookup);
   ASSERT_EQ(closed.processes.count(20), 1u);
-  EXPECT_EQ(closed.processes.at(20).name, "curl") << "the live snapshot's process, not comm";
+  EXPECT_EQ(closed.processes.at(20).name, "curl") << "the live_ snapshot's process, not comm";
   EXPECT_EQ(closed.processes.at(20).user, "root");
   EXPECT_EQ(lookups, 0);
   EXPECT_EQ(closed.classes[0].direction, Direction::kOutbound);
@@ -127,9 +129,7 @@ TEST(ClosedConnectionsTest, OutboundWithALivePidIsThatProcess) {
   EXPECT_EQ(closed.AttributionOf(0), Attribution::kOwned);
 }
 
-TEST(ClosedConnectionsTest, AnExitedPidIsNamedAfterItsComm) {
-  Snapshot live = LiveHost();
-  ZoneClassifier zones;
+TEST_F(ClosedConnectionsTest, AnExitedPidIsNamedAfterItsComm) {
   ConnectionEvent event = Event("10.0.0.5", 40100, "8.8.8.8", 443, EventDirection::kOutbound);
   event.pid = 4242;
   event.comm = "beacon";
@@ -138,8 +138,7 @@ TEST(ClosedConnectionsTest, AnExitedPidIsNamedAfterItsComm) {
     asked.push_back(pid);
     return std::optional<Process>();
   };
-  Snapshot closed =
-      ClosedConnectionsSnapshot(live, std::vector<ConnectionEvent>{event}, zones, lookup);
+  Snapshot closed = Close(std::vector<ConnectionEvent>{event}, lookup);
   EXPECT_EQ(asked, std::vector<pid_t>{4242});
   ASSERT_EQ(closed.processes.count(4242), 1u);
   EXPECT_EQ(closed.processes.at(4242).pid, 4242);
@@ -148,9 +147,7 @@ TEST(ClosedConnectionsTest, AnExitedPidIsNamedAfterItsComm) {
   EXPECT_EQ(closed.OwnerNames(closed.sockets[0]), std::vector<std::string>{"beacon"});
 }
 
-TEST(ClosedConnectionsTest, ALookedUpProcessIsTakenUnlessItStartedAfterTheConnect) {
-  Snapshot live = LiveHost();
-  ZoneClassifier zones;
+TEST_F(ClosedConnectionsTest, ALookedUpProcessIsTakenUnlessItStartedAfterTheConnect) {
   ConnectionEvent event = Event("10.0.0.5", 40100, "8.8.8.8", 443, EventDirection::kOutbound);
   event.pid = 4242;
   event.comm = "beacon";
@@ -163,30 +160,27 @@ TEST(ClosedConnectionsTest, ALookedUpProcessIsTakenUnlessItStartedAfterTheConnec
     };
   };
   std::vector<ConnectionEvent> events = {event};
-  Snapshot before = ClosedConnectionsSnapshot(live, events, zones, started_at(850));
+  Snapshot before = Close(events, started_at(850));
   EXPECT_EQ(before.processes.at(4242).name, "python3");
   // The boot clock of a process start is in ticks: up to a second late is the same process.
-  Snapshot tick = ClosedConnectionsSnapshot(live, events, zones, started_at(900.9));
+  Snapshot tick = Close(events, started_at(900.9));
   EXPECT_EQ(tick.processes.at(4242).name, "python3");
-  Snapshot reused = ClosedConnectionsSnapshot(live, events, zones, started_at(905));
+  Snapshot reused = Close(events, started_at(905));
   EXPECT_EQ(reused.processes.at(4242).name, "beacon") << "pid reused since the connect";
   events[0].start_boot_seconds = 0;  // start unknown: nothing says it was reused
-  Snapshot unknown = ClosedConnectionsSnapshot(live, events, zones, started_at(905));
+  Snapshot unknown = Close(events, started_at(905));
   EXPECT_EQ(unknown.processes.at(4242).name, "python3");
 }
 
-TEST(ClosedConnectionsTest, AFailedConnectIsAnAttempt) {
-  Snapshot live = LiveHost();
-  ZoneClassifier zones;
+TEST_F(ClosedConnectionsTest, AFailedConnectIsAnAttempt) {
   ConnectionEvent event = Event("10.0.0.5", 40100, "8.8.8.8", 25, EventDirection::kOutbound);
   event.pid = 20;
   event.outcome = EventOutcome::kFailed;
-  Snapshot closed =
-      ClosedConnectionsSnapshot(live, std::vector<ConnectionEvent>{event}, zones, NoLookup());
+  Snapshot closed = Close(std::vector<ConnectionEvent>{event}, NoLookup());
   EXPECT_EQ(closed.sockets[0].state, SocketState::kSynSent);
   EXPECT_EQ(closed.classes[0].role, SocketRole::kOther);
   EXPECT_EQ(closed.classes[0].direction, Direction::kOutbound);
-  // And paths judges it as an attempt, like a live SYN_SENT.
+  // And paths judges it as an attempt, like a live_ SYN_SENT.
   Policy policy;
   policy.paths = std::vector<PathRule>{};
   Evaluation evaluation = Evaluate(policy, closed);
@@ -199,17 +193,14 @@ TEST(ClosedConnectionsTest, AFailedConnectIsAnAttempt) {
             "curl");
 }
 
-TEST(ClosedConnectionsTest, AnUnknownNamespaceGetsAnEntryOfItsOwn) {
-  Snapshot live = LiveHost();
-  ZoneClassifier zones;
+TEST_F(ClosedConnectionsTest, AnUnknownNamespaceGetsAnEntryOfItsOwn) {
   ConnectionEvent first = Event("10.0.0.5", 40100, "8.8.8.8", 443, EventDirection::kOutbound);
   first.netns_inode = 4026532999;
   ConnectionEvent second = first;
   second.local_port = 40101;
   ConnectionEvent own = first;
   own.netns_inode = 0;
-  Snapshot closed = ClosedConnectionsSnapshot(
-      live, std::vector<ConnectionEvent>{first, second, own}, zones, NoLookup());
+  Snapshot closed = Close(std::vector<ConnectionEvent>{first, second, own}, NoLookup());
   ASSERT_EQ(closed.namespaces.size(), 2u) << "[0] connwatch's own, [1] the new one, once";
   EXPECT_EQ(closed.namespaces[1].inode, 4026532999u);
   EXPECT_EQ(closed.namespaces[1].name, "inode:4026532999");
@@ -219,22 +210,20 @@ TEST(ClosedConnectionsTest, AnUnknownNamespaceGetsAnEntryOfItsOwn) {
   EXPECT_EQ(closed.NetnsNameOf(closed.sockets[0]), "inode:4026532999");
 }
 
-TEST(ClosedConnectionsTest, AKnownNamespaceKeepsItsIndexAndItsListeners) {
+TEST_F(ClosedConnectionsTest, AKnownNamespaceKeepsItsIndexAndItsListeners) {
   SnapshotBuilder builder;
   Socket listener = Tcp(SocketState::kListen, "0.0.0.0", 8080, "0.0.0.0", 0, 1);
   listener.netns = 1;
   builder.Add(listener).Own(1, 10, "app");
-  Snapshot live = builder.Build();
-  live.namespaces = {{}, {4026532100, "web", NetnsMode::kSockDiag, 10}};
-  ZoneClassifier zones;
+  live_ = builder.Build();
+  live_.namespaces = {{}, {4026532100, "web", NetnsMode::kSockDiag, 10}};
   ConnectionEvent inside = Event("10.1.0.2", 8080, "10.1.0.1", 50000, EventDirection::kUnknown);
   inside.netns_inode = 4026532100;
   ConnectionEvent host = inside;  // same port, connwatch's own namespace: not app's
   host.netns_inode = 0;
   ConnectionEvent other = inside;
   other.netns_inode = 4026532200;
-  Snapshot closed = ClosedConnectionsSnapshot(
-      live, std::vector<ConnectionEvent>{inside, host, other}, zones, NoLookup());
+  Snapshot closed = Close(std::vector<ConnectionEvent>{inside, host, other}, NoLookup());
   ASSERT_EQ(closed.namespaces.size(), 3u);
   EXPECT_EQ(closed.namespaces[1].name, "web");
   EXPECT_EQ(closed.namespaces[2].name, "inode:4026532200");
@@ -247,9 +236,7 @@ TEST(ClosedConnectionsTest, AKnownNamespaceKeepsItsIndexAndItsListeners) {
   EXPECT_TRUE(closed.OwnersOf(closed.sockets[2]).empty());
 }
 
-TEST(ClosedConnectionsTest, OutboundWithoutPidIsUnowned) {
-  Snapshot live = LiveHost();
-  ZoneClassifier zones;
+TEST_F(ClosedConnectionsTest, OutboundWithoutPidIsUnowned) {
   ConnectionEvent event = Event("10.0.0.5", 40100, "8.8.8.8", 443, EventDirection::kOutbound);
   event.comm = "ignored";  // no pid: nothing to tie the comm to
   int lookups = 0;
@@ -257,8 +244,7 @@ TEST(ClosedConnectionsTest, OutboundWithoutPidIsUnowned) {
     ++lookups;
     return std::optional<Process>();
   };
-  Snapshot closed =
-      ClosedConnectionsSnapshot(live, std::vector<ConnectionEvent>{event}, zones, lookup);
+  Snapshot closed = Close(std::vector<ConnectionEvent>{event}, lookup);
   ASSERT_EQ(closed.sockets.size(), 1u);
   EXPECT_TRUE(closed.OwnersOf(closed.sockets[0]).empty());
   EXPECT_TRUE(closed.processes.empty());
@@ -267,43 +253,36 @@ TEST(ClosedConnectionsTest, OutboundWithoutPidIsUnowned) {
   EXPECT_EQ(*closed.classes[0].remote_zone, "external");
 }
 
-TEST(ClosedConnectionsTest, AnInboundEventIsNotOwnedByItsPid) {
-  Snapshot live = LiveHost();
-  ZoneClassifier zones;
-  // eBPF says inbound; no listener on 9999 is live: nobody, not the softirq's task.
+TEST_F(ClosedConnectionsTest, AnInboundEventIsNotOwnedByItsPid) {
+  // eBPF says inbound; no listener on 9999 is live_: nobody, not the softirq's task.
   ConnectionEvent event = Event("10.0.0.5", 9999, "10.0.0.9", 50000, EventDirection::kInbound);
   event.pid = 20;
-  Snapshot closed =
-      ClosedConnectionsSnapshot(live, std::vector<ConnectionEvent>{event}, zones, NoLookup());
+  Snapshot closed = Close(std::vector<ConnectionEvent>{event}, NoLookup());
   EXPECT_EQ(closed.classes[0].direction, Direction::kInbound);
   EXPECT_TRUE(closed.OwnersOf(closed.sockets[0]).empty());
   EXPECT_EQ(closed.AttributionOf(0), Attribution::kUnknown);
 }
 
-TEST(ClosedConnectionsTest, AListenerOwnerThatWasNeverReadIsNoCrash) {
-  // A live listener whose owner exited before its process was read: an owner without a
+TEST_F(ClosedConnectionsTest, AListenerOwnerThatWasNeverReadIsNoCrash) {
+  // A live_ listener whose owner exited before its process was read: an owner without a
   // process, as TakeSnapshot leaves it (unread_owners).
-  Snapshot live = LiveHost();
-  live.owners.Add(1, 11);
-  live.IndexOwners();
-  ZoneClassifier zones;
+  live_.owners.Add(1, 11);
+  live_.IndexOwners();
   std::vector<ConnectionEvent> events = {
       Event("10.0.0.5", 80, "10.0.0.9", 51000, EventDirection::kUnknown)};
-  Snapshot closed = ClosedConnectionsSnapshot(live, events, zones, NoLookup());
+  Snapshot closed = Close(events, NoLookup());
   ASSERT_EQ(closed.sockets.size(), 1u);
   EXPECT_EQ(closed.OwnerNames(closed.sockets[0]), std::vector<std::string>{"nginx"});
   EXPECT_EQ(closed.processes.count(11), 0u);
   EXPECT_EQ(closed.classes[0].direction, Direction::kInbound);
 }
 
-TEST(ClosedConnectionsTest, EveryEventIsOneSocketInOrder) {
-  Snapshot live = LiveHost();
-  ZoneClassifier zones;
+TEST_F(ClosedConnectionsTest, EveryEventIsOneSocketInOrder) {
   std::vector<ConnectionEvent> events;
   for (uint16_t port = 41000; port < 41005; ++port) {
     events.push_back(Event("10.0.0.5", port, "8.8.8.8", 443, EventDirection::kOutbound));
   }
-  Snapshot closed = ClosedConnectionsSnapshot(live, events, zones, NoLookup());
+  Snapshot closed = Close(events, NoLookup());
   ASSERT_EQ(closed.sockets.size(), 5u);
   ASSERT_EQ(closed.attribution.size(), 5u);
   ASSERT_EQ(closed.workload_of.size(), 5u);
@@ -311,31 +290,50 @@ TEST(ClosedConnectionsTest, EveryEventIsOneSocketInOrder) {
     EXPECT_EQ(closed.sockets[i].local_port, 41000 + i);
     EXPECT_EQ(closed.sockets[i].inode, kClosedInodeBase + i);
   }
-  Snapshot none = ClosedConnectionsSnapshot(live, {}, zones, NoLookup());
+  Snapshot none = Close({}, NoLookup());
   EXPECT_TRUE(none.sockets.empty());
   EXPECT_TRUE(none.processes.empty());
 }
 
-TEST(ClosedConnectionsTest, ASocketTakesTheWorkloadOfItsOwner) {
-  Snapshot live = LiveHost();
+TEST_F(ClosedConnectionsTest, ASocketTakesTheWorkloadOfItsOwner) {
   Workload pod;
   pod.runtime = "containerd";
   pod.container_id = "abc";
   pod.k8s_namespace = "shop";
   pod.pod = "web-1";
   pod.container = "nginx";
-  live.workloads = {Workload{}, pod};
-  live.workload_of = {1, 0, 0};  // nginx's listener is in the pod, curl on the host
-  ZoneClassifier zones;
+  live_.workloads = {Workload{}, pod};
+  live_.workload_of = {1, 0, 0};  // nginx's listener is in the pod, curl on the host
   ConnectionEvent inbound = Event("10.0.0.5", 80, "10.0.0.9", 51000, EventDirection::kUnknown);
   ConnectionEvent outbound = Event("10.0.0.5", 40100, "8.8.8.8", 443, EventDirection::kOutbound);
   outbound.pid = 10;  // nginx connecting out: its workload too
   ConnectionEvent host = outbound;
   host.pid = 20;
-  Snapshot closed = ClosedConnectionsSnapshot(
-      live, std::vector<ConnectionEvent>{inbound, outbound, host}, zones, NoLookup());
+  Snapshot closed = Close(std::vector<ConnectionEvent>{inbound, outbound, host}, NoLookup());
   EXPECT_EQ(closed.WorkloadOf(0).pod, "web-1");
   EXPECT_EQ(closed.WorkloadOf(1).pod, "web-1");
+  EXPECT_EQ(closed.WorkloadOf(2).pod, "");
+}
+
+TEST_F(ClosedConnectionsTest, AProcessGoneFromThePodIsFoundByItsCgroup) {
+  Workload pod;
+  pod.container_id = "abc";
+  pod.pod = "web-1";
+  live_.workloads = {Workload{}, pod};
+  live_.workload_of = {1, 0, 0};
+  live_.workload_by_cgroup = {{4242, 1}};  // nginx's sockets were made in cgroup 4242
+  ConnectionEvent gone = Event("10.0.0.5", 40100, "8.8.8.8", 443, EventDirection::kOutbound);
+  gone.pid = 999;  // exited: no live owner, no lookup
+  gone.comm = "curl";
+  gone.cgroup_id = 4242;
+  ConnectionEvent elsewhere = gone;
+  elsewhere.cgroup_id = 1;  // a cgroup no container socket is in: the host's
+  ConnectionEvent unknown = gone;
+  unknown.cgroup_id = 0;  // sock_diag on a kernel without cgroup ids
+  Snapshot closed = Close(std::vector<ConnectionEvent>{gone, elsewhere, unknown}, NoLookup());
+  EXPECT_EQ(closed.WorkloadOf(0).pod, "web-1");
+  EXPECT_EQ(closed.OwnerNames(closed.sockets[0]), std::vector<std::string>{"curl"});
+  EXPECT_EQ(closed.WorkloadOf(1).pod, "");
   EXPECT_EQ(closed.WorkloadOf(2).pod, "");
 }
 

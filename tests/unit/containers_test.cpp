@@ -209,7 +209,10 @@ TEST(WorkloadResolver, FifoAndSymlinkBundlesAreRefused) {
 TEST(AssignWorkloads, SocketsGetTheirFirstReadOwnersWorkload) {
   Snapshot snapshot;
   snapshot.sockets.resize(4);
-  for (size_t i = 0; i < 4; ++i) snapshot.sockets[i].inode = 10 + i;
+  for (size_t i = 0; i < 4; ++i) {
+    snapshot.sockets[i].inode = 10 + i;
+    snapshot.sockets[i].cgroup_id = 7000 + i % 2;  // 10 and 12 made in 7000, 11 and 13 in 7001
+  }
   snapshot.owners.Add(10, 100);  // in the shop pod
   snapshot.owners.Add(11, 200);  // on the host
   snapshot.owners.Add(12, 300);  // exited before it was read ...
@@ -235,6 +238,11 @@ TEST(AssignWorkloads, SocketsGetTheirFirstReadOwnersWorkload) {
   EXPECT_EQ(snapshot.WorkloadOf(2).runtime, "docker");
   EXPECT_EQ(&snapshot.WorkloadOf(3), &snapshot.WorkloadOf(0));
   EXPECT_EQ(snapshot.workload_stats.bundles_read, 2u);
+  // The cgroups of container sockets, for closed connections whose process is gone: the
+  // first socket made in a cgroup decides (7001: 11 is the host's, so 13's pod).
+  EXPECT_EQ(snapshot.workload_by_cgroup.size(), 2u);
+  EXPECT_EQ(snapshot.workload_by_cgroup.at(7000), snapshot.workload_of[0]);
+  EXPECT_EQ(snapshot.workload_by_cgroup.at(7001), snapshot.workload_of[3]);
 }
 
 TEST(AssignWorkloads, AllHostLeavesNoPerSocketIndex) {

@@ -262,11 +262,13 @@ TEST_F(NetnsRegistryTest, AQuietNamespaceIsNotWalkedAgainUntilItsCountersMove) {
   ASSERT_GE(client, 0);
   Sampled third = SampleWith(registry, true);
   ASSERT_NE(Find(third.namespaces, child.inode(), index), nullptr);
-  EXPECT_EQ(registry.reused_dumps(), reused) << "a connect moves ActiveOpens: walked again";
+  // reused_dumps() counts every quiet namespace of the host, and other namespaces may come
+  // and go meanwhile: the new client in the child's sockets is what says it was walked again.
+  EXPECT_GE(registry.reused_dumps(), reused);
   auto clients = std::count_if(third.sockets.begin(), third.sockets.end(), [&](const Socket& s) {
     return s.netns == index && s.state == SocketState::kEstablished && s.remote_port == kListenPort;
   });
-  EXPECT_EQ(clients, 2) << "the child's client and the new one";
+  EXPECT_EQ(clients, 2) << "a connect moves ActiveOpens: walked again, the new client in it";
   close(client);
 }
 

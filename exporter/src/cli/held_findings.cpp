@@ -5,30 +5,17 @@
 #include "base/read_file.h"
 #include "base/text.h"
 #include "cli/text_format.h"
+#include "metrics/families.h"
 
 namespace connwatch {
 namespace {
 
+namespace label = finding_label;
+
 // The exporter holds at most --findings.max-series of them, ~300 bytes a line.
 constexpr size_t kMaxHeldFileBytes = 16u << 20;
 
-// connwatch_finding_info's label positions (metrics/families.h, FindingLabels).
-enum Label : size_t {
-  kCheck = 0,
-  kProcess = 1,
-  kPid = 2,
-  kLocalAddress = 4,
-  kLocalPort = 5,
-  kRemoteAddress = 6,
-  kRemotePort = 7,
-  kDirection = 8,
-  kZone = 9,
-  kNetns = 12,
-  kNamespace = 13,
-  kPod = 14,
-};
-
-std::string Endpoint(const HeldFinding& held, Label address, Label port) {
+std::string Endpoint(const HeldFinding& held, label::Index address, label::Index port) {
   const std::string& host = held.labels[address];
   if (host.empty()) return "-";
   return Printable(host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
@@ -66,7 +53,7 @@ HeldFindingsRead ReadHeldFindings(const std::string& storage_path, double hold_s
   }
   result.read = true;
   for (HeldFinding& held : *parsed) {
-    if (held.labels.size() > kPod && now_unix - held.ended_unix <= hold_seconds) {
+    if (held.labels.size() > label::kPod && now_unix - held.ended_unix <= hold_seconds) {
       result.findings.push_back(std::move(held));
     }
   }
@@ -84,12 +71,12 @@ std::string FormatHeldText(const std::vector<HeldFinding>& held) {
                                                  "DURATION", "SENT", "RECEIVED", "ENDED"}};
   for (const HeldFinding& finding : held) {
     const LabelValues& l = finding.labels;
-    std::string pod = l[kPod].empty() ? "" : l[kNamespace] + "/" + l[kPod];
-    rows.push_back({Dash(l[kCheck]), Dash(l[kProcess]), Dash(l[kPid]),
-                    Endpoint(finding, kLocalAddress, kLocalPort),
-                    Endpoint(finding, kRemoteAddress, kRemotePort), Dash(l[kDirection]),
-                    Dash(l[kZone]), Dash(l[kNetns]), Dash(pod),
-                    finding.start_unix > 0 ? FormatUtcTime(finding.start_unix) : "-",
+    std::string pod = l[label::kPod].empty() ? "" : l[label::kNamespace] + "/" + l[label::kPod];
+    rows.push_back({Dash(l[label::kCheck]), Dash(l[label::kProcess]), Dash(l[label::kPid]),
+                    Endpoint(finding, label::kLocalAddress, label::kLocalPort),
+                    Endpoint(finding, label::kRemoteAddress, label::kRemotePort),
+                    Dash(l[label::kDirection]), Dash(l[label::kRemoteZone]), Dash(l[label::kNetns]),
+                    Dash(pod), finding.start_unix > 0 ? FormatUtcTime(finding.start_unix) : "-",
                     finding.duration >= 0 ? Seconds(finding.duration) : "-",
                     finding.has_bytes ? std::to_string(finding.bytes_sent) : "-",
                     finding.has_bytes ? std::to_string(finding.bytes_received) : "-",

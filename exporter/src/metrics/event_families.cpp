@@ -6,6 +6,7 @@
 #include <set>
 
 #include "base/text.h"
+#include "metrics/families.h"
 #include "metrics/family_builder.h"
 #include "metrics/metric_names.h"
 
@@ -101,10 +102,6 @@ void AddEventFamilies(const EventsView& events, size_t max_series,
 
 void AppendHeldFindings(const std::deque<HeldFinding>& held, size_t max_series,
                         MetricFamily& family, uint64_t& dropped) {
-  static const char* const kLabels[] = {
-      "check",          "process",     "pid",       "protocol",    "local_address", "local_port",
-      "remote_address", "remote_port", "direction", "remote_zone", "age_source",    "exe",
-      "netns",          "namespace",   "pod",       "container"};
   // The newest first: a cap keeps what a responder is most likely looking for. Two held
   // findings with the same labels (the same tuple reused within the hold) are one series.
   std::set<LabelValues> seen;
@@ -116,8 +113,8 @@ void AppendHeldFindings(const std::deque<HeldFinding>& held, size_t max_series,
     }
     prometheus::ClientMetric metric;
     metric.gauge.value = 1;
-    for (size_t i = 0; i < std::size(kLabels) && i < it->labels.size(); ++i) {
-      metric.label.push_back({kLabels[i], SanitizeUtf8(it->labels[i])});
+    for (size_t i = 0; i < std::size(kFindingLabelNames) && i < it->labels.size(); ++i) {
+      metric.label.push_back({kFindingLabelNames[i], SanitizeUtf8(it->labels[i])});
     }
     metric.label.push_back({"ended", "true"});
     metric.label.push_back({"start", it->start_unix > 0 ? Fixed(it->start_unix, "%.3f") : ""});

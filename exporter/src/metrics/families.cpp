@@ -209,9 +209,7 @@ void AddCheckFamilies(const Snapshot& snapshot, const Evaluation& evaluation,
       metric::kPathViolations, MetricType::Gauge,
       {"process", "direction", "remote_zone", "port", "namespace", "pod", "container"});
   FamilyBuilder findings(metric::kFindingInfo, MetricType::Gauge,
-                         {"check", "process", "pid", "protocol", "local_address", "local_port",
-                          "remote_address", "remote_port", "direction", "remote_zone", "age_source",
-                          "exe", "netns", "namespace", "pod", "container"});
+                         {std::begin(kFindingLabelNames), std::end(kFindingLabelNames)});
   size_t unexpected_listener_sockets = 0;
   std::optional<size_t> last_listener_socket;
   for (const Finding& finding : evaluation.findings) {

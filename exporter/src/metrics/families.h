@@ -70,5 +70,32 @@ std::vector<prometheus::MetricFamily> BuildFamilies(const Snapshot& snapshot,
 // age_source, exe, netns, namespace, pod, container.
 LabelValues FindingLabels(const Snapshot& snapshot, const Evaluation& evaluation,
                           const Finding& finding);
+// Where each of those stands in FindingLabels' values; `connwatch check` reads them back
+// from the findings the exporter holds (findings.held).
+namespace finding_label {
+enum Index : size_t {
+  kCheck,
+  kProcess,
+  kPid,
+  kProtocol,
+  kLocalAddress,
+  kLocalPort,
+  kRemoteAddress,
+  kRemotePort,
+  kDirection,
+  kRemoteZone,
+  kAgeSource,
+  kExe,
+  kNetns,
+  kNamespace,
+  kPod,
+  kContainer,
+  kCount,
+};
+}  // namespace finding_label
+inline constexpr const char* kFindingLabelNames[finding_label::kCount] = {
+    "check",          "process",     "pid",       "protocol",    "local_address", "local_port",
+    "remote_address", "remote_port", "direction", "remote_zone", "age_source",    "exe",
+    "netns",          "namespace",   "pod",       "container"};
 
 }  // namespace connwatch

@@ -205,6 +205,7 @@ std::string_view WorkloadKey(const Workload& workload) {
 void AssignWorkloads(Snapshot& snapshot, const std::string& rootfs, WorkloadResolver& resolver) {
   snapshot.workloads.assign(1, Workload{});
   snapshot.workload_of.clear();
+  snapshot.workload_by_cgroup.clear();
   std::vector<uint32_t> workload_of(snapshot.sockets.size(), 0);
   std::unordered_map<pid_t, uint32_t> by_pid;
   std::unordered_map<std::string, uint32_t> by_key;
@@ -226,6 +227,9 @@ void AssignWorkloads(Snapshot& snapshot, const std::string& rootfs, WorkloadReso
       }
       workload_of[i] = known->second;
       any = any || known->second != 0;
+      if (known->second != 0 && snapshot.sockets[i].cgroup_id != 0) {
+        snapshot.workload_by_cgroup.try_emplace(snapshot.sockets[i].cgroup_id, known->second);
+      }
       break;  // the first readable owner decides
     }
   }

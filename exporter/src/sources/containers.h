@@ -65,8 +65,8 @@ class WorkloadResolver {
 };
 
 // Fills snapshot.workloads ([0] the host) and snapshot.workload_of (left empty when every
-// socket is the host's) from the cgroup of each socket's first readable owner, and
-// snapshot.workload_stats.
+// socket is the host's) from the cgroup of each socket's first readable owner,
+// snapshot.workload_by_cgroup from the sockets of containers, and snapshot.workload_stats.
 void AssignWorkloads(Snapshot& snapshot, const std::string& rootfs, WorkloadResolver& resolver);
 
 }  // namespace connwatch

@@ -139,6 +139,11 @@ Snapshot ClosedConnectionsSnapshot(const Snapshot& live, std::span<const Connect
       auto it = workload_by_owner.find(event.pid);
       if (it != workload_by_owner.end()) workload = it->second;
     }
+    if (workload == 0 && event.cgroup_id != 0) {
+      // A process gone by now (or one that held no socket at the sample): its cgroup.
+      auto it = live.workload_by_cgroup.find(event.cgroup_id);
+      if (it != live.workload_by_cgroup.end()) workload = it->second;
+    }
     SocketClass socket_class;
     socket_class.role =
         event.outcome == EventOutcome::kEstablished ? SocketRole::kConnection : SocketRole::kOther;
