@@ -8,6 +8,7 @@ explicit teardown, an atexit hook and a watchdog), and every wait is bounded.
 Environment:
   CONNWATCH_BIN   the connwatch binary (default: <repo>/build/connwatch)
   SOCKHOLDER_BIN  the sockholder binary (default: built from source into a temp dir)
+  CONNLOOP_BIN    the connloop binary (default: next to SOCKHOLDER_BIN, else built from source)
   PROMTOOL_BIN    promtool (default: promtool on PATH)
   PROMETHEUS_BIN  prometheus (default: /usr/bin/prometheus)
   ALERTMANAGER_BIN  Alertmanager (default: /usr/bin/prometheus-alertmanager)
@@ -59,26 +60,40 @@ def connwatch_bin():
     return os.path.abspath(path)
 
 
-_built_sockholder = None
+_built_support = {}
+
+
+def _support_bin(name, variable, default_dir=None):
+    """$variable, else tests/support/NAME in default_dir, else a copy built from
+    tests/support/NAME.c into a temp dir (manual runs)."""
+    path = os.environ.get(variable)
+    if path:
+        if not os.access(path, os.X_OK):
+            raise RuntimeError(f"{variable} is not executable: {path}")
+        return os.path.abspath(path)
+    if default_dir and os.access(os.path.join(default_dir, name), os.X_OK):
+        return os.path.abspath(os.path.join(default_dir, name))
+    if name not in _built_support:
+        out_dir = tempfile.mkdtemp(prefix=f"cw-{name}-")
+        atexit.register(shutil.rmtree, out_dir, True)
+        out = os.path.join(out_dir, name)
+        src = os.path.join(REPO_ROOT, "tests", "support", f"{name}.c")
+        subprocess.run(["cc", "-O2", "-Wall", "-Wextra", "-o", out, src], check=True,
+                       timeout=120)
+        _built_support[name] = out
+    return _built_support[name]
 
 
 def sockholder_bin():
     """SOCKHOLDER_BIN, or a copy built from tests/support/sockholder.c for manual runs."""
-    global _built_sockholder
-    path = os.environ.get("SOCKHOLDER_BIN")
-    if path:
-        if not os.access(path, os.X_OK):
-            raise RuntimeError(f"SOCKHOLDER_BIN is not executable: {path}")
-        return os.path.abspath(path)
-    if _built_sockholder is None:
-        out_dir = tempfile.mkdtemp(prefix="cw-sockholder-")
-        atexit.register(shutil.rmtree, out_dir, True)
-        out = os.path.join(out_dir, "sockholder")
-        src = os.path.join(REPO_ROOT, "tests", "support", "sockholder.c")
-        subprocess.run(["cc", "-O2", "-Wall", "-Wextra", "-o", out, src], check=True,
-                       timeout=120)
-        _built_sockholder = out
-    return _built_sockholder
+    return _support_bin("sockholder", "SOCKHOLDER_BIN")
+
+
+def connloop_bin():
+    """CONNLOOP_BIN, else the connloop built next to SOCKHOLDER_BIN (the same CMake
+    directory), else a copy built from tests/support/connloop.c."""
+    holder = os.environ.get("SOCKHOLDER_BIN")
+    return _support_bin("connloop", "CONNLOOP_BIN", os.path.dirname(holder) if holder else None)
 
 
 def promtool_bin():

@@ -193,6 +193,27 @@ TEST_F(ClosedConnectionsTest, AFailedConnectIsAnAttempt) {
             "curl");
 }
 
+// A sock_diag record of an accepted end closed with SO_LINGER {1,0}: tcp_disconnect zeroed
+// its counters, so it reads "failed". Through a listener it was established all the same;
+// with no listener it stays what it reads like.
+TEST_F(ClosedConnectionsTest, AnAcceptedEndIsEstablishedWhateverItsCounters) {
+  std::vector<ConnectionEvent> events = {
+      Event("10.0.0.5", 80, "10.0.0.9", 0, EventDirection::kUnknown),
+      Event("10.0.0.5", 40200, "10.0.0.9", 0, EventDirection::kUnknown),
+      Event("10.0.0.5", 80, "10.0.0.9", 51000, EventDirection::kInbound)};
+  for (ConnectionEvent& event : events) event.outcome = EventOutcome::kFailed;
+  Snapshot closed = Close(events, NoLookup());
+  ASSERT_EQ(closed.sockets.size(), 3u);
+  EXPECT_EQ(closed.classes[0].direction, Direction::kInbound);
+  EXPECT_EQ(closed.sockets[0].state, SocketState::kEstablished);
+  EXPECT_EQ(closed.classes[0].role, SocketRole::kConnection);
+  EXPECT_EQ(closed.OwnerNames(closed.sockets[0]), std::vector<std::string>{"nginx"});
+  EXPECT_EQ(closed.classes[1].direction, Direction::kOutbound) << "no listener on 40200";
+  EXPECT_EQ(closed.sockets[1].state, SocketState::kSynSent);
+  EXPECT_EQ(closed.sockets[2].state, SocketState::kSynSent)
+      << "an eBPF record saw the handshake fail (SYN_RECV -> CLOSE)";
+}
+
 TEST_F(ClosedConnectionsTest, AnUnknownNamespaceGetsAnEntryOfItsOwn) {
   ConnectionEvent first = Event("10.0.0.5", 40100, "8.8.8.8", 443, EventDirection::kOutbound);
   first.netns_inode = 4026532999;

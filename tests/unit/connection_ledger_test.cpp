@@ -122,6 +122,22 @@ TEST(ConnectionLedgerTest, ClosedConnectionsCountOpenedFailedBytesAndDurations) 
   EXPECT_EQ(histogram.buckets[2], 1u) << "but within 1 s";
 }
 
+// Opened by what the closed snapshot says: it knows an accepted end was established when
+// the event's counters (zeroed by a reset on close) made it look failed.
+TEST(ConnectionLedgerTest, ClosedCountsFollowTheClosedSnapshot) {
+  ConnectionLedger ledger;
+  ledger.Observe(Live({}), 100);
+  Snapshot closed = Live({Tcp(SocketState::kEstablished, "10.0.0.5", 80, "10.0.0.9", 0, 1)});
+  closed.classes[0].direction = Direction::kInbound;
+  ConnectionEvent zeroed;
+  zeroed.outcome = EventOutcome::kFailed;
+  zeroed.has_bytes = true;
+  ledger.CountClosed(closed, std::vector<ConnectionEvent>{zeroed}, 105);
+  const FlowCounts& counts = Only(ledger);
+  EXPECT_EQ(counts.opened, 1);
+  EXPECT_EQ(counts.failed, 0);
+}
+
 TEST(ConnectionLedgerTest, AttemptSeenThenEstablishedCountsOnce) {
   ConnectionLedger ledger;
   ledger.Observe(Live({}), 100);

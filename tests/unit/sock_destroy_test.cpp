@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <optional>
 #include <thread>
 
 #include "base/clock.h"
@@ -26,13 +27,22 @@ using testing::NetlinkAttribute;
 using testing::NetlinkBuilder;
 
 // A tcp_info attribute as a 6.18 kernel sends it (280 bytes, longer than Debian 12's
-// struct) with the two byte counters set.
-NetlinkAttribute TcpInfo(uint64_t acked, uint64_t received) {
+// struct) with the two byte counters and delivered set; `size` cuts it (older kernels).
+NetlinkAttribute TcpInfo(uint64_t acked, uint64_t received, uint32_t delivered = 0,
+                         size_t size = 280) {
   std::vector<uint8_t> payload(280, 0);
   std::memcpy(payload.data() + offsetof(tcp_info, tcpi_bytes_acked), &acked, sizeof(acked));
   std::memcpy(payload.data() + offsetof(tcp_info, tcpi_bytes_received), &received,
               sizeof(received));
+  std::memcpy(payload.data() + offsetof(tcp_info, tcpi_delivered), &delivered, sizeof(delivered));
+  payload.resize(size);
   return {INET_DIAG_INFO, payload};
+}
+
+NetlinkAttribute CgroupId(uint64_t id) {
+  std::vector<uint8_t> payload(sizeof(id));
+  std::memcpy(payload.data(), &id, sizeof(id));
+  return {INET_DIAG_CGROUP_ID, payload};
 }
 
 DiagMsgSpec Closed(uint16_t local_port, const char* remote, uint16_t remote_port, uint64_t cookie) {
@@ -48,7 +58,7 @@ DiagMsgSpec Closed(uint16_t local_port, const char* remote, uint16_t remote_port
 
 TEST(SockDestroyTest, EstablishedFailedAndListenersTold) {
   NetlinkBuilder builder;
-  builder.DiagMsg(Closed(40000, "127.0.0.2", 8080, 11), {TcpInfo(100002, 5001)})
+  builder.DiagMsg(Closed(40000, "127.0.0.2", 8080, 11), {TcpInfo(100002, 5001), CgroupId(4242)})
       .DiagMsg(Closed(40001, "127.0.0.2", 0, 12), {TcpInfo(0, 0)})  // refused: no ack, port 0
       .DiagMsg(Closed(8080, "0.0.0.0", 0, 13), {TcpInfo(0, 0)});    // a listener closing
   std::vector<ConnectionEvent> events;
@@ -68,8 +78,30 @@ TEST(SockDestroyTest, EstablishedFailedAndListenersTold) {
   EXPECT_EQ(events[0].end_boot_seconds, 1234.5);
   EXPECT_EQ(events[0].direction, EventDirection::kUnknown) << "the message does not say";
   EXPECT_EQ(events[0].pid, 0) << "nor who connected";
+  EXPECT_EQ(events[0].cgroup_id, 4242u) << "the socket creator's cgroup";
+  EXPECT_EQ(events[1].cgroup_id, 0u) << "none sent";
   EXPECT_EQ(events[1].outcome, EventOutcome::kFailed) << "its SYN was never acknowledged";
   EXPECT_EQ(events[1].remote_port, 0);
+}
+
+// The accepted end of a connection that sent nothing: its SYN-ACK is not in bytes_acked,
+// only in delivered. Taken for a failed connect, it was counted nowhere.
+TEST(SockDestroyTest, AcceptedEndThatSentNothingIsEstablished) {
+  constexpr size_t kBeforeDelivered = offsetof(tcp_info, tcpi_delivered);
+  NetlinkBuilder builder;
+  builder.DiagMsg(Closed(8080, "127.0.0.2", 40000, 21), {TcpInfo(0, 0, 1)})
+      .DiagMsg(Closed(40002, "127.0.0.2", 0, 22), {TcpInfo(0, 0, 0)})  // refused
+      .DiagMsg(Closed(8080, "127.0.0.2", 40003, 23), {TcpInfo(0, 0, 1, kBeforeDelivered)})
+      .DiagMsg(Closed(8080, "127.0.0.2", 40004, 24), {TcpInfo(0, 7, 0, kBeforeDelivered)});
+  std::vector<ConnectionEvent> events;
+  DestroyStats stats;
+  ParseDestroyNotifications(builder.bytes(), 1, 0, events, stats);
+  ASSERT_EQ(events.size(), 4u);
+  EXPECT_EQ(events[0].outcome, EventOutcome::kEstablished) << "its SYN-ACK was delivered";
+  EXPECT_EQ(events[1].outcome, EventOutcome::kFailed) << "nothing delivered, nothing acked";
+  EXPECT_EQ(events[2].outcome, EventOutcome::kFailed)
+      << "before 4.18 (no delivered) the bytes alone decide";
+  EXPECT_EQ(events[3].outcome, EventOutcome::kEstablished) << "it received data";
 }
 
 TEST(SockDestroyTest, ShortAttributesAndMessagesAreNotBelieved) {
@@ -147,6 +179,58 @@ TEST(SockDestroyTest, SubscriberSeesThisProcessesConnections) {
   EXPECT_LE(mine->bytes_acked, 100002u) << "the data, the SYN and the FIN";
   EXPECT_EQ(mine->netns_inode, 7u);
   EXPECT_EQ(stats.overruns, 0u);
+}
+
+// On the real kernel, a connection that carried no data, reset by the client's close: the
+// accepted end (which the reset reached) is established though it acknowledged no byte.
+// The client end is what a close with SO_LINGER {1,0} leaves: tcp_disconnect zeroed its
+// counters and its peer port, so its record reads like a refused connect.
+TEST(SockDestroyTest, SubscriberSeesTheAcceptedEndOfAnEmptyConnectionEstablished) {
+  std::string error;
+  MnlSocketPtr subscriber = OpenDestroySubscriber(error);
+  ASSERT_TRUE(subscriber) << error;
+  int listener = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  ASSERT_EQ(listen(listener, 4), 0);
+  socklen_t length = sizeof(address);
+  getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length);
+  int client = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_EQ(connect(client, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  int server = accept(listener, nullptr, nullptr);
+  ASSERT_GE(server, 0);
+  uint64_t cookies[2] = {0, 0};
+  socklen_t cookie_length = sizeof(cookies[0]);
+  ASSERT_EQ(getsockopt(client, SOL_SOCKET, SO_COOKIE, &cookies[0], &cookie_length), 0);
+  ASSERT_EQ(getsockopt(server, SOL_SOCKET, SO_COOKIE, &cookies[1], &cookie_length), 0);
+  linger reset{1, 0};  // no TIME_WAIT: both ends are freed at once
+  setsockopt(client, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
+  close(client);
+  close(server);
+  close(listener);
+  std::vector<ConnectionEvent> events;
+  DestroyStats stats;
+  std::optional<ConnectionEvent> ends[2];  // copies: later reads may move `events`
+  for (int i = 0; i < 40 && (!ends[0] || !ends[1]); ++i) {
+    ReadDestroyNotifications(*subscriber, 7, BootClockSeconds(), events, stats);
+    for (const ConnectionEvent& event : events) {
+      for (int end = 0; end < 2; ++end) {
+        if (event.cookie == cookies[end]) ends[end] = event;
+      }
+    }
+    if (!ends[0] || !ends[1]) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(ends[0]) << "the client's notification";
+  ASSERT_TRUE(ends[1]) << "the accepted end's notification";
+  EXPECT_EQ(ends[1]->outcome, EventOutcome::kEstablished) << "its SYN-ACK was acknowledged";
+  ASSERT_TRUE(ends[1]->has_bytes);
+  EXPECT_EQ(ends[1]->bytes_acked, 0u) << "why bytes alone cannot tell";
+  EXPECT_EQ(ends[1]->local_port, ntohs(address.sin_port)) << "the listener's port";
+  ASSERT_TRUE(ends[0]->has_bytes);
+  EXPECT_EQ(ends[0]->bytes_acked, 0u) << "zeroed by tcp_disconnect, though its SYN was acked";
+  EXPECT_EQ(ends[0]->remote_port, 0);
 }
 
 }  // namespace

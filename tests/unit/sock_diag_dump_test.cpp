@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,19 @@
 
 namespace connwatch {
 namespace {
+
+// This process's cgroup v2 id: the inode of its cgroup directory; 0 without cgroup2 at
+// /sys/fs/cgroup.
+uint64_t OwnCgroupId() {
+  std::ifstream file("/proc/self/cgroup");
+  std::string line;
+  while (std::getline(file, line)) {
+    if (line.rfind("0::", 0) != 0) continue;
+    struct stat info {};
+    if (stat(("/sys/fs/cgroup" + line.substr(3)).c_str(), &info) == 0) return info.st_ino;
+  }
+  return 0;
+}
 
 using testing::DescribeSocket;
 
@@ -109,8 +123,12 @@ TEST(SockDiagLiveTest, BothSourcesFindOwnListener) {
                                        " 0.0.0.0:0 inode=" + std::to_string(listener.inode) +
                                        " uid=" + std::to_string(geteuid()));
   EXPECT_NE(diag->cookie, 0u);
-  Socket diag_without_cookie = *diag;
+  if (uint64_t own = OwnCgroupId()) {
+    EXPECT_EQ(diag->cgroup_id, own) << "INET_DIAG_CGROUP_ID: the cgroup this process is in";
+  }
+  Socket diag_without_cookie = *diag;  // /proc/net has neither cookie nor cgroup
   diag_without_cookie.cookie = 0;
+  diag_without_cookie.cgroup_id = 0;
   EXPECT_EQ(diag_without_cookie, *proc);
   EXPECT_EQ(diag_stats.malformed_messages, 0u);
   EXPECT_EQ(proc_stats.malformed_lines, 0u);
@@ -144,6 +162,7 @@ TEST(SockDiagLiveTest, BothSourcesAgreeOnUdp) {
     ASSERT_NE(proc, nullptr) << "inode " << open->inode;
     Socket diag_without_cookie = *diag;
     diag_without_cookie.cookie = 0;
+    diag_without_cookie.cgroup_id = 0;
     EXPECT_EQ(DescribeSocket(diag_without_cookie), DescribeSocket(*proc));
     EXPECT_EQ(diag_without_cookie, *proc);
     EXPECT_EQ(proc->transport, Transport::kUdp);

@@ -5,6 +5,7 @@
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
+#include <linux/tcp.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -55,8 +56,13 @@ bool SocketLess(const Socket& a, const Socket& b) {
                                                        b.inode, b.uid, b.cookie);
 }
 
+// Without what only sock_diag knows (the cookie, the creator's cgroup), for comparing with
+// /proc/net.
 std::vector<Socket> SortedWithoutCookies(std::vector<Socket> sockets) {
-  for (Socket& socket : sockets) socket.cookie = 0;
+  for (Socket& socket : sockets) {
+    socket.cookie = 0;
+    socket.cgroup_id = 0;
+  }
   std::sort(sockets.begin(), sockets.end(), SocketLess);
   return sockets;
 }
@@ -130,6 +136,34 @@ TEST(SockDiagParseTest, ParsesIpv6MessageWithAttributes) {
   EXPECT_EQ(socket.remote.bytes, (std::array<uint8_t, 16>{}));
   EXPECT_EQ(socket.state, SocketState::kListen);
   EXPECT_EQ(result.stats.malformed_messages, 0u);
+}
+
+TEST(SockDiagParseTest, FindsAnAttributeByType) {
+  NetlinkBuilder builder;
+  builder.DiagMsg({.local = "127.0.0.1", .local_port = 80},
+                  {{INET_DIAG_SHUTDOWN, {3}}, {INET_DIAG_INFO, std::vector<uint8_t>(7, 0xAB)}});
+  std::span<const uint8_t> payload = builder.bytes().subspan(kFirstMsg);
+  std::span<const uint8_t> info = DiagAttribute(payload, INET_DIAG_INFO);
+  ASSERT_EQ(info.size(), 7u) << "the value, past the padded one before it";
+  EXPECT_EQ(info[6], 0xAB);
+  EXPECT_EQ(DiagAttribute(payload, INET_DIAG_SHUTDOWN).size(), 1u);
+  EXPECT_TRUE(DiagAttribute(payload, INET_DIAG_CONG).empty()) << "not there";
+  std::vector<uint8_t> broken(payload.begin(), payload.end());
+  broken[NLMSG_ALIGN(sizeof(inet_diag_msg))] = 2;  // the first length below its header
+  EXPECT_TRUE(DiagAttribute(broken, INET_DIAG_INFO).empty()) << "the walk stops";
+}
+
+TEST(SockDiagParseTest, DeliveredOnlyWhereTheKernelSendsIt) {
+  std::vector<uint8_t> info(280, 0);
+  uint32_t one = 1;
+  std::memcpy(info.data() + offsetof(tcp_info, tcpi_delivered), &one, sizeof(one));
+  uint32_t delivered = 0;
+  ASSERT_TRUE(ParseTcpInfoDelivered(info, delivered));
+  EXPECT_EQ(delivered, 1u);
+  info.resize(offsetof(tcp_info, tcpi_delivered) + 3);  // a kernel before 4.18
+  delivered = 9;
+  EXPECT_FALSE(ParseTcpInfoDelivered(info, delivered));
+  EXPECT_EQ(delivered, 9u) << "untouched";
 }
 
 TEST(SockDiagParseTest, KeepsV4MappedAddressesAsIpv6) {

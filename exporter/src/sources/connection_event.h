@@ -32,7 +32,9 @@ struct ConnectionEvent {
   uint16_t remote_port = 0;
   uint64_t cookie = 0;       // the socket cookie (SO_COOKIE, sock_diag's idiag_cookie)
   uint64_t netns_inode = 0;  // the socket's network namespace (ns/net inode); 0 unknown
-  uint64_t cgroup_id = 0;    // cgroup v2 id of the process that connect()ed; 0 unknown
+  // cgroup v2 id of the process that connect()ed (eBPF) or that made the socket (sock_diag;
+  // an accepted socket's is its listener's); 0 unknown.
+  uint64_t cgroup_id = 0;
   // The process that connect()ed (tgid) and its comm; 0 and "" when unknown. Never set for
   // passive opens: the kernel accepts in softirq context, where the current task is
   // arbitrary; the consumer attributes them to the listener's owner.

@@ -32,8 +32,10 @@ enum class EventSource : uint8_t { kOff, kEbpf, kSockDiag };
 // "off", "ebpf", "sock_diag": connwatch_events_source_info{source}.
 const char* EventSourceName(EventSource source);
 
-// Events waiting for the next sample, at most: 20,000 connections a second for a 10 s
-// interval, with margin. Beyond it events are dropped and counted as lost.
+// Events waiting for the next sample, at most: 20,000 closed sockets a second for a 10 s
+// interval. A connection between two sockets of this host closes two (20,000 loopback
+// connections a second fill it: tests/e2e/test_events_load.py). Beyond it events are
+// dropped and counted as lost.
 inline constexpr size_t kMaxQueuedEvents = 400000;
 
 class ConnectionEvents {

@@ -18,7 +18,20 @@ namespace {
 // closes a second, far more than the event thread's 100 ms between reads.
 constexpr int kReceiveBufferBytes = 8 << 20;
 
-bool ToEvent(const Socket& socket, ConnectionEvent& event) {
+// Whether the handshake completed. tcp_info's delivered counts the SYN (connecting end) or
+// the SYN-ACK (accepted end) once the peer acknowledged it; bytes_acked counts only the
+// SYN, so an accepted connection that sent nothing has 0 there and was taken for a failed
+// connect, and never counted. Before Linux 4.18 (no delivered) the bytes are all there is.
+bool Established(const Socket& socket, std::span<const uint8_t> payload) {
+  if (!socket.has_bytes) return true;  // nothing says it failed
+  uint32_t delivered = 0;
+  if (ParseTcpInfoDelivered(DiagAttribute(payload, INET_DIAG_INFO), delivered) && delivered > 0) {
+    return true;
+  }
+  return socket.bytes_acked > 0 || socket.bytes_received > 0;
+}
+
+bool ToEvent(const Socket& socket, bool established, ConnectionEvent& event) {
   if (socket.state == SocketState::kListen || IsUnspecified(socket.remote)) return false;
   event.family = socket.family;
   event.local = socket.local;
@@ -26,11 +39,11 @@ bool ToEvent(const Socket& socket, ConnectionEvent& event) {
   event.remote = socket.remote;
   event.remote_port = socket.remote_port;
   event.cookie = socket.cookie;
+  event.cgroup_id = socket.cgroup_id;  // the socket creator's
   event.has_bytes = socket.has_bytes;
   event.bytes_acked = socket.bytes_acked;
   event.bytes_received = socket.bytes_received;
-  event.outcome = socket.has_bytes && socket.bytes_acked == 0 ? EventOutcome::kFailed
-                                                              : EventOutcome::kEstablished;
+  event.outcome = established ? EventOutcome::kEstablished : EventOutcome::kFailed;
   return true;
 }
 
@@ -54,7 +67,7 @@ void ParseDestroyNotifications(std::span<const uint8_t> buffer, uint64_t netns_i
     }
     ParseDiagAttributes(payload, socket);
     ConnectionEvent event;
-    if (!ToEvent(socket, event)) continue;
+    if (!ToEvent(socket, Established(socket, payload), event)) continue;
     event.netns_inode = netns_inode;
     event.end_boot_seconds = end_boot_seconds;
     out.push_back(std::move(event));

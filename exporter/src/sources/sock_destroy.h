@@ -6,9 +6,10 @@
 // What the message lacks, and what that costs: no pid, uid, inode or cgroup (the consumer
 // attributes by a cookie seen in an earlier sample, else by the listener of the local
 // port); after a reset or a refused connect the source address is 0.0.0.0 and the peer port
-// 0; no start time. Whether the connection was established is told by its bytes: the SYN of
-// an established connection is acknowledged, so bytes_acked is at least 1; a connect that
-// never got an answer has 0.
+// 0; no start time. Whether the connection was established is told by tcp_info: delivered
+// counts the handshake's SYN or SYN-ACK once acknowledged, so it is at least 1 on both ends
+// of an established connection and 0 for a connect that never got an answer (kernels
+// before 4.18 lack it: then bytes_acked, which counts the connecting end's SYN only).
 #pragma once
 
 #include <cstdint>

@@ -342,7 +342,7 @@ bool ParseTcpInfoBytes(std::span<const uint8_t> attribute, uint64_t& bytes_acked
   return true;
 }
 
-void ParseDiagAttributes(std::span<const uint8_t> payload, Socket& socket) {
+std::span<const uint8_t> DiagAttribute(std::span<const uint8_t> payload, uint16_t wanted) {
   // Netlink attributes (struct nlattr: u16 length including its 4-byte header, u16 type),
   // each padded to 4 bytes, after the aligned inet_diag_msg.
   size_t offset = NLMSG_ALIGN(sizeof(inet_diag_msg));
@@ -350,14 +350,33 @@ void ParseDiagAttributes(std::span<const uint8_t> payload, Socket& socket) {
     uint16_t length, type;
     std::memcpy(&length, payload.data() + offset, sizeof(length));
     std::memcpy(&type, payload.data() + offset + 2, sizeof(type));
-    if (length < NLA_HDRLEN || length > payload.size() - offset) return;
-    if ((type & NLA_TYPE_MASK) == INET_DIAG_INFO) {
-      socket.has_bytes =
-          ParseTcpInfoBytes(payload.subspan(offset + NLA_HDRLEN, length - NLA_HDRLEN),
-                            socket.bytes_acked, socket.bytes_received);
+    if (length < NLA_HDRLEN || length > payload.size() - offset) return {};
+    if ((type & NLA_TYPE_MASK) == wanted) {
+      return payload.subspan(offset + NLA_HDRLEN, length - NLA_HDRLEN);
     }
     offset += NLA_ALIGN(length);
   }
+  return {};
+}
+
+void ParseDiagAttributes(std::span<const uint8_t> payload, Socket& socket) {
+  std::span<const uint8_t> info = DiagAttribute(payload, INET_DIAG_INFO);
+  if (!info.empty()) {
+    socket.has_bytes = ParseTcpInfoBytes(info, socket.bytes_acked, socket.bytes_received);
+  }
+  // The cgroup of the socket's creator, sent unasked in dumps since Linux 5.9 (the destroy
+  // notifications of 6.18 carry none).
+  std::span<const uint8_t> cgroup = DiagAttribute(payload, INET_DIAG_CGROUP_ID);
+  if (cgroup.size() >= sizeof(socket.cgroup_id)) {
+    std::memcpy(&socket.cgroup_id, cgroup.data(), sizeof(socket.cgroup_id));
+  }
+}
+
+bool ParseTcpInfoDelivered(std::span<const uint8_t> attribute, uint32_t& delivered) {
+  constexpr size_t kNeeded = offsetof(tcp_info, tcpi_delivered) + sizeof(uint32_t);
+  if (attribute.size() < kNeeded) return false;
+  std::memcpy(&delivered, attribute.data() + offsetof(tcp_info, tcpi_delivered), sizeof(delivered));
+  return true;
 }
 
 namespace {

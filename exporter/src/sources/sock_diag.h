@@ -66,8 +66,14 @@ bool DumpSockDiagWithBytes(std::vector<Socket>& out, SockDiagStats& stats, std::
 // False when it is too short to hold them.
 bool ParseTcpInfoBytes(std::span<const uint8_t> attribute, uint64_t& bytes_acked,
                        uint64_t& bytes_received);
+// tcp_info's delivered (Linux 4.18): segments the peer acknowledged, the handshake's SYN
+// or SYN-ACK included. False when the attribute is too short to hold it (older kernels).
+bool ParseTcpInfoDelivered(std::span<const uint8_t> attribute, uint32_t& delivered);
+// The first attribute of type `wanted` after the inet_diag_msg in `payload` (its value,
+// without the header); empty when there is none or the attributes are malformed before it.
+std::span<const uint8_t> DiagAttribute(std::span<const uint8_t> payload, uint16_t wanted);
 // The attributes that follow an inet_diag_msg in `payload`: fills the socket's bytes from
-// INET_DIAG_INFO when present.
+// INET_DIAG_INFO and its cgroup_id from INET_DIAG_CGROUP_ID when present.
 void ParseDiagAttributes(std::span<const uint8_t> payload, Socket& socket);
 
 // How DumpSockDiagWith dumps TCP: kAuto as DumpSockDiag does; the other two force one way

@@ -144,9 +144,16 @@ Snapshot ClosedConnectionsSnapshot(const Snapshot& live, std::span<const Connect
       auto it = live.workload_by_cgroup.find(event.cgroup_id);
       if (it != live.workload_by_cgroup.end()) workload = it->second;
     }
+    // An accepted socket exists only once its handshake completed, so one that came through
+    // a listener is established whatever a sock_diag record's counters say: a close with
+    // SO_LINGER {1,0} goes through tcp_disconnect, which zeroes them (and the peer port),
+    // and such a record reads like a refused connect. eBPF records say it themselves.
+    if (event.direction == EventDirection::kUnknown && inbound) {
+      socket.state = SocketState::kEstablished;
+    }
     SocketClass socket_class;
     socket_class.role =
-        event.outcome == EventOutcome::kEstablished ? SocketRole::kConnection : SocketRole::kOther;
+        socket.state == SocketState::kEstablished ? SocketRole::kConnection : SocketRole::kOther;
     socket_class.direction = inbound ? Direction::kInbound : Direction::kOutbound;
     socket_class.remote_zone = &zones.Classify(UnmapV4(socket.remote));
     closed.sockets.push_back(socket);

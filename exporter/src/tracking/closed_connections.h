@@ -1,8 +1,9 @@
 // The connections that opened and closed between two samples, as a snapshot of their own,
 // so that the policy judges them exactly as it judges live ones (policy/evaluator.h).
 //
-// Each event becomes one socket: ESTABLISHED when the connection was established, else
-// SYN_SENT (an attempt, which `paths` judges as one). Its owner: the process that
+// Each event becomes one socket: ESTABLISHED when the connection was established (a
+// sock_diag record that came through a listener always was), else SYN_SENT (an attempt,
+// which `paths` judges as one). Its owner: the process that
 // connect()ed when the source knows it (eBPF); for an inbound connection, the owners of the
 // listener of its local port in the live snapshot; else nobody (process=""), with zone,
 // direction and outcome still classified. Nothing is made up.

@@ -147,7 +147,9 @@ void ConnectionLedger::CountClosed(const Snapshot& closed, std::span<const Conne
     entry.labels = FlowLabelsOf(closed, i);
     const ConnectionEvent& event = events[i];
     FlowCounts& counts = flows_[entry.labels];
-    if (event.outcome == EventOutcome::kEstablished) {
+    // The closed snapshot's state, not the event's outcome: it knows that an accepted
+    // socket was established (tracking/closed_connections.cpp).
+    if (closed.sockets[i].state == SocketState::kEstablished) {
       counts.opened += 1;
       entry.established = true;
     }

@@ -81,7 +81,8 @@ class ConnectionLedger {
   // saw (their last bytes; an attempt that established since) and forgotten; the others,
   // which no sample saw, are returned to be judged and counted by CountClosed.
   std::vector<ConnectionEvent> CloseSeen(std::vector<ConnectionEvent> events, double now_boot);
-  // Connections that only events saw, as tracking/closed_connections.h made them.
+  // Connections that only events saw, as tracking/closed_connections.h made them: opened
+  // when `closed` says ESTABLISHED.
   void CountClosed(const Snapshot& closed, std::span<const ConnectionEvent> events,
                    double now_boot);
   // A sample's live TCP connections (and connect attempts).
