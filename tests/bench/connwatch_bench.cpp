@@ -15,7 +15,8 @@
 //                  socket table meanwhile), verified every --verify-every samples, with VmRSS
 //                  read after the samples listed in --rss-at.
 //   --tcp-bytes=1  every TCP socket's tcp_info in the dumps, as serve asks for them (the
-//                  bytes of live connections); 0, the default, without.
+//                  bytes of live connections), and on the full path the connection ledger
+//                  that counts them; 0, the default, neither (as before connection events).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -215,6 +216,9 @@ Stats TimeSamplerPath(const SnapshotOptions& options, int samples, int warmup, b
   SamplerOptions sampler_options;
   sampler_options.snapshot = options;
   sampler_options.storage_path = storage;
+  // With bytes, the whole of what serve does with them: the connection ledger that counts
+  // them per connection (--collect.events=off: no event thread to time beside it).
+  if (options.tcp_bytes) sampler_options.events = EventsMode::kOff;
   auto sampler = std::make_unique<Sampler>(sampler_options, &runtime);
   for (int i = 0; i < (cold ? 0 : warmup); ++i) sampler->SampleOnce();
   std::vector<double> seconds;

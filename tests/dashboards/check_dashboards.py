@@ -678,7 +678,10 @@ baseline:
         at once, by a process neither network_processes nor paths allow (opened, per-
         connection findings, a finding held after it ended), bytes sent to the web listener,
         and connects to a port nobody listens on (failed)."""
-        self.holders.append(self.h.Holder(self.exe("cw-dash-beacon"), ["--time-wait=127.0.0.1"],
+        # It listens too, as a pod's process would: its closed connection is the pod's
+        # through the live socket it owns.
+        self.holders.append(self.h.Holder(self.exe("cw-dash-beacon"),
+                                          ["--time-wait=127.0.0.1", "--tcp-listen", "127.0.0.1:0"],
                                           prefix=self.in_pod()))
         script = f"""
 import socket

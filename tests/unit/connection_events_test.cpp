@@ -89,5 +89,46 @@ TEST(ConnectionEventsTest, SockDiagSourceDeliversThroughTheQueue) {
   EXPECT_EQ(events.lost(), 0u);
 }
 
+// More closes than one block holds: the sample gets them as full blocks and a last one,
+// none lost (the queue never reallocates: tests/bench/events_bench.py measures the peak).
+TEST(ConnectionEventsTest, AFloodComesInBlocks) {
+  ConnectionEvents events(EventsMode::kSockDiag, "/proc");
+  ASSERT_EQ(events.source(), EventSource::kSockDiag);
+  int listener = socket(AF_INET, SOCK_STREAM, 0);
+  linger reset{1, 0};  // accepted sockets inherit it: no TIME_WAIT piles up
+  setsockopt(listener, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  ASSERT_EQ(listen(listener, 64), 0);
+  socklen_t length = sizeof(address);
+  getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length);
+  const size_t connections = kEventsPerBlock / 2 + 100;  // two records each: a block and more
+  for (size_t i = 0; i < connections; ++i) {
+    int client = socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_EQ(connect(client, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+    int server = accept(listener, nullptr, nullptr);
+    close(server);
+    close(client);
+  }
+  close(listener);
+  EventBlocks blocks;
+  size_t records = 0;
+  for (int i = 0; i < 50 && records < 2 * connections; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    events.TakeBlocks(blocks);
+    records = 0;
+    for (const std::vector<ConnectionEvent>& block : blocks) records += block.size();
+  }
+  EXPECT_GE(records, 2 * connections) << "lost " << events.lost();
+  ASSERT_GE(blocks.size(), 2u);
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    EXPECT_LE(blocks[i].size(), kEventsPerBlock) << "block " << i;
+    EXPECT_FALSE(blocks[i].empty()) << "block " << i;
+  }
+  EXPECT_EQ(events.lost(), 0u);
+}
+
 }  // namespace
 }  // namespace connwatch

@@ -211,7 +211,7 @@ TEST(AssignWorkloads, SocketsGetTheirFirstReadOwnersWorkload) {
   snapshot.sockets.resize(4);
   for (size_t i = 0; i < 4; ++i) {
     snapshot.sockets[i].inode = 10 + i;
-    snapshot.sockets[i].cgroup_id = 7000 + i % 2;  // 10 and 12 made in 7000, 11 and 13 in 7001
+    snapshot.sockets[i].cgroup_id = 7000 + i;
   }
   snapshot.owners.Add(10, 100);  // in the shop pod
   snapshot.owners.Add(11, 200);  // on the host
@@ -238,11 +238,18 @@ TEST(AssignWorkloads, SocketsGetTheirFirstReadOwnersWorkload) {
   EXPECT_EQ(snapshot.WorkloadOf(2).runtime, "docker");
   EXPECT_EQ(&snapshot.WorkloadOf(3), &snapshot.WorkloadOf(0));
   EXPECT_EQ(snapshot.workload_stats.bundles_read, 2u);
-  // The cgroups of container sockets, for closed connections whose process is gone: the
-  // first socket made in a cgroup decides (7001: 11 is the host's, so 13's pod).
-  EXPECT_EQ(snapshot.workload_by_cgroup.size(), 2u);
-  EXPECT_EQ(snapshot.workload_by_cgroup.at(7000), snapshot.workload_of[0]);
-  EXPECT_EQ(snapshot.workload_by_cgroup.at(7001), snapshot.workload_of[3]);
+  // The cgroups of container sockets, for closed connections whose process is gone (the
+  // host's cgroup 7001 is none of them).
+  EXPECT_EQ(snapshot.workload_by_cgroup,
+            (std::unordered_map<uint64_t, uint32_t>{{7000, snapshot.workload_of[0]},
+                                                    {7002, snapshot.workload_of[2]},
+                                                    {7003, snapshot.workload_of[3]}}));
+  // A cgroup whose sockets are in two workloads (a process moved into the pod after making
+  // one) names neither.
+  snapshot.sockets[3].cgroup_id = 7001;
+  AssignWorkloads(snapshot, FixtureRoot(), resolver);
+  EXPECT_EQ(snapshot.workload_by_cgroup.count(7001), 0u);
+  EXPECT_EQ(snapshot.workload_by_cgroup.count(7000), 1u);
 }
 
 TEST(AssignWorkloads, AllHostLeavesNoPerSocketIndex) {

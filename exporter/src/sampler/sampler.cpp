@@ -60,25 +60,30 @@ void Sampler::CountConnections(const Snapshot& snapshot, const EffectivePolicy* 
                                const ZoneClassifier& zones) {
   double now_boot = snapshot.boot_clock_seconds;
   double now_unix = snapshot.timestamp_seconds;
-  std::vector<ConnectionEvent> events;
-  if (events_) events_->Take(events);
-  NormalizeEvents(events, own_netns_inode_, options_.snapshot.all_namespaces);
-  if (effective) finding_events_.ObserveEnds(events, now_boot, now_unix);
-  std::vector<ConnectionEvent> unseen = ledger_.CloseSeen(std::move(events), now_boot);
+  EventBlocks blocks;
+  if (events_) events_->TakeBlocks(blocks);
   if (!boot_time_) boot_time_ = ReadBootTime(options_.snapshot.procfs);
   size_t reads = 0;
   ProcessLookup lookup = [&](pid_t pid) -> std::optional<Process> {
     if (!boot_time_ || ++reads > kMaxEventProcessReads) return std::nullopt;
     return ReadProcess(options_.snapshot.procfs, pid, *boot_time_, event_process_stats_);
   };
-  Snapshot closed = ClosedConnectionsSnapshot(snapshot, unseen, zones, lookup);
-  ledger_.CountClosed(closed, unseen, now_boot);
+  // A block at a time, each freed when done: a flood of closes (up to kMaxQueuedEvents)
+  // would otherwise hold a socket, a class and a finding per close at once, beside the
+  // records themselves.
+  for (std::vector<ConnectionEvent>& block : blocks) {
+    NormalizeEvents(block, own_netns_inode_, options_.snapshot.all_namespaces);
+    if (effective) finding_events_.ObserveEnds(block, now_boot, now_unix);
+    std::vector<ConnectionEvent> unseen = ledger_.CloseSeen(std::move(block), now_boot);
+    Snapshot closed = ClosedConnectionsSnapshot(snapshot, unseen, zones, lookup);
+    ledger_.CountClosed(closed, unseen, now_boot);
+    if (effective && !closed.sockets.empty()) {
+      Evaluation judged = Evaluate(effective->policy, closed);
+      finding_events_.ObserveClosed(closed, judged, unseen, now_boot, now_unix);
+    }
+  }
   ledger_.Observe(snapshot, now_boot);
   ledger_.Expire(options_.series_ttl_seconds, now_boot, LiveProcessNames(snapshot));
-  if (effective && !closed.sockets.empty()) {
-    Evaluation judged = Evaluate(effective->policy, closed);
-    finding_events_.ObserveClosed(closed, judged, unseen, now_boot, now_unix);
-  }
 }
 
 void Sampler::HoldFindings(const Snapshot& snapshot, const EffectivePolicy& effective,

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <new>
 #include <system_error>
 
 #include "base/clock.h"
@@ -134,11 +135,18 @@ void ConnectionEvents::ReadSubscribers(std::vector<ConnectionEvent>& batch) {
 void ConnectionEvents::Enqueue(std::vector<ConnectionEvent>& batch) {
   if (batch.empty()) return;
   std::lock_guard<std::mutex> lock(queue_mutex_);
-  size_t room = kMaxQueuedEvents > queue_.size() ? kMaxQueuedEvents - queue_.size() : 0;
-  size_t taken = std::min(room, batch.size());
+  size_t room = kMaxQueuedEvents > queued_ ? kMaxQueuedEvents - queued_ : 0;
+  size_t taken = 0;
+  try {
+    for (; taken < std::min(room, batch.size()); ++taken) {
+      if (queue_.empty() || queue_.back().size() >= kEventsPerBlock) queue_.emplace_back();
+      queue_.back().push_back(std::move(batch[taken]));
+    }
+  } catch (const std::bad_alloc&) {
+    // No memory for more: what is not queued is lost, and counted.
+  }
+  queued_ += taken;
   overflowed_ += batch.size() - taken;
-  queue_.insert(queue_.end(), std::make_move_iterator(batch.begin()),
-                std::make_move_iterator(batch.begin() + static_cast<ptrdiff_t>(taken)));
   batch.clear();
 }
 
@@ -155,14 +163,19 @@ void ConnectionEvents::Run() {
   }
 }
 
-void ConnectionEvents::Take(std::vector<ConnectionEvent>& out) {
+void ConnectionEvents::TakeBlocks(EventBlocks& out) {
   std::lock_guard<std::mutex> lock(queue_mutex_);
-  if (out.empty()) {
-    out.swap(queue_);
-  } else {
-    out.insert(out.end(), std::make_move_iterator(queue_.begin()),
-               std::make_move_iterator(queue_.end()));
-    queue_.clear();
+  for (std::vector<ConnectionEvent>& block : queue_) out.push_back(std::move(block));
+  queue_.clear();
+  queued_ = 0;
+}
+
+void ConnectionEvents::Take(std::vector<ConnectionEvent>& out) {
+  EventBlocks blocks;
+  TakeBlocks(blocks);
+  for (std::vector<ConnectionEvent>& block : blocks) {
+    out.insert(out.end(), std::make_move_iterator(block.begin()),
+               std::make_move_iterator(block.end()));
   }
 }
 

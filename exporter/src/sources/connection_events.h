@@ -37,6 +37,11 @@ const char* EventSourceName(EventSource source);
 // connections a second fill it: tests/e2e/test_events_load.py). Beyond it events are
 // dropped and counted as lost.
 inline constexpr size_t kMaxQueuedEvents = 400000;
+// The queue is blocks of at most this many events, so that it never reallocates (a full
+// queue is ~60 MB; doubling one vector held half that again while copying) and a sample
+// handles one block at a time.
+inline constexpr size_t kEventsPerBlock = 16384;
+using EventBlocks = std::vector<std::vector<ConnectionEvent>>;
 
 class ConnectionEvents {
  public:
@@ -49,7 +54,9 @@ class ConnectionEvents {
   ConnectionEvents& operator=(const ConnectionEvents&) = delete;
 
   EventSource source() const { return source_; }
-  // Moves every event queued since the last call to the end of `out`.
+  // Moves every event queued since the last call to the end of `out`: as blocks of at most
+  // kEventsPerBlock, or as one vector.
+  void TakeBlocks(EventBlocks& out);
   void Take(std::vector<ConnectionEvent>& out);
   // Events lost since start: records the eBPF program could not deliver, notifications the
   // kernel dropped for a full receive buffer, and queue overflow.
@@ -81,7 +88,8 @@ class ConnectionEvents {
   DestroyStats destroy_stats_;                  // under subscribers_mutex_
 
   mutable std::mutex queue_mutex_;
-  std::vector<ConnectionEvent> queue_;
+  EventBlocks queue_;
+  size_t queued_ = 0;        // events in queue_, under queue_mutex_
   uint64_t overflowed_ = 0;  // under queue_mutex_
 
   int stop_fd_ = -1;  // an eventfd: wakes the thread to end

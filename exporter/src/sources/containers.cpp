@@ -209,6 +209,11 @@ void AssignWorkloads(Snapshot& snapshot, const std::string& rootfs, WorkloadReso
   std::vector<uint32_t> workload_of(snapshot.sockets.size(), 0);
   std::unordered_map<pid_t, uint32_t> by_pid;
   std::unordered_map<std::string, uint32_t> by_key;
+  // A socket's cgroup is its creator's, and a process moved into a container after making
+  // sockets (or one handed a socket) leaves sockets of one cgroup in two workloads: such a
+  // cgroup names none.
+  constexpr uint32_t kAmbiguous = UINT32_MAX;
+  std::unordered_map<uint64_t, uint32_t> by_cgroup;
   bool any = false;
   for (size_t i = 0; i < snapshot.sockets.size(); ++i) {
     for (pid_t pid : snapshot.OwnersOf(snapshot.sockets[i])) {
@@ -227,13 +232,18 @@ void AssignWorkloads(Snapshot& snapshot, const std::string& rootfs, WorkloadReso
       }
       workload_of[i] = known->second;
       any = any || known->second != 0;
-      if (known->second != 0 && snapshot.sockets[i].cgroup_id != 0) {
-        snapshot.workload_by_cgroup.try_emplace(snapshot.sockets[i].cgroup_id, known->second);
+      if (snapshot.sockets[i].cgroup_id != 0) {
+        auto [cgroup, first] = by_cgroup.try_emplace(snapshot.sockets[i].cgroup_id, known->second);
+        if (!first && cgroup->second != known->second) cgroup->second = kAmbiguous;
       }
       break;  // the first readable owner decides
     }
   }
   if (any) snapshot.workload_of = std::move(workload_of);
+  for (const auto& [cgroup, workload] : by_cgroup) {
+    if (workload != 0 && workload != kAmbiguous)
+      snapshot.workload_by_cgroup.emplace(cgroup, workload);
+  }
   resolver.EndSample();
 }
 

@@ -133,9 +133,10 @@ struct Snapshot {
   // every socket is then the host's.
   std::vector<Workload> workloads;
   std::vector<uint32_t> workload_of;
-  // The workload (an index into workloads) of each cgroup id that a socket of a container
-  // carries (Socket::cgroup_id, its creator's), so that a connection whose process is gone
-  // by the next sample still finds its pod through the cgroup its close record names.
+  // The workload (an index into workloads) of each cgroup id that sockets of one container,
+  // and of no other workload, carry (Socket::cgroup_id, the creator's), so that a connection
+  // whose process is gone by the next sample still finds its pod through the cgroup its
+  // close record names.
   std::unordered_map<uint64_t, uint32_t> workload_by_cgroup;
   WorkloadStats workload_stats;
   // sockets[index]'s workload; the host's when unresolved.

@@ -124,20 +124,26 @@ void ConnectionLedger::CountEnd(Live& entry, const ConnectionEvent& event, doubl
 
 std::vector<ConnectionEvent> ConnectionLedger::CloseSeen(std::vector<ConnectionEvent> events,
                                                          double now_boot) {
-  std::vector<ConnectionEvent> unseen;
+  // The unseen ones are moved to the front of `events` itself: under a flood of closes a
+  // second vector would double what the sample holds.
+  size_t unseen = 0;
   for (ConnectionEvent& event : events) {
     auto it = event.cookie != 0 ? live_.find(CookieFlowKeyOf(event)) : live_.end();
     if (it == live_.end()) it = live_.find(TupleFlowKeyOf(event));
     if (it == live_.end()) {
       // Before the first sample nothing is known to have been born since: such a close is
       // of a connection older than connwatch, and not counted as opened.
-      if (sampled_) unseen.push_back(std::move(event));
+      if (sampled_) {
+        if (&events[unseen] != &event) events[unseen] = std::move(event);
+        ++unseen;
+      }
       continue;
     }
     CountEnd(it->second, event, now_boot);
     live_.erase(it);
   }
-  return unseen;
+  events.resize(unseen);
+  return events;
 }
 
 void ConnectionLedger::CountClosed(const Snapshot& closed, std::span<const ConnectionEvent> events,
@@ -160,13 +166,13 @@ void ConnectionLedger::CountClosed(const Snapshot& closed, std::span<const Conne
 }
 
 void ConnectionLedger::Observe(const Snapshot& live, double now_boot) {
-  for (auto& [key, entry] : live_) ++entry.missed;
+  ++samples_;  // no pass over every entry to age it: each keeps the sample that saw it
   for (size_t i = 0; i < live.sockets.size(); ++i) {
     if (!Tracked(live, i)) continue;
     const Socket& socket = live.sockets[i];
     auto [it, inserted] = live_.try_emplace(FlowKeyOf(live, i));
     Live& entry = it->second;
-    entry.missed = 0;
+    entry.seen_in = samples_;
     if (inserted) {
       entry.labels = FlowLabelsOf(live, i);
       entry.first_seen_boot = now_boot;
@@ -190,7 +196,7 @@ void ConnectionLedger::Observe(const Snapshot& live, double now_boot) {
     AddBytes(entry, socket.has_bytes, socket.bytes_acked, socket.bytes_received, now_boot);
   }
   // Two samples without it and no close record: gone (its last bytes were counted).
-  std::erase_if(live_, [](const auto& item) { return item.second.missed >= 2; });
+  std::erase_if(live_, [&](const auto& item) { return samples_ - item.second.seen_in >= 2; });
   sampled_ = true;
 }
 

@@ -104,7 +104,7 @@ class ConnectionLedger {
     double first_seen_boot = 0;
     bool baseline = false;     // seen in the first sample: its start is unknown
     bool established = false;  // counted as opened
-    uint32_t missed = 0;       // samples in a row without it
+    uint64_t seen_in = 0;      // the last sample (samples_) that listed it
   };
   void AddBytes(Live& entry, bool has_bytes, uint64_t acked, uint64_t received, double now);
   void CountEnd(Live& entry, const ConnectionEvent& event, double now);
@@ -113,6 +113,7 @@ class ConnectionLedger {
   std::map<FlowLabels, FlowCounts> flows_;
   std::map<std::pair<std::string, std::string>, DurationHistogram> durations_;
   bool sampled_ = false;
+  uint64_t samples_ = 0;  // Observe calls
 };
 
 }  // namespace connwatch
