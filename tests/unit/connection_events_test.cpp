@@ -11,6 +11,8 @@
 #include <chrono>
 #include <thread>
 
+#include "support/loopback_pair.h"
+
 namespace connwatch {
 namespace {
 
@@ -41,28 +43,11 @@ TEST(ConnectionEventsTest, OffSeesNothing) {
 
 // Opens and closes one loopback connection; returns the client's cookie and port.
 uint64_t OneConnection(uint16_t& client_port) {
-  int listener = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-  listen(listener, 4);
-  socklen_t length = sizeof(address);
-  getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length);
-  int client = socket(AF_INET, SOCK_STREAM, 0);
-  connect(client, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-  int server = accept(listener, nullptr, nullptr);
-  uint64_t cookie = 0;
-  socklen_t cookie_length = sizeof(cookie);
-  getsockopt(client, SOL_SOCKET, SO_COOKIE, &cookie, &cookie_length);
-  sockaddr_in local{};
-  length = sizeof(local);
-  getsockname(client, reinterpret_cast<sockaddr*>(&local), &length);
-  client_port = ntohs(local.sin_port);
-  close(client);
-  close(server);
-  close(listener);
-  return cookie;
+  testing::LoopbackPair pair;
+  testing::OpenLoopbackPair(pair);
+  client_port = pair.client_port;
+  testing::CloseLoopbackPair(pair);
+  return pair.client_cookie;
 }
 
 TEST(ConnectionEventsTest, SockDiagSourceDeliversThroughTheQueue) {

@@ -17,12 +17,14 @@
 #include <thread>
 
 #include "base/clock.h"
+#include "support/loopback_pair.h"
 #include "support/netlink_builder.h"
 
 namespace connwatch {
 namespace {
 
 using testing::DiagMsgSpec;
+using testing::LoopbackPair;
 using testing::NetlinkAttribute;
 using testing::NetlinkBuilder;
 
@@ -130,20 +132,11 @@ TEST(SockDestroyTest, SubscriberSeesThisProcessesConnections) {
   std::string error;
   MnlSocketPtr subscriber = OpenDestroySubscriber(error);
   ASSERT_TRUE(subscriber) << error;
-  int listener = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
-  ASSERT_EQ(listen(listener, 4), 0);
-  socklen_t length = sizeof(address);
-  getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length);
-  int client = socket(AF_INET, SOCK_STREAM, 0);
-  ASSERT_EQ(connect(client, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
-  int server = accept(listener, nullptr, nullptr);
-  uint64_t cookie = 0;
-  socklen_t cookie_length = sizeof(cookie);
-  ASSERT_EQ(getsockopt(client, SOL_SOCKET, SO_COOKIE, &cookie, &cookie_length), 0);
+  LoopbackPair pair;
+  ASSERT_TRUE(OpenLoopbackPair(pair));
+  const int client = pair.client, server = pair.server;
+  const uint64_t cookie = pair.client_cookie;
+  const sockaddr_in address = pair.address;
   std::vector<char> data(100000, 'x');
   size_t sent = 0;
   while (sent < data.size()) {
@@ -157,9 +150,7 @@ TEST(SockDestroyTest, SubscriberSeesThisProcessesConnections) {
   char sink[65536];
   while (recv(server, sink, sizeof(sink), MSG_DONTWAIT) > 0) {
   }
-  close(client);
-  close(server);
-  close(listener);
+  CloseLoopbackPair(pair);
   std::vector<ConnectionEvent> events;
   DestroyStats stats;
   const ConnectionEvent* mine = nullptr;
@@ -189,27 +180,13 @@ TEST(SockDestroyTest, SubscriberSeesTheAcceptedEndOfAnEmptyConnectionEstablished
   std::string error;
   MnlSocketPtr subscriber = OpenDestroySubscriber(error);
   ASSERT_TRUE(subscriber) << error;
-  int listener = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
-  ASSERT_EQ(listen(listener, 4), 0);
-  socklen_t length = sizeof(address);
-  getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length);
-  int client = socket(AF_INET, SOCK_STREAM, 0);
-  ASSERT_EQ(connect(client, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
-  int server = accept(listener, nullptr, nullptr);
-  ASSERT_GE(server, 0);
-  uint64_t cookies[2] = {0, 0};
-  socklen_t cookie_length = sizeof(cookies[0]);
-  ASSERT_EQ(getsockopt(client, SOL_SOCKET, SO_COOKIE, &cookies[0], &cookie_length), 0);
-  ASSERT_EQ(getsockopt(server, SOL_SOCKET, SO_COOKIE, &cookies[1], &cookie_length), 0);
+  LoopbackPair pair;
+  ASSERT_TRUE(OpenLoopbackPair(pair));
+  const uint64_t cookies[2] = {pair.client_cookie, pair.server_cookie};
+  const sockaddr_in address = pair.address;
   linger reset{1, 0};  // no TIME_WAIT: both ends are freed at once
-  setsockopt(client, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
-  close(client);
-  close(server);
-  close(listener);
+  setsockopt(pair.client, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
+  CloseLoopbackPair(pair);
   std::vector<ConnectionEvent> events;
   DestroyStats stats;
   std::optional<ConnectionEvent> ends[2];  // copies: later reads may move `events`

@@ -155,8 +155,14 @@ int HttpServer::LogMessage(const mg_connection* connection, const char* message)
   mg_context* context = connection ? mg_get_context(connection) : nullptr;
   auto* server = context ? static_cast<HttpServer*>(mg_get_user_data(context)) : nullptr;
   if (server != nullptr && message != nullptr) {
-    std::lock_guard<std::mutex> lock(server->start_error_mutex_);
-    if (server->start_error_.empty()) server->start_error_ = message;
+    // civetweb calls this from C, often because memory ran out ("Cannot allocate buffer for
+    // worker"): an exception out of the copy would abort the process.
+    try {
+      std::lock_guard<std::mutex> lock(server->start_error_mutex_);
+      if (server->start_error_.empty()) server->start_error_ = message;
+    } catch (...) {
+      // The message is lost; start-up still fails on what Start() sees.
+    }
   }
   return 1;  // handled: civetweb prints nothing
 }
@@ -167,9 +173,14 @@ int HttpServer::ErrorPage(mg_connection* connection, int status, const char*) {
   // leaves out the configured headers. This one is fixed text, then the connection closes.
   mg_context* context = mg_get_context(connection);
   auto* server = context ? static_cast<HttpServer*>(mg_get_user_data(context)) : nullptr;
-  std::string response = ErrorResponse(status, mg_get_response_code_text(nullptr, status),
-                                       server != nullptr ? server->options_.response_headers : "");
-  mg_write(connection, response.data(), response.size());
+  try {  // called from C: no exception may cross it
+    std::string response =
+        ErrorResponse(status, mg_get_response_code_text(nullptr, status),
+                      server != nullptr ? server->options_.response_headers : "");
+    mg_write(connection, response.data(), response.size());
+  } catch (...) {
+    // No memory for the page: the connection closes with nothing written.
+  }
   return 0;  // handled: civetweb sends nothing of its own
 }
 

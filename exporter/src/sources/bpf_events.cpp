@@ -7,6 +7,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
+#include <new>
 #include <string_view>
 
 #include "connwatch_events.h"  // exporter/bpf: the record layout the program writes
@@ -77,8 +78,14 @@ int BpfEvents::OnRecord(void* context, void* data, size_t size) {
     ++self->malformed_;
     return 0;
   }
-  self->drain_into_->push_back(std::move(event));
-  ++self->drained_;
+  // Called from libbpf's C: no exception may cross it. A record with no memory left for it
+  // is dropped and counted as lost.
+  try {
+    self->drain_into_->push_back(std::move(event));
+    ++self->drained_;
+  } catch (const std::bad_alloc&) {
+    ++self->dropped_;
+  }
   return 0;
 }
 
@@ -218,7 +225,7 @@ size_t BpfEvents::Drain(std::vector<ConnectionEvent>& out) {
 
 uint64_t BpfEvents::lost() const {
   // .bss is a memory-mapped array the program increments atomically.
-  return __atomic_load_n(&skeleton_->bss->lost_records, __ATOMIC_RELAXED);
+  return __atomic_load_n(&skeleton_->bss->lost_records, __ATOMIC_RELAXED) + dropped_;
 }
 
 #else  // built without eBPF: Open says so, the rest is never reached.

@@ -51,7 +51,8 @@ class BpfEvents {
   // Consumes every record ready now, appending to `out`; returns how many it appended. One
   // thread at a time; no system call, so it works after the capabilities are dropped.
   size_t Drain(std::vector<ConnectionEvent>& out);
-  // Records the program could not deliver since Open because the ring was full.
+  // Records lost since Open: the program found the ring full, or no memory was left here to
+  // hold them.
   uint64_t lost() const;
   // Records that ParseBpfRecord refused (never expected: the program and this parser are
   // built together).
@@ -66,6 +67,7 @@ class BpfEvents {
   std::vector<ConnectionEvent>* drain_into_ = nullptr;  // set for the duration of Drain
   size_t drained_ = 0;
   uint64_t malformed_ = 0;
+  uint64_t dropped_ = 0;  // records with no memory left to hold them (counted in lost())
 };
 
 }  // namespace connwatch

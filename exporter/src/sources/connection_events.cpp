@@ -157,8 +157,18 @@ void ConnectionEvents::Run() {
     // The destroy subscribers are read on the same timer: at 20,000 closes a second their
     // 8 MiB buffers hold 0.4 s, and a wakeup per notification would cost more than it saves.
     if (poll(&stop, 1, kReadEveryMs) > 0) return;
-    if (bpf_) bpf_->Drain(batch);
-    if (source_ == EventSource::kSockDiag) ReadSubscribers(batch);
+    try {
+      if (bpf_) bpf_->Drain(batch);
+      if (source_ == EventSource::kSockDiag) ReadSubscribers(batch);
+    } catch (const std::bad_alloc&) {
+      // No memory for the records read (a tight RLIMIT_AS, an exhausted host): an exception
+      // out of this thread would abort the exporter. What was read is dropped and counted,
+      // with the record that found no room; the rest stays in the kernel for the next read.
+      std::lock_guard<std::mutex> lock(queue_mutex_);
+      overflowed_ += batch.size() + 1;
+      batch.clear();
+      batch.shrink_to_fit();
+    }
     Enqueue(batch);
   }
 }

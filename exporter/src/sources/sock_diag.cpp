@@ -360,15 +360,23 @@ std::span<const uint8_t> DiagAttribute(std::span<const uint8_t> payload, uint16_
 }
 
 void ParseDiagAttributes(std::span<const uint8_t> payload, Socket& socket) {
-  std::span<const uint8_t> info = DiagAttribute(payload, INET_DIAG_INFO);
-  if (!info.empty()) {
-    socket.has_bytes = ParseTcpInfoBytes(info, socket.bytes_acked, socket.bytes_received);
-  }
-  // The cgroup of the socket's creator, sent unasked in dumps since Linux 5.9 (the destroy
-  // notifications of 6.18 carry none).
-  std::span<const uint8_t> cgroup = DiagAttribute(payload, INET_DIAG_CGROUP_ID);
-  if (cgroup.size() >= sizeof(socket.cgroup_id)) {
-    std::memcpy(&socket.cgroup_id, cgroup.data(), sizeof(socket.cgroup_id));
+  // One walk for both (a dump's every socket comes through here).
+  size_t offset = NLMSG_ALIGN(sizeof(inet_diag_msg));
+  while (offset + NLA_HDRLEN <= payload.size()) {
+    uint16_t length, type;
+    std::memcpy(&length, payload.data() + offset, sizeof(length));
+    std::memcpy(&type, payload.data() + offset + 2, sizeof(type));
+    if (length < NLA_HDRLEN || length > payload.size() - offset) return;
+    std::span<const uint8_t> value = payload.subspan(offset + NLA_HDRLEN, length - NLA_HDRLEN);
+    if ((type & NLA_TYPE_MASK) == INET_DIAG_INFO) {
+      socket.has_bytes = ParseTcpInfoBytes(value, socket.bytes_acked, socket.bytes_received);
+    } else if ((type & NLA_TYPE_MASK) == INET_DIAG_CGROUP_ID &&
+               value.size() >= sizeof(socket.cgroup_id)) {
+      // The cgroup of the socket's creator, sent unasked in dumps since Linux 5.9 (the
+      // destroy notifications of 6.18 carry none).
+      std::memcpy(&socket.cgroup_id, value.data(), sizeof(socket.cgroup_id));
+    }
+    offset += NLA_ALIGN(length);
   }
 }
 
