@@ -1,5 +1,6 @@
 #include "base/text.h"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace connwatch {
@@ -100,10 +101,18 @@ std::string QuoteBytes(std::string_view text, size_t max_bytes) {
   return out + "\"";
 }
 
-std::string JsonString(std::string_view raw) {
-  std::string text = SanitizeUtf8(raw);
-  std::string out = "\"";
-  for (unsigned char c : text) {
+void AppendJsonString(std::string& out, std::string_view raw) {
+  // Most values (addresses, names, paths) are printable ASCII with nothing to escape: copied
+  // whole, without the UTF-8 pass.
+  bool plain = std::all_of(raw.begin(), raw.end(),
+                           [](char c) { return c >= 0x20 && c < 0x7f && c != '"' && c != '\\'; });
+  out += '"';
+  if (plain) {
+    out += raw;
+    out += '"';
+    return;
+  }
+  for (unsigned char c : SanitizeUtf8(raw)) {
     switch (c) {
       case '"':
         out += "\\\"";
@@ -128,7 +137,14 @@ std::string JsonString(std::string_view raw) {
         }
     }
   }
-  return out + "\"";
+  out += '"';
+}
+
+std::string JsonString(std::string_view raw) {
+  std::string out;
+  out.reserve(raw.size() + 2);
+  AppendJsonString(out, raw);
+  return out;
 }
 
 namespace {

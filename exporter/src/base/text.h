@@ -35,6 +35,8 @@ std::string QuoteBytes(std::string_view text, size_t max_bytes = 64);
 // A JSON string literal; invalid UTF-8 becomes U+FFFD, '"', '\\' and the C0 control
 // characters are escaped (what JSON requires; DEL and C1 controls are valid as they are).
 std::string JsonString(std::string_view raw);
+// The same, appended to `out` (no temporary for the common case of printable ASCII).
+void AppendJsonString(std::string& out, std::string_view raw);
 
 // The bytes of base64 text (RFC 4648 alphabet, '=' padding only at the end, whitespace
 // ignored as in YAML's !!binary), or nullopt if it is not base64. Our own because yaml-cpp

@@ -1,8 +1,10 @@
 #include "cli/connections.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <numeric>
+#include <unordered_map>
 
 #include "base/log.h"
 #include "cli/ages.h"
@@ -122,40 +124,82 @@ std::string FormatConnectionsTable(const Snapshot& snapshot, const ConnectionsVi
   return FormatTable(rows);
 }
 
+namespace {
+
+// One owner's JSON object: a pre-fork server's process owns thousands of sockets, so each
+// is written once per call, not once per socket.
+std::string OwnerJson(pid_t pid, const Process& process) {
+  std::string out = "{\"pid\": " + std::to_string(pid) + ", \"name\": ";
+  AppendJsonString(out, process.name);
+  out += ", \"comm\": ";
+  AppendJsonString(out, process.comm);
+  out += ", \"exe\": ";
+  AppendJsonString(out, process.exe);
+  out += process.exe_deleted ? ", \"exe_deleted\": true" : ", \"exe_deleted\": false";
+  out += ", \"uid\": " + std::to_string(process.uid) + ", \"user\": ";
+  AppendJsonString(out, process.user);
+  out += ", \"start_time_seconds\": " + FormatNumber(process.start_time_seconds);
+  out += ", \"ppid\": " + std::to_string(process.ppid) + ", \"cmdline\": ";
+  AppendJsonString(out, process.cmdline);
+  out += "}";
+  return out;
+}
+
+// `, "name": value` with the value as a JSON string, or as a number.
+void AppendField(std::string& out, std::string_view name, std::string_view text) {
+  out += ", \"";
+  out += name;
+  out += "\": ";
+  AppendJsonString(out, text);
+}
+void AppendField(std::string& out, std::string_view name, uint64_t number) {
+  char digits[24];
+  auto [end, error] = std::to_chars(digits, digits + sizeof(digits), number);
+  out += ", \"";
+  out += name;
+  out += "\": ";
+  out.append(digits, end);
+}
+
+}  // namespace
+
 std::string FormatConnectionsJson(const Snapshot& snapshot, const ConnectionsView& view) {
   std::string out = "[";
+  out.reserve(snapshot.sockets.size() * 512);
+  std::unordered_map<pid_t, std::string> owners_json;
   bool first = true;
   for (size_t i : DisplayOrder(snapshot, view)) {
     const Socket& socket = snapshot.sockets[i];
     const SocketClass& socket_class = snapshot.classes[i];
-    out += first ? "\n  {" : ",\n  {";
+    out += first ? "\n  {\"protocol\": " : ",\n  {\"protocol\": ";
     first = false;
-    out += "\"protocol\": " + JsonString(TransportName(socket.transport));
-    out += ", \"family\": " + JsonString(FamilyName(socket.family));
-    out += ", \"state\": " + JsonString(StateName(socket.transport, socket.state));
-    out += ", \"local_address\": " + JsonString(FormatIpAddress(socket.local));
-    out += ", \"local_port\": " + std::to_string(socket.local_port);
-    out += ", \"remote_address\": " + JsonString(FormatIpAddress(socket.remote));
-    out += ", \"remote_port\": " + std::to_string(socket.remote_port);
-    out += ", \"role\": " + JsonString(RoleName(socket_class.role));
-    out += ", \"direction\": " + JsonString(DirectionName(socket_class.direction));
-    out += ", \"remote_zone\": " +
-           JsonString(socket_class.remote_zone ? *socket_class.remote_zone : std::string());
-    out += ", \"inode\": " + std::to_string(socket.inode);
-    out += ", \"uid\": " + std::to_string(socket.uid);
-    out += ", \"cookie\": " + std::to_string(socket.cookie);
-    out += ", \"attribution\": " + JsonString(AttributionName(snapshot.AttributionOf(i)));
+    AppendJsonString(out, TransportName(socket.transport));
+    AppendField(out, "family", FamilyName(socket.family));
+    AppendField(out, "state", StateName(socket.transport, socket.state));
+    AppendField(out, "local_address", FormatIpAddress(socket.local));
+    AppendField(out, "local_port", socket.local_port);
+    AppendField(out, "remote_address", FormatIpAddress(socket.remote));
+    AppendField(out, "remote_port", socket.remote_port);
+    AppendField(out, "role", RoleName(socket_class.role));
+    AppendField(out, "direction", DirectionName(socket_class.direction));
+    AppendField(out, "remote_zone",
+                socket_class.remote_zone ? std::string_view(*socket_class.remote_zone) : "");
+    AppendField(out, "inode", socket.inode);
+    AppendField(out, "uid", socket.uid);
+    AppendField(out, "cookie", socket.cookie);
+    AppendField(out, "attribution", AttributionName(snapshot.AttributionOf(i)));
     const Workload& workload = snapshot.WorkloadOf(i);
-    out += ", \"netns\": " + JsonString(snapshot.NetnsNameOf(socket));
-    out += ", \"namespace\": " + JsonString(workload.k8s_namespace);
-    out += ", \"pod\": " + JsonString(workload.pod);
-    out += ", \"container\": " + JsonString(workload.container);
-    out += ", \"container_id\": " + JsonString(workload.container_id);
+    AppendField(out, "netns", snapshot.NetnsNameOf(socket));
+    AppendField(out, "namespace", workload.k8s_namespace);
+    AppendField(out, "pod", workload.pod);
+    AppendField(out, "container", workload.container);
+    AppendField(out, "container_id", workload.container_id);
     if (i < snapshot.ages.size() && snapshot.ages[i]) {
       char age[32];
       snprintf(age, sizeof(age), "%.3f", snapshot.ages[i]->age_seconds);
-      out += std::string(", \"age_seconds\": ") + age;
-      out += ", \"age_source\": " + JsonString(AgeSourceName(snapshot.ages[i]->source));
+      out += ", \"age_seconds\": ";
+      out += age;
+      AppendField(out, "age_source", AgeSourceName(snapshot.ages[i]->source));
     } else {
       out += ", \"age_seconds\": null, \"age_source\": null";
     }
@@ -164,19 +208,11 @@ std::string FormatConnectionsJson(const Snapshot& snapshot, const ConnectionsVie
     for (pid_t pid : snapshot.OwnersOf(socket)) {
       auto it = snapshot.processes.find(pid);
       if (it == snapshot.processes.end()) continue;
-      const Process& process = it->second;
-      out += first_owner ? "{" : ", {";
+      auto [cached, inserted] = owners_json.try_emplace(pid);
+      if (inserted) cached->second = OwnerJson(pid, it->second);
+      if (!first_owner) out += ", ";
       first_owner = false;
-      out += "\"pid\": " + std::to_string(pid);
-      out += ", \"name\": " + JsonString(process.name);
-      out += ", \"comm\": " + JsonString(process.comm);
-      out += ", \"exe\": " + JsonString(process.exe);
-      out += ", \"exe_deleted\": " + std::string(process.exe_deleted ? "true" : "false");
-      out += ", \"uid\": " + std::to_string(process.uid);
-      out += ", \"user\": " + JsonString(process.user);
-      out += ", \"start_time_seconds\": " + FormatNumber(process.start_time_seconds);
-      out += ", \"ppid\": " + std::to_string(process.ppid);
-      out += ", \"cmdline\": " + JsonString(process.cmdline) + "}";
+      out += cached->second;
     }
     out += "]}";
   }
