@@ -43,6 +43,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../support/loadgen.h"
+
 #define MAX_POOL 10000
 #define MAX_CHILD_CONNS 1000
 #define MAX_CHILDREN 64
@@ -58,21 +60,6 @@ static volatile sig_atomic_t g_stop = 0;
 static void on_stop_signal(int sig) {
   (void)sig;
   g_stop = 1;
-}
-
-static double now_seconds(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int parse_long(const char *text, long min, long max, long *out) {
-  char *end = NULL;
-  errno = 0;
-  long value = strtol(text, &end, 10);
-  if (errno != 0 || end == text || *end != '\0' || value < min || value > max) return -1;
-  *out = value;
-  return 0;
 }
 
 static void usage(void) {

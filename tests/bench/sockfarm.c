@@ -68,6 +68,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../support/loadgen.h"
+
 #ifndef IP_BIND_ADDRESS_NO_PORT
 #define IP_BIND_ADDRESS_NO_PORT 24 /* linux/in.h, Linux 4.2 */
 #endif
@@ -103,15 +105,6 @@ static int64_t now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int parse_long(const char *text, long min, long max, long *out) {
-  char *end = NULL;
-  errno = 0;
-  long value = strtol(text, &end, 10);
-  if (errno != 0 || end == text || *end != '\0' || value < min || value > max) return -1;
-  *out = value;
-  return 0;
 }
 
 static long read_sysctl(const char *path, long fallback) {

@@ -48,6 +48,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "loadgen.h"
+
 struct options {
   long rate, seconds, count, wait_seconds;
 };
@@ -59,27 +61,12 @@ static void on_stop_signal(int sig) {
   g_stop = 1;
 }
 
-static double now_seconds(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void sleep_until(double when) {
   struct timespec ts;
   ts.tv_sec = (time_t)when;
   ts.tv_nsec = (long)((when - (double)ts.tv_sec) * 1e9);
   if (ts.tv_nsec >= 1000000000L) ts.tv_nsec = 999999999L;
   clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL); /* EINTR: g_stop is checked */
-}
-
-static int parse_long(const char *text, long min, long max, long *out) {
-  char *end = NULL;
-  errno = 0;
-  long value = strtol(text, &end, 10);
-  if (errno != 0 || end == text || *end != '\0' || value < min || value > max) return -1;
-  *out = value;
-  return 0;
 }
 
 static int parse_options(int argc, char **argv, struct options *o) {

@@ -52,4 +52,22 @@ struct ConnectionEvent {
   uint64_t bytes_received = 0;
 };
 
+// The fields a socket (model.h) and its close record share, copied from one to the other:
+// Socket to ConnectionEvent for a destroy notification (sock_destroy), back to a Socket for
+// a closed connection judged like a live one (tracking/closed_connections). One list, so
+// the two directions cannot drift apart.
+template <typename From, typename To>
+void CopySharedConnectionFields(const From& from, To& to) {
+  to.family = from.family;
+  to.local = from.local;
+  to.local_port = from.local_port;
+  to.remote = from.remote;
+  to.remote_port = from.remote_port;
+  to.cookie = from.cookie;
+  to.cgroup_id = from.cgroup_id;  // the connecting process's or the socket creator's
+  to.has_bytes = from.has_bytes;
+  to.bytes_acked = from.bytes_acked;
+  to.bytes_received = from.bytes_received;
+}
+
 }  // namespace connwatch

@@ -33,16 +33,7 @@ bool Established(const Socket& socket, std::span<const uint8_t> payload) {
 
 bool ToEvent(const Socket& socket, bool established, ConnectionEvent& event) {
   if (socket.state == SocketState::kListen || IsUnspecified(socket.remote)) return false;
-  event.family = socket.family;
-  event.local = socket.local;
-  event.local_port = socket.local_port;
-  event.remote = socket.remote;
-  event.remote_port = socket.remote_port;
-  event.cookie = socket.cookie;
-  event.cgroup_id = socket.cgroup_id;  // the socket creator's
-  event.has_bytes = socket.has_bytes;
-  event.bytes_acked = socket.bytes_acked;
-  event.bytes_received = socket.bytes_received;
+  CopySharedConnectionFields(socket, event);
   event.outcome = established ? EventOutcome::kEstablished : EventOutcome::kFailed;
   return true;
 }

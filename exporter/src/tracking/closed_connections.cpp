@@ -82,18 +82,9 @@ std::map<pid_t, uint32_t> WorkloadsByOwner(const Snapshot& live) {
 Socket SocketOf(const ConnectionEvent& event) {
   Socket socket;
   socket.transport = Transport::kTcp;
-  socket.family = event.family;
   socket.state = event.outcome == EventOutcome::kEstablished ? SocketState::kEstablished
                                                              : SocketState::kSynSent;
-  socket.local = event.local;
-  socket.local_port = event.local_port;
-  socket.remote = event.remote;
-  socket.remote_port = event.remote_port;
-  socket.cookie = event.cookie;
-  socket.cgroup_id = event.cgroup_id;
-  socket.has_bytes = event.has_bytes;
-  socket.bytes_acked = event.bytes_acked;
-  socket.bytes_received = event.bytes_received;
+  CopySharedConnectionFields(event, socket);
   return socket;
 }
 
