@@ -66,8 +66,15 @@ struct inet_sock {
   __be16 inet_sport;
 };
 
-/* include/linux/tcp.h (RFC 4898 tcpEStatsAppHCThruOctetsAcked and ...Received) */
+/* include/net/inet_connection_sock.h and include/linux/tcp.h (RFC 4898
+ * tcpEStatsAppHCThruOctetsAcked and ...Received): the tcp_sock bpf_skc_to_tcp_sock returns
+ * holds the inet_sock at its start. */
+struct inet_connection_sock {
+  struct inet_sock icsk_inet;
+};
+
 struct tcp_sock {
+  struct inet_connection_sock inet_conn;
   __u64 bytes_received;
   __u64 bytes_acked;
 };

@@ -8,7 +8,9 @@ Two cases, each measured side by side in one run, in alternating rounds, as rati
          default 10 s interval) runs with --collect.events=off, ebpf (when the build and the
          kernel have it) and sock_diag, and once with no exporter at all. Each round runs the
          modes in a rotated order. Reported: connections per second of each mode and its ratio
-         to events off (the goal: >= 0.95x for each source), the records the exporter lost
+         to events off (the goal: >= 0.95x for each source), the same beside
+         tests/bench/destroy_subscriber alone (bare_subscriber: no exporter, the least a
+         destroy-notification reader can cost), the records the exporter lost
          (connwatch_events_lost_total, read after the next sample) against the 2 records per
          connection it was sent, and serve's peak RSS (VmHWM) by then.
   bytes  a tests/bench/sockfarm farm of --conns connections x --procs processes: `ss -tan`,
@@ -87,6 +89,17 @@ def run_mode(mode, opts, result):
     if mode == "none":
         result.setdefault(mode, []).append(connloop(opts.connloop, opts.seconds)["per_second"])
         return
+    if mode == "bare_subscriber":
+        # No exporter: only tests/bench/destroy_subscriber, the kernel's floor for sock_diag.
+        sub = subprocess.Popen([opts.destroy_subscriber, "-d", str(opts.seconds + 30)],
+                               stdout=subprocess.DEVNULL, preexec_fn=h._set_pdeathsig)
+        try:
+            time.sleep(0.3)
+            result.setdefault(mode, []).append(connloop(opts.connloop, opts.seconds)["per_second"])
+        finally:
+            sub.terminate()
+            sub.wait(timeout=10)
+        return
     with h.Connwatch(f"--collect.events={mode}", interval="10s") as cw:
         before = cw.scrape()
         source = "off" if mode == "off" else mode
@@ -112,7 +125,8 @@ def run_mode(mode, opts, result):
 
 
 def case_cps(opts):
-    modes = ["none", "off", "sock_diag"] + (["ebpf"] if exporter_can_ebpf() else [])
+    modes = ["none", "off", "sock_diag", "bare_subscriber"] + \
+        (["ebpf"] if exporter_can_ebpf() else [])
     result = {}
     for round_ in range(opts.rounds):
         order = modes[round_ % len(modes):] + modes[:round_ % len(modes)]
@@ -190,7 +204,8 @@ def main():
     opts.bench = os.path.join(build, "connwatch_bench")
     opts.sockfarm = os.path.join(build, "sockfarm")
     opts.connloop = os.path.join(build, "tests", "connloop")
-    needed = {"cps": [os.environ["CONNWATCH_BIN"], opts.connloop],
+    opts.destroy_subscriber = os.path.join(build, "destroy_subscriber")
+    needed = {"cps": [os.environ["CONNWATCH_BIN"], opts.connloop, opts.destroy_subscriber],
               "bytes": [opts.bench, opts.sockfarm]}
     for case in opts.cases:
         for binary in needed[case]:

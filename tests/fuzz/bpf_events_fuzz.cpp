@@ -1,4 +1,5 @@
-// ParseBpfRecord never crashes on any ring-buffer record, and refuses every size but one.
+// The ring buffer's parsers never crash on any record, each refuses every size but its own,
+// and the join never makes a comm longer than the kernel's.
 #include <cstdint>
 #include <cstdlib>
 #include <span>
@@ -7,9 +8,17 @@
 #include "sources/bpf_events.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::span<const uint8_t> record(data, size);
+  uint64_t cookie = 0;
+  connwatch::OpenedSocket opened;
+  bool open = connwatch::ParseBpfOpenRecord(record, cookie, opened);
+  if (open && size != sizeof(connwatch_open)) std::abort();
   connwatch::ConnectionEvent event;
-  bool parsed = connwatch::ParseBpfRecord(std::span<const uint8_t>(data, size), event);
-  if (parsed && size != sizeof(connwatch_event)) std::abort();
-  if (parsed && event.comm.size() > CONNWATCH_COMM_LEN) std::abort();
+  bool close = connwatch::ParseBpfCloseRecord(record, event);
+  if (close && size != sizeof(connwatch_close)) std::abort();
+  if (open) {
+    connwatch::JoinOpenRecord(opened, event);
+    if (event.comm.size() > CONNWATCH_COMM_LEN) std::abort();
+  }
   return 0;
 }

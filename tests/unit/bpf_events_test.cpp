@@ -27,61 +27,88 @@
 namespace connwatch {
 namespace {
 
-// --- ParseBpfRecord on synthetic records --------------------------------------------------
+// --- The parsers on synthetic records -------------------------------------------------------
 
-std::vector<uint8_t> Bytes(const connwatch_event& raw) {
+template <typename Record>
+std::vector<uint8_t> Bytes(const Record& raw) {
   const auto* begin = reinterpret_cast<const uint8_t*>(&raw);
   return {begin, begin + sizeof(raw)};
 }
 
-connwatch_event Ipv4Record() {
-  connwatch_event raw{};
+connwatch_open ConnectRecord() {
+  connwatch_open raw{};
   raw.cookie = 0x1122334455667788ull;
-  raw.netns_inode = 4026531840ull;
   raw.cgroup_id = 9876;
   raw.start_boot_ns = 1'500'000'000ull;  // 1.5 s
+  raw.tgid = 4242;
+  raw.direction = CONNWATCH_DIRECTION_OUTBOUND;
+  std::memcpy(raw.comm, "curl", 4);  // the rest stays NUL, as the kernel pads it
+  return raw;
+}
+
+connwatch_close Ipv4Close() {
+  connwatch_close raw{};
+  raw.cookie = 0x1122334455667788ull;
+  raw.netns_inode = 4026531840ull;
   raw.end_boot_ns = 2'750'000'000ull;
   raw.bytes_acked = 100'002;
   raw.bytes_received = 5'001;
   const uint8_t local[] = {10, 0, 0, 5}, remote[] = {93, 184, 216, 34};
   std::memcpy(raw.local_addr, local, 4);
   std::memcpy(raw.remote_addr, remote, 4);
-  raw.tgid = 4242;
   raw.local_port = 40000;
   raw.remote_port = 443;
   raw.family = AF_INET;
-  raw.direction = CONNWATCH_DIRECTION_OUTBOUND;
   raw.outcome = CONNWATCH_OUTCOME_ESTABLISHED;
-  std::memcpy(raw.comm, "curl", 4);  // the rest stays NUL, as the kernel pads it
+  raw.old_state = 8;  // TCP_CLOSE_WAIT... any state after ESTABLISHED
   return raw;
 }
 
-TEST(ParseBpfRecordTest, RefusesARecordOfAnotherSize) {
-  std::vector<uint8_t> bytes = Bytes(Ipv4Record());
+TEST(ParseBpfRecordTest, EachRefusesARecordOfAnotherSize) {
+  std::vector<uint8_t> open = Bytes(ConnectRecord()), close = Bytes(Ipv4Close());
+  uint64_t cookie = 0;
+  OpenedSocket opened;
   ConnectionEvent event;
-  EXPECT_TRUE(ParseBpfRecord(bytes, event));
-  EXPECT_FALSE(ParseBpfRecord(std::span(bytes).first(bytes.size() - 1), event));
-  EXPECT_FALSE(ParseBpfRecord({}, event));
-  bytes.push_back(0);
-  EXPECT_FALSE(ParseBpfRecord(bytes, event));
+  EXPECT_TRUE(ParseBpfOpenRecord(open, cookie, opened));
+  EXPECT_TRUE(ParseBpfCloseRecord(close, event));
+  EXPECT_FALSE(ParseBpfOpenRecord(close, cookie, opened));
+  EXPECT_FALSE(ParseBpfCloseRecord(open, event));
+  EXPECT_FALSE(ParseBpfOpenRecord(std::span(open).first(open.size() - 1), cookie, opened));
+  EXPECT_FALSE(ParseBpfCloseRecord(std::span(close).first(close.size() - 1), event));
+  EXPECT_FALSE(ParseBpfOpenRecord({}, cookie, opened));
+  EXPECT_FALSE(ParseBpfCloseRecord({}, event));
+  close.push_back(0);
+  EXPECT_FALSE(ParseBpfCloseRecord(close, event));
 }
 
 TEST(ParseBpfRecordTest, RefusesValuesTheProgramNeverWrites) {
+  uint64_t cookie = 0;
+  OpenedSocket opened;
+  connwatch_open open = ConnectRecord();
+  open.direction = CONNWATCH_DIRECTION_UNKNOWN;  // an open record always knows its direction
+  EXPECT_FALSE(ParseBpfOpenRecord(Bytes(open), cookie, opened));
+  open.direction = 3;
+  EXPECT_FALSE(ParseBpfOpenRecord(Bytes(open), cookie, opened));
+
   ConnectionEvent event;
-  connwatch_event raw = Ipv4Record();
-  raw.family = 1;  // AF_UNIX
-  EXPECT_FALSE(ParseBpfRecord(Bytes(raw), event));
-  raw = Ipv4Record();
-  raw.direction = 3;
-  EXPECT_FALSE(ParseBpfRecord(Bytes(raw), event));
-  raw = Ipv4Record();
-  raw.outcome = 2;
-  EXPECT_FALSE(ParseBpfRecord(Bytes(raw), event));
+  connwatch_close close = Ipv4Close();
+  close.family = 1;  // AF_UNIX
+  EXPECT_FALSE(ParseBpfCloseRecord(Bytes(close), event));
+  close = Ipv4Close();
+  close.outcome = 2;
+  EXPECT_FALSE(ParseBpfCloseRecord(Bytes(close), event));
 }
 
-TEST(ParseBpfRecordTest, DecodesEveryField) {
+TEST(ParseBpfRecordTest, DecodesEveryFieldOfBothAndJoinsThem) {
+  uint64_t cookie = 0;
+  OpenedSocket opened;
+  ASSERT_TRUE(ParseBpfOpenRecord(Bytes(ConnectRecord()), cookie, opened));
+  EXPECT_EQ(cookie, 0x1122334455667788ull);
+  EXPECT_EQ(opened.direction, EventDirection::kOutbound);
+  EXPECT_EQ(opened.pid, 4242);
+
   ConnectionEvent event;
-  ASSERT_TRUE(ParseBpfRecord(Bytes(Ipv4Record()), event));
+  ASSERT_TRUE(ParseBpfCloseRecord(Bytes(Ipv4Close()), event));
   EXPECT_EQ(event.family, Family::kIpv4);
   EXPECT_EQ(FormatIpAddress(event.local), "10.0.0.5");
   EXPECT_EQ(event.local_port, 40000);
@@ -89,43 +116,47 @@ TEST(ParseBpfRecordTest, DecodesEveryField) {
   EXPECT_EQ(event.remote_port, 443);
   EXPECT_EQ(event.cookie, 0x1122334455667788ull);
   EXPECT_EQ(event.netns_inode, 4026531840ull);
-  EXPECT_EQ(event.cgroup_id, 9876u);
-  EXPECT_EQ(event.pid, 4242);
-  EXPECT_EQ(event.comm, "curl");  // no trailing NULs
-  EXPECT_EQ(event.direction, EventDirection::kOutbound);
+  EXPECT_EQ(event.direction, EventDirection::kUnknown);  // until joined
+  EXPECT_EQ(event.pid, 0);
+  EXPECT_EQ(event.start_boot_seconds, 0);
   EXPECT_EQ(event.outcome, EventOutcome::kEstablished);
-  EXPECT_DOUBLE_EQ(event.start_boot_seconds, 1.5);
   EXPECT_DOUBLE_EQ(event.end_boot_seconds, 2.75);
   EXPECT_TRUE(event.has_bytes);
   EXPECT_EQ(event.bytes_acked, 100'002u);
   EXPECT_EQ(event.bytes_received, 5'001u);
+
+  JoinOpenRecord(opened, event);
+  EXPECT_EQ(event.cgroup_id, 9876u);
+  EXPECT_EQ(event.pid, 4242);
+  EXPECT_EQ(event.comm, "curl");  // no trailing NULs
+  EXPECT_EQ(event.direction, EventDirection::kOutbound);
+  EXPECT_DOUBLE_EQ(event.start_boot_seconds, 1.5);
+  EXPECT_EQ(event.remote_port, 443);  // the close record's fields stay
 }
 
 TEST(ParseBpfRecordTest, Ipv6InboundFailedAndAFullComm) {
-  connwatch_event raw = Ipv4Record();
-  raw.family = AF_INET6;
-  inet_pton(AF_INET6, "2001:db8::1", raw.local_addr);
-  inet_pton(AF_INET6, "fe80::2", raw.remote_addr);
-  raw.direction = CONNWATCH_DIRECTION_INBOUND;
-  raw.outcome = CONNWATCH_OUTCOME_FAILED;
-  raw.tgid = 0;
-  std::memcpy(raw.comm, "0123456789abcdef", 16);  // no NUL at all: all 16 bytes kept
+  connwatch_close close = Ipv4Close();
+  close.family = AF_INET6;
+  inet_pton(AF_INET6, "2001:db8::1", close.local_addr);
+  inet_pton(AF_INET6, "fe80::2", close.remote_addr);
+  close.outcome = CONNWATCH_OUTCOME_FAILED;
+  close.old_state = 3;  // TCP_SYN_RECV: a handshake the listener never finished
   ConnectionEvent event;
-  ASSERT_TRUE(ParseBpfRecord(Bytes(raw), event));
+  ASSERT_TRUE(ParseBpfCloseRecord(Bytes(close), event));
   EXPECT_EQ(event.family, Family::kIpv6);
   EXPECT_EQ(event.local.family, Family::kIpv6);
   EXPECT_EQ(FormatIpAddress(event.local), "2001:db8::1");
   EXPECT_EQ(FormatIpAddress(event.remote), "fe80::2");
-  EXPECT_EQ(event.direction, EventDirection::kInbound);
+  EXPECT_EQ(event.direction, EventDirection::kInbound);  // from SYN_RECV, with no open record
   EXPECT_EQ(event.outcome, EventOutcome::kFailed);
-  EXPECT_EQ(event.pid, 0);
-  EXPECT_EQ(event.comm, "0123456789abcdef");
 
-  raw.direction = CONNWATCH_DIRECTION_UNKNOWN;
-  raw.start_boot_ns = 0;  // opened before the program ran
-  ASSERT_TRUE(ParseBpfRecord(Bytes(raw), event));
-  EXPECT_EQ(event.direction, EventDirection::kUnknown);
-  EXPECT_EQ(event.start_boot_seconds, 0);
+  connwatch_open open = ConnectRecord();
+  std::memcpy(open.comm, "0123456789abcdef", 16);  // no NUL at all: all 16 bytes kept
+  uint64_t cookie = 0;
+  OpenedSocket opened;
+  ASSERT_TRUE(ParseBpfOpenRecord(Bytes(open), cookie, opened));
+  JoinOpenRecord(opened, event);
+  EXPECT_EQ(event.comm, "0123456789abcdef");
 }
 
 TEST(BpfEventsBuiltTest, OpenSaysWhyWhenNotBuilt) {
@@ -349,6 +380,9 @@ TEST_F(BpfEventsKernelTest, OwnLoopbackConnectionsBothEnds) {
     EXPECT_LE(e.bytes_acked, kReceived + 2);
     EXPECT_GT(e.start_boot_seconds, 0);
     EXPECT_GT(e.end_boot_seconds, e.start_boot_seconds);
+  }
+  for (const Client& client : clients) {
+    EXPECT_FALSE(events_->open_sockets().Holds(client.cookie)) << "open record kept after close";
   }
   EXPECT_EQ(events_->lost(), 0u);
   EXPECT_EQ(events_->malformed(), 0u);

@@ -20,11 +20,14 @@
 
 namespace connwatch {
 
-static_assert(sizeof(connwatch_event) == 120, "connwatch_events.h changed: update both sides");
+static_assert(sizeof(connwatch_open) == 48, "connwatch_events.h changed: update both sides");
+static_assert(sizeof(connwatch_close) == 88, "connwatch_events.h changed: update both sides");
+static_assert(sizeof(OpenedSocket::comm) == CONNWATCH_COMM_LEN);
 
 namespace {
 
 constexpr double kNanosecondsPerSecond = 1e9;
+constexpr uint8_t kTcpSynRecv = 3;  // TCP_SYN_RECV of include/net/tcp_states.h
 
 IpAddress AddressFrom(const __u8 (&bytes)[16], Family family) {
   IpAddress address;
@@ -39,12 +42,28 @@ double BootSeconds(uint64_t nanoseconds) {
 
 }  // namespace
 
-bool ParseBpfRecord(std::span<const uint8_t> record, ConnectionEvent& event) {
-  connwatch_event raw;
+bool ParseBpfOpenRecord(std::span<const uint8_t> record, uint64_t& cookie, OpenedSocket& opened) {
+  connwatch_open raw;
+  if (record.size() != sizeof(raw)) return false;
+  std::memcpy(&raw, record.data(), sizeof(raw));
+  if (raw.direction != CONNWATCH_DIRECTION_OUTBOUND && raw.direction != CONNWATCH_DIRECTION_INBOUND)
+    return false;
+  cookie = raw.cookie;
+  opened = OpenedSocket{};
+  opened.start_boot_ns = raw.start_boot_ns;
+  opened.cgroup_id = raw.cgroup_id;
+  opened.pid = static_cast<pid_t>(raw.tgid);
+  opened.direction = raw.direction == CONNWATCH_DIRECTION_OUTBOUND ? EventDirection::kOutbound
+                                                                   : EventDirection::kInbound;
+  std::memcpy(opened.comm, raw.comm, sizeof(opened.comm));
+  return true;
+}
+
+bool ParseBpfCloseRecord(std::span<const uint8_t> record, ConnectionEvent& event) {
+  connwatch_close raw;
   if (record.size() != sizeof(raw)) return false;
   std::memcpy(&raw, record.data(), sizeof(raw));
   if (raw.family != AF_INET && raw.family != AF_INET6) return false;
-  if (raw.direction > CONNWATCH_DIRECTION_INBOUND) return false;
   if (raw.outcome > CONNWATCH_OUTCOME_FAILED) return false;
 
   event = ConnectionEvent{};
@@ -55,15 +74,10 @@ bool ParseBpfRecord(std::span<const uint8_t> record, ConnectionEvent& event) {
   event.remote_port = raw.remote_port;
   event.cookie = raw.cookie;
   event.netns_inode = raw.netns_inode;
-  event.cgroup_id = raw.cgroup_id;
-  event.pid = static_cast<pid_t>(raw.tgid);
-  event.comm.assign(raw.comm, strnlen(raw.comm, sizeof(raw.comm)));
-  event.direction = raw.direction == CONNWATCH_DIRECTION_OUTBOUND  ? EventDirection::kOutbound
-                    : raw.direction == CONNWATCH_DIRECTION_INBOUND ? EventDirection::kInbound
-                                                                   : EventDirection::kUnknown;
+  event.direction =
+      raw.old_state == kTcpSynRecv ? EventDirection::kInbound : EventDirection::kUnknown;
   event.outcome =
       raw.outcome == CONNWATCH_OUTCOME_FAILED ? EventOutcome::kFailed : EventOutcome::kEstablished;
-  event.start_boot_seconds = BootSeconds(raw.start_boot_ns);
   event.end_boot_seconds = BootSeconds(raw.end_boot_ns);
   event.has_bytes = true;
   event.bytes_acked = raw.bytes_acked;
@@ -71,16 +85,36 @@ bool ParseBpfRecord(std::span<const uint8_t> record, ConnectionEvent& event) {
   return true;
 }
 
+void JoinOpenRecord(const OpenedSocket& opened, ConnectionEvent& event) {
+  event.direction = opened.direction;
+  event.start_boot_seconds = BootSeconds(opened.start_boot_ns);
+  event.cgroup_id = opened.cgroup_id;
+  event.pid = opened.pid;
+  event.comm.assign(opened.comm, strnlen(opened.comm, sizeof(opened.comm)));
+}
+
+// Called from libbpf's C: no exception may cross it. A record with no memory left for it is
+// dropped and counted as lost.
 int BpfEvents::OnRecord(void* context, void* data, size_t size) {
   auto* self = static_cast<BpfEvents*>(context);
-  ConnectionEvent event;
-  if (!ParseBpfRecord({static_cast<const uint8_t*>(data), size}, event)) {
-    ++self->malformed_;
-    return 0;
-  }
-  // Called from libbpf's C: no exception may cross it. A record with no memory left for it
-  // is dropped and counted as lost.
+  std::span<const uint8_t> record(static_cast<const uint8_t*>(data), size);
   try {
+    uint64_t cookie = 0;
+    OpenedSocket opened;
+    if (size == sizeof(connwatch_open)) {
+      if (ParseBpfOpenRecord(record, cookie, opened)) {
+        self->open_.Remember(cookie, opened);
+      } else {
+        ++self->malformed_;
+      }
+      return 0;
+    }
+    ConnectionEvent event;
+    if (!ParseBpfCloseRecord(record, event)) {
+      ++self->malformed_;
+      return 0;
+    }
+    if (self->open_.Take(event.cookie, opened)) JoinOpenRecord(opened, event);
     self->drain_into_->push_back(std::move(event));
     ++self->drained_;
   } catch (const std::bad_alloc&) {
@@ -93,7 +127,7 @@ int BpfEvents::OnRecord(void* context, void* data, size_t size) {
 
 namespace {
 
-// What libbpf said while Open ran: its first warning (the cause, e.g. "map 'opens': failed
+// What libbpf said while Open ran: its first warning (the cause, e.g. "map 'events': failed
 // to create: ..."; later ones only say that the skeleton failed) and the verifier's last line
 // when it rejected the program (its reason, after hundreds of lines of trace).
 struct LibbpfReport {

@@ -2,8 +2,10 @@
 // inet_sock_set_state, loaded through libbpf (a skeleton built by bpftool), reports every TCP
 // connection of the host when it closes, however short it was, with the process that
 // connect()ed, its cgroup and namespace, the outcome, the duration and the final byte
-// counters. Needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN) to load and the kernel's BTF;
-// holds about 24 MB of kernel memory (the 16 MiB ring, a 7 MB table of open sockets).
+// counters. The program writes one record when a socket opens and one when it closes; Drain
+// joins them by cookie (sources/open_sockets.h) and hands on one ConnectionEvent per close.
+// Needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN) to load and the kernel's BTF; holds the
+// 16 MiB ring in kernel memory and up to about 6 MB of open records here.
 //
 // The program asks the kernel for no wakeup per record (that tripled the cost of a
 // connect/close loop): fd() becomes readable only once a quarter of the 16 MiB ring is
@@ -19,6 +21,7 @@
 #include <vector>
 
 #include "sources/connection_event.h"
+#include "sources/open_sockets.h"
 
 struct connwatch_events_bpf;  // the bpftool skeleton (connwatch_events.skel.h)
 struct ring_buffer;           // libbpf
@@ -29,11 +32,17 @@ namespace connwatch {
 // bpftool and libbpf); otherwise Open always fails and says so.
 bool BpfEventsBuilt();
 
-// Pure parser of one ring-buffer record (struct connwatch_event of
-// exporter/bpf/connwatch_events.h). False for a record of another size or with a family,
-// direction or outcome the program never writes. Nothing is sanitized: comm holds the raw
-// bytes up to the first NUL.
-bool ParseBpfRecord(std::span<const uint8_t> record, ConnectionEvent& event);
+// Pure parsers of the ring buffer's two records (exporter/bpf/connwatch_events.h), told apart
+// by size. False for a record of another size or with a value the program never writes.
+// The open record (struct connwatch_open): its cookie and what it says.
+bool ParseBpfOpenRecord(std::span<const uint8_t> record, uint64_t& cookie, OpenedSocket& opened);
+// The close record (struct connwatch_close): everything but who opened the socket and when;
+// the direction is inbound for a close from SYN_RECV (a handshake a listener never
+// finished), else unknown until JoinOpenRecord.
+bool ParseBpfCloseRecord(std::span<const uint8_t> record, ConnectionEvent& event);
+// What the open record adds to its close. Nothing is sanitized: comm holds the raw bytes up
+// to the first NUL.
+void JoinOpenRecord(const OpenedSocket& opened, ConnectionEvent& event);
 
 class BpfEvents {
  public:
@@ -54,9 +63,11 @@ class BpfEvents {
   // Records lost since Open: the program found the ring full, or no memory was left here to
   // hold them.
   uint64_t lost() const;
-  // Records that ParseBpfRecord refused (never expected: the program and this parser are
-  // built together).
+  // Records the parsers refused (never expected: the program and this parser are built
+  // together).
   uint64_t malformed() const { return malformed_; }
+  // Open records waiting for their close, and those forgotten for room (OpenSockets).
+  const OpenSockets& open_sockets() const { return open_; }
 
  private:
   BpfEvents(connwatch_events_bpf* skeleton, ring_buffer* ring);
@@ -64,6 +75,7 @@ class BpfEvents {
 
   connwatch_events_bpf* skeleton_;
   ring_buffer* ring_;
+  OpenSockets open_;
   std::vector<ConnectionEvent>* drain_into_ = nullptr;  // set for the duration of Drain
   size_t drained_ = 0;
   uint64_t malformed_ = 0;
