@@ -166,6 +166,61 @@ TEST(ConnectionLedgerTest, TupleKeyedSocketsMatchEventsByTuple) {
   EXPECT_EQ(Only(ledger).opened, 1);
 }
 
+// What the sink hears: (process, remote port, established, when) per counted connection.
+struct Heard {
+  std::string process;
+  uint16_t remote_port;
+  bool established;
+  double when;
+  pid_t pid;
+  bool operator==(const Heard&) const = default;
+};
+std::vector<Heard>& Listen(ConnectionLedger& ledger) {
+  static std::vector<Heard> heard;
+  heard.clear();
+  ledger.SetCountedSink([](const CountedConnection& counted) {
+    heard.push_back({counted.labels.process, counted.remote_port, counted.established,
+                     counted.when_boot, counted.pid});
+  });
+  return heard;
+}
+
+TEST(ConnectionLedgerTest, SinkHearsEveryConnectionOnceWithItsBestStart) {
+  ConnectionLedger ledger;
+  std::vector<Heard>& heard = Listen(ledger);
+  ledger.Observe(Live({Curl(1, 40000)}), 100);  // before connwatch: no start, never heard
+  ledger.Observe(Live({WithBytes(Curl(2, 40001), 12, 1, 1)}), 110);
+  EXPECT_TRUE(heard.empty()) << "nothing has ended yet";
+  ConnectionEvent seen;  // sock_diag: no start; the first sample that saw it is better
+  seen.cookie = 12;
+  seen.remote_port = 443;
+  seen.end_boot_seconds = 118;
+  ledger.CloseSeen({seen}, 119);
+  Snapshot closed =
+      Live({Curl(3, 40002), Tcp(SocketState::kSynSent, "10.0.0.5", 40003, "8.8.8.8", 81, 4)});
+  ConnectionEvent quick;  // eBPF: an exact start and the pid
+  quick.remote_port = 443;
+  quick.start_boot_seconds = 112.5;
+  quick.end_boot_seconds = 112.7;
+  quick.pid = 4242;
+  ConnectionEvent refused;
+  refused.remote_port = 81;
+  refused.outcome = EventOutcome::kFailed;
+  refused.end_boot_seconds = 113;
+  ledger.CountClosed(closed, std::vector<ConnectionEvent>{quick, refused}, 120);
+  EXPECT_EQ(heard, (std::vector<Heard>{{"curl", 443, true, 110, 0},
+                                       {"curl", 443, true, 112.5, 4242},
+                                       {"curl", 81, false, 113, 0}}));
+  heard.clear();
+  // The baseline connection goes without a close record: still not heard (no start).
+  ledger.Observe(Live({Curl(5, 40005)}), 130);
+  ledger.Observe(Live({Curl(5, 40005)}), 140);
+  ledger.Observe(Live({}), 150);
+  ledger.Observe(Live({}), 160);
+  EXPECT_EQ(heard, (std::vector<Heard>{{"curl", 443, true, 130, 0}}))
+      << "one gone for two samples is heard with its first sighting";
+}
+
 TEST(ConnectionLedgerTest, ExpireKeepsMovingAndLiveFlows) {
   ConnectionLedger ledger;
   ledger.Observe(Live({}), 100);

@@ -264,5 +264,39 @@ TEST(EvaluatorTest, FindingsOrderedByCheckThenSocketThenPid) {
   EXPECT_EQ(evaluation.findings[3].service, "a");
 }
 
+TEST(EvaluatorPathsTest, BeaconAllowedOnlyByRulesThatSaySo) {
+  Process chronyd;
+  chronyd.pid = 7;
+  chronyd.name = "chronyd";
+  chronyd.comm = "chronyd";
+  chronyd.exe = "/usr/sbin/chronyd";
+  Workload host;
+  PathRule ntp = Path("chronyd", kOutbound, "external", Port(123), ProtocolMatch::kUdp);
+  ntp.beacon_allowed = true;
+  PathRule plain = Path("chronyd", kOutbound, "external", Port(123));
+  EXPECT_FALSE(BeaconAllowed({plain}, chronyd, host, "", "external", 123))
+      << "a path allowed is not a beacon allowed";
+  EXPECT_FALSE(BeaconAllowed({ntp}, chronyd, host, "", "external", 123)) << "udp only";
+  ntp.protocol = ProtocolMatch::kAny;
+  EXPECT_TRUE(BeaconAllowed({plain, ntp}, chronyd, host, "", "external", 123));
+  EXPECT_FALSE(BeaconAllowed({ntp}, chronyd, host, "", "external", 124)) << "another port";
+  EXPECT_FALSE(BeaconAllowed({ntp}, chronyd, host, "", "internal", 123)) << "another zone";
+  ntp.direction = kInbound;
+  EXPECT_FALSE(BeaconAllowed({ntp}, chronyd, host, "", "external", 123)) << "inbound only";
+  ntp.direction = Direction::kNone;
+  ntp.exe = "/usr/sbin/*";
+  EXPECT_TRUE(BeaconAllowed({ntp}, chronyd, host, "", "external", 123));
+  chronyd.exe = "";
+  EXPECT_FALSE(BeaconAllowed({ntp}, chronyd, host, "", "external", 123))
+      << "an exe rule cannot vouch for an unknown binary";
+  ntp.exe = "";
+  ntp.selects.k8s_namespace = "infra";
+  EXPECT_FALSE(BeaconAllowed({ntp}, chronyd, host, "", "external", 123)) << "not in the pod";
+  Workload pod;
+  pod.k8s_namespace = "infra";
+  pod.pod = "ntp-0";
+  EXPECT_TRUE(BeaconAllowed({ntp}, chronyd, pod, "", "external", 123));
+}
+
 }  // namespace
 }  // namespace connwatch

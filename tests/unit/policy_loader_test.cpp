@@ -338,7 +338,7 @@ const std::map<std::string, std::vector<std::string>> kBadPolicies = {
      {"two_documents.yaml:2:1: a policy file holds one YAML document; remove the second one"}},
     {"unknown_limits_key.yaml",
      {"unknown_limits_key.yaml:2:3: limits.long_connections: unknown key; expected one of: "
-      "long_connection, udp_server_after, finding_hold"}},
+      "long_connection, udp_server_after, finding_hold, beacon, scan"}},
     {"udp_server_after_negative.yaml",
      {"udp_server_after_negative.yaml:3:21: limits.udp_server_after: must be a number of samples "
       "from 0 to 100000, got -1"}},

@@ -75,9 +75,13 @@ std::string Dump(const Policy& policy) {
     for (const PathRule& rule : *policy.paths) {
       out << "  " << Hex(rule.process) << " " << static_cast<int>(rule.direction) << " "
           << rule.remote_zone << " " << PortsText(rule.ports) << " " << ProtocolText(rule.protocol)
-          << " exe=" << Hex(rule.exe) << "\n";
+          << " exe=" << Hex(rule.exe) << " beacon=" << rule.beacon_allowed << "\n";
     }
   }
+  const BeaconLimits& beacon = policy.limits.beacon;
+  out << "beacon " << beacon.window.count() << " " << beacon.min_connections << " "
+      << beacon.min_score << "\n";
+  out << "scan " << policy.limits.scan.targets << " " << policy.limits.scan.ports << "\n";
   out << "long_connection " << policy.limits.long_connection.count() << "\n";
   out << "udp_server_after " << policy.limits.udp_server_after << "\n";
   out << "learn_for " << policy.baseline.learn_for.count() << "\n";
@@ -283,6 +287,13 @@ TEST(PolicyYamlTest, PolicyToYamlIsReadable) {
             "  long_connection: 1h30m\n"
             "  udp_server_after: 5\n"
             "  finding_hold: 10m\n"
+            "  beacon:\n"
+            "    window: 1h\n"
+            "    min_connections: 12\n"
+            "    min_score: 0.8\n"
+            "  scan:\n"
+            "    targets: 50\n"
+            "    ports: 20\n"
             "baseline:\n"
             "  learn_for: 2d\n");
 }
@@ -338,7 +349,11 @@ TEST(PolicyYamlTest, RulesRoundTrip) {
   outbound.remote_zone = "null";
   outbound.ports = {49152, 65535};
   outbound.protocol = ProtocolMatch::kUdp;
-  policy.paths = {inbound, outbound, PathRule{}};
+  PathRule periodic;
+  periodic.process = "chronyd";
+  periodic.ports = {123, 123};
+  periodic.beacon_allowed = true;
+  policy.paths = {inbound, outbound, PathRule{}, periodic};
   for (std::chrono::seconds duration :
        {std::chrono::seconds(1), std::chrono::seconds(59), std::chrono::seconds(90),
         std::chrono::seconds(3600), std::chrono::seconds(86400 + 3600 + 60 + 1),
@@ -349,6 +364,11 @@ TEST(PolicyYamlTest, RulesRoundTrip) {
   }
   for (uint32_t samples : {0u, 1u, 3u, 100000u}) {
     policy.limits.udp_server_after = samples;
+    ExpectRoundTrip(policy);
+  }
+  for (double score : {0.0, 0.05, 0.8, 0.95, 1.0}) {
+    policy.limits.beacon = {std::chrono::seconds(120), 40, score};
+    policy.limits.scan = {2, 65535};
     ExpectRoundTrip(policy);
   }
 }

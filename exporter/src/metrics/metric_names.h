@@ -132,6 +132,28 @@ inline constexpr Info kFindingEvents{
     "connwatch_finding_events_total",
     "Connections that violated the policy, each counted once per check and owner, whether a "
     "sample saw it or only the connection events did."};
+inline constexpr Info kBeacons{
+    "connwatch_beacons",
+    "Pairs of a process and a remote address and port whose connection starts are periodic "
+    "(beacon score at or above limits.beacon.min_score) and that no paths rule allows as a beacon."};
+inline constexpr Info kBeaconScore{
+    "connwatch_beacon_score",
+    "How periodic the connection starts of a process to one remote address and port are, 0 to 1, "
+    "over limits.beacon.window: the highest pairs (capped by --findings.max-series)."};
+inline constexpr Info kOutboundScanTargets{
+    "connwatch_outbound_scan_targets",
+    "Distinct remote (address, port) targets of a process's failed outbound TCP connects in the "
+    "last 5 minutes (estimated: exact to 208, then within about 4%)."};
+inline constexpr Info kInboundProbes{
+    "connwatch_inbound_probes_total",
+    "TCP connection attempts (SYN) to local ports nobody listens on, by peer zone (eBPF only)."};
+inline constexpr Info kDetectionKeys{
+    "connwatch_detection_keys",
+    "What the detections track: beacon pairs, scanning processes (outbound_scan) and probing "
+    "peers (inbound_scan)."};
+inline constexpr Info kDetectionKeysEvicted{
+    "connwatch_detection_keys_evicted_total",
+    "Detection keys forgotten because their table was full (the least recently seen go first)."};
 inline constexpr Info kBuildInfo{"connwatch_build_info",
                                  "A metric with a constant 1 labeled by version and revision."};
 inline constexpr Info kContainerInfo{

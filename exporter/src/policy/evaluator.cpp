@@ -424,4 +424,16 @@ Evaluation Evaluate(const Policy& policy, const Snapshot& snapshot) {
   return evaluation;
 }
 
+bool BeaconAllowed(const std::vector<PathRule>& rules, const Process& owner,
+                   const Workload& workload, std::string_view netns,
+                   const std::string& remote_zone, uint16_t remote_port) {
+  return std::any_of(rules.begin(), rules.end(), [&](const PathRule& rule) {
+    return rule.beacon_allowed && ProtocolMatchesTransport(rule.protocol, Transport::kTcp) &&
+           (rule.direction == Direction::kNone || rule.direction == Direction::kOutbound) &&
+           (rule.remote_zone.empty() || rule.remote_zone == remote_zone) &&
+           rule.ports.Contains(remote_port) && IdentityMatches(rule.process, rule.exe, owner) &&
+           SelectorMatches(rule.selects, workload, netns);
+  });
+}
+
 }  // namespace connwatch

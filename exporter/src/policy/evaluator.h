@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "policy/policy.h"
@@ -70,5 +71,13 @@ struct Evaluation {
 // Long connections are judged only when the snapshot carries ages (snapshot.ages); the
 // check is active whenever it does, since limits.long_connection always has a value.
 Evaluation Evaluate(const Policy& policy, const Snapshot& snapshot);
+
+// Whether a paths rule with `beacon: allowed` covers the outbound TCP connections of `owner`
+// (in `workload`, in the network namespace named `netns`) to `remote_port` in `remote_zone`:
+// such a pair may be periodic (metrics/detections.h). As for every rule, an `exe` pattern
+// matches only a known executable.
+bool BeaconAllowed(const std::vector<PathRule>& rules, const Process& owner,
+                   const Workload& workload, std::string_view netns,
+                   const std::string& remote_zone, uint16_t remote_port);
 
 }  // namespace connwatch

@@ -74,6 +74,9 @@ struct PathRule {
   SourceLocation where;
   std::string exe;  // as in ListenerRule
   WorkloadSelector selects;
+  // `beacon: allowed`: the rule's connections may also be periodic (NTP, update checks,
+  // monitoring): no beacon finding for the pairs it covers (tracking/beacon_score.h).
+  bool beacon_allowed = false;
 };
 
 // `process`, `exe` or both (the loader refuses neither).
@@ -84,6 +87,24 @@ struct NetworkProcessRule {
   WorkloadSelector selects;
 };
 
+// limits.beacon: when a (process, remote address, remote port) pair's connections are
+// periodic enough to be a finding (tracking/beacon_score.h).
+struct BeaconLimits {
+  std::chrono::seconds window{3600};  // the sliding window of connection start times
+  uint32_t min_connections = 12;      // fewer in the window: no score
+  double min_score = 0.8;             // at or above: a finding
+  bool operator==(const BeaconLimits&) const = default;
+};
+
+// limits.scan, over the last 5 minutes (tracking/scan_tracker.h).
+struct ScanLimits {
+  // Outbound: distinct (address, port) targets of one process's failed connects.
+  uint32_t targets = 50;
+  // Inbound: distinct local ports nobody listens on that one peer tried to connect to.
+  uint32_t ports = 20;
+  bool operator==(const ScanLimits&) const = default;
+};
+
 struct Limits {
   std::chrono::seconds long_connection{3600};
   // Samples an unconnected UDP socket inside the ephemeral range must be held in before it
@@ -92,6 +113,8 @@ struct Limits {
   // How long a finding stays in connwatch_finding_info after its connection ended (with
   // its start, duration and bytes), so the peer of a 200 ms connection is still there.
   std::chrono::seconds finding_hold{600};
+  BeaconLimits beacon;
+  ScanLimits scan;
 };
 
 struct BaselineSettings {

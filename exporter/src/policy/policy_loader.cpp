@@ -12,6 +12,8 @@
 #include "base/text.h"
 #include "base/yaml_tree.h"
 #include "net/cidr.h"
+#include "policy/limits_loader.h"
+#include "policy/policy_values.h"
 
 namespace connwatch {
 namespace {
@@ -21,13 +23,6 @@ std::vector<std::string_view> WithSelector(std::initializer_list<std::string_vie
   std::vector<std::string_view> all(keys);
   all.insert(all.end(), {"namespace", "workload", "pod", "container", "netns"});
   return all;
-}
-
-// An optional minus sign, then decimal digits.
-bool LooksLikeInteger(std::string_view text) {
-  if (text.starts_with('-')) text.remove_prefix(1);
-  return !text.empty() &&
-         std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 // A port a rule can name: 1-65535 (port 0 is no port).
@@ -67,7 +62,7 @@ class Checker {
     }
     if (const YamlNode* paths = YamlReader::Value(fields, "paths")) policy.paths = Paths(*paths);
     if (const YamlNode* limits = YamlReader::Value(fields, "limits")) {
-      LimitsSection(*limits, policy.limits);
+      ReadLimits(reader_, *limits, policy.limits);
     }
     if (const YamlNode* baseline = YamlReader::Value(fields, "baseline")) {
       DurationSection(*baseline, "baseline", "learn_for", true, policy.baseline.learn_for);
@@ -152,45 +147,9 @@ class Checker {
     }
   }
 
-  // "0" (off) only where `zero_ok`; otherwise Prometheus duration syntax in whole seconds.
   std::optional<std::chrono::seconds> Duration(const YamlNode& node, const std::string& path,
                                                bool zero_ok) {
-    if (node.kind == YamlNode::Kind::kScalar && node.tag == kYamlTagBinary) {
-      reader_.TypeError(node, path, "a duration");
-      return std::nullopt;
-    }
-    std::optional<std::string> text = reader_.String(node, path);
-    if (!text) return std::nullopt;
-    if (*text == "0") {
-      if (zero_ok) return std::chrono::seconds(0);
-      ErrorAt(errors_, node, path, "duration must be greater than 0");
-      return std::nullopt;
-    }
-    if (text->starts_with('-')) {
-      ErrorAt(errors_, node, path, "duration must not be negative, got " + QuoteBytes(*text));
-      return std::nullopt;
-    }
-    if (LooksLikeInteger(*text)) {
-      ErrorAt(errors_, node, path,
-              "duration needs a unit (ms, s, m, h, d), e.g. " + *text + "s, got " + *text);
-      return std::nullopt;
-    }
-    std::optional<std::chrono::milliseconds> parsed = ParseDuration(*text);
-    if (!parsed) {
-      ErrorAt(errors_, node, path,
-              "invalid duration " + QuoteBytes(*text) + "; use e.g. 90s, 30m, 1h, 1h30m, 7d");
-      return std::nullopt;
-    }
-    if (parsed->count() % 1000 != 0) {
-      ErrorAt(errors_, node, path, "duration must be whole seconds, got " + QuoteBytes(*text));
-      return std::nullopt;
-    }
-    auto seconds = std::chrono::duration_cast<std::chrono::seconds>(*parsed);
-    if (seconds.count() == 0 && !zero_ok) {
-      ErrorAt(errors_, node, path, "duration must be greater than 0");
-      return std::nullopt;
-    }
-    return seconds;
+    return ReadPolicyDuration(reader_, node, path, zero_ok);
   }
 
   void Zones(const YamlNode& node, std::vector<Zone>& zones) {
@@ -451,7 +410,7 @@ class Checker {
       YamlFields fields;
       if (!reader_.ReadFields(item, path,
                               WithSelector({"process", "exe", "direction", "remote_zone", "port",
-                                            "ports", "protocol"}),
+                                            "ports", "protocol", "beacon"}),
                               fields)) {
         return;
       }
@@ -478,50 +437,21 @@ class Checker {
         }
       }
       Ports(fields, path, rule.ports);
+      if (const YamlNode* beacon = YamlReader::Value(fields, "beacon")) {
+        std::string beacon_path = KeyPath(path, "beacon");
+        if (std::optional<std::string> text = reader_.String(*beacon, beacon_path)) {
+          if (*text == "allowed") {
+            rule.beacon_allowed = true;
+          } else {
+            ErrorAt(errors_, *beacon, beacon_path,
+                    "beacon must be allowed (or absent), got " + QuoteBytes(*text));
+          }
+        }
+      }
       rules.push_back(std::move(rule));
     });
     return rules;
   }
-  void LimitsSection(const YamlNode& node, Limits& limits) {
-    YamlFields fields;
-    constexpr std::string_view keys[] = {"long_connection", "udp_server_after", "finding_hold"};
-    if (!reader_.ReadFields(node, "limits", keys, fields)) return;
-    const YamlNode* age = YamlReader::Value(fields, "long_connection");
-    if (auto duration = age ? Duration(*age, "limits.long_connection", false) : std::nullopt) {
-      limits.long_connection = *duration;
-    }
-    const YamlNode* hold = YamlReader::Value(fields, "finding_hold");
-    if (auto duration = hold ? Duration(*hold, "limits.finding_hold", true) : std::nullopt) {
-      limits.finding_hold = *duration;
-    }
-    if (const YamlNode* value = YamlReader::Value(fields, "udp_server_after")) {
-      if (auto samples = SampleCount(*value, "limits.udp_server_after")) {
-        limits.udp_server_after = *samples;
-      }
-    }
-  }
-
-  // A number of samples: 0 up to kMaxSampleCount, decimal, no leading zeros.
-  std::optional<uint32_t> SampleCount(const YamlNode& node, const std::string& path) {
-    // Beyond this, the hold would take days at the default interval: a typo, not a choice.
-    constexpr uint32_t kMaxSampleCount = 100000;
-    bool integer = node.kind == YamlNode::Kind::kScalar &&
-                   (node.IsPlain() || node.tag == kYamlTagInt) && LooksLikeInteger(node.value);
-    if (!integer) {
-      reader_.TypeError(node, path, "a number of samples");
-      return std::nullopt;
-    }
-    const std::string& text = node.value;
-    if (text.starts_with('-') || (text.size() > 1 && text[0] == '0') || text.size() > 6 ||
-        std::stoul(text) > kMaxSampleCount) {
-      ErrorAt(errors_, node, path,
-              "must be a number of samples from 0 to " + std::to_string(kMaxSampleCount) +
-                  ", got " + text);
-      return std::nullopt;
-    }
-    return static_cast<uint32_t>(std::stoul(text));
-  }
-
   // A section holding one duration (baseline.learn_for).
   void DurationSection(const YamlNode& node, const std::string& section, const char* key,
                        bool zero_ok, std::chrono::seconds& out) {

@@ -223,12 +223,19 @@ std::string PolicyToYaml(const Policy& policy) {
       if (rule.protocol != ProtocolMatch::kAny) {
         entries.push_back({"protocol", {ProtocolMatchName(rule.protocol), ""}});
       }
+      if (rule.beacon_allowed) entries.push_back({"beacon", {"allowed", ""}});
       EmitItem(entries, out);
     }
   }
   out << "limits:\n  long_connection: " << FormatDuration(policy.limits.long_connection) << "\n";
   out << "  udp_server_after: " << policy.limits.udp_server_after << "\n";
   out << "  finding_hold: " << FormatDuration(policy.limits.finding_hold) << "\n";
+  const BeaconLimits& beacon = policy.limits.beacon;
+  out << "  beacon:\n    window: " << FormatDuration(beacon.window)
+      << "\n    min_connections: " << beacon.min_connections << "\n    min_score: " << beacon.min_score
+      << "\n";
+  out << "  scan:\n    targets: " << policy.limits.scan.targets
+      << "\n    ports: " << policy.limits.scan.ports << "\n";
   out << "baseline:\n  learn_for: " << FormatDuration(policy.baseline.learn_for) << "\n";
   return out.str();
 }

@@ -120,6 +120,24 @@ void ConnectionLedger::CountEnd(Live& entry, const ConnectionEvent& event, doubl
     durations_[{entry.labels.direction, entry.labels.remote_zone}].Observe(event.end_boot_seconds -
                                                                            start);
   }
+  if (sink_) ReportEnd(entry, event);
+}
+
+void ConnectionLedger::ReportEnd(const Live& entry, const ConnectionEvent& event) {
+  bool established = entry.established || event.outcome == EventOutcome::kEstablished;
+  if (!established && entry.labels.direction != "outbound") return;
+  double when = event.start_boot_seconds > 0        ? event.start_boot_seconds
+                : entry.first_seen_boot > 0 && !entry.baseline ? entry.first_seen_boot
+                                                               : event.end_boot_seconds;
+  if (when <= 0) return;
+  sink_({entry.labels, event.remote, event.remote_port, established, when, event.pid});
+}
+
+void ConnectionLedger::ReportGone(const Live& entry) {
+  // What was there before connwatch has no known start; an attempt that vanished may have
+  // established and closed between two samples, or failed: neither is known.
+  if (entry.baseline || !entry.established || entry.first_seen_boot <= 0) return;
+  sink_({entry.labels, entry.remote, entry.remote_port, true, entry.first_seen_boot, 0});
 }
 
 std::vector<ConnectionEvent> ConnectionLedger::CloseSeen(std::vector<ConnectionEvent> events,
@@ -175,6 +193,8 @@ void ConnectionLedger::Observe(const Snapshot& live, double now_boot) {
     entry.seen_in = samples_;
     if (inserted) {
       entry.labels = FlowLabelsOf(live, i);
+      entry.remote = socket.remote;
+      entry.remote_port = socket.remote_port;
       entry.first_seen_boot = now_boot;
       entry.baseline = !sampled_;
       if (entry.baseline && socket.has_bytes) {
@@ -196,7 +216,11 @@ void ConnectionLedger::Observe(const Snapshot& live, double now_boot) {
     AddBytes(entry, socket.has_bytes, socket.bytes_acked, socket.bytes_received, now_boot);
   }
   // Two samples without it and no close record: gone (its last bytes were counted).
-  std::erase_if(live_, [&](const auto& item) { return samples_ - item.second.seen_in >= 2; });
+  std::erase_if(live_, [&](const auto& item) {
+    bool gone = samples_ - item.second.seen_in >= 2;
+    if (gone && sink_) ReportGone(item.second);
+    return gone;
+  });
   sampled_ = true;
 }
 

@@ -16,8 +16,11 @@
 // last sample saw.
 #pragma once
 
+#include <sys/types.h>
+
 #include <compare>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <set>
 #include <span>
@@ -75,8 +78,26 @@ struct DurationHistogram {
   void Observe(double seconds);
 };
 
+// One connection as the ledger counts it, for the detections built on every connection
+// (beacons, scans: metrics/detections.h): an established one when it ended (its close
+// record, or two samples without it), a failed connect at its close record.
+struct CountedConnection {
+  const FlowLabels& labels;
+  const IpAddress& remote;
+  uint16_t remote_port = 0;
+  bool established = false;  // false: a connect that never established
+  // When it started (CLOCK_BOOTTIME seconds): the close record's start, else the first
+  // sample that saw it; a source that knows neither (sock_diag) gives its end.
+  double when_boot = 0;
+  pid_t pid = 0;  // the process that connect()ed, when the source knows it
+};
+using CountedSink = std::function<void(const CountedConnection&)>;
+
 class ConnectionLedger {
  public:
+  // Where every counted connection goes (nothing by default). Called while counting; the
+  // labels and address are only valid during the call.
+  void SetCountedSink(CountedSink sink) { sink_ = std::move(sink); }
   // The events whose connection a sample saw are counted here against what that sample
   // saw (their last bytes; an attempt that established since) and forgotten; the others,
   // which no sample saw, are returned to be judged and counted by CountClosed.
@@ -100,6 +121,8 @@ class ConnectionLedger {
  private:
   struct Live {
     FlowLabels labels;
+    IpAddress remote;
+    uint16_t remote_port = 0;
     uint64_t bytes_acked = 0, bytes_received = 0;
     double first_seen_boot = 0;
     bool baseline = false;     // seen in the first sample: its start is unknown
@@ -108,12 +131,16 @@ class ConnectionLedger {
   };
   void AddBytes(Live& entry, bool has_bytes, uint64_t acked, uint64_t received, double now);
   void CountEnd(Live& entry, const ConnectionEvent& event, double now);
+  // Gives the sink a connection that ended, as CountedConnection says.
+  void ReportEnd(const Live& entry, const ConnectionEvent& event);
+  void ReportGone(const Live& entry);
 
   std::unordered_map<FlowKey, Live, FlowKeyHash> live_;
   std::map<FlowLabels, FlowCounts> flows_;
   std::map<std::pair<std::string, std::string>, DurationHistogram> durations_;
   bool sampled_ = false;
   uint64_t samples_ = 0;  // Observe calls
+  CountedSink sink_;
 };
 
 }  // namespace connwatch
