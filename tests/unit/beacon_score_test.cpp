@@ -45,7 +45,8 @@ Series Beacon(Rng& rng, size_t connections, double period, const Shape& shape) {
     starts.push_back(now);
     int burst = shape.bursts ? std::uniform_int_distribution<int>(1, 3)(rng) : 1;
     double at = now;
-    for (int i = 1; i < burst && starts.size() < own; ++i) starts.push_back(at += Uniform(rng, 0.05, 1));
+    for (int i = 1; i < burst && starts.size() < own; ++i)
+      starts.push_back(at += Uniform(rng, 0.05, 1));
   }
   double first = starts.front(), last = starts.back();
   for (size_t i = 0; i < shape.extras; ++i) starts.push_back(Uniform(rng, first, last));

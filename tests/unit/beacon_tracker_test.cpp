@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <iterator>
 #include <limits>
 #include <random>
 #include <string>
@@ -19,8 +21,7 @@ BeaconPair Pair(const std::string& process, uint16_t port = 443) {
 }
 
 // `count` starts every `period` seconds from `first`.
-void Beat(BeaconTracker& tracker, const BeaconPair& pair, double first, double period,
-          int count) {
+void Beat(BeaconTracker& tracker, const BeaconPair& pair, double first, double period, int count) {
   for (int i = 0; i < count; ++i) tracker.Observe(pair, first + period * i);
 }
 
@@ -65,7 +66,7 @@ TEST(BeaconTracker, KeepsTheMostRecentStartsOfAPair) {
 
 TEST(BeaconTracker, ExpireDropsOldStartsAndEmptyPairs) {
   BeaconTracker tracker;
-  Beat(tracker, Pair("old"), 100, 60, 5);   // 100..340
+  Beat(tracker, Pair("old"), 100, 60, 5);    // 100..340
   Beat(tracker, Pair("both"), 100, 60, 20);  // 100..1240
   tracker.Expire(600, 1000);                 // keeps starts >= 400
   EXPECT_EQ(tracker.pairs(), 1u);
@@ -145,7 +146,7 @@ TEST(BeaconTracker, StaysBoundedUnderManyPairs) {
 TEST(BeaconState, RoundTripsEveryPairItsStartsAndTheirOrder) {
   BeaconTracker tracker(8);
   BeaconPair hostile{"\xff\xfe\tname\\with\nnewline", "", "pod\\t", "c", "internet",
-                     *ParseIpAddress("2001:db8::1"), 0};
+                     *ParseIpAddress("2001:db8::1"),  0};
   tracker.Observe(Pair("a"), 1700000000.123456);
   tracker.Observe(hostile, 0.1);
   tracker.Observe(Pair("a", 65535), 0);
@@ -174,6 +175,22 @@ TEST(BeaconState, ARingFullOfStartsRoundTrips) {
   auto back = ParseBeaconState(FormatBeaconState(tracker), 10, error);
   ASSERT_TRUE(back) << error;
   EXPECT_EQ(StartsOf(*back, Pair("a")), StartsOf(tracker, Pair("a")));
+}
+
+// The fuzz harness's seed (tests/fixtures/beacon_state/PROVENANCE.md).
+TEST(BeaconState, TheFixtureIsWhatTheFormatterWrites) {
+  std::ifstream in(std::string(CONNWATCH_FIXTURES_DIR) + "/beacon_state/two_pairs.state");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_FALSE(text.empty());
+  std::string error;
+  auto tracker = ParseBeaconState(text, 10, error);
+  ASSERT_TRUE(tracker) << error;
+  EXPECT_EQ(FormatBeaconState(*tracker), text);
+  BeaconPair hostile{"bad\\name\t\xff\xfe",          "prod", "web-1", "app", "private",
+                     *ParseIpAddress("2001:db8::1"), 8443};
+  EXPECT_EQ(StartsOf(*tracker, hostile), (std::vector<double>{1764780000.5, 1764780030.125}));
+  BeaconPair curl{"curl", "", "", "", "internet", *ParseIpAddress("203.0.113.7"), 443};
+  EXPECT_EQ(StartsOf(*tracker, curl).size(), 4u);
 }
 
 std::string Refusal(const std::string& body, size_t max_pairs = 10) {

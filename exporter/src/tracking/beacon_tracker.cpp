@@ -163,7 +163,10 @@ std::vector<BeaconResult> BeaconTracker::Score(double window_seconds, size_t min
       entry.scored_count = count;
       entry.scored.reset();
       if (fit)
-        entry.scored = BeaconResult{{}, fit->score, count, fit->median_interval,
+        entry.scored = BeaconResult{{},
+                                    fit->score,
+                                    count,
+                                    fit->median_interval,
                                     *std::max_element(window.begin(), window.end())};
     }
     if (!entry.scored) continue;

@@ -43,8 +43,8 @@ struct BeaconPairHash {
 struct BeaconResult {
   BeaconPair pair;
   double score = 0;
-  size_t connections = 0;        // starts in the window
-  double median_interval = 0;    // seconds between beats (bursts merged)
+  size_t connections = 0;      // starts in the window
+  double median_interval = 0;  // seconds between beats (bursts merged)
   double last_start_unix = 0;
 };
 
@@ -65,8 +65,7 @@ class BeaconTracker {
   // (FitBeacon: 4 beats or more), most recently observed first. A pair whose starts in the
   // window are the ones it was last scored on keeps its score (see rescored()): the windows
   // only move forward, so the same count of starts is the same starts.
-  std::vector<BeaconResult> Score(double window_seconds, size_t min_connections,
-                                  double now_unix);
+  std::vector<BeaconResult> Score(double window_seconds, size_t min_connections, double now_unix);
 
   size_t pairs() const { return pairs_.size(); }
   size_t max_pairs() const { return max_pairs_; }
