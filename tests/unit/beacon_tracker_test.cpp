@@ -126,11 +126,11 @@ TEST(BeaconTracker, StaysBoundedUnderManyPairs) {
   BeaconTracker tracker(4096);
   std::mt19937_64 rng(3);
   for (int i = 0; i < 100000; ++i) {
-    BeaconPair pair = Pair("p" + std::to_string(rng() % 10000), static_cast<uint16_t>(i % 7));
+    BeaconPair pair = Pair("p" + std::to_string(rng() % 10000));  // 10k pairs
     tracker.Observe(pair, 1000 + i * 0.01);
   }
   EXPECT_EQ(tracker.pairs(), 4096u);
-  EXPECT_GT(tracker.evicted(), 50000u);
+  EXPECT_GT(tracker.evicted(), 40000u);  // about 6 in 10 observations miss 4096 of 10k
   size_t starts = 0, most = 0;
   tracker.ForEachOldestFirst([&](const BeaconPair&, const std::vector<double>& s) {
     starts += s.size();

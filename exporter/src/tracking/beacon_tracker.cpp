@@ -163,15 +163,12 @@ std::vector<BeaconResult> BeaconTracker::Score(double window_seconds, size_t min
       entry.scored_count = count;
       entry.scored.reset();
       if (fit)
-        entry.scored = BeaconResult{{},
-                                    fit->score,
-                                    count,
-                                    fit->median_interval,
-                                    *std::max_element(window.begin(), window.end())};
+        entry.scored = Entry::Scored{fit->score, fit->median_interval,
+                                     *std::max_element(window.begin(), window.end())};
     }
     if (!entry.scored) continue;
-    results.push_back(*entry.scored);
-    results.back().pair = entry.pair;
+    results.push_back({entry.pair, entry.scored->score, count, entry.scored->median_interval,
+                       entry.scored->last_start_unix});
   }
   return results;
 }

@@ -3,10 +3,11 @@
 // read or written here; the persisted text is FormatBeaconState / ParseBeaconState.
 //
 // Memory is bounded by construction: at most max_pairs pairs, each with at most
-// kBeaconStartsPerPair starts (8 bytes each, 1 KiB at the cap) plus its names (process names
-// are capped by the sources, pod and container names by Kubernetes at 253 and 63 bytes) and
-// about 200 bytes of list, map and cache overhead: about 1.5 KiB a pair at the cap, 6 MiB
-// for the default 4,096 pairs.
+// kBeaconStartsPerPair starts. At the cap a pair holds its ring (1 KiB), its entry (the
+// 184-byte BeaconPair, the cached score and the list links: about 280 bytes) and its index
+// node (about 40 bytes), about 1.4 KiB, plus the bytes of names longer than 15 (an exe
+// basename is at most 255, a namespace 63, a pod 253, a container 63): at most about
+// 2 KiB. 4,096 pairs (the default) take 6 MiB at the cap with short names, 8 MiB at most.
 #pragma once
 
 #include <cstddef>
@@ -62,9 +63,10 @@ class BeaconTracker {
   // Forgets starts before now - window, and pairs left with none.
   void Expire(double window_seconds, double now_unix);
   // The pairs with at least min_connections starts since now - window that can be scored
-  // (FitBeacon: 4 beats or more), most recently observed first. A pair whose starts in the
-  // window are the ones it was last scored on keeps its score (see rescored()): the windows
-  // only move forward, so the same count of starts is the same starts.
+  // (FitBeacon: 4 beats or more), most recently observed first. A pair not observed since
+  // it was last scored, with as many starts in the window as then, keeps its score (see
+  // rescored()): a window's starts are those at or after a cutoff, so without a new start
+  // the same count is the same starts, whichever way the cutoff moved.
   std::vector<BeaconResult> Score(double window_seconds, size_t min_connections, double now_unix);
 
   size_t pairs() const { return pairs_.size(); }
@@ -86,7 +88,10 @@ class BeaconTracker {
     size_t head = 0;
     bool dirty = true;
     size_t scored_count = 0;  // starts in the window when last scored
-    std::optional<BeaconResult> scored;
+    struct Scored {
+      double score, median_interval, last_start_unix;
+    };
+    std::optional<Scored> scored;  // nullopt: too few beats to score
 
     std::vector<double> Starts() const;
     void Add(double start);
