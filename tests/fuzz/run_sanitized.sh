@@ -23,6 +23,7 @@ seeds_of() {
     proc_net) echo "$fixtures/proc_net $fixtures/host1/proc/net" ;;
     sock_diag) echo "$fixtures/host1" ;;
     conntrack) echo "$fixtures/conntrack" ;;
+    beacon_state) echo "$fixtures/beacon_state" ;;
     *) ;;
   esac
 }
