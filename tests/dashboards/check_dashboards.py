@@ -729,7 +729,7 @@ baseline:
         (the host dashboard's live check selects the pod): a connection that opens and closes
         at once, by a process neither network_processes nor paths allow (opened, per-
         connection findings, a finding held after it ended), bytes sent to the web listener,
-        and connects to a port nobody listens on (failed)."""
+        and connects to a port nobody listens on (failed); then a beacon and a scan."""
         # It listens too, as a pod's process would: its closed connection is the pod's
         # through the live socket it owns.
         self.holders.append(self.h.Holder(self.exe("cw-dash-beacon"),
@@ -749,6 +749,23 @@ for port, data in (({closed_port}, None), ({closed_port}, None), ({web_port}, b"
         raise SystemExit(f"127.0.0.1:{{port}} accepted a connection")
 """
         subprocess.run(self.in_pod() + [sys.executable, "-c", script], check=True, timeout=30)
+        # The detection panels (issue 16), from the pod too: a client calling the web listener
+        # on a strict 0.25 s rhythm, more connections than limits.beacon.min_connections (12
+        # by default) within its window (a beacon), then connects to 60 distinct closed ports
+        # (an outbound scan, and probes of local ports nobody listens on).
+        detections = f"""
+import socket, time
+for _ in range(16):
+    socket.create_connection(("127.0.0.1", {web_port}), timeout=5).close()
+    time.sleep(0.25)
+for port in range(1024, 1084):
+    with socket.socket() as s:
+        try:
+            s.connect(("127.0.0.1", port))
+        except ConnectionRefusedError:
+            pass
+"""
+        subprocess.run(self.in_pod() + [sys.executable, "-c", detections], check=True, timeout=30)
 
     def in_pod(self):
         """A command prefix that runs what follows inside the pod's container cgroup (from its
