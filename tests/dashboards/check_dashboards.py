@@ -45,6 +45,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 DASHBOARD_DIR = os.path.join(REPO_ROOT, "dashboards")
 GOLDEN = os.path.join(REPO_ROOT, "tests", "fixtures", "golden", "host1.prom")
+# The rule files the live stack's Prometheus evaluates: the dashboards draw the anomaly
+# recordings and the alerts firing (ALERTS) as the rules judge them.
+RULE_FILES = [os.path.join(REPO_ROOT, "rules", name)
+              for name in ("connwatch_rules.yaml", "connwatch_alerts.yaml")]
 
 # file name -> fixed uid
 DASHBOARDS = {
@@ -77,13 +81,33 @@ EVENT_FAMILIES = {
     "connwatch_events_source_info": ("gauge", ("source",)),
     "connwatch_events_lost_total": ("counter", ("source",)),
 }
+# The detections' families (issue 16), which the "Alerts and detections" panels show, as
+# EVENT_FAMILIES: the exporter must export each, and the private stack make each non-empty.
+DETECTION_FAMILIES = {
+    "connwatch_beacons": ("gauge", ("process", "remote_zone") + POD_LABELS),
+    "connwatch_beacon_score": ("gauge", ("process", "remote_address", "remote_port",
+                                         "remote_zone") + POD_LABELS),
+    "connwatch_outbound_scan_targets": ("gauge", ("process", "remote_zone") + POD_LABELS),
+    "connwatch_inbound_probes_total": ("counter", ("remote_zone",)),
+}
+
+
+def recorded_names():
+    """The series names the recording rules of rules/connwatch_rules.yaml write."""
+    with open(RULE_FILES[0], encoding="utf-8") as f:
+        return set(re.findall(r"^\s*- record: (\S+)\s*$", f.read(), re.M))
+
+
 # Families with the owner's namespace/pod/container: the host dashboard filters them by its
-# variables, and its tables and aggregations keep those labels.
+# variables, and its tables and aggregations keep those labels. The recordings per process
+# keep them too.
 POD_FAMILIES = {"connwatch_finding_info", "connwatch_listener_info",
                 "connwatch_process_connections", "connwatch_connection_max_age_seconds",
                 "connwatch_long_connections", "connwatch_path_violations",
                 "connwatch_unexpected_network_process_sockets"} | {
-                    name for name, (_, labels) in EVENT_FAMILIES.items() if "pod" in labels}
+                    name for name, (_, labels) in EVENT_FAMILIES.items() if "pod" in labels} | {
+                    name for name, (_, labels) in DETECTION_FAMILIES.items() if "pod" in labels} | {
+                    name for name in recorded_names() if name.startswith("connwatch:process_")}
 # (dashboard, panel title) -> the columns its table must show.
 TABLE_COLUMNS = {
     ("connwatch-host.json", "Findings"): ("netns",) + POD_LABELS,
@@ -96,9 +120,16 @@ TABLE_COLUMNS = {
     ("connwatch-host.json", "Ended connections held as findings"): ("netns",) + POD_LABELS,
     ("connwatch-overview.json", "Ended connections held as findings by host"):
         ("netns",) + POD_LABELS,
+    ("connwatch-host.json", "Connwatch alerts firing now"): POD_LABELS,
+    ("connwatch-overview.json", "Connwatch alerts firing now"): POD_LABELS,
+    ("connwatch-host.json", "Beacon scores"): POD_LABELS,
+    ("connwatch-overview.json", "Beacon scores"): POD_LABELS,
+    ("connwatch-host.json", "Outbound scan targets"): POD_LABELS,
+    ("connwatch-overview.json", "Outbound scan targets"): POD_LABELS,
 }
-# Metrics a dashboard may use besides the exporter's own.
-EXTRA_METRICS = {"up"}
+# Metrics a dashboard may use besides the exporter's own: Prometheus's, and the series of
+# the recording rules (evaluated by the live stack's Prometheus).
+EXTRA_METRICS = {"up", "ALERTS"} | recorded_names()
 TIME_UNITS = {"s", "ms", "us", "ns", "m", "h", "d", "dtdurations", "dtdurationms", "clocks",
               "clockms"}
 # Values substituted for Grafana's built-in interval variables in live checks.
@@ -414,6 +445,18 @@ class StructureTest(unittest.TestCase):
                 self.assertLessEqual(set(want), labels.get(name, set()),
                                      f"{name}: labels the dashboards use")
 
+    def test_detection_families_in_the_exposition(self):
+        """The families the detection panels need, with their type and labels, are in the
+        golden exposition (the exporter's beacons and scans, issue 16)."""
+        families, labels = golden_families(), golden_label_names()
+        for name, (kind, want) in DETECTION_FAMILIES.items():
+            with self.subTest(family=name):
+                self.assertEqual(families.get(name), kind,
+                                 f"{name}: type in {GOLDEN} (missing: the exporter does not "
+                                 f"export the beacon and scan detections yet)")
+                self.assertLessEqual(set(want), labels.get(name, set()),
+                                     f"{name}: labels the dashboards use")
+
     def test_seconds_have_time_units(self):
         duration = re.compile(r"connwatch_\w*(age|duration)_seconds|time\(\)\s*-")
         for name, _, d in self.each_dashboard():
@@ -638,8 +681,12 @@ expected_services:
   - {{name: web, port: {web_port}, protocol: tcp, process: cw-dash-web}}
   - {{name: db, port: {down_port}, protocol: tcp, process: cw-dash-db}}
 network_processes: [connwatch, prometheus, cw-dash-web, {json.dumps(me)}]
+# Prometheus inbound: this check's own queries, each a short connection that would otherwise
+# be a held path_violation finding and, a few hundred queries on, push the stack's real
+# findings past --findings.max-series.
 paths:
   - {{process: prometheus, direction: outbound, remote_zone: loopback}}
+  - {{process: prometheus, direction: inbound, remote_zone: loopback}}
   - {{process: connwatch, direction: inbound, remote_zone: loopback}}
   - {{process: {json.dumps(me)}, direction: outbound, remote_zone: loopback}}
 limits:
@@ -655,7 +702,7 @@ baseline:
                               f"--path.rootfs={self.rootfs}", "--collect.events=auto",
                               interval="1s").start()
         self.prom = h.Prometheus([f"127.0.0.1:{self.cw.port}"], job="connwatch",
-                                 scrape_interval="1s").start()
+                                 scrape_interval="1s", rule_files=RULE_FILES).start()
         self.connection_events(web_port, down_port)
 
         def ready():
@@ -667,6 +714,11 @@ baseline:
             if self.pod_cgroup:
                 assert self.prom.query(f'connwatch_finding_info{{pod="{POD_NAME}"}}'), "no pod"
             assert self.prom.query("rate(connwatch_samples_total[1m])"), "no rate yet"
+            # The rules evaluate (every second, as the scrape): the recordings the anomaly
+            # panels draw, and an alert without `for` firing (the short connection below).
+            assert self.prom.query("connwatch:process_tcp_bytes_sent:rate5m_stddev_over_time_1d"), \
+                "no recordings yet"
+            assert self.prom.query('ALERTS{alertstate="firing"}'), "no alert firing yet"
             return True
 
         h.wait_until(ready, 30, "every kind of finding in Prometheus", interval=0.5)
@@ -677,7 +729,7 @@ baseline:
         (the host dashboard's live check selects the pod): a connection that opens and closes
         at once, by a process neither network_processes nor paths allow (opened, per-
         connection findings, a finding held after it ended), bytes sent to the web listener,
-        and connects to a port nobody listens on (failed)."""
+        and connects to a port nobody listens on (failed); then a beacon and a scan."""
         # It listens too, as a pod's process would: its closed connection is the pod's
         # through the live socket it owns.
         self.holders.append(self.h.Holder(self.exe("cw-dash-beacon"),
@@ -697,6 +749,23 @@ for port, data in (({closed_port}, None), ({closed_port}, None), ({web_port}, b"
         raise SystemExit(f"127.0.0.1:{{port}} accepted a connection")
 """
         subprocess.run(self.in_pod() + [sys.executable, "-c", script], check=True, timeout=30)
+        # The detection panels (issue 16), from the pod too: a client calling the web listener
+        # on a strict 0.25 s rhythm, more connections than limits.beacon.min_connections (12
+        # by default) within its window (a beacon), then connects to 60 distinct closed ports
+        # (an outbound scan, and probes of local ports nobody listens on).
+        detections = f"""
+import socket, time
+for _ in range(16):
+    socket.create_connection(("127.0.0.1", {web_port}), timeout=5).close()
+    time.sleep(0.25)
+for port in range(1024, 1084):
+    with socket.socket() as s:
+        try:
+            s.connect(("127.0.0.1", port))
+        except ConnectionRefusedError:
+            pass
+"""
+        subprocess.run(self.in_pod() + [sys.executable, "-c", detections], check=True, timeout=30)
 
     def in_pod(self):
         """A command prefix that runs what follows inside the pod's container cgroup (from its
