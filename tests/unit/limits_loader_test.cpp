@@ -29,7 +29,7 @@ TEST(LimitsLoaderTest, DefaultsWithoutTheSections) {
   EXPECT_EQ(loaded.limits.long_connection, std::chrono::hours(2));
   EXPECT_EQ(loaded.limits.beacon, BeaconLimits{});
   EXPECT_EQ(loaded.limits.beacon.window, std::chrono::hours(1));
-  EXPECT_EQ(loaded.limits.beacon.min_connections, 12u);
+  EXPECT_EQ(loaded.limits.beacon.min_connections, 24u);
   EXPECT_DOUBLE_EQ(loaded.limits.beacon.min_score, 0.8);
   EXPECT_EQ(loaded.limits.scan.targets, 50u);
   EXPECT_EQ(loaded.limits.scan.ports, 20u);

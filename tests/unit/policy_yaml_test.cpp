@@ -289,7 +289,7 @@ TEST(PolicyYamlTest, PolicyToYamlIsReadable) {
             "  finding_hold: 10m\n"
             "  beacon:\n"
             "    window: 1h\n"
-            "    min_connections: 12\n"
+            "    min_connections: 24\n"
             "    min_score: 0.8\n"
             "  scan:\n"
             "    targets: 50\n"

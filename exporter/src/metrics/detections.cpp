@@ -49,6 +49,10 @@ void AppendSeries(const LabelValues& values, size_t max_series, MetricFamily& fa
 
 }  // namespace
 
+std::string BeaconsPathIn(const std::string& storage_path) {
+  return storage_path + "/beacons.state";
+}
+
 Detections::Detections() : scans_(kScanWindowSeconds), probes_(kScanWindowSeconds) {}
 
 void Detections::ObserveCounted(const CountedConnection& counted, const Process* owner,
@@ -216,6 +220,18 @@ void AppendDetectionFindings(const Detections& detections, size_t max_series,
                                  probed.k8s_namespace, probed.pod, ""),
                  max_series, family, dropped);
   }
+}
+
+void AddDetections(const Detections& detections, const MetricsOptions& options,
+                   std::map<std::string, uint64_t>& dropped, std::vector<MetricFamily>& families) {
+  for (MetricFamily& family : families) {
+    if (family.name != metric::kFindingInfo.name) continue;
+    uint64_t findings_dropped = 0;
+    AppendDetectionFindings(detections, options.max_finding_series, family, findings_dropped);
+    dropped[metric::kFindingInfo.name] += findings_dropped;
+  }
+  AddDetectionFamilies(detections, options.max_series, options.max_finding_series, dropped,
+                       families);
 }
 
 }  // namespace connwatch

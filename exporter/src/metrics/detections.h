@@ -37,6 +37,11 @@
 
 namespace connwatch {
 
+// The beacon starts file of the storage directory (beacons.state), and its size cap: 4,096
+// pairs of 128 starts at about 18 bytes each are 9.5 MB.
+std::string BeaconsPathIn(const std::string& storage_path);
+inline constexpr size_t kMaxBeaconStateBytes = size_t{16} << 20;
+
 // The window of both scan detections.
 inline constexpr double kScanWindowSeconds = 300;
 
@@ -109,6 +114,14 @@ class Detections {
   std::vector<JudgedProbes> inbound_;
   bool beacons_changed_ = false;
 };
+
+struct MetricsOptions;
+
+// Everything below, for BuildFamilies: the findings go to the connwatch_finding_info family
+// already in `families` (none: no findings), after its other series.
+void AddDetections(const Detections& detections, const MetricsOptions& options,
+                   std::map<std::string, uint64_t>& dropped,
+                   std::vector<prometheus::MetricFamily>& families);
 
 // connwatch_beacons, connwatch_beacon_score, connwatch_outbound_scan_targets,
 // connwatch_inbound_probes_total, connwatch_detection_keys and _evicted_total. Series with

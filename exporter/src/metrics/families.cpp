@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "base/text.h"
+#include "metrics/detections.h"
 #include "metrics/family_builder.h"
 #include "metrics/metric_names.h"
 #include "metrics/netns_families.h"
@@ -447,14 +448,17 @@ void AddSelfFamilies(const Snapshot& snapshot, const FamilyBuilder& unowned,
                      metric::kSockets.name, metric::kFindingInfo.name, metric::kPathViolations.name,
                      metric::kUnexpectedNetworkProcessSockets.name, metric::kConnectionMaxAge.name,
                      metric::kLongConnections.name, metric::kDeletedExecutableProcesses.name,
-                     metric::kContainerInfo.name, metric::kNetnsInfo.name});
+                     metric::kContainerInfo.name, metric::kNetnsInfo.name, metric::kBeacons.name,
+                     metric::kBeaconScore.name, metric::kOutboundScanTargets.name});
   FamilyBuilder scan_errors = CounterFamily(metric::kScanErrors, "kind", counters.scan_errors);
   FamilyBuilder parse_errors = CounterFamily(metric::kParseErrors, "source", counters.parse_errors);
   // Keyed "op:file" (load or save; baseline or connections), every pair exported from the
   // start so that increase() sees the first failure.
   FamilyBuilder state_errors(metric::kStateErrors, MetricType::Counter, {"op", "file"});
   for (const char* op : {"load", "save"}) {
-    for (const char* file : {"baseline", "connections"}) state_errors.Set({op, file}, 0);
+    for (const char* file : {"baseline", "connections", "beacons"}) {
+      state_errors.Set({op, file}, 0);
+    }
   }
   for (const auto& [key, count] : counters.state_errors) {
     size_t colon = key.find(':');
@@ -559,6 +563,9 @@ std::vector<MetricFamily> BuildFamilies(const Snapshot& snapshot, double sample_
     if (evaluation != nullptr) {
       AddCheckFamilies(snapshot, *evaluation, policy->finding_events, options, counters, families);
     }
+  }
+  if (policy != nullptr && policy->detections != nullptr) {
+    AddDetections(*policy->detections, options, counters.series_dropped, families);
   }
   socket_families.BuildCapped(options, counters, families);
   families.push_back(ContainerInfoFamily(snapshot, options, counters));

@@ -19,6 +19,8 @@
 
 namespace connwatch {
 
+class Detections;
+
 inline constexpr size_t kDefaultMaxSeries = 2000;
 
 // Counters that accumulate over the life of the process.
@@ -52,6 +54,8 @@ struct PolicyView {
   double long_connection_seconds = 3600;  // limits.long_connection
   // Findings held after their connection ended (metrics/finding_events.h); null: none.
   const FindingEvents* finding_events = nullptr;
+  // Beacons and scans (metrics/detections.h); null: none.
+  const Detections* detections = nullptr;
 };
 
 // Builds every family for `snapshot` (and, with `events`, those of the connection events), capping

@@ -9,6 +9,7 @@
 #include "base/atomic_file.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/read_file.h"
 #include "sources/proc_process.h"
 #include "sources/proc_sys.h"
 #include "tracking/closed_connections.h"
@@ -48,6 +49,35 @@ void NormalizeEvents(std::vector<ConnectionEvent>& events, uint64_t own_inode,
   }
 }
 
+// The process `pid` in the live snapshot, else in the closed one; nullptr when neither has it.
+const Process* OwnerIn(const Snapshot& live, const Snapshot* closed, pid_t pid) {
+  if (pid <= 0) return nullptr;
+  if (auto it = live.processes.find(pid); it != live.processes.end()) return &it->second;
+  if (closed == nullptr) return nullptr;
+  auto it = closed->processes.find(pid);
+  return it != closed->processes.end() ? &it->second : nullptr;
+}
+
+// Where each namespace of the snapshot is, for the probes that arrive in it: its name, and
+// the pod whose namespace it is (the first pod socket found in it).
+std::unordered_map<uint64_t, ProbedNamespace> ProbedPlaces(const Snapshot& snapshot) {
+  std::unordered_map<uint64_t, ProbedNamespace> places;
+  for (size_t i = 1; i < snapshot.namespaces.size(); ++i) {
+    places[snapshot.namespaces[i].inode].netns = snapshot.namespaces[i].name;
+  }
+  for (size_t i = 0; i < snapshot.sockets.size(); ++i) {
+    uint32_t netns = snapshot.sockets[i].netns;
+    if (netns == 0 || netns >= snapshot.namespaces.size()) continue;
+    ProbedNamespace& place = places[snapshot.namespaces[netns].inode];
+    const Workload& workload = snapshot.WorkloadOf(i);
+    if (place.pod.empty() && !workload.pod.empty()) {
+      place.k8s_namespace = workload.k8s_namespace;
+      place.pod = workload.pod;
+    }
+  }
+  return places;
+}
+
 std::set<std::string> LiveProcessNames(const Snapshot& snapshot) {
   std::set<std::string> names;
   for (const auto& [pid, process] : snapshot.processes) names.insert(process.name);
@@ -68,6 +98,13 @@ void Sampler::CountConnections(const Snapshot& snapshot, const EffectivePolicy* 
     if (!boot_time_ || ++reads > kMaxEventProcessReads) return std::nullopt;
     return ReadProcess(options_.snapshot.procfs, pid, *boot_time_, event_process_stats_);
   };
+  // Every connection the ledger counts goes on to the detections, with the process that
+  // made it when the live or the closed snapshot has it.
+  const Snapshot* closed_now = nullptr;
+  ledger_.SetCountedSink([&](const CountedConnection& counted) {
+    detections_.ObserveCounted(counted, OwnerIn(snapshot, closed_now, counted.pid),
+                               now_unix - now_boot);
+  });
   // A block at a time, each freed when done: a flood of closes (up to kMaxQueuedEvents)
   // would otherwise hold a socket, a class and a finding per close at once, beside the
   // records themselves.
@@ -76,14 +113,72 @@ void Sampler::CountConnections(const Snapshot& snapshot, const EffectivePolicy* 
     if (effective) finding_events_.ObserveEnds(block, now_boot, now_unix);
     std::vector<ConnectionEvent> unseen = ledger_.CloseSeen(std::move(block), now_boot);
     Snapshot closed = ClosedConnectionsSnapshot(snapshot, unseen, zones, lookup);
+    closed_now = &closed;
     ledger_.CountClosed(closed, unseen, now_boot);
+    closed_now = nullptr;
     if (effective && !closed.sockets.empty()) {
       Evaluation judged = Evaluate(effective->policy, closed);
       finding_events_.ObserveClosed(closed, judged, unseen, now_boot, now_unix);
     }
   }
   ledger_.Observe(snapshot, now_boot);
+  ledger_.SetCountedSink(nullptr);
   ledger_.Expire(options_.series_ttl_seconds, now_boot, LiveProcessNames(snapshot));
+}
+
+void Sampler::Detect(const Snapshot& snapshot, const EffectivePolicy* effective,
+                     const ZoneClassifier& zones) {
+  if (!beacons_restored_) RestoreBeacons();
+  std::vector<InboundProbe> probes;
+  if (events_) events_->TakeProbes(probes);
+  for (InboundProbe& probe : probes) {
+    if (probe.netns_inode == own_netns_inode_) probe.netns_inode = 0;
+  }
+  if (!options_.snapshot.all_namespaces) {
+    std::erase_if(probes, [](const InboundProbe& probe) { return probe.netns_inode != 0; });
+  }
+  if (!probes.empty()) {
+    detections_.ObserveProbes(probes, zones, ProbedPlaces(snapshot),
+                              snapshot.timestamp_seconds - snapshot.boot_clock_seconds);
+  }
+  if (effective) detections_.Judge(effective->policy, snapshot.timestamp_seconds);
+  SaveBeacons(snapshot.timestamp_seconds, false);
+}
+
+void Sampler::RestoreBeacons() {
+  beacons_restored_ = true;
+  if (options_.storage_path.empty()) return;
+  std::string path = BeaconsPathIn(options_.storage_path);
+  FileLoad file = LoadStorageFile(path, kMaxBeaconStateBytes);
+  if (file.status == FileLoad::Status::kMissing) return;
+  std::string error;
+  std::optional<BeaconTracker> tracker =
+      file.ok() ? ParseBeaconState(file.text, kDefaultBeaconPairs, error) : std::nullopt;
+  if (!file.ok()) error = file.Problem("beacon state", path, kMaxBeaconStateBytes);
+  if (!tracker) {
+    // The beacons start over from this sample; the file is replaced at the next save.
+    ++counters_.state_errors["load:beacons"];
+    Log(LogLevel::kError, "beacon state unusable, beacon scores start over",
+        {{"path", path}, {"err", error}});
+    return;
+  }
+  detections_.RestoreBeacons(std::move(*tracker));
+  Log(LogLevel::kInfo, "beacon state restored", {{"path", path}});
+}
+
+void Sampler::SaveBeacons(double now_unix, bool now) {
+  // Once a minute at most (the file holds up to 4,096 pairs of 128 starts), and at stop.
+  constexpr double kSaveEverySeconds = 60;
+  if (options_.storage_path.empty() || !beacons_restored_) return;
+  if (!now && now_unix - beacons_saved_unix_ < kSaveEverySeconds) return;
+  if (!detections_.TakeBeaconsChanged()) return;
+  beacons_saved_unix_ = now_unix;
+  std::string error;
+  if (!WriteFileAtomically("beacon state", BeaconsPathIn(options_.storage_path),
+                           FormatBeaconState(detections_.beacon_tracker()), error)) {
+    ++counters_.state_errors["save:beacons"];
+    Log(LogLevel::kWarn, "cannot save beacon state", {{"err", error}});
+  }
 }
 
 void Sampler::HoldFindings(const Snapshot& snapshot, const EffectivePolicy& effective,
@@ -172,7 +267,10 @@ void Sampler::SampleOnce() {
     counters_.AddSnapshot(snapshot);
     TrackAges(snapshot);
     const ZoneClassifier& zones = effective ? effective->zones : builtin_zones_;
-    if (options_.events) CountConnections(snapshot, effective.get(), zones);
+    if (options_.events) {
+      CountConnections(snapshot, effective.get(), zones);
+      Detect(snapshot, effective.get(), zones);
+    }
     std::optional<Evaluation> evaluation;
     PolicyView policy_view;
     if (effective) {
@@ -189,7 +287,8 @@ void Sampler::SampleOnce() {
                      reload.last_successful,
                      reload.last_success_timestamp_seconds,
                      static_cast<double>(effective->policy.limits.long_connection.count()),
-                     options_.events ? &finding_events_ : nullptr};
+                     options_.events ? &finding_events_ : nullptr,
+                     options_.events ? &detections_ : nullptr};
     }
     EventsView events_view{&ledger_, effective ? &finding_events_ : nullptr,
                            events_ ? events_->source() : EventSource::kOff,
@@ -227,6 +326,8 @@ void Sampler::Stop() {
   }
   stop_cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  // The sampling thread is gone: the starts since the last save are kept for the restart.
+  SaveBeacons(UnixSeconds(), true);
 }
 
 std::shared_ptr<const Exposition> Sampler::Latest() const {

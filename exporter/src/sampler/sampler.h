@@ -11,6 +11,7 @@
 #include <string>
 #include <thread>
 
+#include "metrics/detections.h"
 #include "metrics/exposition.h"
 #include "metrics/families.h"
 #include "metrics/finding_events.h"
@@ -76,6 +77,13 @@ class Sampler {
   void HoldFindings(const Snapshot& snapshot, const EffectivePolicy& effective,
                     const Evaluation& evaluation);
 
+  // Feeds the detections with the probes since the last sample; judges them (with a policy);
+  // restores and saves the beacon starts.
+  void Detect(const Snapshot& snapshot, const EffectivePolicy* effective,
+              const ZoneClassifier& zones);
+  void RestoreBeacons();
+  void SaveBeacons(double now_unix, bool now);
+
   CumulativeCounters counters_;        // only touched by the sampling thread
   SnapshotCache snapshot_cache_;       // likewise
   UdpServerTracker udp_servers_;       // likewise: which UDP sockets stay bound
@@ -86,6 +94,9 @@ class Sampler {
   uint64_t own_netns_inode_ = 0;
   ConnectionLedger ledger_;
   FindingEvents finding_events_;
+  Detections detections_;
+  bool beacons_restored_ = false;
+  double beacons_saved_unix_ = 0;
   std::optional<double> boot_time_;  // btime, for reading processes only events named
   ProcessReadStats event_process_stats_;
 
