@@ -195,7 +195,7 @@ static void emit_probe(const struct sk_buff *skb, const unsigned char *ip,
  * with SO_LINGER 0, a full queue...), with none (6.10 and later) for a segment that found no
  * socket, from tcp_v4_send_reset and tcp_v6_send_reset. Only the second kind, and only for a
  * SYN without ACK, is a connection attempt nobody listened for; the check on sk is one
- * comparison, so every other reset costs next to nothing. The tracepoint's third argument
+ * comparison, so a reset with a socket costs next to nothing. The tracepoint's third argument
  * (enum sk_rst_reason, 6.10) is not declared: older kernels have two, and the verifier
  * refuses a read past the last one. */
 SEC("tp_btf/tcp_send_reset")

@@ -1,10 +1,11 @@
 /* The records the eBPF programs (connwatch_events.bpf.c) write into their ring buffer and
- * sources/bpf_events.cpp parses: one when a TCP socket opens, one when it closes (the exporter
- * joins them by cookie), and one when a SYN found no socket and was answered with a reset (an
- * inbound connection attempt to a closed port). Shared by both sides, so they use only the kernel's
- * fixed-width UAPI types and have no implicit padding (the static assertions on each side check the
- * sizes, which also tell the two kinds apart): the program and the exporter are always built
- * together, and the parser refuses a record of any other size. */
+ * sources/bpf_events.cpp parses: one when a TCP socket opens, one when it closes (the
+ * exporter joins them by cookie), and one when a SYN found no socket and was answered with a
+ * reset (an inbound connection attempt to a closed port). Shared by both sides, so they use
+ * only the kernel's fixed-width UAPI types and have no implicit padding (the static
+ * assertions on each side check the sizes, which also tell the three kinds apart): the
+ * program and the exporter are always built together, and the parser refuses a record of
+ * any other size. */
 #ifndef CONNWATCH_BPF_CONNWATCH_EVENTS_H_
 #define CONNWATCH_BPF_CONNWATCH_EVENTS_H_
 

@@ -1,7 +1,6 @@
 // The eBPF programs on the real kernel (as root, when built with eBPF; skipped otherwise):
-// this process's own loopback connections, connects to closed ports, and the capabilities.
-#include "sources/bpf_events.h"
-
+// this process's own loopback connections and the capabilities. The probe program:
+// bpf_events_probes_test.cpp.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -11,7 +10,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -25,7 +23,9 @@
 #include "base/clock.h"
 #include "connwatch_events.h"
 #include "privilege/capabilities.h"
+#include "sources/bpf_events.h"
 #include "support/live_process.h"
+#include "support/loopback_sockets.h"
 
 namespace connwatch {
 namespace {
@@ -35,47 +35,15 @@ constexpr size_t kReceived = 5'000;  // server -> client
 constexpr int kConnections = 10;
 constexpr auto kDrainTimeout = std::chrono::seconds(2);
 
+using testing::InodeOf;
+using testing::Listen;
+using testing::LocalPort;
+using testing::LoopbackAddress;
+
 struct Client {
   uint16_t port = 0;  // its local port
   uint64_t cookie = 0;
 };
-
-sockaddr_storage LoopbackAddress(int family, uint16_t port) {
-  sockaddr_storage address{};
-  if (family == AF_INET) {
-    auto* in = reinterpret_cast<sockaddr_in*>(&address);
-    in->sin_family = AF_INET;
-    in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    in->sin_port = htons(port);
-  } else {
-    auto* in6 = reinterpret_cast<sockaddr_in6*>(&address);
-    in6->sin6_family = AF_INET6;
-    in6->sin6_addr = in6addr_loopback;
-    in6->sin6_port = htons(port);
-  }
-  return address;
-}
-
-uint16_t LocalPort(int fd) {
-  sockaddr_storage address{};
-  socklen_t length = sizeof(address);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  return ntohs(address.ss_family == AF_INET ? reinterpret_cast<sockaddr_in*>(&address)->sin_port
-                                            : reinterpret_cast<sockaddr_in6*>(&address)->sin6_port);
-}
-
-// A listener on the loopback address of `family`, port chosen by the kernel; -1 if refused.
-int Listen(int family, uint16_t& port) {
-  int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_storage address = LoopbackAddress(family, 0);
-  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
-      listen(fd, kConnections) != 0) {
-    if (fd >= 0) close(fd);
-    return -1;
-  }
-  port = LocalPort(fd);
-  return fd;
-}
 
 bool Transfer(int fd, size_t bytes, bool send_them) {
   std::vector<char> buffer(16384, 'x');
@@ -102,7 +70,7 @@ void Serve(int listener, int count) {
 
 // kConnections loopback connections of `family` from this thread; gtest failures.
 void Exchange(int family, int connections, uint16_t& listen_port, std::vector<Client>& clients) {
-  int listener = Listen(family, listen_port);
+  int listener = Listen(family, listen_port, kConnections);
   ASSERT_GE(listener, 0) << strerror(errno);
   std::thread server(Serve, listener, connections);
   for (int i = 0; i < connections; ++i) {
@@ -147,11 +115,6 @@ std::string FirstLine(const char* path) {
   std::string line;
   std::getline(file, line);
   return line;
-}
-
-uint64_t InodeOf(const std::string& path) {
-  struct stat status {};
-  return stat(path.c_str(), &status) == 0 ? status.st_ino : 0;
 }
 
 // The cgroup v2 id of this process: the inode of its directory in the unified hierarchy,
@@ -374,125 +337,6 @@ TEST(BpfEventsBeforeOpenTest, AnEarlierConnectionIsReportedAtClose) {
     } else {
       EXPECT_GE(e.bytes_received, kReceived);
     }
-  }
-}
-
-// --- Probes: SYNs that found no socket ------------------------------------------------------
-
-// Drains until `done` holds or kDrainTimeout has passed, then once more after a pause (a
-// duplicate would come with the first); every probe drained.
-std::vector<InboundProbe> DrainProbesUntil(
-    BpfEvents& events, const std::function<bool(const std::vector<InboundProbe>&)>& done) {
-  std::vector<ConnectionEvent> connections;
-  std::vector<InboundProbe> probes;
-  auto deadline = std::chrono::steady_clock::now() + kDrainTimeout;
-  while (true) {
-    events.Drain(connections, &probes);
-    if (done(probes) || std::chrono::steady_clock::now() > deadline) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  events.Drain(connections, &probes);
-  return probes;
-}
-
-// A connect from a bound port (so its number is known after the refusal) to a loopback port
-// nobody listens on; false when the family has no loopback here.
-bool ConnectToAClosedPort(int family, uint16_t& closed_port, uint16_t& client_port,
-                          int& connect_errno) {
-  int bound = Listen(family, closed_port);
-  if (bound < 0) return false;
-  close(bound);
-  int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_storage any = LoopbackAddress(family, 0);
-  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&any), sizeof(any)) != 0) {
-    if (fd >= 0) close(fd);
-    return false;
-  }
-  client_port = LocalPort(fd);
-  sockaddr_storage address = LoopbackAddress(family, closed_port);
-  connect_errno = 0;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
-    connect_errno = errno;
-  }
-  close(fd);
-  return true;
-}
-
-TEST_F(BpfEventsKernelTest, AConnectToAClosedPortIsOneProbe) {
-  const uint64_t netns = InodeOf("/proc/self/ns/net");
-  for (int family : {AF_INET, AF_INET6}) {
-    SCOPED_TRACE(family == AF_INET ? "127.0.0.1" : "::1");
-    uint16_t closed_port = 0, client_port = 0;
-    int connect_errno = 0;
-    const double before = BootClockSeconds();
-    if (!ConnectToAClosedPort(family, closed_port, client_port, connect_errno)) {
-      ASSERT_EQ(family, AF_INET6) << "no IPv4 loopback: " << strerror(errno);
-      std::printf("no IPv6 loopback here: the IPv6 probe is not checked\n");
-      continue;
-    }
-    ASSERT_EQ(connect_errno, ECONNREFUSED);
-    auto ours = [&](const InboundProbe& p) {
-      return p.local_port == closed_port && p.remote_port == client_port;
-    };
-    auto count = [&](const std::vector<InboundProbe>& all) {
-      return std::count_if(all.begin(), all.end(), ours);
-    };
-    std::vector<InboundProbe> probes =
-        DrainProbesUntil(*events_, [&](const auto& all) { return count(all) > 0; });
-    ASSERT_EQ(count(probes), 1) << probes.size() << " probes drained";
-    const InboundProbe& probe = *std::find_if(probes.begin(), probes.end(), ours);
-    const std::string loopback = family == AF_INET ? "127.0.0.1" : "::1";
-    EXPECT_EQ(probe.family, family == AF_INET ? Family::kIpv4 : Family::kIpv6);
-    EXPECT_EQ(FormatIpAddress(probe.local), loopback);
-    EXPECT_EQ(FormatIpAddress(probe.remote), loopback);
-    EXPECT_EQ(probe.netns_inode, netns);
-    EXPECT_GE(probe.boot_seconds, before);
-    EXPECT_LE(probe.boot_seconds, BootClockSeconds());
-  }
-  EXPECT_EQ(events_->lost(), 0u);
-  EXPECT_EQ(events_->malformed(), 0u);
-}
-
-// An abort (close with SO_LINGER 0) resets a connection that has a socket on both ends: the
-// tracepoint fires with the socket, and no probe is written. The closes are the sign that
-// the reset has been through.
-TEST_F(BpfEventsKernelTest, AResetOfAnExistingConnectionIsNoProbe) {
-  uint16_t port = 0;
-  int listener = Listen(AF_INET, port);
-  ASSERT_GE(listener, 0);
-  int client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_storage address = LoopbackAddress(AF_INET, port);
-  ASSERT_EQ(connect(client, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
-  int server = accept(listener, nullptr, nullptr);
-  ASSERT_GE(server, 0);
-  const uint16_t client_port = LocalPort(client);
-  linger abort{1, 0};
-  ASSERT_EQ(setsockopt(client, SOL_SOCKET, SO_LINGER, &abort, sizeof(abort)), 0);
-  close(client);  // sends the reset
-  char byte;
-  EXPECT_EQ(recv(server, &byte, 1, 0), -1);
-  EXPECT_EQ(errno, ECONNRESET);
-  close(server);
-  close(listener);
-
-  std::vector<ConnectionEvent> connections;
-  std::vector<InboundProbe> probes;
-  auto ours = [&](const ConnectionEvent& e) {
-    return e.local_port == port || e.remote_port == port;
-  };
-  auto deadline = std::chrono::steady_clock::now() + kDrainTimeout;
-  while (Matching(connections, ours).size() < 2 && std::chrono::steady_clock::now() < deadline) {
-    events_->Drain(connections, &probes);
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  events_->Drain(connections, &probes);
-  EXPECT_EQ(Matching(connections, ours).size(), 2u) << "both ends' closes";
-  for (const InboundProbe& probe : probes) {
-    EXPECT_FALSE(probe.local_port == port || probe.local_port == client_port ||
-                 probe.remote_port == port || probe.remote_port == client_port)
-        << "a probe for the reset connection: " << probe.local_port << " <- "
-        << probe.remote_port;
   }
 }
 
