@@ -1,8 +1,10 @@
 // The probe program (tp_btf/tcp_send_reset) on the real kernel, as root when built with eBPF
 // (skipped otherwise): a connect to a closed loopback port is one probe, in whatever network
-// namespace received it; a reset of a connection that has sockets is none.
+// namespace received it; an ACK or a SYN-ACK to a closed port, or a reset of a connection
+// that has sockets, is none.
 #include <gtest/gtest.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -160,6 +162,63 @@ TEST_F(BpfProbesKernelTest, AProbeNamesTheReceivingNamespace) {
       *events_, [&](const auto& all) { return std::any_of(all.begin(), all.end(), ours); });
   ASSERT_EQ(std::count_if(probes.begin(), probes.end(), ours), 1);
   EXPECT_EQ(std::find_if(probes.begin(), probes.end(), ours)->netns_inode, inside_inode);
+}
+
+// TCP flags (RFC 9293 section 3.1).
+constexpr uint8_t kSyn = 0x02;
+constexpr uint8_t kAck = 0x10;
+
+// A 20-byte TCP segment with `flags` from 127.0.0.1:`from` to 127.0.0.1:`to`, through a raw
+// socket (root); false when it could not be sent.
+bool SendSegment(uint16_t from, uint16_t to, uint8_t flags) {
+  uint8_t tcp[20] = {};
+  tcp[0] = from >> 8, tcp[1] = from & 0xff, tcp[2] = to >> 8, tcp[3] = to & 0xff;
+  tcp[7] = 1;              // sequence number
+  tcp[11] = flags & kAck;  // an acknowledgment number where the ACK flag is set
+  tcp[12] = 5 << 4;        // data offset: no options
+  tcp[13] = flags;
+  tcp[14] = tcp[15] = 0xff;  // window
+  // The checksum covers a pseudo-header too: both addresses, the protocol and the length.
+  uint32_t sum = 2 * (0x7f00 + 0x0001) + IPPROTO_TCP + sizeof(tcp);
+  for (size_t i = 0; i < sizeof(tcp); i += 2) sum += tcp[i] << 8 | tcp[i + 1];
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  tcp[16] = static_cast<uint8_t>(~sum >> 8), tcp[17] = static_cast<uint8_t>(~sum & 0xff);
+  int fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_TCP);
+  sockaddr_storage address = LoopbackAddress(AF_INET, 0);
+  bool sent = fd >= 0 && sendto(fd, tcp, sizeof(tcp), 0, reinterpret_cast<sockaddr*>(&address),
+                                sizeof(sockaddr_in)) == static_cast<ssize_t>(sizeof(tcp));
+  if (fd >= 0) close(fd);
+  return sent;
+}
+
+// A loopback port nobody listens on: bound by the kernel's choice, then closed.
+uint16_t ClosedPort() {
+  uint16_t port = 0;
+  int fd = Listen(AF_INET, port);
+  if (fd >= 0) close(fd);
+  return port;
+}
+
+// Only a SYN without ACK is a probe: an ACK or a SYN-ACK to a closed port (backscatter, what a
+// host receives when someone scans others in its name) is reset too but attempts nothing. The
+// SYN sent the same way shows that the crafted segments reach the program.
+TEST_F(BpfProbesKernelTest, OnlyASynWithoutAckIsAProbe) {
+  const uint16_t from = ClosedPort(), to_ack = ClosedPort(), to_syn_ack = ClosedPort(),
+                 to_syn = ClosedPort();
+  ASSERT_TRUE(from != 0 && to_ack != 0 && to_syn_ack != 0 && to_syn != 0);
+  ASSERT_TRUE(SendSegment(from, to_ack, kAck)) << strerror(errno);
+  ASSERT_TRUE(SendSegment(from, to_syn_ack, kSyn | kAck)) << strerror(errno);
+  ASSERT_TRUE(SendSegment(from, to_syn, kSyn)) << strerror(errno);
+  auto to = [from](const std::vector<InboundProbe>& all, uint16_t port) {
+    return std::count_if(all.begin(), all.end(), [&](const InboundProbe& p) {
+      return p.local_port == port && p.remote_port == from;
+    });
+  };
+  std::vector<InboundProbe> probes =
+      DrainProbesUntil(*events_, [&](const auto& all) { return to(all, to_syn) > 0; });
+  EXPECT_EQ(to(probes, to_syn), 1);
+  EXPECT_EQ(to(probes, to_ack), 0);
+  EXPECT_EQ(to(probes, to_syn_ack), 0);
 }
 
 // An abort (close with SO_LINGER 0) resets a connection that has a socket on both ends: the
