@@ -1,12 +1,16 @@
-/* connwatch's eBPF event source: one program on the inet_sock_set_state tracepoint (BTF-typed,
- * tp_btf) that writes a record into a ring buffer when a TCP socket opens and another when it
- * closes (connwatch_events.h); the exporter joins the two by socket cookie. On the kernels
- * connwatch targets only tp_btf and raw_tp attach (kprobes do not attach, fentry is refused,
- * the perf-event tracepoint needs tracefs), and one failing program fails the whole object,
- * so this is the only program.
+/* connwatch's eBPF event source, two programs on BTF-typed tracepoints (tp_btf) that write
+ * records into one ring buffer (connwatch_events.h):
+ *   inet_sock_set_state  a record when a TCP socket opens and another when it closes; the
+ *                        exporter joins the two by socket cookie.
+ *   tcp_send_reset       a record when a SYN found no socket and the kernel answered it with
+ *                        a reset: an inbound connection attempt to a port nobody listens on,
+ *                        which makes no socket and so no state change the first could see.
+ * On the kernels connwatch targets only tp_btf and raw_tp attach (kprobes do not attach,
+ * fentry is refused, the perf-event tracepoint needs tracefs), and one failing program fails
+ * the whole object, so both are tp_btf.
  *
- * The transitions it acts on (include/net/tcp_states.h; the tracepoint fires in tcp_set_state
- * and inet_sk_set_state):
+ * The transitions inet_sock_set_state acts on (include/net/tcp_states.h; the tracepoint fires
+ * in tcp_set_state and inet_sk_set_state):
  *   CLOSE -> SYN_SENT        inside connect(), in the connecting task: its tgid, comm, cgroup
  *   SYN_RECV -> ESTABLISHED  a passive open (softirq: the owner is the listener's, which the
  *                            exporter knows; the current task is not taken)
@@ -24,9 +28,11 @@
  * it counts 83 ns, of which 39 is what it counts for a program that returns at once.
  *
  * Needs Linux 5.12 or newer (bpf_get_socket_cookie in tracing programs; BTF tracepoints,
- * ring buffers, bpf_skc_to_tcp_sock and bpf_ktime_get_boot_ns came earlier). The license
- * string below is what the kernel asks of a program before it reads kernel structures
- * through BTF ("Cannot access kernel 'struct sock' from non-GPL compatible program"). */
+ * ring buffers, bpf_skc_to_tcp_sock and bpf_ktime_get_boot_ns came earlier); the probe
+ * records need 6.10, where tcp_send_reset began to fire for segments without a socket
+ * (before it the program loads and never sees one). The license string below is what the
+ * kernel asks of a program before it reads kernel structures through BTF ("Cannot access
+ * kernel 'struct sock' from non-GPL compatible program"). */
 
 // clang-format off
 #include "kernel_types.h"
@@ -142,5 +148,65 @@ int BPF_PROG(connwatch_inet_sock_set_state, const struct sock *sk, int oldstate,
     cookie = bpf_get_socket_cookie((void *)sk);
     emit_close(sk, cookie, oldstate);
   }
+  return 0;
+}
+
+/* The TCP header's flags byte (RFC 9293 section 3.1): byte 13, after the ports (0-3), the
+ * sequence and acknowledgment numbers and the data offset. */
+#define TCP_FLAGS_BYTE 13
+#define TCP_FLAG_SYN 0x02
+#define TCP_FLAG_ACK 0x10
+
+/* Where the addresses lie in the IP header: IPv4 (RFC 791) source at 12 and destination at
+ * 16, IPv6 (RFC 8200) at 8 and 24; the version is the first byte's high nibble of both. */
+#define IPV6_HEADER_BYTES 40
+
+static void emit_probe(const struct sk_buff *skb, const unsigned char *ip,
+                       const unsigned char *tcp) {
+  unsigned char header[IPV6_HEADER_BYTES];
+  struct connwatch_probe *probe;
+  __u8 version;
+
+  /* An IPv4 SYN is 40 bytes at least (20 of IP, 20 of TCP), all in the linear part the TCP
+   * receive path has pulled: one read serves both families. */
+  if (bpf_probe_read_kernel(header, sizeof(header), ip) != 0) return;
+  version = header[0] >> 4;
+  if (version != 4 && version != 6) return;
+  probe = reserve(sizeof(*probe));
+  if (!probe) return;
+  __builtin_memset(probe, 0, sizeof(*probe));
+  if (version == 4) {
+    probe->family = AF_INET;
+    __builtin_memcpy(probe->remote_addr, header + 12, 4);
+    __builtin_memcpy(probe->local_addr, header + 16, 4);
+  } else {
+    probe->family = AF_INET6;
+    __builtin_memcpy(probe->remote_addr, header + 8, 16);
+    __builtin_memcpy(probe->local_addr, header + 24, 16);
+  }
+  probe->remote_port = (__u16)(tcp[0] << 8 | tcp[1]);
+  probe->local_port = (__u16)(tcp[2] << 8 | tcp[3]);
+  probe->netns_inode = skb->dev->nd_net.net->ns.inum;
+  probe->boot_ns = bpf_ktime_get_boot_ns();
+  bpf_ringbuf_submit(probe, BPF_RB_NO_WAKEUP);
+}
+
+/* tcp_send_reset fires for every reset the kernel sends: with a socket for an abort (close
+ * with SO_LINGER 0, a full queue...), with none (6.10 and later) for a segment that found no
+ * socket, from tcp_v4_send_reset and tcp_v6_send_reset. Only the second kind, and only for a
+ * SYN without ACK, is a connection attempt nobody listened for; the check on sk is one
+ * comparison, so a reset with a socket costs next to nothing. The tracepoint's third argument
+ * (enum sk_rst_reason, 6.10) is not declared: older kernels have two, and the verifier
+ * refuses a read past the last one. */
+SEC("tp_btf/tcp_send_reset")
+int BPF_PROG(connwatch_tcp_send_reset, const struct sock *sk, const struct sk_buff *skb) {
+  unsigned char tcp[TCP_FLAGS_BYTE + 1];
+  const unsigned char *head;
+
+  if (sk || !skb) return 0;
+  head = skb->head;
+  if (bpf_probe_read_kernel(tcp, sizeof(tcp), head + skb->transport_header) != 0) return 0;
+  if ((tcp[TCP_FLAGS_BYTE] & (TCP_FLAG_SYN | TCP_FLAG_ACK)) != TCP_FLAG_SYN) return 0;
+  emit_probe(skb, head + skb->network_header, tcp);
   return 0;
 }

@@ -1,9 +1,11 @@
-/* The records the eBPF program (connwatch_events.bpf.c) writes into its ring buffer and
- * sources/bpf_events.cpp parses: one when a TCP socket opens, one when it closes; the exporter
- * joins them by cookie. Shared by both sides, so they use only the kernel's fixed-width UAPI
- * types and have no implicit padding (the static assertions on each side check the sizes,
- * which also tell the two kinds apart): the program and the exporter are always built
- * together, and the parser refuses a record of any other size. */
+/* The records the eBPF programs (connwatch_events.bpf.c) write into their ring buffer and
+ * sources/bpf_events.cpp parses: one when a TCP socket opens, one when it closes (the
+ * exporter joins them by cookie), and one when a SYN found no socket and was answered with a
+ * reset (an inbound connection attempt to a closed port). Shared by both sides, so they use
+ * only the kernel's fixed-width UAPI types and have no implicit padding (the static
+ * assertions on each side check the sizes, which also tell the three kinds apart): the
+ * program and the exporter are always built together, and the parser refuses a record of
+ * any other size. */
 #ifndef CONNWATCH_BPF_CONNWATCH_EVENTS_H_
 #define CONNWATCH_BPF_CONNWATCH_EVENTS_H_
 
@@ -56,6 +58,20 @@ struct connwatch_close {
   __u8 outcome;      /* CONNWATCH_OUTCOME_* */
   __u8 old_state;    /* the TCP state the socket closed from (TCP_* of include/net/tcp_states.h) */
   __u8 reserved[8];  /* zero */
+};
+
+/* Written when the kernel answers a SYN (without ACK) that found no socket, listening or
+ * otherwise, with a reset: tcp_v4_send_reset and tcp_v6_send_reset with no socket. Nothing
+ * of a process: none was involved. 56 bytes. */
+struct connwatch_probe {
+  __u64 netns_inode;    /* the receiving device's namespace: skb->dev->nd_net->ns.inum */
+  __u64 boot_ns;        /* bpf_ktime_get_boot_ns() when the reset was sent */
+  __u8 local_addr[16];  /* the SYN's destination; network byte order, IPv4 in the first 4 */
+  __u8 remote_addr[16]; /* the SYN's source */
+  __u16 local_port;     /* host byte order: the SYN's destination port */
+  __u16 remote_port;    /* the SYN's source port */
+  __u16 family;         /* AF_INET or AF_INET6 */
+  __u8 reserved[2];     /* zero */
 };
 
 #endif /* CONNWATCH_BPF_CONNWATCH_EVENTS_H_ */

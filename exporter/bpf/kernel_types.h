@@ -79,6 +79,21 @@ struct tcp_sock {
   __u64 bytes_acked;
 };
 
+/* include/linux/netdevice.h: the namespace a device, and so a segment it received, is in. */
+struct net_device {
+  possible_net_t nd_net;
+};
+
+/* include/linux/skbuff.h: the headers are offsets from head (network_header to the IP
+ * header, transport_header to the TCP header), and head points at bytes that have no BTF
+ * type, so they are read with bpf_probe_read_kernel. */
+struct sk_buff {
+  struct net_device *dev;
+  unsigned char *head;
+  __u16 transport_header;
+  __u16 network_header;
+};
+
 #pragma clang attribute pop
 
 #endif /* CONNWATCH_BPF_KERNEL_TYPES_H_ */

@@ -1,5 +1,5 @@
-// The ring buffer's parsers never crash on any record, each refuses every size but its own,
-// and the join never makes a comm longer than the kernel's.
+// The ring buffer's three parsers never crash on any record, each refuses every size but
+// its own, and the join never makes a comm longer than the kernel's.
 #include <cstdint>
 #include <cstdlib>
 #include <span>
@@ -20,5 +20,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     connwatch::JoinOpenRecord(opened, event);
     if (event.comm.size() > CONNWATCH_COMM_LEN) std::abort();
   }
+  connwatch::InboundProbe probe;
+  bool probed = connwatch::ParseBpfProbeRecord(record, probe);
+  if (probed && size != sizeof(connwatch_probe)) std::abort();
+  if (probed && probe.local.family != probe.family) std::abort();
   return 0;
 }

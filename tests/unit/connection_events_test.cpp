@@ -1,5 +1,6 @@
-// The event collector: its modes, and the sock_diag source end to end on the real kernel
-// (a loopback connection of this process arrives through the thread's queue).
+// The event collector: its modes, and the sock_diag and eBPF sources end to end on the real
+// kernel (a loopback connection of this process, or a connect to a closed port, arrives
+// through the thread's queues).
 #include "sources/connection_events.h"
 
 #include <arpa/inet.h>
@@ -11,6 +12,7 @@
 #include <chrono>
 #include <thread>
 
+#include "sources/bpf_events.h"
 #include "support/loopback_pair.h"
 
 namespace connwatch {
@@ -113,6 +115,94 @@ TEST(ConnectionEventsTest, AFloodComesInBlocks) {
     EXPECT_FALSE(blocks[i].empty()) << "block " << i;
   }
   EXPECT_EQ(events.lost(), 0u);
+}
+
+// A loopback port nobody listens on: bound by the kernel's choice, then closed.
+uint16_t ClosedPort() {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(address);
+  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  close(fd);
+  return ntohs(address.sin_port);
+}
+
+// `count` connects to 127.0.0.1:`port`; how many the kernel refused.
+size_t ConnectRefused(uint16_t port, size_t count) {
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(port);
+  size_t refused = 0;
+  for (size_t i = 0; i < count; ++i) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 &&
+        errno == ECONNREFUSED) {
+      ++refused;
+    }
+    close(fd);
+  }
+  return refused;
+}
+
+size_t ProbesTo(const std::vector<InboundProbe>& probes, uint16_t port) {
+  size_t found = 0;
+  for (const InboundProbe& probe : probes) found += probe.local_port == port;
+  return found;
+}
+
+// sock_diag has no notification for a segment that found no socket: no probes, ever.
+TEST(ConnectionEventsTest, SockDiagSourceHasNoProbes) {
+  ConnectionEvents events(EventsMode::kSockDiag, "/proc");
+  ASSERT_EQ(events.source(), EventSource::kSockDiag);
+  ASSERT_EQ(ConnectRefused(ClosedPort(), 3), 3u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  std::vector<InboundProbe> probes;
+  events.TakeProbes(probes);
+  EXPECT_TRUE(probes.empty());
+}
+
+class ConnectionEventsEbpfTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!BpfEventsBuilt()) GTEST_SKIP() << "built without eBPF (CONNWATCH_BPF)";
+    if (geteuid() != 0) GTEST_SKIP() << "not root: loading needs CAP_BPF and CAP_PERFMON";
+    events_ = std::make_unique<ConnectionEvents>(EventsMode::kEbpf, "/proc");
+    ASSERT_EQ(events_->source(), EventSource::kEbpf);
+  }
+  std::unique_ptr<ConnectionEvents> events_;
+};
+
+TEST_F(ConnectionEventsEbpfTest, ProbesArriveThroughTheirQueue) {
+  const uint16_t port = ClosedPort();
+  ASSERT_EQ(ConnectRefused(port, 2), 2u);
+  std::vector<InboundProbe> probes;
+  for (int i = 0; i < 30 && ProbesTo(probes, port) < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    events_->TakeProbes(probes);
+  }
+  EXPECT_EQ(ProbesTo(probes, port), 2u);
+  std::vector<ConnectionEvent> closed;  // the two connecting sockets' failed closes
+  events_->Take(closed);
+  events_->TakeProbes(probes);
+  EXPECT_EQ(ProbesTo(probes, port), 2u) << "taken twice";
+  EXPECT_EQ(events_->lost(), 0u);
+}
+
+// Beyond kMaxQueuedProbes between two takes, probes are dropped and counted as lost.
+TEST_F(ConnectionEventsEbpfTest, ProbesBeyondTheBoundAreLost) {
+  const size_t beyond = 100;
+  ASSERT_EQ(ConnectRefused(ClosedPort(), kMaxQueuedProbes + beyond), kMaxQueuedProbes + beyond);
+  for (int i = 0; i < 50 && events_->lost() < beyond; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_GE(events_->lost(), beyond);
+  std::vector<InboundProbe> probes;
+  events_->TakeProbes(probes);
+  EXPECT_EQ(probes.size(), kMaxQueuedProbes);
 }
 
 }  // namespace

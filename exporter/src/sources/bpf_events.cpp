@@ -22,6 +22,7 @@ namespace connwatch {
 
 static_assert(sizeof(connwatch_open) == 48, "connwatch_events.h changed: update both sides");
 static_assert(sizeof(connwatch_close) == 88, "connwatch_events.h changed: update both sides");
+static_assert(sizeof(connwatch_probe) == 56, "connwatch_events.h changed: update both sides");
 static_assert(sizeof(OpenedSocket::comm) == CONNWATCH_COMM_LEN);
 
 namespace {
@@ -93,6 +94,24 @@ void JoinOpenRecord(const OpenedSocket& opened, ConnectionEvent& event) {
   event.comm.assign(opened.comm, strnlen(opened.comm, sizeof(opened.comm)));
 }
 
+bool ParseBpfProbeRecord(std::span<const uint8_t> record, InboundProbe& probe) {
+  connwatch_probe raw;
+  if (record.size() != sizeof(raw)) return false;
+  std::memcpy(&raw, record.data(), sizeof(raw));
+  if (raw.family != AF_INET && raw.family != AF_INET6) return false;
+  if (raw.reserved[0] != 0 || raw.reserved[1] != 0) return false;
+
+  probe = InboundProbe{};
+  probe.family = raw.family == AF_INET ? Family::kIpv4 : Family::kIpv6;
+  probe.local = AddressFrom(raw.local_addr, probe.family);
+  probe.local_port = raw.local_port;
+  probe.remote = AddressFrom(raw.remote_addr, probe.family);
+  probe.remote_port = raw.remote_port;
+  probe.netns_inode = raw.netns_inode;
+  probe.boot_seconds = BootSeconds(raw.boot_ns);
+  return true;
+}
+
 // Called from libbpf's C: no exception may cross it. A record with no memory left for it is
 // dropped and counted as lost.
 int BpfEvents::OnRecord(void* context, void* data, size_t size) {
@@ -106,6 +125,15 @@ int BpfEvents::OnRecord(void* context, void* data, size_t size) {
         self->open_.Remember(cookie, opened);
       } else {
         ++self->malformed_;
+      }
+      return 0;
+    }
+    if (size == sizeof(connwatch_probe)) {
+      InboundProbe probe;
+      if (!ParseBpfProbeRecord(record, probe)) {
+        ++self->malformed_;
+      } else if (self->probes_into_ != nullptr) {
+        self->probes_into_->push_back(probe);
       }
       return 0;
     }
@@ -224,7 +252,7 @@ std::unique_ptr<BpfEvents> BpfEvents::Open(std::string& error) {
     return nullptr;
   }
   if (int rc = connwatch_events_bpf__attach(skeleton); rc != 0) {
-    error = Failure("attaching to tp_btf/inet_sock_set_state", -rc, report);
+    error = Failure("attaching to tp_btf/inet_sock_set_state and tcp_send_reset", -rc, report);
     connwatch_events_bpf__destroy(skeleton);
     return nullptr;
   }
@@ -249,11 +277,13 @@ BpfEvents::~BpfEvents() {
 
 int BpfEvents::fd() const { return ring_buffer__epoll_fd(ring_); }
 
-size_t BpfEvents::Drain(std::vector<ConnectionEvent>& out) {
+size_t BpfEvents::Drain(std::vector<ConnectionEvent>& out, std::vector<InboundProbe>* probes) {
   drain_into_ = &out;
+  probes_into_ = probes;
   drained_ = 0;
   ring_buffer__consume(ring_);  // an error here can only be a bad ring: nothing to retry
   drain_into_ = nullptr;
+  probes_into_ = nullptr;
   return drained_;
 }
 
@@ -277,7 +307,7 @@ BpfEvents::BpfEvents(connwatch_events_bpf* skeleton, ring_buffer* ring)
     : skeleton_(skeleton), ring_(ring) {}
 BpfEvents::~BpfEvents() { (void)skeleton_, (void)ring_; }  // both null: Open never made one
 int BpfEvents::fd() const { return -1; }
-size_t BpfEvents::Drain(std::vector<ConnectionEvent>&) { return 0; }
+size_t BpfEvents::Drain(std::vector<ConnectionEvent>&, std::vector<InboundProbe>*) { return 0; }
 uint64_t BpfEvents::lost() const { return 0; }
 
 #endif

@@ -4,6 +4,8 @@
 // connect()ed, its cgroup and namespace, the outcome, the duration and the final byte
 // counters. The program writes one record when a socket opens and one when it closes; Drain
 // joins them by cookie (sources/open_sockets.h) and hands on one ConnectionEvent per close.
+// A second program, on tcp_send_reset, writes a record for each SYN that found no socket (a
+// connection attempt to a closed port), handed on as an InboundProbe.
 // Needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN) to load and the kernel's BTF; holds the
 // 16 MiB ring in kernel memory and up to about 6 MB of open records here.
 //
@@ -32,8 +34,8 @@ namespace connwatch {
 // bpftool and libbpf); otherwise Open always fails and says so.
 bool BpfEventsBuilt();
 
-// Pure parsers of the ring buffer's two records (exporter/bpf/connwatch_events.h), told apart
-// by size. False for a record of another size or with a value the program never writes.
+// Pure parsers of the ring buffer's three records (exporter/bpf/connwatch_events.h), told
+// apart by size. False for a record of another size or with a value the program never writes.
 // The open record (struct connwatch_open): its cookie and what it says.
 bool ParseBpfOpenRecord(std::span<const uint8_t> record, uint64_t& cookie, OpenedSocket& opened);
 // The close record (struct connwatch_close): everything but who opened the socket and when;
@@ -43,6 +45,8 @@ bool ParseBpfCloseRecord(std::span<const uint8_t> record, ConnectionEvent& event
 // What the open record adds to its close. Nothing is sanitized: comm holds the raw bytes up
 // to the first NUL.
 void JoinOpenRecord(const OpenedSocket& opened, ConnectionEvent& event);
+// The probe record (struct connwatch_probe): a SYN the kernel reset for want of a socket.
+bool ParseBpfProbeRecord(std::span<const uint8_t> record, InboundProbe& probe);
 
 class BpfEvents {
  public:
@@ -57,9 +61,11 @@ class BpfEvents {
 
   // The ring buffer's epoll fd (ring_buffer__epoll_fd), for the reader's poll.
   int fd() const;
-  // Consumes every record ready now, appending to `out`; returns how many it appended. One
-  // thread at a time; no system call, so it works after the capabilities are dropped.
-  size_t Drain(std::vector<ConnectionEvent>& out);
+  // Consumes every record ready now, appending closed connections to `out` and probes to
+  // `probes` (skipped when it is null: a caller that counts connections only); returns how
+  // many connections it appended. One thread at a time; no system call, so it works after
+  // the capabilities are dropped.
+  size_t Drain(std::vector<ConnectionEvent>& out, std::vector<InboundProbe>* probes = nullptr);
   // Records lost since Open: the program found the ring full, or no memory was left here to
   // hold them.
   uint64_t lost() const;
@@ -77,6 +83,7 @@ class BpfEvents {
   ring_buffer* ring_;
   OpenSockets open_;
   std::vector<ConnectionEvent>* drain_into_ = nullptr;  // set for the duration of Drain
+  std::vector<InboundProbe>* probes_into_ = nullptr;    // likewise; may stay null
   size_t drained_ = 0;
   uint64_t malformed_ = 0;
   uint64_t dropped_ = 0;  // records with no memory left to hold them (counted in lost())

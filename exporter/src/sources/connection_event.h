@@ -1,6 +1,7 @@
 // One TCP connection that ended: what an event source (sources/bpf_events.h for eBPF,
 // sources/sock_destroy.h for sock_diag destroy notifications) saw when its socket closed.
 // Connections that open and close between two samples are only ever seen this way.
+// And InboundProbe, a connection attempt that found no socket at all.
 #pragma once
 
 #include <sys/types.h>
@@ -50,6 +51,20 @@ struct ConnectionEvent {
   bool has_bytes = false;
   uint64_t bytes_acked = 0;
   uint64_t bytes_received = 0;
+};
+
+// A SYN to a port nobody listens on, which the kernel answered with a reset: no socket ever
+// existed, so only the eBPF source sees it (its tcp_send_reset program); sock_diag has no
+// notification for a segment that found no socket. Local is the SYN's destination, remote
+// its source (spoofable: a SYN needs no handshake).
+struct InboundProbe {
+  Family family = Family::kIpv4;
+  IpAddress local;
+  uint16_t local_port = 0;
+  IpAddress remote;
+  uint16_t remote_port = 0;
+  uint64_t netns_inode = 0;  // the namespace of the device that received it; 0 unknown
+  double boot_seconds = 0;   // CLOCK_BOOTTIME seconds when the reset was sent
 };
 
 // The fields a socket (model.h) and its close record share, copied from one to the other:

@@ -132,8 +132,9 @@ void ConnectionEvents::ReadSubscribers(std::vector<ConnectionEvent>& batch) {
   }
 }
 
-void ConnectionEvents::Enqueue(std::vector<ConnectionEvent>& batch) {
-  if (batch.empty()) return;
+void ConnectionEvents::Enqueue(std::vector<ConnectionEvent>& batch,
+                               std::vector<InboundProbe>& probes) {
+  if (batch.empty() && probes.empty()) return;
   std::lock_guard<std::mutex> lock(queue_mutex_);
   size_t room = kMaxQueuedEvents > queued_ ? kMaxQueuedEvents - queued_ : 0;
   size_t taken = 0;
@@ -148,28 +149,43 @@ void ConnectionEvents::Enqueue(std::vector<ConnectionEvent>& batch) {
   queued_ += taken;
   overflowed_ += batch.size() - taken;
   batch.clear();
+
+  size_t probe_room = kMaxQueuedProbes > probes_.size() ? kMaxQueuedProbes - probes_.size() : 0;
+  size_t probes_taken = 0;
+  try {
+    for (; probes_taken < std::min(probe_room, probes.size()); ++probes_taken) {
+      probes_.push_back(probes[probes_taken]);
+    }
+  } catch (const std::bad_alloc&) {
+    // As above.
+  }
+  overflowed_ += probes.size() - probes_taken;
+  probes.clear();
 }
 
 void ConnectionEvents::Run() {
   std::vector<ConnectionEvent> batch;
+  std::vector<InboundProbe> probes;
   while (true) {
     pollfd stop{stop_fd_, POLLIN, 0};
     // The destroy subscribers are read on the same timer: at 20,000 closes a second their
     // 8 MiB buffers hold 0.4 s, and a wakeup per notification would cost more than it saves.
     if (poll(&stop, 1, kReadEveryMs) > 0) return;
     try {
-      if (bpf_) bpf_->Drain(batch);
+      if (bpf_) bpf_->Drain(batch, &probes);
       if (source_ == EventSource::kSockDiag) ReadSubscribers(batch);
     } catch (const std::bad_alloc&) {
       // No memory for the records read (a tight RLIMIT_AS, an exhausted host): an exception
       // out of this thread would abort the exporter. What was read is dropped and counted,
       // with the record that found no room; the rest stays in the kernel for the next read.
       std::lock_guard<std::mutex> lock(queue_mutex_);
-      overflowed_ += batch.size() + 1;
+      overflowed_ += batch.size() + probes.size() + 1;
       batch.clear();
       batch.shrink_to_fit();
+      probes.clear();
+      probes.shrink_to_fit();
     }
-    Enqueue(batch);
+    Enqueue(batch, probes);
   }
 }
 
@@ -187,6 +203,16 @@ void ConnectionEvents::Take(std::vector<ConnectionEvent>& out) {
     out.insert(out.end(), std::make_move_iterator(block.begin()),
                std::make_move_iterator(block.end()));
   }
+}
+
+void ConnectionEvents::TakeProbes(std::vector<InboundProbe>& out) {
+  std::lock_guard<std::mutex> lock(queue_mutex_);
+  if (out.empty()) {
+    out.swap(probes_);
+  } else {
+    out.insert(out.end(), probes_.begin(), probes_.end());
+  }
+  probes_.clear();
 }
 
 // The kernel counts what it could not deliver to a netlink socket in sk_drops, which

@@ -5,6 +5,10 @@
 // connected, exact durations; CAP_BPF and CAP_PERFMON) and sock_diag destroy notifications
 // (sources/sock_destroy.h; no privilege; one subscriber per network namespace, the other
 // namespaces' made inside them by the namespace registry). Off: only the samples.
+//
+// Besides closed connections, the eBPF source reports inbound probes: SYNs that found no
+// socket and were reset (TakeProbes). The sock_diag source has none: sock_diag has no
+// notification for a segment that found no socket, as no socket was made or destroyed.
 #pragma once
 
 #include <atomic>
@@ -42,6 +46,9 @@ inline constexpr size_t kMaxQueuedEvents = 400000;
 // handles one block at a time.
 inline constexpr size_t kEventsPerBlock = 16384;
 using EventBlocks = std::vector<std::vector<ConnectionEvent>>;
+// Probes waiting for the next sample, at most: a port scan of the whole port range of one
+// address, twice over (a few MB). Beyond it probes are dropped and counted as lost.
+inline constexpr size_t kMaxQueuedProbes = 65536;
 
 class ConnectionEvents {
  public:
@@ -58,8 +65,12 @@ class ConnectionEvents {
   // kEventsPerBlock, or as one vector.
   void TakeBlocks(EventBlocks& out);
   void Take(std::vector<ConnectionEvent>& out);
-  // Events lost since start: records the eBPF program could not deliver, notifications the
-  // kernel dropped for a full receive buffer, and queue overflow.
+  // Moves every inbound probe queued since the last call to the end of `out` (eBPF only;
+  // with any other source `out` is left as it is).
+  void TakeProbes(std::vector<InboundProbe>& out);
+  // Events lost since start: records the eBPF program could not deliver (closes and probes
+  // alike), notifications the kernel dropped for a full receive buffer, and the overflow of
+  // either queue.
   uint64_t lost() const;
 
   // sock_diag only (otherwise no-ops): subscribes to the destroy notifications of the
@@ -75,7 +86,7 @@ class ConnectionEvents {
   };
   void Run();
   void ReadSubscribers(std::vector<ConnectionEvent>& batch);
-  void Enqueue(std::vector<ConnectionEvent>& batch);
+  void Enqueue(std::vector<ConnectionEvent>& batch, std::vector<InboundProbe>& probes);
   uint64_t OwnSubscriberDrops() const;
 
   const std::string procfs_;
@@ -89,8 +100,9 @@ class ConnectionEvents {
 
   mutable std::mutex queue_mutex_;
   EventBlocks queue_;
-  size_t queued_ = 0;        // events in queue_, under queue_mutex_
-  uint64_t overflowed_ = 0;  // under queue_mutex_
+  size_t queued_ = 0;                 // events in queue_, under queue_mutex_
+  std::vector<InboundProbe> probes_;  // under queue_mutex_, at most kMaxQueuedProbes
+  uint64_t overflowed_ = 0;           // under queue_mutex_
 
   int stop_fd_ = -1;  // an eventfd: wakes the thread to end
   std::thread thread_;
