@@ -55,10 +55,11 @@ TEST(DistinctInWindowTest, OneKeyRepeatedCountsOnce) {
 
 TEST(DistinctInWindowTest, KeysOlderThanTheWindowStopCounting) {
   DistinctInWindow distinct(kWindow);
-  Filled(distinct, 1, 100, 0);    // slice 0
-  Filled(distinct, 2, 50, 130);   // slice 2
+  Filled(distinct, 1, 100, 0);   // slice 0
+  Filled(distinct, 2, 50, 130);  // slice 2
   EXPECT_EQ(distinct.Estimate(250), 150.0);
   EXPECT_EQ(distinct.Estimate(299.9), 150.0) << "slice 0 is still one of the five newest";
+  EXPECT_EQ(distinct.Additions(299.9), 150u);
   EXPECT_EQ(distinct.Estimate(300), 50.0) << "slice 0 has left the window";
   EXPECT_EQ(distinct.Additions(300), 50u);
   EXPECT_EQ(distinct.Estimate(420), 0.0);
@@ -100,6 +101,15 @@ TEST(DistinctInWindowTest, LargeCountsAreWithinTheDocumentedError) {
   }
 }
 
+// Near the registers' ceiling (value 15 in a quarter of them past ~10^7), where the raw
+// HyperLogLog estimate would be 20% high without Ertl's tau term.
+TEST(DistinctInWindowTest, TenMillionKeysAreWithinTheDocumentedError) {
+  for (uint64_t seed = 1; seed <= 2; ++seed) {
+    DistinctInWindow distinct(kWindow);
+    EXPECT_NEAR(Filled(distinct, seed + 77, 10000000, 0), 1e7, 1.2e6) << "seed " << seed;
+  }
+}
+
 TEST(DistinctInWindowTest, TheSketchSlidesAndEmptiesBackToExact) {
   DistinctInWindow distinct(kWindow);
   Filled(distinct, 1, 5000, 0);    // slice 0
@@ -110,6 +120,21 @@ TEST(DistinctInWindowTest, TheSketchSlidesAndEmptiesBackToExact) {
   EXPECT_EQ(distinct.Estimate(460), 0.0) << "slice 2 left";
   EXPECT_EQ(Filled(distinct, 3, 3, 470), 3.0) << "an empty window is exact again";
   EXPECT_TRUE(distinct.exact());
+}
+
+// Slice 5 takes slice 0's place in the ring: what slice 0 held must not carry over.
+TEST(DistinctInWindowTest, ARingPositionIsEmptiedBeforeItsReuse) {
+  DistinctInWindow exact(kWindow);
+  for (int slice = 0; slice <= 5; ++slice) exact.Add(slice, slice * 60.0);
+  EXPECT_EQ(exact.Additions(300), 5u);
+  EXPECT_EQ(exact.Estimate(300), 5.0);
+  DistinctInWindow sketch(kWindow);
+  Filled(sketch, 1, 5000, 0);
+  Filled(sketch, 2, 300, 240);
+  Filled(sketch, 3, 300, 300);
+  ASSERT_FALSE(sketch.exact());
+  EXPECT_EQ(sketch.Additions(300), 600u);
+  EXPECT_NEAR(sketch.Estimate(300), 600, 72) << "12%";
 }
 
 TEST(DistinctInWindowTest, AStepBackInTimeCountsAsTheNewestSlice) {

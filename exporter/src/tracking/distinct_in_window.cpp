@@ -16,9 +16,7 @@ constexpr uint64_t kSliceMask = (uint64_t{1} << 28) - 1;
 constexpr int kQ = 14;
 
 uint32_t Fingerprint(uint64_t hash) { return static_cast<uint32_t>(hash >> 32); }
-int Rank(uint64_t hash) {
-  return std::min(std::countl_zero(static_cast<uint32_t>(hash)), kQ) + 1;
-}
+int Rank(uint64_t hash) { return std::min(std::countl_zero(static_cast<uint32_t>(hash)), kQ) + 1; }
 // Multiply-high maps 32 bits onto a range that is not a power of two without a division.
 int RegisterOf(uint32_t fingerprint) {
   return static_cast<int>((uint64_t{fingerprint} * DistinctInWindow::kRegisters) >> 32);
@@ -113,7 +111,7 @@ int64_t DistinctInWindow::SliceOf(double now) const {
 void DistinctInWindow::Advance(int64_t slice) {
   if (slice <= current_) return;
   if (current_ == kNoSlice || slice - current_ >= kSlices) {
-    Clear();  // everything left the window
+    Clear();  // everything left the window: exact again
   } else {
     for (int64_t step = current_ + 1; step <= slice; ++step) {
       int ring = RingOf(step);
@@ -125,12 +123,6 @@ void DistinctInWindow::Advance(int64_t slice) {
     ring_slice_[RingOf(step)] = step;
   }
   current_ = slice;
-  bool any = std::any_of(ring_adds_.begin(), ring_adds_.end(), [](uint32_t n) { return n > 0; });
-  if (!exact_ && !any) {  // the sketch's window emptied: exact again
-    buffer_.fill(0);
-    exact_ = true;
-    exact_count_ = 0;
-  }
   if (exact_ && exact_count_ > 0) RebuildExact();
 }
 

@@ -7,15 +7,16 @@
 // the whole window after its last addition. Two representations share one buffer:
 //
 // - exact (sparse): up to kExactLimit keys held as 32-bit fingerprints with the slice each
-//   was last seen in. Below kExactLimit keys in the window the count is exact (fingerprints
-//   of different keys collide with probability about n^2 / 2^33: 5e-6 at 200).
+//   was last seen in, the table rebuilt without the keys that left the window. Exact for as
+//   long as the window never held more than kExactLimit keys (fingerprints of different keys
+//   collide with probability about n^2 / 2^33: 5e-6 at 200).
 // - sketch (dense): past kExactLimit, one HyperLogLog per slice (768 4-bit registers), the
 //   window's union taken by register-wise max and estimated with Ertl's improved estimator
 //   (arXiv:1702.01284, "New cardinality estimation algorithms for HyperLogLog sketches"),
 //   which needs no switch between linear counting and the raw estimate and stays unbiased
 //   from a few hundred keys to ~10^7. Relative standard error 1.04/sqrt(768) = 3.8%; the unit
-//   tests hold it within 12% (about 3 sigma) at 300, 1000, 10^4, 10^5 and 10^6 keys. It returns
-//   to exact when the window empties.
+//   tests hold it within 12% (about 3 sigma) at 300, 1000, 10^4, 10^5, 10^6 and 10^7 keys.
+//   It is exact again once a whole window passes without a key.
 //
 // Time is passed in (`now`, seconds, any epoch); a `now` older than the newest seen counts as
 // the newest (clocks step back; nothing is unlearned). Not thread-safe.
@@ -44,7 +45,7 @@ class DistinctInWindow {
 
   // `key` is mixed here (Mix64): any injective encoding of what is counted will do.
   void Add(uint64_t key, double now);
-  // Distinct keys in the window at `now` (exact below kExactLimit, else estimated).
+  // Distinct keys in the window at `now` (exact while exact(), else estimated).
   double Estimate(double now) const;
   // Add() calls in the window at `now` (exact, per slice like the keys).
   uint64_t Additions(double now) const;
@@ -70,7 +71,7 @@ class DistinctInWindow {
 
   double slice_seconds_;
   double window_seconds_;
-  int64_t current_ = INT64_MIN;  // the newest slice seen; INT64_MIN: none yet
+  int64_t current_ = INT64_MIN;                // the newest slice seen; INT64_MIN: none yet
   std::array<int64_t, kSlices> ring_slice_{};  // the slice each ring position holds
   std::array<uint32_t, kSlices> ring_adds_{};  // Add() calls in it
   bool exact_ = true;

@@ -59,9 +59,8 @@ void InboundProbes::Observe(const IpAddress& peer, const std::string& remote_zon
   auto count = counts_.find(remote_zone);
   if (count == counts_.end()) count = counts_.emplace(remote_zone, 0).first;
   ++count->second;
-  Probes& probes = peers_.Touch(UnmapV4(peer), [this](const Probes& held) {
-    return held.ports.Empty(now_);
-  });
+  Probes& probes =
+      peers_.Touch(UnmapV4(peer), [this](const Probes& held) { return held.ports.Empty(now_); });
   if (probes.remote_zone != remote_zone) probes.remote_zone = remote_zone;
   probes.ports.Add(local_port, now);
   probes.last_seen = std::max(probes.last_seen, now);

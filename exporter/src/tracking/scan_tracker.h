@@ -42,8 +42,8 @@ struct ScanActor {
 
 struct ActorTargets {
   ScanActor actor;
-  uint64_t targets = 0;    // distinct (address, port) failed against in the window, estimated
-  double last_seen = 0;    // `now` of its latest failure
+  uint64_t targets = 0;  // distinct (address, port) failed against in the window, estimated
+  double last_seen = 0;  // `now` of its latest failure
 };
 
 class OutboundScans {
