@@ -61,7 +61,8 @@ TEST(LimitsLoaderTest, BadValuesNameFileLineAndKey) {
       {"limits:\n  beacon:\n    min_connections: 3\n",
        "p.yaml:3:22: limits.beacon.min_connections: must be a number of connections from 4 to "
        "128, got 3"},
-      {"limits:\n  beacon:\n    window: 2d\n", "p.yaml:3:13: limits.beacon.window: must be at most 1d"},
+      {"limits:\n  beacon:\n    window: 2d\n",
+       "p.yaml:3:13: limits.beacon.window: must be at most 1d"},
       {"limits:\n  beacon:\n    window: 0\n",
        "p.yaml:3:13: limits.beacon.window: duration must be greater than 0"},
       {"limits:\n  beacon:\n    every: 1m\n",

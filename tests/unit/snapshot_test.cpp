@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "base/read_file.h"
+#include "metrics/detections.h"
 #include "metrics/exposition.h"
 #include "metrics/families.h"
 #include "policy/evaluator.h"
@@ -165,6 +166,31 @@ std::vector<ConnectionEvent> ClosesBetweenSamples(const Snapshot& snapshot) {
   return {sent, refused};
 }
 
+// A beacon (every 60 s for 30 minutes), a scan of 60 targets that refused, and a peer that
+// probed 25 closed ports: one finding of each detection.
+void FeedDetections(Detections& detections) {
+  const double boot_to_unix = 1800000000 - 2000;
+  FlowLabels beacon{"curl", "outbound", "external", "", "", ""};
+  IpAddress c2 = *ParseIpAddress("203.0.113.50");
+  for (int i = 0; i < 30; ++i) {
+    detections.ObserveCounted({beacon, c2, 443, true, 100.0 + 60 * i, 0}, nullptr, boot_to_unix);
+  }
+  FlowLabels scanner{"nmap", "outbound", "internal", "", "", ""};
+  for (int i = 0; i < 60; ++i) {
+    IpAddress target = *ParseIpAddress("10.1.0." + std::to_string(i + 1));
+    detections.ObserveCounted({scanner, target, 22, false, 1900.0 + i * 0.01, 0}, nullptr,
+                              boot_to_unix);
+  }
+  std::vector<InboundProbe> probes(25);
+  for (size_t i = 0; i < probes.size(); ++i) {
+    probes[i].remote = *ParseIpAddress("198.51.100.7");
+    probes[i].local_port = static_cast<uint16_t>(1000 + i);
+    probes[i].boot_seconds = 1950;
+  }
+  static const ZoneClassifier kZones;
+  detections.ObserveProbes(probes, kZones, {}, boot_to_unix);
+}
+
 std::string Exposition(Snapshot snapshot, const Policy* policy = nullptr) {
   // What varies from run to run: the clock and the build.
   snapshot.timestamp_seconds = 1800000000;
@@ -183,12 +209,16 @@ std::string Exposition(Snapshot snapshot, const Policy* policy = nullptr) {
   static const ZoneClassifier kDefaultZones;
   ledger.CountClosed(ClosedConnectionsSnapshot(snapshot, closes, kDefaultZones, {}), closes, 100);
   FindingEvents finding_events;
+  Detections detections;
   if (policy != nullptr) {
     evaluation = Evaluate(*policy, snapshot);
     finding_events.ObserveLive(snapshot, *evaluation, 100, 1800000000);
-    view = {&*evaluation,   false,      {{"listeners", 0}},
-            true,           1800000000, static_cast<double>(policy->limits.long_connection.count()),
-            &finding_events};
+    FeedDetections(detections);
+    detections.Judge(*policy, 1800000000);
+    view = {&*evaluation,       false,
+            {{"listeners", 0}}, true,
+            1800000000,         static_cast<double>(policy->limits.long_connection.count()),
+            &finding_events,    &detections};
   }
   EventsView events{&ledger, policy != nullptr ? &finding_events : nullptr, EventSource::kOff, 0};
   std::string text = SerializeFamilies(

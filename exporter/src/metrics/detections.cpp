@@ -5,7 +5,7 @@
 #include <cstdio>
 
 #include "base/text.h"
-#include "metrics/families.h"
+#include "metrics/families.h"  // kFindingLabelNames
 #include "metrics/metric_names.h"
 #include "policy/evaluator.h"
 
@@ -25,12 +25,12 @@ ScanActor ActorOf(const FlowLabels& labels) {
 // about, with the fields that do not apply empty.
 LabelValues DetectionLabels(const char* check, const std::string& process,
                             const std::string& remote_address, const std::string& remote_port,
-                            const char* direction, const std::string& zone,
-                            const std::string& exe, const std::string& netns,
-                            const std::string& k8s_namespace, const std::string& pod,
-                            const std::string& container) {
-  return {check,     process, "",  "tcp", "",   "", remote_address, remote_port, direction, zone,
-          "",        exe,     netns, k8s_namespace, pod, container};
+                            const char* direction, const std::string& zone, const std::string& exe,
+                            const std::string& netns, const std::string& k8s_namespace,
+                            const std::string& pod, const std::string& container) {
+  return {check,          process,       "",        "tcp",    "", "",
+          remote_address, remote_port,   direction, zone,     "", exe,
+          netns,          k8s_namespace, pod,       container};
 }
 
 void AppendSeries(const LabelValues& values, size_t max_series, MetricFamily& family,
@@ -65,9 +65,8 @@ void Detections::ObserveCounted(const CountedConnection& counted, const Process*
     return;
   }
   if (labels.remote_zone == kLoopbackZone) return;
-  BeaconPair pair{labels.process,     labels.k8s_namespace,    labels.pod,
-                  labels.container,   labels.remote_zone,      UnmapV4(counted.remote),
-                  counted.remote_port};
+  BeaconPair pair{labels.process,     labels.k8s_namespace,    labels.pod,         labels.container,
+                  labels.remote_zone, UnmapV4(counted.remote), counted.remote_port};
   beacon_tracker_.Observe(pair, when);
   beacons_changed_ = true;
   if (owner != nullptr) pair_owners_[pair] = {owner->comm, owner->exe, owner->argv0};
@@ -78,7 +77,8 @@ void Detections::ObserveProbes(std::span<const InboundProbe> probes, const ZoneC
                                double boot_to_unix) {
   for (const InboundProbe& probe : probes) {
     IpAddress peer = UnmapV4(probe.remote);
-    probes_.Observe(peer, zones.Classify(peer), probe.local_port, probe.boot_seconds + boot_to_unix);
+    probes_.Observe(peer, zones.Classify(peer), probe.local_port,
+                    probe.boot_seconds + boot_to_unix);
     auto place = places.find(probe.netns_inode);
     probed_[peer] = place != places.end() ? place->second : ProbedNamespace{};
   }
@@ -194,8 +194,8 @@ void AddDetectionFamilies(const Detections& detections, size_t max_series,
   families.push_back(evicted.Build(SIZE_MAX, dropped));
 }
 
-void AppendDetectionFindings(const Detections& detections, size_t max_series,
-                             MetricFamily& family, uint64_t& dropped) {
+void AppendDetectionFindings(const Detections& detections, size_t max_series, MetricFamily& family,
+                             uint64_t& dropped) {
   for (const JudgedBeacon& judged : detections.beacons()) {
     if (!judged.finding) continue;
     const BeaconPair& pair = judged.result.pair;
@@ -207,10 +207,10 @@ void AppendDetectionFindings(const Detections& detections, size_t max_series,
   for (const JudgedScan& scan : detections.outbound_scans()) {
     if (!scan.finding) continue;
     const ScanActor& actor = scan.targets.actor;
-    AppendSeries(DetectionLabels("outbound_scan", actor.process, "", "", "outbound",
-                                 actor.remote_zone, "", "", actor.k8s_namespace, actor.pod,
-                                 actor.container),
-                 max_series, family, dropped);
+    AppendSeries(
+        DetectionLabels("outbound_scan", actor.process, "", "", "outbound", actor.remote_zone, "",
+                        "", actor.k8s_namespace, actor.pod, actor.container),
+        max_series, family, dropped);
   }
   for (const JudgedProbes& probes : detections.inbound_scans()) {
     if (!probes.finding) continue;
@@ -220,18 +220,6 @@ void AppendDetectionFindings(const Detections& detections, size_t max_series,
                                  probed.k8s_namespace, probed.pod, ""),
                  max_series, family, dropped);
   }
-}
-
-void AddDetections(const Detections& detections, const MetricsOptions& options,
-                   std::map<std::string, uint64_t>& dropped, std::vector<MetricFamily>& families) {
-  for (MetricFamily& family : families) {
-    if (family.name != metric::kFindingInfo.name) continue;
-    uint64_t findings_dropped = 0;
-    AppendDetectionFindings(detections, options.max_finding_series, family, findings_dropped);
-    dropped[metric::kFindingInfo.name] += findings_dropped;
-  }
-  AddDetectionFamilies(detections, options.max_series, options.max_finding_series, dropped,
-                       families);
 }
 
 }  // namespace connwatch

@@ -66,7 +66,7 @@ struct ProbedNamespace {
 
 struct JudgedProbes {
   PeerProbes probes;
-  bool finding = false;  // at or above limits.scan.ports, not from loopback
+  bool finding = false;    // at or above limits.scan.ports, not from loopback
   ProbedNamespace probed;  // of the peer's latest probe
 };
 
@@ -76,8 +76,7 @@ class Detections {
 
   // A connection the ledger counted; `owner` is the process that made it when known
   // (nullptr: only its name is), `boot_to_unix` what turns its boot-clock time into Unix.
-  void ObserveCounted(const CountedConnection& counted, const Process* owner,
-                      double boot_to_unix);
+  void ObserveCounted(const CountedConnection& counted, const Process* owner, double boot_to_unix);
   // Connection attempts to ports nobody listens on; `places` says where each namespace is,
   // by inode (connwatch's own is 0; a namespace not in it is connwatch's own).
   void ObserveProbes(std::span<const InboundProbe> probes, const ZoneClassifier& zones,
@@ -114,14 +113,6 @@ class Detections {
   std::vector<JudgedProbes> inbound_;
   bool beacons_changed_ = false;
 };
-
-struct MetricsOptions;
-
-// Everything below, for BuildFamilies: the findings go to the connwatch_finding_info family
-// already in `families` (none: no findings), after its other series.
-void AddDetections(const Detections& detections, const MetricsOptions& options,
-                   std::map<std::string, uint64_t>& dropped,
-                   std::vector<prometheus::MetricFamily>& families);
 
 // connwatch_beacons, connwatch_beacon_score, connwatch_outbound_scan_targets,
 // connwatch_inbound_probes_total, connwatch_detection_keys and _evicted_total. Series with

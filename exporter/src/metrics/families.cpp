@@ -183,8 +183,9 @@ std::string AgeSourceLabel(const Snapshot& snapshot, size_t socket) {
 
 // The verdicts of the policy checks.
 void AddCheckFamilies(const Snapshot& snapshot, const Evaluation& evaluation,
-                      const FindingEvents* finding_events, const MetricsOptions& options,
+                      const PolicyView& view, const MetricsOptions& options,
                       CumulativeCounters& counters, std::vector<MetricFamily>& families) {
+  const FindingEvents* finding_events = view.finding_events;
   FamilyBuilder active(metric::kCheckActive, MetricType::Gauge, {"check"});
   for (int check = 0; check < kCheckCount; ++check) {
     active.Set({CheckName(static_cast<Check>(check))}, evaluation.active[check] ? 1 : 0);
@@ -239,6 +240,13 @@ void AddCheckFamilies(const Snapshot& snapshot, const Evaluation& evaluation,
   families.push_back(paths.Build(options.max_series, counters.series_dropped));
   families.push_back(deleted.Build(options.max_series, counters.series_dropped));
   MetricFamily finding_info = findings.Build(options.max_finding_series, counters.series_dropped);
+  // Live findings first, then the detections', then those held after their connection
+  // ended: what the cap drops is the oldest news.
+  if (view.detections != nullptr) {
+    uint64_t dropped = 0;
+    AppendDetectionFindings(*view.detections, options.max_finding_series, finding_info, dropped);
+    counters.series_dropped[metric::kFindingInfo.name] += dropped;
+  }
   if (finding_events != nullptr) {
     uint64_t dropped = 0;
     AppendHeldFindings(finding_events->held(), options.max_finding_series, finding_info, dropped);
@@ -561,11 +569,12 @@ std::vector<MetricFamily> BuildFamilies(const Snapshot& snapshot, double sample_
   if (policy != nullptr) {
     AddPolicyStateFamilies(*policy, counters, families);
     if (evaluation != nullptr) {
-      AddCheckFamilies(snapshot, *evaluation, policy->finding_events, options, counters, families);
+      AddCheckFamilies(snapshot, *evaluation, *policy, options, counters, families);
     }
   }
   if (policy != nullptr && policy->detections != nullptr) {
-    AddDetections(*policy->detections, options, counters.series_dropped, families);
+    AddDetectionFamilies(*policy->detections, options.max_series, options.max_finding_series,
+                         counters.series_dropped, families);
   }
   socket_families.BuildCapped(options, counters, families);
   families.push_back(ContainerInfoFamily(snapshot, options, counters));

@@ -100,7 +100,7 @@ inline constexpr Info kConntrackTimestamps{
 inline constexpr Info kStateErrors{
     "connwatch_state_errors_total",
     "Failures to load or save the persisted state, by operation and file (baseline, "
-    "connections)."};
+    "connections, beacons)."};
 inline constexpr Info kHttpConnectionsRejected{
     "connwatch_http_connections_rejected_total",
     "HTTP connections the front closed or refused: header_timeout, peer_limit, total_limit, "
@@ -135,7 +135,8 @@ inline constexpr Info kFindingEvents{
 inline constexpr Info kBeacons{
     "connwatch_beacons",
     "Pairs of a process and a remote address and port whose connection starts are periodic "
-    "(beacon score at or above limits.beacon.min_score) and that no paths rule allows as a beacon."};
+    "(beacon score at or above limits.beacon.min_score) and that no paths rule allows as a "
+    "beacon."};
 inline constexpr Info kBeaconScore{
     "connwatch_beacon_score",
     "How periodic the connection starts of a process to one remote address and port are, 0 to 1, "

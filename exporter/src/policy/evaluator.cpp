@@ -425,8 +425,8 @@ Evaluation Evaluate(const Policy& policy, const Snapshot& snapshot) {
 }
 
 bool BeaconAllowed(const std::vector<PathRule>& rules, const Process& owner,
-                   const Workload& workload, std::string_view netns,
-                   const std::string& remote_zone, uint16_t remote_port) {
+                   const Workload& workload, std::string_view netns, const std::string& remote_zone,
+                   uint16_t remote_port) {
   return std::any_of(rules.begin(), rules.end(), [&](const PathRule& rule) {
     return rule.beacon_allowed && ProtocolMatchesTransport(rule.protocol, Transport::kTcp) &&
            (rule.direction == Direction::kNone || rule.direction == Direction::kOutbound) &&

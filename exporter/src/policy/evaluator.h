@@ -77,7 +77,7 @@ Evaluation Evaluate(const Policy& policy, const Snapshot& snapshot);
 // such a pair may be periodic (metrics/detections.h). As for every rule, an `exe` pattern
 // matches only a known executable.
 bool BeaconAllowed(const std::vector<PathRule>& rules, const Process& owner,
-                   const Workload& workload, std::string_view netns,
-                   const std::string& remote_zone, uint16_t remote_port);
+                   const Workload& workload, std::string_view netns, const std::string& remote_zone,
+                   uint16_t remote_port);
 
 }  // namespace connwatch

@@ -92,7 +92,8 @@ void ReadLimits(YamlReader& reader, const YamlNode& node, Limits& limits) {
   if (const YamlNode* beacon = YamlReader::Value(fields, "beacon")) {
     ReadBeacon(reader, *beacon, limits.beacon);
   }
-  if (const YamlNode* scan = YamlReader::Value(fields, "scan")) ReadScan(reader, *scan, limits.scan);
+  if (const YamlNode* scan = YamlReader::Value(fields, "scan"))
+    ReadScan(reader, *scan, limits.scan);
 }
 
 }  // namespace connwatch

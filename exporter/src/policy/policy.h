@@ -94,7 +94,7 @@ struct BeaconLimits {
   // Fewer in the window: no score. 24, not fewer: at 12 connections 8% of Poisson-timed
   // series score 0.8 or more, at 24 0.5% (tests/unit/beacon_score_test.cpp prints the table).
   uint32_t min_connections = 24;
-  double min_score = 0.8;             // at or above: a finding
+  double min_score = 0.8;  // at or above: a finding
   bool operator==(const BeaconLimits&) const = default;
 };
 

@@ -86,8 +86,8 @@ std::optional<double> ReadPolicyScore(YamlReader& reader, const YamlNode& node,
   }
   const std::string& text = node.value;
   // Plain decimals only: no exponent, sign, hex, inf or nan that strtod would take.
-  bool decimal = !text.empty() && text.size() <= 16 && text.front() != '.' &&
-                 text.back() != '.' && std::count(text.begin(), text.end(), '.') <= 1 &&
+  bool decimal = !text.empty() && text.size() <= 16 && text.front() != '.' && text.back() != '.' &&
+                 std::count(text.begin(), text.end(), '.') <= 1 &&
                  std::all_of(text.begin(), text.end(),
                              [](char c) { return (c >= '0' && c <= '9') || c == '.'; });
   double value = decimal ? std::strtod(text.c_str(), nullptr) : -1;

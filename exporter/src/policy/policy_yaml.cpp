@@ -150,6 +150,17 @@ void EmitNetworkProcesses(const std::vector<NetworkProcessRule>& rules, std::ost
   }
 }
 
+void EmitLimits(const Limits& limits, std::ostringstream& out) {
+  out << "limits:\n  long_connection: " << FormatDuration(limits.long_connection) << "\n";
+  out << "  udp_server_after: " << limits.udp_server_after << "\n";
+  out << "  finding_hold: " << FormatDuration(limits.finding_hold) << "\n";
+  out << "  beacon:\n    window: " << FormatDuration(limits.beacon.window) << "\n";
+  out << "    min_connections: " << limits.beacon.min_connections << "\n";
+  out << "    min_score: " << limits.beacon.min_score << "\n";
+  out << "  scan:\n    targets: " << limits.scan.targets << "\n";
+  out << "    ports: " << limits.scan.ports << "\n";
+}
+
 }  // namespace
 
 std::string PolicyToYaml(const Policy& policy) {
@@ -227,15 +238,7 @@ std::string PolicyToYaml(const Policy& policy) {
       EmitItem(entries, out);
     }
   }
-  out << "limits:\n  long_connection: " << FormatDuration(policy.limits.long_connection) << "\n";
-  out << "  udp_server_after: " << policy.limits.udp_server_after << "\n";
-  out << "  finding_hold: " << FormatDuration(policy.limits.finding_hold) << "\n";
-  const BeaconLimits& beacon = policy.limits.beacon;
-  out << "  beacon:\n    window: " << FormatDuration(beacon.window)
-      << "\n    min_connections: " << beacon.min_connections << "\n    min_score: " << beacon.min_score
-      << "\n";
-  out << "  scan:\n    targets: " << policy.limits.scan.targets
-      << "\n    ports: " << policy.limits.scan.ports << "\n";
+  EmitLimits(policy.limits, out);
   out << "baseline:\n  learn_for: " << FormatDuration(policy.baseline.learn_for) << "\n";
   return out.str();
 }

@@ -126,7 +126,7 @@ void ConnectionLedger::CountEnd(Live& entry, const ConnectionEvent& event, doubl
 void ConnectionLedger::ReportEnd(const Live& entry, const ConnectionEvent& event) {
   bool established = entry.established || event.outcome == EventOutcome::kEstablished;
   if (!established && entry.labels.direction != "outbound") return;
-  double when = event.start_boot_seconds > 0        ? event.start_boot_seconds
+  double when = event.start_boot_seconds > 0                   ? event.start_boot_seconds
                 : entry.first_seen_boot > 0 && !entry.baseline ? entry.first_seen_boot
                                                                : event.end_boot_seconds;
   if (when <= 0) return;
