@@ -196,6 +196,8 @@ TEST(PolicySummaryTest, OfTheDefaultPolicy) {
             "  paths: inactive (section absent)\n"
             "  long connections: longer than 1h\n"
             "  deleted executables: always active (processes holding sockets)\n"
+            "  beacons: 24 or more connections in 1h scoring 0.8 or more\n"
+            "  scans: 50 failed targets of a process or 20 closed ports probed by a peer in 5m\n"
             "baseline learning: learns for 5m, then adds the learned rules to the sections above "
             "(activating absent ones)\n");
 }
@@ -240,8 +242,23 @@ TEST(PolicySummaryTest, OfAFullPolicy) {
             "  paths: active (3 allowed paths)\n"
             "  long connections: longer than 1h30m\n"
             "  deleted executables: always active (processes holding sockets)\n"
+            "  beacons: 24 or more connections in 1h scoring 0.8 or more\n"
+            "  scans: 50 failed targets of a process or 20 closed ports probed by a peer in 5m\n"
             "baseline learning: learns for 2d, then adds the learned rules to the sections above "
             "(activating absent ones)\n");
+}
+
+TEST(PolicySummaryTest, SaysHowManyPathsAllowBeacons) {
+  PolicyLoadResult result = ParsePolicy(
+      "paths:\n  - {port: 443, beacon: allowed}\n  - {port: 80}\nlimits:\n  beacon:\n"
+      "    window: 2m\n    min_connections: 12\n    min_score: 0.9\n",
+      "p.yaml");
+  ASSERT_TRUE(result.policy.has_value());
+  std::string summary = SummarizePolicy(*result.policy);
+  EXPECT_NE(summary.find("  beacons: 12 or more connections in 2m scoring 0.9 or more (1 path "
+                         "allows them)\n"),
+            std::string::npos)
+      << summary;
 }
 
 TEST(PolicySummaryTest, OfEmptySectionsSaysTheyAllowNothing) {

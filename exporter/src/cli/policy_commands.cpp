@@ -21,6 +21,21 @@ std::string PluralCount(size_t count, const char* singular, const char* plural) 
 
 }  // namespace
 
+// The detections need connection events (serve's --collect.events), not a section.
+void DetectionsSummary(const Policy& policy, std::ostream& out) {
+  const BeaconLimits& beacon = policy.limits.beacon;
+  size_t allowed = 0;
+  if (policy.paths) {
+    for (const PathRule& rule : *policy.paths) allowed += rule.beacon_allowed ? 1 : 0;
+  }
+  out << "  beacons: " << beacon.min_connections << " or more connections in "
+      << FormatDuration(beacon.window) << " scoring " << beacon.min_score << " or more";
+  if (allowed > 0) out << " (" << allowed << (allowed == 1 ? " path allows" : " paths allow");
+  if (allowed > 0) out << " them)";
+  out << "\n  scans: " << policy.limits.scan.targets << " failed targets of a process or "
+      << policy.limits.scan.ports << " closed ports probed by a peer in 5m\n";
+}
+
 std::string SummarizePolicy(const Policy& policy) {
   std::ostringstream out;
   out << "policy: " << policy.source << "\n";
@@ -70,6 +85,7 @@ std::string SummarizePolicy(const Policy& policy) {
   out << "  long connections: longer than " << FormatDuration(policy.limits.long_connection)
       << "\n";
   out << "  deleted executables: always active (processes holding sockets)\n";
+  DetectionsSummary(policy, out);
   out << "baseline learning: ";
   if (policy.baseline.learn_for.count() == 0) {
     out << "off (learn_for 0)\n";
