@@ -40,6 +40,10 @@ import time
 import urllib.parse
 
 REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+# The process names a client run by this interpreter goes by: its executable's basename while
+# it runs, and once it has exited, in an eBPF record, its comm (argv[0]'s basename, cut at 15).
+PYTHON_CLIENT_NAMES = {os.path.basename(os.path.realpath(sys.executable)),
+                       os.path.basename(sys.executable)[:15]}
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _PR_SET_PDEATHSIG = 1

@@ -103,8 +103,7 @@ SCANNER = textwrap.dedent("""\
     print(refused, flush=True)
     """)
 
-CLIENT_NAME = os.path.basename(os.path.realpath(sys.executable))
-CLIENT_NAMES = {CLIENT_NAME, os.path.basename(sys.executable)[:15]}
+CLIENT_NAMES = h.PYTHON_CLIENT_NAMES
 
 
 def setUpModule():

@@ -85,8 +85,7 @@ CLIENT = textwrap.dedent("""\
     """)
 
 CLIENT_NAME = os.path.basename(os.path.realpath(sys.executable))
-# Once the client has exited, eBPF's record names it by its comm (its argv[0], cut at 15).
-CLIENT_NAMES = {CLIENT_NAME, os.path.basename(sys.executable)[:15]}
+CLIENT_NAMES = h.PYTHON_CLIENT_NAMES
 
 
 def setUpModule():

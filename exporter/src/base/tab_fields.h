@@ -1,7 +1,7 @@
 // Lines of tab-separated fields that hold hostile text (process names, pod names): '\',
 // tab and newline inside a field are written as \\, \t and \n, every other byte as it is, so
 // a name with any bytes at all, invalid UTF-8 included, comes back exactly as it was. The
-// beacon tracker's state file uses it; the held findings file escapes the same way.
+// beacon tracker's state file and the held findings file use it.
 #pragma once
 
 #include <optional>

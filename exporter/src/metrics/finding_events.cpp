@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "base/hash_combine.h"
+#include "base/tab_fields.h"
 #include "metrics/families.h"
 
 namespace connwatch {
@@ -22,35 +23,6 @@ LabelValues CountLabels(const LabelValues& finding) {
 
 double StartUnixOf(const ConnectionEvent& event, double now_boot, double now_unix) {
   return event.start_boot_seconds > 0 ? now_unix - (now_boot - event.start_boot_seconds) : 0;
-}
-
-void Escape(std::string_view text, std::string& out) {
-  for (char c : text) {
-    if (c == '\\')
-      out += "\\\\";
-    else if (c == '\t')
-      out += "\\t";
-    else if (c == '\n')
-      out += "\\n";
-    else
-      out += c;
-  }
-}
-
-std::vector<std::string> SplitUnescaped(std::string_view line) {
-  std::vector<std::string> fields(1);
-  for (size_t i = 0; i < line.size(); ++i) {
-    char c = line[i];
-    if (c == '\t') {
-      fields.emplace_back();
-    } else if (c == '\\' && i + 1 < line.size()) {
-      char next = line[++i];
-      fields.back() += next == 't' ? '\t' : next == 'n' ? '\n' : next;
-    } else {
-      fields.back() += c;
-    }
-  }
-  return fields;
 }
 
 constexpr std::string_view kHeldHeader = "# connwatch held findings 1\n";
@@ -187,7 +159,7 @@ std::string FormatHeldFindings(const std::deque<HeldFinding>& held) {
     text += number;
     for (const std::string& label : finding.labels) {
       text += '\t';
-      Escape(label, text);
+      AppendTabField(label, text);
     }
     text += '\n';
   }
@@ -201,9 +173,10 @@ std::optional<std::vector<HeldFinding>> ParseHeldFindings(std::string_view text)
   while (!text.empty()) {
     size_t end = text.find('\n');
     if (end == std::string_view::npos) return std::nullopt;  // torn: never written so
-    std::vector<std::string> fields = SplitUnescaped(text.substr(0, end));
+    std::optional<std::vector<std::string>> split = SplitTabFields(text.substr(0, end));
     text.remove_prefix(end + 1);
-    if (fields.size() != 6 + kFindingLabelCount) return std::nullopt;
+    if (!split || split->size() != 6 + kFindingLabelCount) return std::nullopt;
+    std::vector<std::string>& fields = *split;
     HeldFinding finding;
     try {
       finding.ended_unix = std::stod(fields[0]);
