@@ -25,8 +25,8 @@ FlowLabels Outbound(const char* process, const char* zone) {
 }
 
 // `count` connections of `labels` to address:port, `every` seconds apart, ending just now.
-void Beacon(Detections& detections, const FlowLabels& labels, const char* address,
-            uint16_t port, int count, double every, const Process* owner = nullptr) {
+void Beacon(Detections& detections, const FlowLabels& labels, const char* address, uint16_t port,
+            int count, double every, const Process* owner = nullptr) {
   IpAddress remote = Ip(address);
   for (int i = 0; i < count; ++i) {
     double when = 10000 - every * (count - i);
@@ -59,8 +59,7 @@ TEST(DetectionsTest, APeriodicPairIsABeaconAndARandomOneIsNot) {
   std::exponential_distribution<double> gap(1.0 / 60);
   double when = 10000 - 2400;
   for (int i = 0; i < 30; ++i, when += gap(rng)) {
-    detections.ObserveCounted({other, Ip("203.0.113.6"), 443, true, when, 0}, nullptr,
-                              kBootToUnix);
+    detections.ObserveCounted({other, Ip("203.0.113.6"), 443, true, when, 0}, nullptr, kBootToUnix);
   }
   detections.Judge(WithLimits(), kNow);
   ASSERT_EQ(detections.beacons().size(), 2u);
@@ -130,14 +129,12 @@ TEST(DetectionsTest, FailedConnectsToManyTargetsAreAnOutboundScan) {
   // A client retrying one dead server fails against one target.
   FlowLabels retry = Outbound("app", "internal");
   for (int i = 0; i < 500; ++i) {
-    detections.ObserveCounted({retry, Ip("10.0.9.9"), 5432, false, 9990, 0}, nullptr,
-                              kBootToUnix);
+    detections.ObserveCounted({retry, Ip("10.0.9.9"), 5432, false, 9990, 0}, nullptr, kBootToUnix);
   }
   detections.Judge(WithLimits(), kNow);
   ASSERT_EQ(detections.outbound_scans().size(), 2u);
   EXPECT_TRUE(Checks(detections).empty()) << "49 targets: below 50";
-  detections.ObserveCounted({scanner, Ip("10.0.0.200"), 22, false, 9991, 0}, nullptr,
-                            kBootToUnix);
+  detections.ObserveCounted({scanner, Ip("10.0.0.200"), 22, false, 9991, 0}, nullptr, kBootToUnix);
   detections.Judge(WithLimits(), kNow);
   EXPECT_EQ(Checks(detections), std::vector<std::string>{"outbound_scan"});
   detections.Judge(WithLimits(), kNow + 300);
