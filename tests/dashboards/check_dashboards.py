@@ -15,10 +15,12 @@ values the variable queries themselves return, $__range 5m, $__rate_interval 1m,
 against Prometheus's HTTP API and must return a non-empty result. A failure names the
 dashboard, the panel title and the expr.
 
---start-stack runs, in a private network namespace on 127.0.0.1: the real connwatch
+--start-stack runs, in a private network namespace on 127.0.0.1 (and a pod's namespace linked to
+it by a veth pair, 10.237.1.0/30, for the beacon and scans): the real connwatch
 (CONNWATCH_BIN, default build/connwatch) with a test policy that makes every panel non-empty
-(an unexpected listener, a down service, an unexpected network process, path violations and
-connections older than limits.long_connection: 1s), sockholder children (SOCKHOLDER_BIN,
+(an unexpected listener, a down service, an unexpected network process, path violations,
+connections older than limits.long_connection: 1s, a beacon, an outbound and an inbound scan;
+with --collect.events=ebpf and --collector.netns=all), sockholder children (SOCKHOLDER_BIN,
 default build/tests/sockholder) holding those sockets, and a Prometheus (PROMETHEUS_BIN)
 scraping connwatch every second; then the live checks. Needs root (network namespace).
 
@@ -153,6 +155,11 @@ COUNTER_WRAPPERS = ("rate(", "irate(", "increase(", "resets(")
 
 # The pod the private stack's rogue holder runs in (a Deployment's pod name).
 POD_NAME = "web-7d9f8b6c5d-x2k4q"
+# The pod's own network namespace, linked by a veth pair to the stack's: the stack's end and
+# the pod's address, in a /30 no other test uses (10.x: the built-in "internal" zone). The
+# detections need a peer that is not loopback (loopback is never beacon-scored nor an
+# inbound scan).
+STACK_ADDR, POD_ADDR = "10.237.1.1", "10.237.1.2"
 
 # Set by main(): the Prometheus base URL for live checks and how long to retry them.
 LIVE = {"url": None, "settle": 0.0}
@@ -623,7 +630,8 @@ class LiveTest(unittest.TestCase):
 
 
 class Stack:
-    """connwatch + sockholders + Prometheus in a private network namespace on 127.0.0.1."""
+    """connwatch + sockholders + Prometheus in a private network namespace on 127.0.0.1, and
+    a pod's namespace linked to it (STACK_ADDR, POD_ADDR), removed with the stack."""
 
     def __init__(self):
         import tempfile
@@ -635,8 +643,11 @@ class Stack:
         sys.path.insert(0, os.path.join(REPO_ROOT, "tests", "e2e"))
         import cgroups
         import connwatch_harness as h
+        import netns  # before enter_private_netns: it remembers the namespace started in
         self.h = h
         self.cgroups = cgroups
+        self.netns = netns
+        self.lab = None
         self.tmp = tempfile.TemporaryDirectory(prefix="cw-dashboards-")
         self.holders = []
         self.cw = None
@@ -652,7 +663,7 @@ class Stack:
 
     def start(self):
         h = self.h
-        h.install_watchdog(120)
+        self.netns.install_watchdog(120)  # h's, and it deletes the pod's namespace
         h.enter_private_netns()
         web_port = h.free_tcp_port()
         down_port = h.free_tcp_port()
@@ -677,10 +688,11 @@ listeners:
   - {{process: connwatch, bind: loopback}}
   - {{process: prometheus, bind: loopback}}
   - {{process: cw-dash-web, port: {web_port}, protocol: tcp}}
+  - {{process: cw-dash-app, protocol: tcp}}
 expected_services:
   - {{name: web, port: {web_port}, protocol: tcp, process: cw-dash-web}}
   - {{name: db, port: {down_port}, protocol: tcp, process: cw-dash-db}}
-network_processes: [connwatch, prometheus, cw-dash-web, {json.dumps(me)}]
+network_processes: [connwatch, prometheus, cw-dash-web, cw-dash-app, {json.dumps(me)}]
 # Prometheus inbound: this check's own queries, each a short connection that would otherwise
 # be a held path_violation finding and, a few hundred queries on, push the stack's real
 # findings past --findings.max-series.
@@ -689,17 +701,28 @@ paths:
   - {{process: prometheus, direction: inbound, remote_zone: loopback}}
   - {{process: connwatch, direction: inbound, remote_zone: loopback}}
   - {{process: {json.dumps(me)}, direction: outbound, remote_zone: loopback}}
+  - {{process: {json.dumps(me)}, direction: outbound, remote_zone: internal}}
+  - {{process: cw-dash-app, direction: inbound, remote_zone: internal}}
+# The detections within seconds: the beacon below makes 16 connections in 4 s, the scan 60
+# failed connects to 60 closed ports of one peer.
 limits:
   long_connection: 1s
+  beacon: {{window: 1m, min_connections: 12, min_score: 0.8}}
+  scan: {{targets: 40, ports: 20}}
 baseline:
   learn_for: 0s
 """)
         storage = os.path.join(self.tmp.name, "storage")
         os.mkdir(storage)
-        # The connection events (the default auto; the harness turns them off unless asked):
-        # the failed connects and the short connection below never live through a sample.
+        # The connection events from eBPF (the harness turns them off unless asked): the
+        # failed connects and the short connection below never live through a sample, the
+        # beacon's starts are exact, and only eBPF sees probes of closed ports.
+        # Every namespace (the harness reads only its own unless asked): the inbound scan's
+        # pod is the one whose socket connwatch sees in the probed namespace. That brings in
+        # the machine's other namespaces too, and their findings: room for them all.
         self.cw = h.Connwatch(f"--config.file={policy}", f"--storage.path={storage}",
-                              f"--path.rootfs={self.rootfs}", "--collect.events=auto",
+                              f"--path.rootfs={self.rootfs}", "--collect.events=ebpf",
+                              "--collector.netns=all", "--findings.max-series=2000",
                               interval="1s").start()
         self.prom = h.Prometheus([f"127.0.0.1:{self.cw.port}"], job="connwatch",
                                  scrape_interval="1s", rule_files=RULE_FILES).start()
@@ -709,10 +732,13 @@ baseline:
             got = self.prom.query('count by (check) (connwatch_finding_info{check=~".+"})')
             checks = {r["metric"].get("check") for r in got}
             want = {"unexpected_listener", "expected_service_down", "unexpected_network_process",
-                    "path_violation", "long_connection", "deleted_executable"}
+                    "path_violation", "long_connection", "deleted_executable", "beacon",
+                    "outbound_scan", "inbound_scan"}
             assert want <= checks, f"findings so far: {sorted(checks)}"
             if self.pod_cgroup:
                 assert self.prom.query(f'connwatch_finding_info{{pod="{POD_NAME}"}}'), "no pod"
+                assert self.prom.query(f'connwatch_finding_info{{check="inbound_scan",'
+                                       f'pod="{POD_NAME}"}}'), "no inbound scan of the pod"
             assert self.prom.query("rate(connwatch_samples_total[1m])"), "no rate yet"
             # The rules evaluate (every second, as the scrape): the recordings the anomaly
             # panels draw, and an alert without `for` firing (the short connection below).
@@ -749,23 +775,41 @@ for port, data in (({closed_port}, None), ({closed_port}, None), ({web_port}, b"
         raise SystemExit(f"127.0.0.1:{{port}} accepted a connection")
 """
         subprocess.run(self.in_pod() + [sys.executable, "-c", script], check=True, timeout=30)
-        # The detection panels (issue 16), from the pod too: a client calling the web listener
-        # on a strict 0.25 s rhythm, more connections than limits.beacon.min_connections (12
-        # by default) within its window (a beacon), then connects to 60 distinct closed ports
-        # (an outbound scan, and probes of local ports nobody listens on).
+        # The detection panels (issue 16), from the pod too, to the pod's own namespace (not
+        # loopback): a client calling the pod's listener there on a strict 0.25 s rhythm, more
+        # connections than limits.beacon.min_connections within its window (a beacon), then
+        # connects to 60 distinct closed ports there (an outbound scan of the client, and
+        # probes from STACK_ADDR of ports nobody listens on in the pod's namespace: an inbound
+        # scan, whose pod is the one whose socket connwatch sees in that namespace).
+        app_port = self.pod_listener()
         detections = f"""
 import socket, time
 for _ in range(16):
-    socket.create_connection(("127.0.0.1", {web_port}), timeout=5).close()
+    socket.create_connection(("{POD_ADDR}", {app_port}), timeout=5).close()
     time.sleep(0.25)
 for port in range(1024, 1084):
     with socket.socket() as s:
         try:
-            s.connect(("127.0.0.1", port))
+            s.connect(("{POD_ADDR}", port))
         except ConnectionRefusedError:
-            pass
+            continue
+        raise SystemExit(f"{POD_ADDR}:{{port}} accepted a connection")
 """
         subprocess.run(self.in_pod() + [sys.executable, "-c", detections], check=True, timeout=30)
+
+    def pod_listener(self):
+        """The pod's own network namespace, linked to the stack's, with a listener in it owned
+        by a process of the pod (which accepts, so no backlog fills); returns its port."""
+        netns = self.netns
+        self.lab = netns.Lab()
+        name = self.lab.add_namespace("pod")
+        self.lab.link(name, [f"{STACK_ADDR}/30"], [f"{POD_ADDR}/30"])
+        app = self.h.Holder(self.exe("cw-dash-app"),
+                            [f"--netns-inode={netns.netns_inode(name)}", "--accept",
+                             "--tcp-listen", f"{POD_ADDR}:0"],
+                            prefix=self.in_pod() + netns.exec_prefix(name))
+        self.holders.append(app)
+        return app.ready["tcp_listen"][0]["port"]
 
     def in_pod(self):
         """A command prefix that runs what follows inside the pod's container cgroup (from its
@@ -807,6 +851,8 @@ for port in range(1024, 1084):
             holder.stop()
         if getattr(self, "cgroup_made", None):
             self.cgroups.remove(self.cgroup_made)
+        if self.lab is not None:
+            self.lab.close()
         if self.prom is not None:
             self.prom.stop()
         if self.cw is not None:
