@@ -23,7 +23,14 @@ Steps (each wait bounded, at most WAIT seconds):
      arrives with process="cw-outsider".
   4. cw-long holds an established pair beyond limits.long_connection (3s) ->
      ConnwatchLongConnection arrives with process="cw-long", not before the limit.
-  5. connwatch is killed (SIGKILL, as an attacker would) -> ConnwatchHostNotReporting
+  5. cw-beacon (a copy of the Python interpreter, so that its process name is its own)
+     connects every 0.25 s with 30% jitter to a server in a peer namespace the test made
+     (10.237.0.2, over a veth from 10.237.0.1: 10.237.0.0/30, zone internal), each
+     connection a few bytes and closed, seen by the connection events (--collect.events=auto)
+     under limits.beacon {window: 10s, min_connections: 12} -> ConnwatchBeacon arrives with
+     process="cw-beacon", its description naming the peer and its score; the client stops ->
+     the window empties and the resolved notice arrives.
+  6. connwatch is killed (SIGKILL, as an attacker would) -> ConnwatchHostNotReporting
      arrives for its instance.
 Every notification must arrive at the receiver its severity routes to (critical -> pager,
 warning -> ticket, info -> null).
@@ -47,10 +54,44 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import connwatch_harness as h  # noqa: E402
+import netns  # noqa: E402
 
 WAIT = 30.0  # seconds: the bound of every wait for a notification
 FOR = "2s"  # every `for:` of the rules under test
 LONG_LIMIT = 3.0  # limits.long_connection of the test policy, seconds
+# The beacon's peer: a namespace of this test's own, on a /30 no other test uses.
+BEACON_HOST, BEACON_PEER, BEACON_PORT = "10.237.0.1", "10.237.0.2", 18300
+BEACON_WINDOW = 10.0  # limits.beacon.window of the test policy, seconds
+
+# The peer's server: accepts on BEACON_PORT and reads each connection to its end.
+BEACON_SERVER = """\
+import socket, sys, threading
+listener = socket.socket()
+listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+listener.bind((sys.argv[1], int(sys.argv[2])))
+listener.listen(64)
+print("READY", flush=True)
+def drain(conn):
+    with conn:
+        while conn.recv(4096):
+            pass
+while True:
+    conn, _ = listener.accept()
+    threading.Thread(target=drain, args=(conn,), daemon=True).start()
+"""
+
+# The beacon: until its standard input closes (or 120 s pass), a connection every 0.25 s
+# with 30% uniform jitter, each sending a few bytes and closed.
+BEACON_CLIENT = """\
+import random, select, socket, sys, time
+rng = random.Random(7)
+deadline = time.monotonic() + 120
+while time.monotonic() < deadline:
+    with socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5) as s:
+        s.sendall(b"beat")
+    if select.select([sys.stdin], [], [], rng.uniform(0.175, 0.325))[0]:
+        break
+"""
 
 RULES_DIR = os.path.join(h.REPO_ROOT, "rules")
 ALERTS_FILE = os.path.join(RULES_DIR, "connwatch_alerts.yaml")
@@ -89,6 +130,14 @@ groups:
         for: 1m
         labels: {severity: warning}
         annotations: *ann
+      - alert: ConnwatchBeacon
+        expr: connwatch_beacons{job="connwatch"} > 0
+        for: 1m
+        labels: {severity: warning, mitre_technique: T1071}
+        annotations:
+          summary: 'stand-in {{ $labels.alertname }}'
+          description: 'host {{ $labels.instance }} process {{ $labels.process }} peers {{ range printf "connwatch_finding_info{check=\\"beacon\\",instance=%q}" $labels.instance | query }}{{ .Labels.remote_address }} {{ end }}score {{ with printf "connwatch_beacon_score{instance=%q}" $labels.instance | query }}{{ . | first | value }}{{ end }}'
+          runbook_url: 'https://example.invalid/RUNBOOK.md'
       - alert: ConnwatchHostNotReporting
         expr: up{job="connwatch"} == 0
         for: 1m
@@ -202,13 +251,15 @@ def run_tool(*args):
 class AlertChainTest(unittest.TestCase):
     """Test methods run in name order on one chain; the last one kills connwatch."""
 
-    cw = prom = am = hook = None
+    cw = prom = am = hook = lab = None
     holders = []
+    children = []
     timings = []
 
     @classmethod
     def setUpClass(cls):
         h.enter_private_netns()  # before any thread: the webhook thread inherits it
+        netns.install_watchdog(280)
         cls.tmp = tempfile.mkdtemp(prefix="cw-e2e-alerts-")
         cls.t0 = time.monotonic()
         try:
@@ -224,6 +275,19 @@ class AlertChainTest(unittest.TestCase):
         for name in ("cw-svc", "cw-rogue", "cw-outsider", "cw-long"):
             h.install_executable(bindir, name)
         cls.exe = lambda name: os.path.join(bindir, name)
+        cls.bindir = bindir
+        # The interpreter copied under the beacon's own name: its comm and its executable's
+        # basename are both cw-beacon, alive or exited.
+        h.install_executable(bindir, "cw-beacon", source=os.path.realpath(sys.executable))
+
+        cls.lab = netns.Lab()
+        cls.peer = cls.lab.add_namespace("beacon")
+        cls.lab.link(cls.peer, [f"{BEACON_HOST}/30"], [f"{BEACON_PEER}/30"])
+        server = cls._child(netns.exec_prefix(cls.peer) + [
+            sys.executable, "-c", BEACON_SERVER, BEACON_PEER, str(BEACON_PORT)],
+            stdout=subprocess.PIPE)
+        if server.stdout.readline().strip() != b"READY":
+            raise AssertionError("the beacon peer's server did not start")
 
         # The rules under test: a copy with every `for:` shortened.
         if os.environ.get("CONNWATCH_E2E_STANDIN_RULES") == "1":
@@ -264,17 +328,20 @@ listeners:
 expected_services:
   - {{name: e2esvc, port: {cls.svc_port}, protocol: tcp, process: cw-svc}}
 network_processes: [connwatch, prometheus, prometheus-alertmanager, "python3*", cw-svc,
-                    cw-rogue, cw-long]
+                    cw-rogue, cw-long, cw-beacon]
 limits:
   long_connection: {int(LONG_LIMIT)}s
+  beacon: {{window: {int(BEACON_WINDOW)}s, min_connections: 12, min_score: 0.8}}
 baseline:
   learn_for: 0s
 """
         policy_path = h.write_file(cls.tmp, "policy.yaml", policy)
         storage = os.path.join(cls.tmp, "storage")
         os.mkdir(storage)
+        # Connection events (eBPF as root, else sock_diag): the beacon's connections last
+        # milliseconds, between the samples.
         cls.cw = h.Connwatch(f"--config.file={policy_path}", f"--storage.path={storage}",
-                             interval="1s").start()
+                             "--collect.events=auto", interval="1s").start()
         cls.instance = f"127.0.0.1:{cls.cw.port}"
 
         cls.hook = Webhook()
@@ -300,6 +367,13 @@ baseline:
         return holder
 
     @classmethod
+    def _child(cls, args, stdout=subprocess.DEVNULL):
+        proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=stdout,
+                                stderr=subprocess.PIPE, preexec_fn=h._set_pdeathsig)
+        cls.children.append(proc)
+        return proc
+
+    @classmethod
     def mark(cls, what):
         cls.timings.append((what, time.monotonic() - cls.t0))
 
@@ -307,6 +381,10 @@ baseline:
     def tearDownClass(cls):
         for holder in cls.holders:
             holder.stop()
+        for child in cls.children:
+            h.kill_process(child)
+        if cls.lab is not None:
+            cls.lab.close()
         for server in (cls.prom, cls.am, cls.cw):
             if server is not None:
                 server.stop()
@@ -377,7 +455,7 @@ baseline:
         self.assertEqual(rc, 0, f"amtool check-config on the test copy: {out}")
         for name in ("ConnwatchUnexpectedListener", "ConnwatchExpectedServiceDown",
                      "ConnwatchUnexpectedNetworkProcess", "ConnwatchLongConnection",
-                     "ConnwatchHostNotReporting"):
+                     "ConnwatchBeacon", "ConnwatchHostNotReporting"):
             self.assert_alert_defined(name)
 
     def test_1_unexpected_listener_fires_and_resolves(self):
@@ -438,7 +516,33 @@ baseline:
                                 "ConnwatchLongConnection arrived before the pair was 3 s old")
         self.mark(f"LongConnection firing (cw-long) after {took:.1f} s")
 
-    def test_5_host_not_reporting(self):
+    def test_5_beacon_fires_and_resolves(self):
+        self.assertEqual(self.hook.alerts("ConnwatchBeacon"), [],
+                         "ConnwatchBeacon before any beacon ran")
+        start = time.monotonic()
+        beacon = self._child([os.path.join(self.bindir, "cw-beacon"), "-c", BEACON_CLIENT, BEACON_PEER,
+                              str(BEACON_PORT)])
+        try:
+            took, alert = self.expect("ConnwatchBeacon", "firing", start,
+                                      mentions=("cw-beacon", BEACON_PEER), process="cw-beacon")
+        finally:
+            beacon.stdin.close()  # the client stops at its next wait
+            beacon.wait(timeout=10)
+        self.assertEqual(beacon.returncode, 0, beacon.stderr.read().decode()[-500:])
+        # Twelve connections take about 3 s; with `for` shortened to 2s, firing cannot come
+        # sooner than that.
+        self.assertGreaterEqual(took, 3.0, "ConnwatchBeacon before twelve connections")
+        self.assertEqual(alert["labels"].get("remote_zone"), "internal", alert)
+        self.assertEqual(alert["labels"].get("mitre_technique"), "T1071", alert)
+        self.mark(f"Beacon firing (cw-beacon -> {BEACON_PEER}) after {took:.1f} s")
+
+        start = time.monotonic()
+        took, _ = self.expect("ConnwatchBeacon", "resolved", start, process="cw-beacon")
+        self.assertGreaterEqual(took, BEACON_WINDOW - 12 * 0.325,
+                                "ConnwatchBeacon resolved before its connections left the window")
+        self.mark(f"Beacon resolved after {took:.1f} s")
+
+    def test_6_host_not_reporting(self):
         self.assertEqual(self.hook.alerts("ConnwatchHostNotReporting"), [],
                          "ConnwatchHostNotReporting while connwatch was running")
         start = time.monotonic()
@@ -449,5 +553,4 @@ baseline:
 
 
 if __name__ == "__main__":
-    h.install_watchdog(280)
     unittest.main(verbosity=2)
