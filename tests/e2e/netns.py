@@ -48,6 +48,17 @@ def exec_prefix(name):
     return ["ip", "netns", "exec", name]
 
 
+def start_ready(name, args):
+    """Starts `args` inside the named namespace and waits for the line READY on its stdout
+    (a server the test runs there); returns the process, which dies with the test."""
+    proc = subprocess.Popen(exec_prefix(name) + list(args), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, preexec_fn=h._set_pdeathsig)
+    if proc.stdout.readline().strip() != b"READY":
+        h.kill_process(proc)
+        raise AssertionError(f"{args[-3:]} in {name} did not start")
+    return proc
+
+
 def remove_stale_namespaces():
     """Deletes cw-e2e-<pid>-* namespaces whose creating test process no longer exists."""
     try:

@@ -283,11 +283,8 @@ class AlertChainTest(unittest.TestCase):
         cls.lab = netns.Lab()
         cls.peer = cls.lab.add_namespace("beacon")
         cls.lab.link(cls.peer, [f"{BEACON_HOST}/30"], [f"{BEACON_PEER}/30"])
-        server = cls._child(netns.exec_prefix(cls.peer) + [
-            sys.executable, "-c", BEACON_SERVER, BEACON_PEER, str(BEACON_PORT)],
-            stdout=subprocess.PIPE)
-        if server.stdout.readline().strip() != b"READY":
-            raise AssertionError("the beacon peer's server did not start")
+        cls.children.append(netns.start_ready(cls.peer, [
+            sys.executable, "-c", BEACON_SERVER, BEACON_PEER, str(BEACON_PORT)]))
 
         # The rules under test: a copy with every `for:` shortened.
         if os.environ.get("CONNWATCH_E2E_STANDIN_RULES") == "1":
@@ -367,8 +364,8 @@ baseline:
         return holder
 
     @classmethod
-    def _child(cls, args, stdout=subprocess.DEVNULL):
-        proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=stdout,
+    def _child(cls, args):
+        proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, preexec_fn=h._set_pdeathsig)
         cls.children.append(proc)
         return proc

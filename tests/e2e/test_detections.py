@@ -124,12 +124,8 @@ class Detections(unittest.TestCase):
         try:
             cls.peer = cls.lab.add_namespace("peer")
             cls.lab.link(cls.peer, [f"{HOST}/29"], [f"{BEACON_PEER}/29", f"{OTHER_PEER}/29"])
-            cls.server = subprocess.Popen(
-                netns.exec_prefix(cls.peer) + [sys.executable, "-c", SERVER, str(PORT),
-                                               str(ALLOWED_PORT)],
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, preexec_fn=h._set_pdeathsig)
-            if cls.server.stdout.readline().strip() != b"READY":
-                raise AssertionError("the peer's server did not start")
+            cls.server = netns.start_ready(cls.peer, [sys.executable, "-c", SERVER, str(PORT),
+                                                      str(ALLOWED_PORT)])
             cls.policy = h.write_file(cls.tmp, "policy.yaml", POLICY)
             cls.storage = os.path.join(cls.tmp, "state")
             os.mkdir(cls.storage, 0o700)

@@ -111,11 +111,8 @@ class EventsBetweenSamples(unittest.TestCase):
         try:
             cls.peer = cls.lab.add_namespace("peer")
             cls.lab.link(cls.peer, [f"{HOST}/30"], [f"{PEER}/30"])
-            cls.server = subprocess.Popen(
-                netns.exec_prefix(cls.peer) + [sys.executable, "-c", SERVER, PEER, str(OPEN_PORT)],
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, preexec_fn=h._set_pdeathsig)
-            if cls.server.stdout.readline().strip() != b"READY":
-                raise AssertionError("the peer's server did not start")
+            cls.server = netns.start_ready(cls.peer,
+                                           [sys.executable, "-c", SERVER, PEER, str(OPEN_PORT)])
             cls.policy = h.write_file(cls.tmp, "policy.yaml", POLICY)
         except BaseException:
             cls.tearDownClass()
