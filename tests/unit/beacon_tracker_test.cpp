@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <iterator>
 #include <limits>
@@ -120,6 +121,59 @@ TEST(BeaconTracker, AnUnchangedPairIsNotRescored) {
   // The window moves past a's first start: a new set of starts, a new score.
   tracker.Score(3600, 12, 1011 + 3600);
   EXPECT_EQ(tracker.rescored(), 5u);  // a and b both lost their first start
+}
+
+// A full ring that wraps with starts out of order: the oldest start it still holds decides
+// what Expire drops, not the oldest observed.
+TEST(BeaconTracker, ExpireFindsTheOldestStartOfAWrappedRingOutOfOrder) {
+  BeaconTracker tracker;
+  tracker.Observe(Pair("a"), 500);  // early, then much earlier
+  tracker.Observe(Pair("a"), 100);
+  for (size_t i = 2; i < kBeaconStartsPerPair + 2; ++i)  // the two first are overwritten
+    tracker.Observe(Pair("a"), 1000 + static_cast<double>(i));
+  tracker.Expire(600, 1602);  // cutoff 1002: keeps every start left
+  EXPECT_EQ(StartsOf(tracker, Pair("a")).size(), kBeaconStartsPerPair);
+  tracker.Observe(Pair("a"), 900);  // out of order again, then overwritten in its turn
+  tracker.Expire(600, 1600);        // cutoff 1000: drops 900 alone
+  std::vector<double> starts = StartsOf(tracker, Pair("a"));
+  EXPECT_EQ(starts.size(), kBeaconStartsPerPair - 1);
+  EXPECT_EQ(*std::min_element(starts.begin(), starts.end()), 1003);
+}
+
+// Over max_rescores, the pairs scored longest ago go first (never scored before all); the
+// others keep their last score, or wait unreturned when they have none.
+TEST(BeaconTracker, RescoresAtMostMaxRescoresAPairsScoredLongestAgoFirst) {
+  BeaconTracker tracker;
+  for (const char* name : {"a", "b", "c"}) Beat(tracker, Pair(name), 1000, 60, 20);
+  auto first = tracker.Score(3600, 12, 2200, 2);
+  EXPECT_EQ(first.size(), 2u);
+  EXPECT_EQ(tracker.backlog(), 1u);
+  EXPECT_EQ(tracker.rescored(), 2u);
+  auto second = tracker.Score(3600, 12, 2200, 2);
+  EXPECT_EQ(second.size(), 3u) << "the third scored now";
+  EXPECT_EQ(tracker.backlog(), 0u);
+  EXPECT_EQ(tracker.rescored(), 3u) << "the first two were up to date";
+  // The one the first call left was scored last: when all three change, it is the one left
+  // now, with its old score (its last start still the one before the change).
+  std::string last;
+  for (const BeaconResult& result : second)
+    if (std::none_of(first.begin(), first.end(),
+                     [&](const BeaconResult& r) { return r.pair == result.pair; }))
+      last = result.pair.process;
+  ASSERT_FALSE(last.empty());
+  for (const char* name : {"a", "b", "c"}) tracker.Observe(Pair(name), 2300);
+  auto third = tracker.Score(3600, 12, 2400, 2);
+  EXPECT_EQ(tracker.backlog(), 1u);
+  ASSERT_EQ(third.size(), 3u);
+  for (const BeaconResult& result : third) {
+    EXPECT_EQ(result.connections, 21u) << "the count is always today's";
+    EXPECT_EQ(result.last_start_unix, result.pair.process == last ? 2140 : 2300)
+        << result.pair.process;
+  }
+  auto fourth = tracker.Score(3600, 12, 2400, 2);
+  EXPECT_EQ(tracker.backlog(), 0u);
+  EXPECT_EQ(tracker.rescored(), 6u);
+  for (const BeaconResult& result : fourth) EXPECT_EQ(result.last_start_unix, 2300);
 }
 
 TEST(BeaconTracker, StaysBoundedUnderManyPairs) {

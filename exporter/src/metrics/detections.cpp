@@ -16,6 +16,7 @@ using prometheus::MetricFamily;
 using prometheus::MetricType;
 
 constexpr const char* kLoopbackZone = "loopback";
+static_assert(kBeaconRescoresPerSample == 500, "connwatch_beacon_scores_pending's help says 500");
 
 ScanActor ActorOf(const FlowLabels& labels) {
   return {labels.process, labels.remote_zone, labels.k8s_namespace, labels.pod, labels.container};
@@ -91,35 +92,39 @@ void Detections::Judge(const Policy& policy, double now_unix) {
   static const std::vector<PathRule> kNoRules;
   const std::vector<PathRule>& rules = policy.paths ? *policy.paths : kNoRules;
   beacons_.clear();
-  std::unordered_map<BeaconPair, PairOwner, BeaconPairHash> owners;
-  for (BeaconResult& result : beacon_tracker_.Score(window, limits.min_connections, now_unix)) {
+  beacon_tracker_.Score(window, limits.min_connections, now_unix, kBeaconRescoresPerSample,
+                        scored_);
+  for (BeaconResult& result : scored_) {
     JudgedBeacon judged;
-    auto owner = pair_owners_.find(result.pair);
-    Process process;
-    process.name = result.pair.process;
-    if (owner != pair_owners_.end()) {
-      process.comm = owner->second.comm;
-      process.exe = owner->second.exe;
-      process.argv0 = owner->second.argv0;
-      owners.insert(*owner);  // only the scored pairs' owners are kept
+    // Only a pair at or above min_score can be a finding: the paths rules are asked for
+    // those alone (most pairs are not periodic, and a sample judges thousands).
+    if (result.score >= limits.min_score) {
+      auto owner = pair_owners_.find(result.pair);
+      Process process;
+      process.name = result.pair.process;
+      if (owner != pair_owners_.end()) {
+        process.comm = owner->second.comm;
+        process.exe = owner->second.exe;
+        process.argv0 = owner->second.argv0;
+      }
+      Workload workload;
+      workload.k8s_namespace = result.pair.k8s_namespace;
+      workload.pod = result.pair.pod;
+      workload.container = result.pair.container;
+      judged.allowed = BeaconAllowed(rules, process, workload, "", result.pair.remote_zone,
+                                     result.pair.remote_port);
+      judged.finding = !judged.allowed;
+      judged.exe = process.exe;
     }
-    Workload workload;
-    workload.k8s_namespace = result.pair.k8s_namespace;
-    workload.pod = result.pair.pod;
-    workload.container = result.pair.container;
-    judged.allowed = BeaconAllowed(rules, process, workload, "", result.pair.remote_zone,
-                                   result.pair.remote_port);
-    judged.finding = !judged.allowed && result.score >= limits.min_score;
-    judged.exe = process.exe;
     judged.result = std::move(result);
     beacons_.push_back(std::move(judged));
   }
-  // Pairs not yet scored keep their owner too: they are the ones that will be.
-  for (auto& [pair, owner] : pair_owners_) {
-    if (owners.size() >= beacon_tracker_.max_pairs()) break;
-    owners.try_emplace(pair, owner);
+  // The owners of pairs the tracker evicted or expired go once they are as many as the
+  // tracked pairs: a bound of twice max_pairs, with one pass per that many evictions.
+  if (pair_owners_.size() > 2 * beacon_tracker_.max_pairs()) {
+    std::erase_if(pair_owners_,
+                  [&](const auto& entry) { return !beacon_tracker_.Tracks(entry.first); });
   }
-  pair_owners_ = std::move(owners);
 
   scans_.Expire(now_unix);
   outbound_.clear();
@@ -166,6 +171,8 @@ void AddDetectionFamilies(const Detections& detections, size_t max_series,
                 pair.remote_zone, pair.k8s_namespace, pair.pod, pair.container},
                judged.result.score);
   }
+  FamilyBuilder pending(metric::kBeaconScoresPending, MetricType::Gauge, {});
+  pending.Set({}, static_cast<double>(detections.beacon_tracker().backlog()));
   FamilyBuilder targets(metric::kOutboundScanTargets, MetricType::Gauge,
                         with_workload({"process", "remote_zone"}));
   for (const JudgedScan& scan : detections.outbound_scans()) {
@@ -187,6 +194,7 @@ void AddDetectionFamilies(const Detections& detections, size_t max_series,
   evicted.Set({"inbound_scan"}, static_cast<double>(detections.probes().evicted()));
   families.push_back(beacons.Build(max_series, dropped));
   families.push_back(scores.Build(max_finding_series, dropped));
+  families.push_back(pending.Build(SIZE_MAX, dropped));
   families.push_back(targets.Build(max_series, dropped));
   // Zones are the policy's names: bounded by the policy, not by the host.
   families.push_back(probes.Build(SIZE_MAX, dropped));

@@ -42,13 +42,20 @@ namespace connwatch {
 std::string BeaconsPathIn(const std::string& storage_path);
 inline constexpr size_t kMaxBeaconStateBytes = size_t{16} << 20;
 
+// At most this many beacon pairs are rescored a sample, those scored longest ago first: a
+// score costs about 4 us, so a sample's beacon work stays near 3 ms however many of its
+// pairs got a connection; the others keep their last score a few samples longer (see
+// BeaconTracker::Score).
+inline constexpr size_t kBeaconRescoresPerSample = 500;
+
 // The window of both scan detections.
 inline constexpr double kScanWindowSeconds = 300;
 
 struct JudgedBeacon {
   BeaconResult result;
+  // Judged only at or above min_score (below: false, false, ""):
   bool allowed = false;  // a paths rule says `beacon: allowed`
-  bool finding = false;  // at or above min_score and not allowed
+  bool finding = false;  // not allowed
   std::string exe;       // of the process that made the pair's connections, "" unknown
 };
 
@@ -108,6 +115,7 @@ class Detections {
   InboundProbes probes_;
   std::unordered_map<BeaconPair, PairOwner, BeaconPairHash> pair_owners_;
   std::map<IpAddress, ProbedNamespace> probed_;  // the latest probe's namespace, per peer
+  std::vector<BeaconResult> scored_;  // the tracker's scores, storage kept between samples
   std::vector<JudgedBeacon> beacons_;
   std::vector<JudgedScan> outbound_;
   std::vector<JudgedProbes> inbound_;

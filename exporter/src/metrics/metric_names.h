@@ -141,6 +141,10 @@ inline constexpr Info kBeaconScore{
     "connwatch_beacon_score",
     "How periodic the connection starts of a process to one remote address and port are, 0 to 1, "
     "over limits.beacon.window: the highest pairs (capped by --findings.max-series)."};
+inline constexpr Info kBeaconScoresPending{
+    "connwatch_beacon_scores_pending",
+    "Beacon pairs with new connections whose score waits for a later sample (at most 500 are "
+    "rescored a sample, those scored longest ago first)."};
 inline constexpr Info kOutboundScanTargets{
     "connwatch_outbound_scan_targets",
     "Distinct remote (address, port) targets of a process's failed outbound TCP connects in the "

@@ -90,11 +90,24 @@ std::vector<double> BeaconTracker::Entry::Starts() const {
 }
 
 void BeaconTracker::Entry::Add(double start) {
+  bool dropped_oldest = false;
+  if (ring.empty()) {
+    in_order = true;
+  } else {
+    in_order = in_order && start >= ring[(head + ring.size() - 1) % ring.size()];
+  }
   if (ring.size() < kBeaconStartsPerPair) {
     ring.push_back(start);
   } else {
+    dropped_oldest = ring[head] == oldest;
     ring[head] = start;
     head = (head + 1) % kBeaconStartsPerPair;
+  }
+  if (ring.size() == 1 || start < oldest) {
+    oldest = start;
+  } else if (dropped_oldest) {
+    // In order (nearly always), the next oldest is the next one observed.
+    oldest = in_order ? ring[head] : *std::min_element(ring.begin(), ring.end());
   }
   dirty = true;
 }
@@ -125,7 +138,7 @@ void BeaconTracker::Expire(double window_seconds, double now_unix) {
   double cutoff = now_unix - window_seconds;
   for (auto it = pairs_.begin(); it != pairs_.end();) {
     Entry& entry = *it;
-    if (std::none_of(entry.ring.begin(), entry.ring.end(), [&](double t) { return t < cutoff; })) {
+    if (entry.oldest >= cutoff) {
       ++it;
       continue;
     }
@@ -140,37 +153,72 @@ void BeaconTracker::Expire(double window_seconds, double now_unix) {
     // unchanged, which Score sees from the count (see its comment).
     entry.ring = std::move(kept);
     entry.head = 0;
+    entry.oldest = *std::min_element(entry.ring.begin(), entry.ring.end());
     ++it;
   }
 }
 
 std::vector<BeaconResult> BeaconTracker::Score(double window_seconds, size_t min_connections,
-                                               double now_unix) {
-  double cutoff = now_unix - window_seconds;
+                                               double now_unix, size_t max_rescores) {
   std::vector<BeaconResult> results;
-  std::vector<double> window;
+  Score(window_seconds, min_connections, now_unix, max_rescores, results);
+  return results;
+}
+
+void BeaconTracker::Score(double window_seconds, size_t min_connections, double now_unix,
+                          size_t max_rescores, std::vector<BeaconResult>& results) {
+  double cutoff = now_unix - window_seconds;
+  ++rounds_;
+  // The starts in the window of each pair, in list order (0: fewer than min_connections),
+  // and the pairs whose score is out of date.
+  std::vector<size_t>& counts = counts_;
+  std::vector<Entry*>& stale = stale_;
+  counts.clear();
+  stale.clear();
   for (Entry& entry : pairs_) {
-    size_t count = static_cast<size_t>(
-        std::count_if(entry.ring.begin(), entry.ring.end(), [&](double t) { return t >= cutoff; }));
-    if (count < std::max<size_t>(1, min_connections)) continue;
-    if (entry.dirty || count != entry.scored_count) {
-      window.clear();
-      for (double t : entry.ring)
-        if (t >= cutoff) window.push_back(t);
-      auto fit = FitBeacon(window);
-      ++rescored_;
-      entry.dirty = false;
-      entry.scored_count = count;
-      entry.scored.reset();
-      if (fit)
-        entry.scored = Entry::Scored{fit->score, fit->median_interval,
-                                     *std::max_element(window.begin(), window.end())};
-    }
-    if (!entry.scored) continue;
+    size_t count = entry.oldest >= cutoff
+                       ? entry.ring.size()  // all of them: what Expire leaves
+                       : static_cast<size_t>(std::count_if(entry.ring.begin(), entry.ring.end(),
+                                                           [&](double t) { return t >= cutoff; }));
+    if (count < std::max<size_t>(1, min_connections)) count = 0;
+    counts.push_back(count);
+    if (count > 0 && (entry.dirty || count != entry.scored_count)) stale.push_back(&entry);
+  }
+  if (stale.size() > max_rescores) {
+    auto scored_earlier = [](const Entry* a, const Entry* b) {
+      return a->scored_round < b->scored_round;
+    };
+    std::nth_element(stale.begin(), stale.begin() + static_cast<ptrdiff_t>(max_rescores),
+                     stale.end(), scored_earlier);
+    backlog_ = stale.size() - max_rescores;
+    stale.resize(max_rescores);
+  } else {
+    backlog_ = 0;
+  }
+  std::vector<double>& window = window_;
+  for (Entry* entry : stale) {
+    window.clear();
+    entry->ForEachOldestFirst([&](double t) {
+      if (t >= cutoff) window.push_back(t);
+    });
+    auto fit = FitBeacon(window);
+    ++rescored_;
+    entry->dirty = false;
+    entry->scored_count = window.size();
+    entry->scored_round = rounds_;
+    entry->scored.reset();
+    if (fit)
+      entry->scored = Entry::Scored{fit->score, fit->median_interval,
+                                    *std::max_element(window.begin(), window.end())};
+  }
+  results.clear();
+  size_t index = 0;
+  for (const Entry& entry : pairs_) {
+    size_t count = counts[index++];
+    if (count == 0 || !entry.scored) continue;
     results.push_back({entry.pair, entry.scored->score, count, entry.scored->median_interval,
                        entry.scored->last_start_unix});
   }
-  return results;
 }
 
 std::string FormatBeaconState(const BeaconTracker& tracker) {

@@ -67,12 +67,24 @@ class BeaconTracker {
   // it was last scored, with as many starts in the window as then, keeps its score (see
   // rescored()): a window's starts are those at or after a cutoff, so without a new start
   // the same count is the same starts, whichever way the cutoff moved.
-  std::vector<BeaconResult> Score(double window_seconds, size_t min_connections, double now_unix);
+  // At most max_rescores pairs are rescored in one call, those scored longest ago first
+  // (never scored before all others); the rest keep their last score, or are not returned
+  // yet when they have none, and wait for a later call (backlog()). A score costs a few
+  // microseconds: the cap is what bounds a sample's cost however many pairs changed.
+  std::vector<BeaconResult> Score(double window_seconds, size_t min_connections, double now_unix,
+                                  size_t max_rescores = SIZE_MAX);
+  // The same into `results` (cleared first), whose storage a caller reuses every sample.
+  void Score(double window_seconds, size_t min_connections, double now_unix, size_t max_rescores,
+             std::vector<BeaconResult>& results);
+
+  bool Tracks(const BeaconPair& pair) const { return index_.contains(&pair); }
 
   size_t pairs() const { return pairs_.size(); }
   size_t max_pairs() const { return max_pairs_; }
   uint64_t evicted() const { return evicted_; }
   uint64_t rescored() const { return rescored_; }  // FitBeacon calls, for tests
+  // Pairs the last Score call left to a later one (over max_rescores).
+  size_t backlog() const { return backlog_; }
 
   // Each pair with its starts, oldest first, least recently observed pair first: the order
   // that Observe replays into the same tracker (persistence).
@@ -86,14 +98,23 @@ class BeaconTracker {
     BeaconPair pair;
     std::vector<double> ring;  // up to kBeaconStartsPerPair; oldest at `head` once full
     size_t head = 0;
+    double oldest = 0;     // the earliest start in the ring
+    bool in_order = true;  // every start observed at or after the one before
     bool dirty = true;
-    size_t scored_count = 0;  // starts in the window when last scored
+    size_t scored_count = 0;    // starts in the window when last scored
+    uint64_t scored_round = 0;  // the Score call that last scored it, 0 never
     struct Scored {
       double score, median_interval, last_start_unix;
     };
     std::optional<Scored> scored;  // nullopt: too few beats to score
 
     std::vector<double> Starts() const;
+    // The starts in the order observed (FitBeacon finds them sorted then, nearly always).
+    template <typename Visit>
+    void ForEachOldestFirst(Visit visit) const {
+      for (size_t i = head; i < ring.size(); ++i) visit(ring[i]);
+      for (size_t i = 0; i < head; ++i) visit(ring[i]);
+    }
     void Add(double start);
   };
   struct PairPtrHash {
@@ -110,6 +131,12 @@ class BeaconTracker {
       index_;
   uint64_t evicted_ = 0;
   uint64_t rescored_ = 0;
+  uint64_t rounds_ = 0;  // Score calls
+  size_t backlog_ = 0;
+  // Score's scratch, kept between calls (a sample's worth of pairs each).
+  std::vector<size_t> counts_;
+  std::vector<Entry*> stale_;
+  std::vector<double> window_;
 };
 
 // The tracker's state as text and back; no file is opened here. Format 1:
